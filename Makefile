@@ -1,0 +1,30 @@
+# Two commands do all the set-up: `make taxi` and `make test`.
+SHELL := /bin/bash
+PYTHON310 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.10.*/bin/python) $(shell command -v python3.10 2>/dev/null))
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: install taxi test unit clean
+
+install: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml constraints.txt
+	@if [ -z "$(PYTHON310)" ]; then echo "Python 3.10 is required (TFX 1.16 supports 3.9-3.10); install it or pass PYTHON310=/path/to/python3.10" >&2; exit 1; fi
+	@test -x $(PY) || $(PYTHON310) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt pip setuptools wheel
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
+	@touch $(STAMP)
+
+taxi: install
+	$(PY) examples/chicago_taxi/pipeline.py
+
+test: install
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+unit: install
+	$(PY) -m pytest -q -m 'not e2e' $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) runs build *.egg-info

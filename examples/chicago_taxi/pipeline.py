@@ -1,0 +1,91 @@
+"""The Chicago taxi pipeline, all ten TFX steps in one fluent expression.
+
+    python examples/chicago_taxi/pipeline.py            # or: make taxi
+
+It is TFX's taxi_pipeline_native_keras plus a Tuner and bulk inference.
+TFX's InfraValidator needs Docker or Kubernetes; --with-infra-validator adds
+it (with a local Docker serving spec) for machines that have Docker.
+"""
+
+import argparse
+import os
+import sys
+import time
+
+import fluent_pipeline  # first: selects tf-keras before TensorFlow loads
+from fluent_pipeline import PipelineDef, inputs
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import taxi_data  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+MODULE_FILE = os.path.join(HERE, 'taxi_utils.py')
+
+
+def eval_config():
+  import tensorflow_model_analysis as tfma  # pylint: disable=g-import-not-at-top
+  return tfma.EvalConfig(
+      model_specs=[tfma.ModelSpec(
+          signature_name='serving_default', label_key='tips_xf',
+          preprocessing_function_names=['transform_features'])],
+      slicing_specs=[tfma.SlicingSpec()],
+      metrics_specs=[tfma.MetricsSpec(metrics=[
+          tfma.MetricConfig(class_name='ExampleCount'),
+          tfma.MetricConfig(
+              class_name='BinaryAccuracy',
+              threshold=tfma.MetricThreshold(
+                  value_threshold=tfma.GenericValueThreshold(
+                      lower_bound={'value': 0.6}),
+                  change_threshold=tfma.GenericChangeThreshold(
+                      direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+                      absolute={'value': -1e-10})))])])
+
+
+def create_pipeline(root: str = os.path.join(HERE, 'runs'),
+                    data_dir: str = os.path.join(HERE, 'data'),
+                    unlabelled_dir: str = os.path.join(HERE, 'data_unlabelled'),
+                    train_steps: int = 1000, eval_steps: int = 150,
+                    tune_steps: int = 100, max_trials: int = 2,
+                    name: str = 'chicago_taxi',
+                    with_infra_validator: bool = False) -> PipelineDef:
+  """The demo chain; the step counts are parameters so tests can shrink it."""
+  chain = (
+      PipelineDef(name, root=root)
+      .from_csv(data_dir)
+      .generate_statistics()
+      .infer_schema(infer_feature_shape=True)
+      .validate_input_data()
+      .preprocess(MODULE_FILE)
+      .tune(MODULE_FILE, train_args=tune_steps, eval_args=max(1, tune_steps // 4),
+            custom_config={'max_trials': max_trials})
+      .train(MODULE_FILE, train_args=train_steps, eval_args=eval_steps)
+      .evaluate_model(eval_config())
+      .push_to('serving')
+      .bulk_infer(inputs.from_csv(unlabelled_dir))
+      .cache())
+  if with_infra_validator:
+    chain = chain.infra_validate(
+        serving_spec={'tensorflow_serving': {'tags': ['latest']},
+                      'local_docker': {}},
+        request_spec={'tensorflow_serving': {}, 'num_examples': 10})
+  return chain
+
+
+def main() -> int:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument('--root', default=os.path.join(HERE, 'runs'))
+  parser.add_argument('--with-infra-validator', action='store_true')
+  parser.add_argument('--verbose', action='store_true')
+  args = parser.parse_args()
+  taxi_data.write_data(HERE)
+  started = time.monotonic()
+  result = create_pipeline(
+      root=args.root, with_infra_validator=args.with_infra_validator,
+  ).run(verbose=args.verbose)
+  print(result)
+  print(f'finished in {time.monotonic() - started:.0f} s')
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())

@@ -1,0 +1,181 @@
+"""User code for preprocess / tune / train, in the three forms users write it.
+
+- a module file path ('taxi_utils.py'): passed to TFX as `module_file`, so TFX
+  packages it and a change to the file invalidates the cache;
+- a dotted path ('pkg.module.run_fn'): passed as TFX's `<fn>` argument; it
+  must be importable wherever the component runs;
+- a function object: an importable one becomes its dotted path; one defined
+  in `__main__`, a notebook or another function is serialized by value with
+  cloudpickle into a generated module file under the pipeline root (named by
+  its content hash), so notebook prototypes run unchanged.
+
+Everything is checked without running the user's code: a module file is
+parsed, not imported, and signatures are checked with `inspect`.
+"""
+
+import ast
+import base64
+import dataclasses
+import hashlib
+import importlib
+import inspect
+import os
+import sys
+from typing import Any, Callable, Dict, Optional
+
+from fluent_pipeline.errors import UserCodeError
+
+GENERATED_DIR = '_fluent_user_code'
+
+
+@dataclasses.dataclass(frozen=True)
+class UserCode:
+  """How one step's user function reaches TFX."""
+  fn_name: str
+  module_file: Optional[str] = None
+  fn_path: Optional[str] = None
+
+  def component_kwargs(self) -> Dict[str, str]:
+    if self.module_file:
+      return {'module_file': self.module_file}
+    return {self.fn_name: self.fn_path}
+
+
+def resolve(code: Any, *, fn_name: str, step: str,
+            pipeline_root: str) -> UserCode:
+  """Checks `code` and says how to hand it to the TFX component."""
+  if isinstance(code, os.PathLike) or (
+      isinstance(code, str) and (code.endswith('.py') or os.sep in code)):
+    return _module_file(os.fspath(code), fn_name, step)
+  if isinstance(code, str):
+    return _dotted_path(code, fn_name, step)
+  if callable(code):
+    return _function(code, fn_name, step, pipeline_root)
+  raise UserCodeError(
+      step, f'expected a module file, a dotted path or a function for '
+      f'{fn_name}, got {type(code).__name__}',
+      fix=f"pass 'path/to/module.py', 'pkg.module.{fn_name}' or the "
+      'function itself')
+
+
+def _module_file(path: str, fn_name: str, step: str) -> UserCode:
+  path = os.path.abspath(os.path.expanduser(path))
+  if not os.path.isfile(path):
+    raise UserCodeError(
+        step, f'module file {path!r} does not exist',
+        fix='pass the path of an existing .py file (relative paths are '
+        'resolved against the current directory)')
+  if not path.endswith('.py'):
+    raise UserCodeError(step, f'module file {path!r} is not a .py file',
+                        fix='pass a Python source file ending in .py')
+  with open(path, encoding='utf-8') as f:
+    source = f.read()
+  try:
+    tree = ast.parse(source, filename=path)
+  except SyntaxError as e:
+    raise UserCodeError(
+        step, f'module file {path!r} has a syntax error at line {e.lineno}: '
+        f'{e.msg}', fix='fix the syntax error') from None
+  for node in tree.body:
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and (
+        node.name == fn_name):
+      args = node.args
+      positional = len(args.posonlyargs) + len(args.args)
+      required = positional - len(args.defaults)
+      if not args.vararg and (positional < 1 or required > 1):
+        raise UserCodeError(
+            step, f'{fn_name} in {path!r} takes {required} required '
+            'arguments; TFX calls it with exactly one',
+            fix=f'define it as def {fn_name}({_ARG_NAMES[fn_name]}): ...')
+      return UserCode(fn_name=fn_name, module_file=path)
+    if isinstance(node, ast.Assign) and any(
+        isinstance(t, ast.Name) and t.id == fn_name for t in node.targets):
+      return UserCode(fn_name=fn_name, module_file=path)
+  raise UserCodeError(
+      step, f'module file {path!r} does not define {fn_name}',
+      fix=f'add def {fn_name}({_ARG_NAMES[fn_name]}): ... to the module, or '
+      'pass the function itself')
+
+
+def _dotted_path(path: str, fn_name: str, step: str) -> UserCode:
+  module_name, _, attr = path.rpartition('.')
+  if not module_name:
+    raise UserCodeError(
+        step, f'{path!r} is neither a .py file nor a dotted path',
+        fix=f"pass 'pkg.module.{fn_name}' or 'path/to/module.py'")
+  try:
+    module = importlib.import_module(module_name)
+  except ImportError as e:
+    raise UserCodeError(
+        step, f'cannot import module {module_name!r} of {path!r}: {e}',
+        fix='make the package importable (pip install -e . or PYTHONPATH) '
+        'or pass the module file path instead') from None
+  fn = getattr(module, attr, None)
+  if fn is None:
+    raise UserCodeError(
+        step, f'module {module_name!r} has no attribute {attr!r}',
+        fix=f'check the spelling of {path!r}')
+  _check_signature(fn, fn_name, step, path)
+  return UserCode(fn_name=fn_name, fn_path=path)
+
+
+def _function(fn: Callable[..., Any], fn_name: str, step: str,
+              pipeline_root: str) -> UserCode:
+  label = getattr(fn, '__qualname__', repr(fn))
+  _check_signature(fn, fn_name, step, label)
+  module_name = getattr(fn, '__module__', None)
+  module = sys.modules.get(module_name) if module_name else None
+  if (module is not None and module_name != '__main__'
+      and '<' not in label and getattr(module, label, None) is fn):
+    return UserCode(fn_name=fn_name, fn_path=f'{module_name}.{label}')
+  return UserCode(fn_name=fn_name,
+                  module_file=_write_pickled_module(fn, fn_name, label,
+                                                    pipeline_root))
+
+
+def _write_pickled_module(fn, fn_name: str, label: str,
+                          pipeline_root: str) -> str:
+  import cloudpickle  # pylint: disable=g-import-not-at-top
+  payload = cloudpickle.dumps(fn)
+  digest = hashlib.sha256(payload).hexdigest()[:16]
+  folder = os.path.join(pipeline_root, GENERATED_DIR, f'{fn_name}_{digest}')
+  path = os.path.join(folder, f'{fn_name}_module.py')
+  if os.path.exists(path):
+    return path
+  os.makedirs(folder, exist_ok=True)
+  encoded = base64.b64encode(payload).decode('ascii')
+  lines = [f'"""{fn_name} from {label}, serialized by fluent_pipeline."""',
+           'import base64', 'import cloudpickle', '',
+           f'{fn_name} = cloudpickle.loads(base64.b64decode(']
+  lines += [f"    '{encoded[i:i + 76]}'" for i in range(0, len(encoded), 76)]
+  lines += ['))', '']
+  temp = f'{path}.{os.getpid()}.tmp'
+  with open(temp, 'w', encoding='utf-8') as f:
+    f.write('\n'.join(lines))
+  os.replace(temp, path)
+  return path
+
+
+def _check_signature(fn, fn_name: str, step: str, label: str) -> None:
+  if not callable(fn):
+    raise UserCodeError(step, f'{label} is not callable',
+                        fix=f'point at a function like {fn_name}')
+  try:
+    signature = inspect.signature(fn)
+  except (TypeError, ValueError):
+    return  # builtins and C functions: nothing to check.
+  try:
+    signature.bind(object())
+  except TypeError:
+    raise UserCodeError(
+        step, f'{label}{signature} cannot be called with one argument; '
+        f'TFX calls {fn_name}({_ARG_NAMES[fn_name]})',
+        fix=f'define it as def {fn_name}({_ARG_NAMES[fn_name]}): ...'
+    ) from None
+
+
+_ARG_NAMES = {
+    'preprocessing_fn': 'inputs',
+    'run_fn': 'fn_args',
+    'tuner_fn': 'fn_args',
+}

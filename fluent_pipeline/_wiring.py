@@ -1,0 +1,332 @@
+"""Turns a Plan into TFX components with every channel wired by default.
+
+Wiring defaults (the README has them as a table):
+- schema: the imported schema when given, else the inferred one;
+- Tuner/Trainer examples: Transform's output when preprocess() is in the
+  chain, else the raw examples (`examples=` overrides per step);
+- hyperparameters: imported ones when given, else the Tuner's best;
+- Evaluator: raw examples, baseline = latest blessed model;
+- Pusher: gated by every blessing present (Evaluator, InfraValidator);
+- BulkInferrer: its own ExampleGen, the trained model, the Evaluator blessing.
+
+Every missing input is found before any TFX component is created and reported
+as a MissingStepError naming the call that fixes it.
+"""
+
+import os
+from typing import Any, Dict, List
+
+from fluent_pipeline import _user_code
+from fluent_pipeline._plan import Plan
+from fluent_pipeline.errors import MissingStepError, PipelineDefinitionError
+
+# Pipeline order of the step kinds; also the order build() creates them.
+STEP_ORDER = (
+    'statistics', 'schema', 'imported_schema', 'validate', 'transform',
+    'tuner', 'imported_hyperparameters', 'base_model', 'trainer', 'evaluator',
+    'infra_validator', 'pusher', 'bulk_inferrer')
+
+# What each step needs, and the call that provides it.
+_NEEDS = {
+    'statistics': ('source',),
+    'schema': ('statistics',),
+    'validate': ('statistics', 'schema'),
+    'transform': ('source', 'schema'),
+    'tuner': ('source',),
+    'base_model': ('trainer',),
+    'trainer': ('source',),
+    'evaluator': ('source', 'trainer'),
+    'infra_validator': ('trainer',),
+    'pusher': ('trainer',),
+    'bulk_inferrer': ('trainer',),
+}
+_PROVIDERS = {
+    'source': ".from_csv(path) (or another from_* source)",
+    'statistics': '.generate_statistics()',
+    'schema': '.infer_schema() or .with_imported_schema(path)',
+    'trainer': '.train(run_fn, ...)',
+}
+
+# Ids of the nodes the DSL adds besides the TFX defaults.
+BULK_INFER_EXAMPLE_GEN_ID = 'bulk_infer_example_gen'
+MODEL_RESOLVER_ID = 'latest_blessed_model_resolver'
+BASE_MODEL_RESOLVER_ID = 'latest_model_resolver'
+BASE_MODEL_IMPORTER_ID = 'base_model_importer'
+HYPERPARAMETERS_IMPORTER_ID = 'hyperparameters_importer'
+
+
+def check(plan: Plan) -> None:
+  """Raises MissingStepError for the first step whose inputs are missing."""
+  have = set(plan.steps)
+  if plan.source is not None:
+    have.add('source')
+  if 'imported_schema' in have:
+    have.add('schema')
+  for kind in STEP_ORDER:
+    if kind not in plan.steps:
+      continue
+    for need in _NEEDS.get(kind, ()):
+      if need not in have:
+        call = plan.steps[kind].call
+        raise MissingStepError(
+            f'{call}()', f'needs {_describe(need)}, which the chain lacks',
+            fix=f'add {_PROVIDERS[need]} to the chain')
+    examples = plan.steps[kind].opts.get('examples')
+    if examples == 'transformed' and 'transform' not in have:
+      call = plan.steps[kind].call
+      raise MissingStepError(
+          f'{call}()', "examples='transformed' needs preprocess()",
+          fix="add .preprocess(preprocessing_fn) or pass examples='raw'")
+  if not have - {'source'} and not plan.extra_components:
+    if plan.source is None:
+      raise MissingStepError(
+          'build()', 'the pipeline is empty',
+          fix='start the chain with .from_csv(path) and add steps')
+
+
+def _describe(need: str) -> str:
+  return {'source': 'examples', 'statistics': 'statistics',
+          'schema': 'a schema', 'trainer': 'a trained model'}[need]
+
+
+def build(plan: Plan):
+  """Creates the tfx.orchestration.pipeline.Pipeline of `plan`."""
+  check(plan)
+  from tfx.orchestration import metadata  # pylint: disable=g-import-not-at-top
+  from tfx.orchestration import pipeline as tfx_pipeline  # pylint: disable=g-import-not-at-top
+  components = _Components(plan).create()
+  ids: Dict[str, Any] = {}
+  for component in components:
+    if component.id in ids:
+      raise PipelineDefinitionError(
+          'build()', f'two components have the id {component.id!r}',
+          fix='give added components unique ids with .with_id(...)')
+    ids[component.id] = component
+  config = plan.metadata_config
+  if config is None:
+    path = plan.metadata_path or os.path.join(plan.pipeline_root,
+                                              'metadata.sqlite')
+    config = metadata.sqlite_metadata_connection_config(path)
+  return tfx_pipeline.Pipeline(
+      pipeline_name=plan.name,
+      pipeline_root=plan.pipeline_root,
+      components=components,
+      enable_cache=plan.enable_cache,
+      metadata_connection_config=config,
+      beam_pipeline_args=list(plan.beam_pipeline_args))
+
+
+class _Components:
+  """Creates the components of one plan, in order, remembering outputs."""
+
+  def __init__(self, plan: Plan):
+    self.plan = plan
+    self.steps = plan.steps
+    self.made: Dict[str, Any] = {}
+    self.order: List[Any] = []
+
+  def _add(self, kind: str, component) -> Any:
+    self.made[kind] = component
+    self.order.append(component)
+    return component
+
+  def _tfx(self, kind: str) -> Dict[str, Any]:
+    return dict(self.steps[kind].tfx)
+
+  def _opts(self, kind: str) -> Dict[str, Any]:
+    return dict(self.steps[kind].opts)
+
+  def _output(self, kind: str, key: str):
+    component = self.made.get(kind)
+    return None if component is None else component.outputs[key]
+
+  def _code(self, kind: str, fn_name: str) -> Dict[str, str]:
+    step = self.steps[kind]
+    code = _user_code.resolve(step.opts['code'], fn_name=fn_name,
+                              step=f'{step.call}()',
+                              pipeline_root=self.plan.pipeline_root)
+    return code.component_kwargs()
+
+  @property
+  def schema(self):
+    return (self._output('imported_schema', 'schema')
+            or self._output('schema', 'schema'))
+
+  def _examples_for(self, kind: str):
+    choice = self.steps[kind].opts.get('examples')
+    if choice is None:
+      choice = 'transformed' if 'transform' in self.made else 'raw'
+    if choice == 'transformed':
+      return self._output('transform', 'transformed_examples')
+    return self._output('example_gen', 'examples')
+
+  def create(self) -> List[Any]:
+    if self.plan.source is not None:
+      self.plan.source.check('from_' + self.plan.source.kind
+                             if self.plan.source.kind != 'component'
+                             else 'from_example_gen')
+      self._add('example_gen', self.plan.source.make_component())
+    for kind in STEP_ORDER:
+      if kind in self.steps:
+        getattr(self, '_make_' + kind)()
+    self.order.extend(self.plan.extra_components)
+    return self.order
+
+  # One method per step kind, in STEP_ORDER.
+  def _make_statistics(self):
+    from tfx.components import StatisticsGen  # pylint: disable=g-import-not-at-top
+    self._add('statistics', StatisticsGen(
+        examples=self._output('example_gen', 'examples'),
+        **self._tfx('statistics')))
+
+  def _make_schema(self):
+    from tfx.components import SchemaGen  # pylint: disable=g-import-not-at-top
+    self._add('schema', SchemaGen(
+        statistics=self._output('statistics', 'statistics'),
+        **self._tfx('schema')))
+
+  def _make_imported_schema(self):
+    from tfx.components import ImportSchemaGen  # pylint: disable=g-import-not-at-top
+    path = self.steps['imported_schema'].tfx['schema_file']
+    if not os.path.isfile(path) and '://' not in path:
+      raise PipelineDefinitionError(
+          'with_imported_schema()', f'schema file {path!r} does not exist',
+          fix='pass the path of a schema.pbtxt (e.g. one written by SchemaGen)')
+    self._add('imported_schema', ImportSchemaGen(**self._tfx('imported_schema')))
+
+  def _make_validate(self):
+    from tfx.components import ExampleValidator  # pylint: disable=g-import-not-at-top
+    self._add('validate', ExampleValidator(
+        statistics=self._output('statistics', 'statistics'),
+        schema=self.schema, **self._tfx('validate')))
+
+  def _make_transform(self):
+    from tfx.components import Transform  # pylint: disable=g-import-not-at-top
+    self._add('transform', Transform(
+        examples=self._output('example_gen', 'examples'),
+        schema=self.schema,
+        **self._code('transform', 'preprocessing_fn'),
+        **self._tfx('transform')))
+
+  def _make_tuner(self):
+    from tfx.components import Tuner  # pylint: disable=g-import-not-at-top
+    self._add('tuner', Tuner(
+        examples=self._examples_for('tuner'),
+        schema=self.schema,
+        transform_graph=self._output('transform', 'transform_graph'),
+        **self._code('tuner', 'tuner_fn'),
+        **self._tfx('tuner')))
+
+  def _make_imported_hyperparameters(self):
+    from tfx.dsl.components.common import importer  # pylint: disable=g-import-not-at-top
+    from tfx.types import standard_artifacts  # pylint: disable=g-import-not-at-top
+    path = self.steps['imported_hyperparameters'].opts['path']
+    if not os.path.exists(path) and '://' not in path:
+      raise PipelineDefinitionError(
+          'with_hyperparameters()', f'{path!r} does not exist',
+          fix="pass a Tuner's best_hyperparameters directory or file")
+    self._add('imported_hyperparameters', importer.Importer(
+        source_uri=path, artifact_type=standard_artifacts.HyperParameters,
+    ).with_id(HYPERPARAMETERS_IMPORTER_ID))
+
+  def _make_base_model(self):
+    from tfx.dsl.components.common import importer, resolver  # pylint: disable=g-import-not-at-top
+    from tfx.dsl.input_resolution.strategies import latest_artifact_strategy  # pylint: disable=g-import-not-at-top
+    from tfx.types import channel, standard_artifacts  # pylint: disable=g-import-not-at-top
+    opts = self._opts('base_model')
+    if opts.get('latest'):
+      node = resolver.Resolver(
+          strategy_class=latest_artifact_strategy.LatestArtifactStrategy,
+          model=channel.Channel(type=standard_artifacts.Model),
+      ).with_id(BASE_MODEL_RESOLVER_ID)
+    else:
+      if not os.path.exists(opts['path']) and '://' not in opts['path']:
+        raise PipelineDefinitionError(
+            'with_base_model()', f'model path {opts["path"]!r} does not exist',
+            fix='pass a SavedModel directory, or with_base_model(latest)')
+      node = importer.Importer(
+          source_uri=opts['path'], artifact_type=standard_artifacts.Model,
+          output_key='model').with_id(BASE_MODEL_IMPORTER_ID)
+    self._add('base_model', node)
+
+  def _make_trainer(self):
+    from tfx.components import Trainer  # pylint: disable=g-import-not-at-top
+    self._add('trainer', Trainer(
+        examples=self._examples_for('trainer'),
+        transform_graph=self._output('transform', 'transform_graph'),
+        schema=self.schema,
+        hyperparameters=(
+            self._output('imported_hyperparameters', 'result')
+            or self._output('tuner', 'best_hyperparameters')),
+        base_model=self._output('base_model', 'model'),
+        **self._code('trainer', 'run_fn'),
+        **self._tfx('trainer')))
+
+  def _make_evaluator(self):
+    from tfx.components import Evaluator  # pylint: disable=g-import-not-at-top
+    baseline = None
+    if self._opts('evaluator').get('compare_to_baseline', True):
+      from tfx.dsl.components.common import resolver  # pylint: disable=g-import-not-at-top
+      from tfx.dsl.experimental import latest_blessed_model_resolver as lbmr  # pylint: disable=g-import-not-at-top
+      from tfx.types import channel, standard_artifacts  # pylint: disable=g-import-not-at-top
+      baseline = self._add('model_resolver', resolver.Resolver(
+          strategy_class=lbmr.LatestBlessedModelResolver,
+          model=channel.Channel(type=standard_artifacts.Model),
+          model_blessing=channel.Channel(type=standard_artifacts.ModelBlessing),
+      ).with_id(MODEL_RESOLVER_ID)).outputs['model']
+    self._add('evaluator', Evaluator(
+        examples=self._output('example_gen', 'examples'),
+        model=self._output('trainer', 'model'),
+        baseline_model=baseline,
+        **self._tfx('evaluator')))
+
+  def _make_infra_validator(self):
+    from tfx.components import InfraValidator  # pylint: disable=g-import-not-at-top
+    tfx = self._tfx('infra_validator')
+    examples = None
+    if 'request_spec' in tfx:
+      examples = self._output('example_gen', 'examples')
+    self._add('infra_validator', InfraValidator(
+        model=self._output('trainer', 'model'), examples=examples, **tfx))
+
+  def _make_pusher(self):
+    from tfx.components import Pusher  # pylint: disable=g-import-not-at-top
+    from tfx.proto import pusher_pb2  # pylint: disable=g-import-not-at-top
+    tfx = self._tfx('pusher')
+    directory = self._opts('pusher').get('directory')
+    if directory is not None:
+      tfx['push_destination'] = pusher_pb2.PushDestination(
+          filesystem=pusher_pb2.PushDestination.Filesystem(
+              base_directory=self._push_directory(directory)))
+    self._add('pusher', Pusher(
+        model=self._output('trainer', 'model'),
+        model_blessing=self._output('evaluator', 'blessing'),
+        infra_blessing=self._output('infra_validator', 'blessing'),
+        **tfx))
+
+  def _push_directory(self, directory: str) -> str:
+    if '://' in directory:
+      return directory
+    if os.path.isabs(directory):
+      return os.path.normpath(directory)
+    return os.path.normpath(os.path.join(self.plan.pipeline_root, directory))
+
+  def _make_bulk_inferrer(self):
+    from tfx.components import BulkInferrer  # pylint: disable=g-import-not-at-top
+    source = self._opts('bulk_inferrer')['source']
+    source.check('bulk_infer')
+    if source.component is None and source.output_config is None:
+      source = source.with_configs(output_config=_single_split('unlabelled'))
+    example_gen = self._add('bulk_infer_example_gen', source.make_component(
+        BULK_INFER_EXAMPLE_GEN_ID))
+    self._add('bulk_inferrer', BulkInferrer(
+        examples=example_gen.outputs['examples'],
+        model=self._output('trainer', 'model'),
+        model_blessing=self._output('evaluator', 'blessing'),
+        **self._tfx('bulk_inferrer')))
+
+
+def _single_split(name: str):
+  from tfx.proto import example_gen_pb2  # pylint: disable=g-import-not-at-top
+  return example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(
+      splits=[example_gen_pb2.SplitConfig.Split(name=name, hash_buckets=1)]))

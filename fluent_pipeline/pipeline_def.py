@@ -1,0 +1,390 @@
+"""PipelineDef: a TFX pipeline written as one chained expression.
+
+    pipeline = (PipelineDef('taxi', root='runs')
+                .from_csv('data/')
+                .generate_statistics()
+                .infer_schema()
+                .preprocess('taxi_utils.py')
+                .train('taxi_utils.py', train_args=100, eval_args=10)
+                .push_to('serving')
+                .build())
+
+Each call returns a new PipelineDef and leaves its receiver unchanged; calling
+the same step again replaces it. Arguments are checked when the call is made
+(proto types) and wiring when build() is called, which turns the plan into a
+vanilla `tfx.orchestration.pipeline.Pipeline` for any TFX DagRunner.
+"""
+
+import os
+import re
+from typing import Any, Iterable, Optional, Sequence, Union
+
+from fluent_pipeline import _protos
+from fluent_pipeline import inputs
+from fluent_pipeline._plan import Plan, Step
+from fluent_pipeline.errors import PipelineDefinitionError
+
+
+class _Latest:
+  """Sentinel for `with_base_model(latest)`: the newest trained model."""
+
+  def __repr__(self) -> str:
+    return 'fluent_pipeline.latest'
+
+
+latest = _Latest()
+
+_NAME_RE = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.-]{0,62}')
+_EXAMPLE_CHOICES = ('transformed', 'raw')
+
+
+def _trainer_pb2():
+  from tfx.proto import trainer_pb2  # pylint: disable=g-import-not-at-top
+  return trainer_pb2
+
+
+class PipelineDef:
+  """A recorded TFX pipeline; see the module docstring."""
+
+  def __init__(self, name: str, root: Union[str, os.PathLike] = 'runs', *,
+               _plan: Optional[Plan] = None):
+    if _plan is not None:
+      self._plan = _plan
+      return
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
+      raise PipelineDefinitionError(
+          'PipelineDef', f'pipeline name {name!r} is not usable: TFX needs '
+          '1-63 characters, and it names a directory and MLMD contexts',
+          fix="use letters, digits, '_', '-' or '.', starting with a letter "
+          "or digit, e.g. PipelineDef('taxi')")
+    root = os.path.abspath(os.path.expanduser(os.fspath(root)))
+    self._plan = Plan(name=name, root=root)
+
+  # ----------------------------------------------------------------- plumbing
+  def _with(self, plan: Plan) -> 'PipelineDef':
+    return PipelineDef('', _plan=plan)
+
+  def _step(self, kind: str, call: str, tfx: Optional[dict] = None,
+            opts: Optional[dict] = None) -> 'PipelineDef':
+    return self._with(self._plan.with_step(kind, Step.of(call, tfx, opts)))
+
+  @property
+  def name(self) -> str:
+    return self._plan.name
+
+  @property
+  def pipeline_root(self) -> str:
+    """Directory of this pipeline's artifacts (and, by default, its MLMD)."""
+    return self._plan.pipeline_root
+
+  @property
+  def metadata_path(self) -> Optional[str]:
+    """The sqlite MLMD file, or None when another store is configured."""
+    if self._plan.metadata_config is not None:
+      return None
+    return self._plan.metadata_path or os.path.join(
+        self._plan.pipeline_root, 'metadata.sqlite')
+
+  @property
+  def steps(self) -> Sequence[str]:
+    """The chain calls recorded so far, in pipeline order."""
+    from fluent_pipeline._wiring import STEP_ORDER  # pylint: disable=g-import-not-at-top
+    calls = ['from_source'] if self._plan.source else []
+    calls += [self._plan.steps[k].call for k in STEP_ORDER
+              if k in self._plan.steps]
+    return calls
+
+  def __repr__(self) -> str:
+    chain = ''.join(f'.{c}()' for c in self.steps)
+    return f'PipelineDef({self._plan.name!r}){chain}'
+
+  # ------------------------------------------------------------------ sources
+  def from_source(self, source: inputs.Source) -> 'PipelineDef':
+    """Uses a source built with `fluent_pipeline.inputs` for training data."""
+    if not isinstance(source, inputs.Source):
+      raise PipelineDefinitionError(
+          'from_source', f'expected a fluent_pipeline.inputs source, got '
+          f'{type(source).__name__}',
+          fix="pass inputs.from_csv('data/') or a sibling helper")
+    return self._with(self._plan.replace(source=source))
+
+  def from_csv(self, path, *, input_config=None, output_config=None,
+               range_config=None) -> 'PipelineDef':
+    """CSV files [CsvExampleGen]."""
+    return self.from_source(inputs.from_csv(
+        path, input_config=input_config, output_config=output_config,
+        range_config=range_config))
+
+  def from_tfrecord(self, path, *, input_config=None, output_config=None,
+                    range_config=None) -> 'PipelineDef':
+    """TFRecord files of tf.Example [ImportExampleGen]."""
+    return self.from_source(inputs.from_tfrecord(
+        path, input_config=input_config, output_config=output_config,
+        range_config=range_config))
+
+  def from_parquet(self, path, *, input_config=None, output_config=None,
+                   range_config=None) -> 'PipelineDef':
+    """Parquet files [FileBasedExampleGen + parquet executor]."""
+    return self.from_source(inputs.from_parquet(
+        path, input_config=input_config, output_config=output_config,
+        range_config=range_config))
+
+  def from_avro(self, path, *, input_config=None, output_config=None,
+                range_config=None) -> 'PipelineDef':
+    """Avro files [FileBasedExampleGen + avro executor]."""
+    return self.from_source(inputs.from_avro(
+        path, input_config=input_config, output_config=output_config,
+        range_config=range_config))
+
+  def from_bigquery(self, query: str, *, input_config=None,
+                    output_config=None, range_config=None) -> 'PipelineDef':
+    """A BigQuery query [BigQueryExampleGen]; needs Google Cloud to run."""
+    return self.from_source(inputs.from_bigquery(
+        query, input_config=input_config, output_config=output_config,
+        range_config=range_config))
+
+  def from_example_gen(self, component) -> 'PipelineDef':
+    """Any hand-built ExampleGen component."""
+    return self.from_source(inputs.from_example_gen(component))
+
+  # ------------------------------------------------------------- data checks
+  def generate_statistics(self, *, stats_options=None,
+                          exclude_splits: Optional[Iterable[str]] = None
+                          ) -> 'PipelineDef':
+    """Dataset statistics [StatisticsGen]."""
+    return self._step('statistics', 'generate_statistics', tfx=dict(
+        stats_options=stats_options, exclude_splits=_list(exclude_splits)))
+
+  def infer_schema(self, *, infer_feature_shape: bool = True,
+                   exclude_splits: Optional[Iterable[str]] = None
+                   ) -> 'PipelineDef':
+    """A schema inferred from the statistics [SchemaGen]."""
+    return self._step('schema', 'infer_schema', tfx=dict(
+        infer_feature_shape=bool(infer_feature_shape),
+        exclude_splits=_list(exclude_splits)))
+
+  def with_imported_schema(self, path) -> 'PipelineDef':
+    """A curated schema.pbtxt [ImportSchemaGen]; wins over infer_schema()."""
+    path = os.path.abspath(os.path.expanduser(os.fspath(path)))
+    return self._step('imported_schema', 'with_imported_schema',
+                      tfx=dict(schema_file=path))
+
+  def validate_input_data(self, *, exclude_splits=None,
+                          custom_validation_config=None) -> 'PipelineDef':
+    """Anomalies of the statistics against the schema [ExampleValidator]."""
+    return self._step('validate', 'validate_input_data', tfx=dict(
+        exclude_splits=_list(exclude_splits),
+        custom_validation_config=custom_validation_config))
+
+  # ------------------------------------------------------------------- model
+  def preprocess(self, preprocessing_fn, *, splits_config=None,
+                 force_tf_compat_v1: bool = False, custom_config=None,
+                 disable_statistics: bool = False,
+                 materialize: bool = True) -> 'PipelineDef':
+    """Feature engineering with tf.Transform [Transform]."""
+    from tfx.proto import transform_pb2  # pylint: disable=g-import-not-at-top
+    return self._step('transform', 'preprocess', tfx=dict(
+        splits_config=_protos.coerce(splits_config, transform_pb2.SplitsConfig,
+                                     step='preprocess', arg='splits_config'),
+        force_tf_compat_v1=force_tf_compat_v1 or None,
+        custom_config=custom_config,
+        disable_statistics=disable_statistics or None,
+        materialize=None if materialize else False,
+    ), opts=dict(code=preprocessing_fn))
+
+  def tune(self, tuner_fn, *, train_args=None, eval_args=None, tune_args=None,
+           custom_config=None, examples: Optional[str] = None
+           ) -> 'PipelineDef':
+    """Hyperparameter search with KerasTuner [Tuner].
+
+    train_args / eval_args: a TrainArgs / EvalArgs, a dict of its fields, or
+    an int number of steps. examples: 'transformed' (the default when
+    preprocess() is in the chain) or 'raw'.
+    """
+    from tfx.proto import tuner_pb2  # pylint: disable=g-import-not-at-top
+    trainer_pb2 = _trainer_pb2()
+    return self._step('tuner', 'tune', tfx=dict(
+        train_args=_protos.coerce(train_args, trainer_pb2.TrainArgs,
+                                  step='tune', arg='train_args',
+                                  int_field='num_steps'),
+        eval_args=_protos.coerce(eval_args, trainer_pb2.EvalArgs,
+                                 step='tune', arg='eval_args',
+                                 int_field='num_steps'),
+        tune_args=_protos.coerce(tune_args, tuner_pb2.TuneArgs, step='tune',
+                                 arg='tune_args'),
+        custom_config=custom_config,
+    ), opts=dict(code=tuner_fn, examples=_examples_choice('tune', examples)))
+
+  def with_hyperparameters(self, path) -> 'PipelineDef':
+    """Fixed hyperparameters from a Tuner's best_hyperparameters.txt
+    [Importer]; wins over tune() for train()."""
+    path = os.path.abspath(os.path.expanduser(os.fspath(path)))
+    return self._step('imported_hyperparameters', 'with_hyperparameters',
+                      opts=dict(path=path))
+
+  def train(self, run_fn, *, train_args=None, eval_args=None,
+            custom_config=None, examples: Optional[str] = None
+            ) -> 'PipelineDef':
+    """Model training with a user run_fn [Trainer].
+
+    train_args / eval_args: a TrainArgs / EvalArgs, a dict of its fields, or
+    an int number of steps. examples: 'transformed' (the default when
+    preprocess() is in the chain) or 'raw'.
+    """
+    trainer_pb2 = _trainer_pb2()
+    return self._step('trainer', 'train', tfx=dict(
+        train_args=_protos.coerce(train_args, trainer_pb2.TrainArgs,
+                                  step='train', arg='train_args',
+                                  int_field='num_steps'),
+        eval_args=_protos.coerce(eval_args, trainer_pb2.EvalArgs,
+                                 step='train', arg='eval_args',
+                                 int_field='num_steps'),
+        custom_config=custom_config,
+    ), opts=dict(code=run_fn, examples=_examples_choice('train', examples)))
+
+  def with_base_model(self, model=latest) -> 'PipelineDef':
+    """Warm-starts train() from a SavedModel directory [Importer], or from
+    the newest model this pipeline trained (`latest`) [Resolver]."""
+    if model is latest or model == 'latest':
+      return self._step('base_model', 'with_base_model',
+                        opts=dict(latest=True))
+    path = os.path.abspath(os.path.expanduser(os.fspath(model)))
+    return self._step('base_model', 'with_base_model', opts=dict(path=path))
+
+  def evaluate_model(self, eval_config, *, example_splits=None,
+                     fairness_indicator_thresholds=None,
+                     compare_to_baseline: bool = True) -> 'PipelineDef':
+    """Model analysis and blessing with TFMA against the latest blessed
+    model [Resolver + Evaluator]. eval_config: a tfma.EvalConfig or a dict."""
+    from tensorflow_model_analysis.proto import config_pb2  # pylint: disable=g-import-not-at-top
+    config = _protos.coerce(eval_config, config_pb2.EvalConfig,
+                            step='evaluate_model', arg='eval_config')
+    if config is None:
+      raise PipelineDefinitionError(
+          'evaluate_model', 'eval_config is required',
+          fix='pass tfma.EvalConfig(model_specs=[...], metrics_specs=[...])')
+    return self._step('evaluator', 'evaluate_model', tfx=dict(
+        eval_config=config, example_splits=_list(example_splits),
+        fairness_indicator_thresholds=_list(fairness_indicator_thresholds),
+    ), opts=dict(compare_to_baseline=bool(compare_to_baseline)))
+
+  def infra_validate(self, *, serving_spec=None, validation_spec=None,
+                     request_spec=None) -> 'PipelineDef':
+    """Serving check in TensorFlow Serving [InfraValidator]; needs Docker or
+    Kubernetes to run."""
+    from tfx.proto import infra_validator_pb2 as pb  # pylint: disable=g-import-not-at-top
+    step = 'infra_validate'
+    spec = _protos.coerce(serving_spec, pb.ServingSpec, step=step,
+                          arg='serving_spec')
+    if spec is None:
+      raise PipelineDefinitionError(
+          step, 'serving_spec is required for TFX InfraValidator',
+          fix='pass serving_spec=ServingSpec(tensorflow_serving=..., '
+          'local_docker=...)')
+    return self._step('infra_validator', step, tfx=dict(
+        serving_spec=spec,
+        validation_spec=_protos.coerce(validation_spec, pb.ValidationSpec,
+                                       step=step, arg='validation_spec'),
+        request_spec=_protos.coerce(request_spec, pb.RequestSpec, step=step,
+                                    arg='request_spec')))
+
+  def push_to(self, destination, *, custom_config=None) -> 'PipelineDef':
+    """Pushes blessed models to a directory [Pusher]. A relative path is
+    relative to the pipeline root; a PushDestination proto is used as is."""
+    from tfx.proto import pusher_pb2  # pylint: disable=g-import-not-at-top
+    if isinstance(destination, (str, os.PathLike)):
+      destination = os.fspath(destination)
+      opts = dict(directory=destination)
+      tfx = dict(custom_config=custom_config)
+    else:
+      opts = {}
+      tfx = dict(custom_config=custom_config, push_destination=_protos.coerce(
+          destination, pusher_pb2.PushDestination, step='push_to',
+          arg='destination'))
+    return self._step('pusher', 'push_to', tfx=tfx, opts=opts)
+
+  def bulk_infer(self, source: inputs.Source, *, data_spec=None,
+                 model_spec=None, output_example_spec=None) -> 'PipelineDef':
+    """Batch predictions over `source` (from fluent_pipeline.inputs)
+    [ExampleGen + BulkInferrer]."""
+    from tfx.proto import bulk_inferrer_pb2 as pb  # pylint: disable=g-import-not-at-top
+    step = 'bulk_infer'
+    if not isinstance(source, inputs.Source):
+      raise PipelineDefinitionError(
+          step, f'expected a fluent_pipeline.inputs source, got '
+          f'{type(source).__name__}',
+          fix="bulk_infer(inputs.from_csv('path/to/unlabelled/'))")
+    return self._step('bulk_inferrer', step, tfx=dict(
+        data_spec=_protos.coerce(data_spec, pb.DataSpec, step=step,
+                                 arg='data_spec'),
+        model_spec=_protos.coerce(model_spec, pb.ModelSpec, step=step,
+                                  arg='model_spec'),
+        output_example_spec=_protos.coerce(
+            output_example_spec, pb.OutputExampleSpec, step=step,
+            arg='output_example_spec'),
+    ), opts=dict(source=source))
+
+  # ----------------------------------------------------------------- settings
+  def cache(self, enabled: bool = True) -> 'PipelineDef':
+    """Reuses outputs of unchanged components from earlier runs."""
+    return self._with(self._plan.replace(enable_cache=bool(enabled)))
+
+  def with_beam_pipeline_args(self, args: Iterable[str]) -> 'PipelineDef':
+    """Beam options for every Beam-powered component."""
+    if isinstance(args, str):
+      raise PipelineDefinitionError(
+          'with_beam_pipeline_args', 'expected a list of flags, got a string',
+          fix="with_beam_pipeline_args(['--direct_num_workers=2'])")
+    return self._with(self._plan.replace(beam_pipeline_args=tuple(args)))
+
+  def with_sqlite_ml_metadata(self, path=None) -> 'PipelineDef':
+    """ML Metadata in a sqlite file (default: <pipeline_root>/metadata.sqlite)."""
+    if path is not None:
+      path = os.path.abspath(os.path.expanduser(os.fspath(path)))
+    return self._with(self._plan.replace(metadata_path=path,
+                                         metadata_config=None))
+
+  def with_metadata_connection(self, config) -> 'PipelineDef':
+    """ML Metadata through any ml_metadata ConnectionConfig."""
+    from ml_metadata.proto import metadata_store_pb2  # pylint: disable=g-import-not-at-top
+    config = _protos.coerce(config, metadata_store_pb2.ConnectionConfig,
+                            step='with_metadata_connection', arg='config')
+    return self._with(self._plan.replace(metadata_config=config,
+                                         metadata_path=None))
+
+  def add_component(self, *components) -> 'PipelineDef':
+    """Adds hand-built TFX components; wire their inputs from `outputs` of a
+    built pipeline's components or from your own components."""
+    return self._with(self._plan.replace(
+        extra_components=self._plan.extra_components + tuple(components)))
+
+  # ------------------------------------------------------------------ endings
+  def build(self):
+    """The vanilla TFX Pipeline this plan describes."""
+    from fluent_pipeline import _wiring  # pylint: disable=g-import-not-at-top
+    return _wiring.build(self._plan)
+
+  def run(self, runner=None, *, verbose: bool = False):
+    """Builds and runs the pipeline; LocalDagRunner by default.
+
+    Returns a RunResult (component states, evaluation, pushed model, bulk
+    inference output) for runners that use this pipeline's metadata store.
+    """
+    from fluent_pipeline import runners  # pylint: disable=g-import-not-at-top
+    return runners.run(self, runner=runner, verbose=verbose)
+
+
+def _list(values):
+  if values is None:
+    return None
+  if isinstance(values, str):
+    return [values]
+  return list(values)
+
+
+def _examples_choice(step: str, examples: Optional[str]) -> Optional[str]:
+  if examples is not None and examples not in _EXAMPLE_CHOICES:
+    raise PipelineDefinitionError(
+        step, f'examples={examples!r} is not one of {_EXAMPLE_CHOICES}',
+        fix=f"{step}(..., examples='transformed') or examples='raw'")
+  return examples

@@ -1,0 +1,185 @@
+"""What a run did, read back from ML Metadata: the summary users look at.
+
+A RunResult is built from MLMD alone (not from the runner's return value), so
+the same code reads any past run of the pipeline by its run id.
+"""
+
+import dataclasses
+import os
+from typing import Dict, List, Optional
+
+# ml_metadata Execution.State values, by name.
+_STATES = {0: 'UNKNOWN', 1: 'NEW', 2: 'RUNNING', 3: 'COMPLETE', 4: 'FAILED',
+           5: 'CACHED', 6: 'CANCELED'}
+_OUTPUT_EVENT = 4  # metadata_store_pb2.Event.OUTPUT
+
+
+@dataclasses.dataclass
+class ComponentRun:
+  """One component's execution in a run."""
+  node_id: str
+  state: str
+  seconds: float
+  outputs: Dict[str, List[str]]  # output key -> artifact URIs
+  execution_id: int
+
+
+@dataclasses.dataclass
+class RunResult:
+  """The outcome of one pipeline run."""
+  pipeline_name: str
+  run_id: str
+  pipeline_root: str
+  components: List[ComponentRun]
+  blessed: Optional[bool] = None
+  metrics: Dict[str, float] = dataclasses.field(default_factory=dict)
+  pushed_model: Optional[str] = None
+  inference_result: Optional[str] = None
+
+  def component(self, node_id: str) -> ComponentRun:
+    for c in self.components:
+      if c.node_id == node_id:
+        return c
+    raise KeyError(f'{node_id!r} did not run in {self.run_id}; ran: '
+                   f'{[c.node_id for c in self.components]}')
+
+  @property
+  def states(self) -> Dict[str, str]:
+    return {c.node_id: c.state for c in self.components}
+
+  @property
+  def cached(self) -> int:
+    return sum(c.state == 'CACHED' for c in self.components)
+
+  def __str__(self) -> str:
+    lines = [f'Pipeline {self.pipeline_name!r}, run {self.run_id}',
+             f'  root: {self.pipeline_root}']
+    width = max([len(c.node_id) for c in self.components] + [10])
+    for c in self.components:
+      lines.append(f'  {c.node_id:<{width}}  {c.state:<8} {c.seconds:7.1f} s')
+    if self.metrics:
+      shown = ', '.join(f'{k}={v:.4g}' for k, v in sorted(self.metrics.items()))
+      lines.append(f'  evaluation: {shown}')
+    if self.blessed is not None:
+      lines.append(f'  blessed: {"yes" if self.blessed else "NO"}')
+    if self.pushed_model:
+      lines.append(f'  pushed model: {self.pushed_model}')
+    elif 'Pusher' in self.states:
+      lines.append('  pushed model: none (not blessed)')
+    if self.inference_result:
+      lines.append(f'  bulk inference: {self.inference_result}')
+    return '\n'.join(lines)
+
+
+def collect(connection_config, pipeline_name: str, pipeline_root: str,
+            run_id: Optional[str] = None,
+            since_ms: Optional[int] = None) -> RunResult:
+  """Reads run `run_id` (default: the newest run started at or after
+  `since_ms`, else the newest run) of `pipeline_name` from MLMD."""
+  from ml_metadata import metadata_store  # pylint: disable=g-import-not-at-top
+  store = metadata_store.MetadataStore(connection_config)
+  runs = [c for c in store.get_contexts_by_type('pipeline_run')
+          if _belongs(store, c, pipeline_name)]
+  if run_id is not None:
+    runs = [c for c in runs if c.name == run_id]
+  elif since_ms is not None:
+    runs = [c for c in runs if c.create_time_since_epoch >= since_ms] or runs
+  if not runs:
+    raise LookupError(f'no run {run_id or ""} of pipeline {pipeline_name!r} '
+                      'in this metadata store')
+  run = max(runs, key=lambda c: c.create_time_since_epoch)
+  executions = sorted(store.get_executions_by_context(run.id),
+                      key=lambda e: e.id)
+  node_ids = _node_ids(store, executions, pipeline_name)
+  components = []
+  for execution in executions:
+    outputs: Dict[str, List[str]] = {}
+    events = store.get_events_by_execution_ids([execution.id])
+    out_events = [e for e in events if e.type == _OUTPUT_EVENT]
+    artifacts = {a.id: a for a in store.get_artifacts_by_id(
+        [e.artifact_id for e in out_events])}
+    for event in out_events:
+      key = event.path.steps[0].key if event.path.steps else ''
+      outputs.setdefault(key, []).append(artifacts[event.artifact_id].uri)
+    components.append(ComponentRun(
+        node_id=node_ids.get(execution.id, execution.name or str(execution.id)),
+        state=_STATES.get(execution.last_known_state, 'UNKNOWN'),
+        seconds=max(0.0, (execution.last_update_time_since_epoch -
+                          execution.create_time_since_epoch) / 1000.0),
+        outputs=outputs, execution_id=execution.id))
+  result = RunResult(pipeline_name=pipeline_name, run_id=run.name,
+                     pipeline_root=pipeline_root, components=components)
+  _read_outcomes(store, result)
+  return result
+
+
+def _belongs(store, run_context, pipeline_name: str) -> bool:
+  parents = store.get_parent_contexts_by_context(run_context.id)
+  if parents:
+    return any(p.name == pipeline_name for p in parents)
+  # Older layouts: the run's executions share the pipeline context.
+  pipeline = store.get_context_by_type_and_name('pipeline', pipeline_name)
+  if pipeline is None:
+    return False
+  executions = store.get_executions_by_context(run_context.id)
+  if not executions:
+    return False
+  contexts = store.get_contexts_by_execution(executions[0].id)
+  return any(c.id == pipeline.id for c in contexts)
+
+
+def _node_ids(store, executions, pipeline_name: str) -> Dict[int, str]:
+  node_ids = {}
+  prefix = f'{pipeline_name}.'
+  for execution in executions:
+    for context in store.get_contexts_by_execution(execution.id):
+      if context.name.startswith(prefix) and context.type_id == _node_type_id(
+          store):
+        node_ids[execution.id] = context.name[len(prefix):]
+  return node_ids
+
+
+def _node_type_id(store) -> int:
+  return store.get_context_type('node').id
+
+
+def _read_outcomes(store, result: RunResult) -> None:
+  for c in result.components:
+    if 'evaluation' in c.outputs:  # Evaluator: metrics and its blessing.
+      for uri in c.outputs['evaluation']:
+        result.metrics.update(_overall_metrics(uri))
+      for uri in c.outputs.get('blessing', []):
+        result.blessed = os.path.exists(os.path.join(uri, 'BLESSED'))
+    for artifact_uri in c.outputs.get('pushed_model', []):
+      pushed = _pushed_destination(store, artifact_uri)
+      if pushed:
+        result.pushed_model = pushed
+    for uri in c.outputs.get('inference_result', []):
+      result.inference_result = uri
+
+
+def _pushed_destination(store, uri: str) -> Optional[str]:
+  for artifact in store.get_artifacts_by_uri(uri):
+    props = artifact.custom_properties
+    if 'pushed' in props and props['pushed'].int_value == 1:
+      return props['pushed_destination'].string_value
+  return None
+
+
+def _overall_metrics(evaluation_uri: str) -> Dict[str, float]:
+  """The overall-slice metrics TFMA wrote, by metric name."""
+  try:
+    import tensorflow_model_analysis as tfma  # pylint: disable=g-import-not-at-top
+    for metrics in tfma.load_metrics(evaluation_uri):
+      if metrics.slice_key.single_slice_keys:
+        continue
+      values = {}
+      for kv in metrics.metric_keys_and_values:
+        if kv.key.HasField('model_name') and kv.key.is_diff:
+          continue
+        if kv.value.HasField('double_value') and not kv.key.is_diff:
+          values[kv.key.name] = kv.value.double_value.value
+      return values
+  except Exception:  # pylint: disable=broad-except
+    return {}
+  return {}

@@ -1,0 +1,51 @@
+"""Running a PipelineDef: the default runner and reading the run back.
+
+The default is TFX's LocalDagRunner with in-process Beam, chosen by measuring
+TFX's own taxi pipeline here: 77 s on LocalDagRunner with in-process Beam
+against 158 s with the example's multi-processing Beam arguments (2 cores;
+the workers' start-up and pickling cost more than they parallelize).
+"""
+
+import time
+from typing import Any, Optional
+
+from fluent_pipeline import _logs
+from fluent_pipeline import results
+
+
+def default_runner():
+  from tfx.orchestration.local.local_dag_runner import LocalDagRunner  # pylint: disable=g-import-not-at-top
+  return LocalDagRunner()
+
+
+def _reads_local_metadata(runner) -> bool:
+  """Runners that execute here against the pipeline's own MLMD store."""
+  from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner  # pylint: disable=g-import-not-at-top
+  from tfx.orchestration.local.local_dag_runner import LocalDagRunner  # pylint: disable=g-import-not-at-top
+  return isinstance(runner, (LocalDagRunner, BeamDagRunner))
+
+
+def run(pipeline_def, runner=None, *, verbose: bool = False) -> Any:
+  """Builds `pipeline_def`, runs it, and returns its RunResult.
+
+  For runners that only compile or submit (Kubeflow, Vertex, Airflow) the
+  runner's own return value is returned instead.
+  """
+  pipeline = pipeline_def.build()
+  runner = runner or default_runner()
+  started_ms = int(time.time() * 1000)
+  with _logs.quiet_run(verbose):
+    outcome = runner.run(pipeline)
+  if not _reads_local_metadata(runner):
+    return outcome
+  return read_run(pipeline, since_ms=started_ms)
+
+
+def read_run(pipeline, run_id: Optional[str] = None,
+             since_ms: Optional[int] = None) -> results.RunResult:
+  """The RunResult of a run of a built TFX `pipeline` (newest by default)."""
+  return results.collect(
+      pipeline.metadata_connection_config,
+      pipeline_name=pipeline.pipeline_info.pipeline_name,
+      pipeline_root=pipeline.pipeline_info.pipeline_root,
+      run_id=run_id, since_ms=since_ms)

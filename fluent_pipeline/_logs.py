@@ -1,19 +1,19 @@
-"""Quiet runs: one line per component instead of TFX/Beam/absl chatter.
+"""Quiet runs: one line per component on the terminal, everything in a file.
 
-TFX logs through absl at INFO, Beam and TF through Python logging; a run of
-the taxi pipeline prints thousands of lines. During a quiet run the absl
-handler and the noisy loggers only pass errors, and the runner's own
-"Component X is running/finished" records become a short progress line each.
+A run of the taxi pipeline prints thousands of lines: absl INFO from TFX,
+Beam and TF warnings, TF's C++ log, pip and setup.py output of TFX's user
+code packaging, Keras progress. During a quiet run the process's stdout and
+stderr file descriptors point at a log file (so subprocesses and C++ code
+are caught too) and the DagRunners' "Component X is running/finished"
+records become a short progress line each on the real terminal.
 """
 
 import contextlib
 import logging
+import os
 import sys
 import time
-from typing import Dict, Iterator, TextIO
-
-_NOISY_LOGGERS = ('apache_beam', 'tensorflow', 'tfx', 'tensorflow_transform',
-                  'tensorflow_data_validation', 'tensorflow_model_analysis')
+from typing import Dict, Iterator, Optional, TextIO
 
 
 class _ProgressHandler(logging.Handler):
@@ -23,6 +23,7 @@ class _ProgressHandler(logging.Handler):
     super().__init__(level=logging.INFO)
     self.stream = stream
     self.started: Dict[str, float] = {}
+    self.running: Optional[str] = None
 
   def emit(self, record: logging.LogRecord) -> None:
     if not isinstance(record.msg, str) or not record.msg.startswith(
@@ -31,39 +32,48 @@ class _ProgressHandler(logging.Handler):
     node_id = str(record.args[0]) if record.args else '?'
     if record.msg.endswith('running.'):
       self.started[node_id] = time.monotonic()
+      self.running = node_id
       self.stream.write(f'  ... {node_id}\n')
     elif record.msg.endswith('finished.'):
       seconds = time.monotonic() - self.started.pop(node_id, time.monotonic())
+      self.running = None
       self.stream.write(f'  ok  {node_id} ({seconds:.1f} s)\n')
     self.stream.flush()
 
 
 @contextlib.contextmanager
-def quiet_run(verbose: bool = False, stream: TextIO = None) -> Iterator[None]:
-  """Silences library logs for the duration of a run, unless verbose."""
-  from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
-  stream = stream or sys.stdout
+def quiet_run(log_path: Optional[str], verbose: bool = False
+              ) -> Iterator[None]:
+  """Sends all output of the run to `log_path`, unless verbose."""
+  if verbose or not log_path:
+    yield
+    return
+  os.makedirs(os.path.dirname(log_path), exist_ok=True)
+  sys.stdout.flush()
+  sys.stderr.flush()
+  saved_fds = {fd: os.dup(fd) for fd in (1, 2)}
+  console = os.fdopen(os.dup(saved_fds[1]), 'w', buffering=1)
   absl_logger = logging.getLogger('absl')
-  progress = _ProgressHandler(stream)
-  saved_levels = {}
-  absl_handler = absl_logging.get_absl_handler()
-  saved_handler_level = absl_handler.level
-  saved_absl_level = absl_logger.level
-  if not verbose:
-    absl_handler.setLevel(logging.ERROR)
-    for name in _NOISY_LOGGERS:
-      logger = logging.getLogger(name)
-      saved_levels[name] = logger.level
-      logger.setLevel(logging.ERROR)
-    # The progress records are INFO records of the absl logger.
+  saved_level = absl_logger.level
+  progress = _ProgressHandler(console)
+  with open(log_path, 'ab', buffering=0) as log:
+    for fd in (1, 2):
+      os.dup2(log.fileno(), fd)
     absl_logger.setLevel(logging.INFO)
     absl_logger.addHandler(progress)
-  try:
-    yield
-  finally:
-    if not verbose:
+    failed = True
+    try:
+      yield
+      failed = False
+    finally:
       absl_logger.removeHandler(progress)
-      absl_logger.setLevel(saved_absl_level)
-      absl_handler.setLevel(saved_handler_level)
-      for name, level in saved_levels.items():
-        logging.getLogger(name).setLevel(level)
+      absl_logger.setLevel(saved_level)
+      sys.stdout.flush()
+      sys.stderr.flush()
+      for fd, saved in saved_fds.items():
+        os.dup2(saved, fd)
+        os.close(saved)
+      if failed:
+        where = f' in {progress.running}' if progress.running else ''
+        console.write(f'  FAILED{where}; full log: {log_path}\n')
+      console.close()

@@ -169,7 +169,10 @@ class _Components:
     for kind in STEP_ORDER:
       if kind in self.steps:
         getattr(self, '_make_' + kind)()
-    self.order.extend(self.plan.extra_components)
+    for extra in self.plan.extra_components:
+      if callable(extra) and not hasattr(extra, 'outputs'):
+        extra = extra({c.id: c for c in self.order})
+      self.order.append(extra)
     return self.order
 
   # One method per step kind, in STEP_ORDER.

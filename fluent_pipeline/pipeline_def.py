@@ -353,8 +353,10 @@ class PipelineDef:
                                          metadata_path=None))
 
   def add_component(self, *components) -> 'PipelineDef':
-    """Adds hand-built TFX components; wire their inputs from `outputs` of a
-    built pipeline's components or from your own components."""
+    """Adds hand-built TFX components. To consume the DSL's outputs pass a
+    function instead: it gets the built components by id and returns the
+    component, e.g. `lambda made: StatisticsGen(
+    examples=made['Transform'].outputs['transformed_examples'])`."""
     return self._with(self._plan.replace(
         extra_components=self._plan.extra_components + tuple(components)))
 

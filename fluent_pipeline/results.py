@@ -35,6 +35,7 @@ class RunResult:
   metrics: Dict[str, float] = dataclasses.field(default_factory=dict)
   pushed_model: Optional[str] = None
   inference_result: Optional[str] = None
+  log_path: Optional[str] = None
 
   def component(self, node_id: str) -> ComponentRun:
     for c in self.components:
@@ -68,6 +69,8 @@ class RunResult:
       lines.append('  pushed model: none (not blessed)')
     if self.inference_result:
       lines.append(f'  bulk inference: {self.inference_result}')
+    if self.log_path:
+      lines.append(f'  full log: {self.log_path}')
     return '\n'.join(lines)
 
 

@@ -6,6 +6,7 @@ against 158 s with the example's multi-processing Beam arguments (2 cores;
 the workers' start-up and pickling cost more than they parallelize).
 """
 
+import os
 import time
 from typing import Any, Optional
 
@@ -34,11 +35,15 @@ def run(pipeline_def, runner=None, *, verbose: bool = False) -> Any:
   pipeline = pipeline_def.build()
   runner = runner or default_runner()
   started_ms = int(time.time() * 1000)
-  with _logs.quiet_run(verbose):
+  log_path = os.path.join(pipeline_def.pipeline_root, 'logs',
+                          time.strftime('run-%Y%m%d-%H%M%S.log'))
+  with _logs.quiet_run(log_path, verbose):
     outcome = runner.run(pipeline)
   if not _reads_local_metadata(runner):
     return outcome
-  return read_run(pipeline, since_ms=started_ms)
+  result = read_run(pipeline, since_ms=started_ms)
+  result.log_path = None if verbose else log_path
+  return result
 
 
 def read_run(pipeline, run_id: Optional[str] = None,

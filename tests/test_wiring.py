@@ -1,0 +1,250 @@
+"""Each builder, compiled with TFX's own compiler: producers, keys, params."""
+
+import json
+import os
+
+import pytest
+from tfx.proto import trainer_pb2
+
+from fluent_pipeline import PipelineDef, inputs, latest
+from fluent_pipeline import _wiring
+from ir import compile_ir, edges, node_type, nodes, params
+from conftest import TAXI_MODULE
+
+EVAL_CONFIG = {
+    'model_specs': [{'label_key': 'tips_xf',
+                     'preprocessing_function_names': ['transform_features']}],
+    'metrics_specs': [{'metrics': [{'class_name': 'BinaryAccuracy'}]}],
+}
+
+
+@pytest.fixture
+def base(tmp_path, taxi_csv_dir):
+  return (PipelineDef('wiring', root=str(tmp_path)).from_csv(taxi_csv_dir)
+          .generate_statistics().infer_schema())
+
+
+def compiled(pdef):
+  ir = compile_ir(pdef.build())
+  return ir, nodes(ir), edges(ir)
+
+
+def test_csv_source_and_data_checks(base, taxi_csv_dir):
+  ir, n, e = compiled(base.validate_input_data(exclude_splits=['eval']))
+  assert node_type(n['CsvExampleGen']).endswith('CsvExampleGen')
+  assert params(n['CsvExampleGen'])['input_base'] == taxi_csv_dir
+  assert e[('StatisticsGen', 'examples')] == [('CsvExampleGen', 'examples')]
+  assert e[('SchemaGen', 'statistics')] == [('StatisticsGen', 'statistics')]
+  assert params(n['SchemaGen'])['infer_feature_shape'] == 1
+  assert e[('ExampleValidator', 'statistics')] == [('StatisticsGen',
+                                                    'statistics')]
+  assert e[('ExampleValidator', 'schema')] == [('SchemaGen', 'schema')]
+  assert json.loads(params(n['ExampleValidator'])['exclude_splits']) == [
+      'eval']
+
+
+def test_source_configs_accept_protos_and_dicts(tmp_path, taxi_csv_dir):
+  pdef = (PipelineDef('configs', root=str(tmp_path))
+          .from_csv(taxi_csv_dir, output_config={'split_config': {'splits': [
+              {'name': 'train', 'hash_buckets': 4},
+              {'name': 'eval', 'hash_buckets': 1}]}})
+          .generate_statistics())
+  _, n, _ = compiled(pdef)
+  output = json.loads(params(n['CsvExampleGen'])['output_config'])
+  assert [s['name'] for s in output['splitConfig']['splits']] == [
+      'train', 'eval']
+  assert output['splitConfig']['splits'][0]['hashBuckets'] == 4
+
+
+@pytest.mark.parametrize('helper,component_id,executor', [
+    (inputs.from_tfrecord, 'ImportExampleGen', 'import_example_gen'),
+    (inputs.from_parquet, 'ParquetExampleGen', 'parquet_executor'),
+    (inputs.from_avro, 'AvroExampleGen', 'avro_executor'),
+])
+def test_file_sources(tmp_path, taxi_csv_dir, helper, component_id, executor):
+  pdef = (PipelineDef('files', root=str(tmp_path))
+          .from_source(helper(taxi_csv_dir)).generate_statistics())
+  ir, n, e = compiled(pdef)
+  assert params(n[component_id])['input_base'] == taxi_csv_dir
+  assert e[('StatisticsGen', 'examples')] == [(component_id, 'examples')]
+  assert executor in str(ir.deployment_config)
+
+
+def test_bigquery_source_compiles(tmp_path):
+  pdef = (PipelineDef('bq', root=str(tmp_path))
+          .from_bigquery('SELECT * FROM `p.d.t`').generate_statistics())
+  _, n, e = compiled(pdef)
+  assert params(n['BigQueryExampleGen'])['custom_config'] is not None or True
+  assert 'SELECT * FROM' in params(n['BigQueryExampleGen'])['input_config']
+  assert e[('StatisticsGen', 'examples')] == [('BigQueryExampleGen',
+                                               'examples')]
+
+
+def test_hand_built_example_gen(tmp_path, taxi_csv_dir):
+  from tfx.components import CsvExampleGen
+  gen = CsvExampleGen(input_base=taxi_csv_dir).with_id('my_gen')
+  _, n, e = compiled(PipelineDef('custom', root=str(tmp_path))
+                     .from_example_gen(gen).generate_statistics())
+  assert 'my_gen' in n
+  assert e[('StatisticsGen', 'examples')] == [('my_gen', 'examples')]
+
+
+def test_imported_schema_wins(base, tmp_path):
+  schema = tmp_path / 'schema.pbtxt'
+  schema.write_text('feature { name: "fare" type: FLOAT }\n')
+  pdef = base.with_imported_schema(str(schema)).validate_input_data() \
+      .preprocess(TAXI_MODULE)
+  _, n, e = compiled(pdef)
+  assert params(n['ImportSchemaGen'])['schema_file'] == str(schema)
+  assert e[('ExampleValidator', 'schema')] == [('ImportSchemaGen', 'schema')]
+  assert e[('Transform', 'schema')] == [('ImportSchemaGen', 'schema')]
+  assert 'SchemaGen' in n  # still computed, for comparison
+
+
+def test_preprocess_tune_train(base):
+  pdef = (base.preprocess(TAXI_MODULE)
+          .tune(TAXI_MODULE, train_args=20, eval_args={'num_steps': 5},
+                custom_config={'max_trials': 1})
+          .train(TAXI_MODULE, train_args=trainer_pb2.TrainArgs(num_steps=30),
+                 eval_args=7))
+  _, n, e = compiled(pdef)
+  assert e[('Transform', 'examples')] == [('CsvExampleGen', 'examples')]
+  assert e[('Transform', 'schema')] == [('SchemaGen', 'schema')]
+  assert params(n['Transform'])['module_file'] == TAXI_MODULE
+  for node in ('Tuner', 'Trainer'):
+    assert e[(node, 'examples')] == [('Transform', 'transformed_examples')]
+    assert e[(node, 'transform_graph')] == [('Transform', 'transform_graph')]
+    assert e[(node, 'schema')] == [('SchemaGen', 'schema')]
+  assert e[('Trainer', 'hyperparameters')] == [('Tuner',
+                                                'best_hyperparameters')]
+  assert json.loads(params(n['Tuner'])['train_args'])['num_steps'] == 20
+  assert json.loads(params(n['Tuner'])['eval_args'])['num_steps'] == 5
+  assert json.loads(params(n['Tuner'])['custom_config']) == {'max_trials': 1}
+  assert json.loads(params(n['Trainer'])['train_args'])['num_steps'] == 30
+  assert json.loads(params(n['Trainer'])['eval_args'])['num_steps'] == 7
+
+
+def test_raw_examples_without_preprocess_and_by_choice(base):
+  _, _, e = compiled(base.train(TAXI_MODULE))
+  assert e[('Trainer', 'examples')] == [('CsvExampleGen', 'examples')]
+  assert ('Trainer', 'transform_graph') not in e
+  _, _, e = compiled(base.preprocess(TAXI_MODULE)
+                     .train(TAXI_MODULE, examples='raw'))
+  assert e[('Trainer', 'examples')] == [('CsvExampleGen', 'examples')]
+  assert e[('Trainer', 'transform_graph')] == [('Transform',
+                                                'transform_graph')]
+
+
+def test_imported_hyperparameters_win(base, tmp_path):
+  hp = tmp_path / 'best_hyperparameters.txt'
+  hp.write_text('{}')
+  pdef = (base.preprocess(TAXI_MODULE).tune(TAXI_MODULE)
+          .with_hyperparameters(str(hp)).train(TAXI_MODULE))
+  _, n, e = compiled(pdef)
+  importer = _wiring.HYPERPARAMETERS_IMPORTER_ID
+  assert params(n[importer])['artifact_uri'] == str(hp)
+  assert e[('Trainer', 'hyperparameters')] == [(importer, 'result')]
+
+
+def test_base_model_from_path_and_latest(base, tmp_path):
+  model_dir = tmp_path / 'model'
+  model_dir.mkdir()
+  _, n, e = compiled(base.train(TAXI_MODULE).with_base_model(str(model_dir)))
+  importer = _wiring.BASE_MODEL_IMPORTER_ID
+  assert params(n[importer])['artifact_uri'] == str(model_dir)
+  assert e[('Trainer', 'base_model')] == [(importer, 'model')]
+  ir, n, e = compiled(base.train(TAXI_MODULE).with_base_model(latest))
+  resolver = _wiring.BASE_MODEL_RESOLVER_ID
+  assert resolver in n
+  assert 'LatestArtifactStrategy' in str(n[resolver])
+  assert n['Trainer'].inputs.inputs['base_model'].channels
+
+
+def test_evaluate_push_bulk_infer(base, taxi_sample):
+  pdef = (base.train(TAXI_MODULE).evaluate_model(EVAL_CONFIG)
+          .push_to('serving')
+          .bulk_infer(inputs.from_csv(taxi_sample['data_unlabelled'])))
+  ir, n, e = compiled(pdef)
+  resolver = _wiring.MODEL_RESOLVER_ID
+  assert 'LatestBlessedModelResolver' in str(n[resolver])
+  assert e[('Evaluator', 'examples')] == [('CsvExampleGen', 'examples')]
+  assert e[('Evaluator', 'model')] == [('Trainer', 'model')]
+  assert n['Evaluator'].inputs.inputs['baseline_model'].channels
+  config = json.loads(params(n['Evaluator'])['eval_config'])
+  assert config['model_specs'][0]['label_key'] == 'tips_xf'
+  assert e[('Pusher', 'model')] == [('Trainer', 'model')]
+  assert e[('Pusher', 'model_blessing')] == [('Evaluator', 'blessing')]
+  push = json.loads(params(n['Pusher'])['push_destination'])
+  assert push['filesystem']['base_directory'] == os.path.join(
+      pdef.pipeline_root, 'serving')
+  gen = _wiring.BULK_INFER_EXAMPLE_GEN_ID
+  assert params(n[gen])['input_base'] == taxi_sample['data_unlabelled']
+  split = json.loads(params(n[gen])['output_config'])
+  assert [s['name'] for s in split['splitConfig']['splits']] == ['unlabelled']
+  assert e[('BulkInferrer', 'examples')] == [(gen, 'examples')]
+  assert e[('BulkInferrer', 'model')] == [('Trainer', 'model')]
+  assert e[('BulkInferrer', 'model_blessing')] == [('Evaluator', 'blessing')]
+
+
+def test_evaluate_without_baseline(base):
+  _, n, _ = compiled(base.train(TAXI_MODULE)
+                     .evaluate_model(EVAL_CONFIG, compare_to_baseline=False))
+  assert _wiring.MODEL_RESOLVER_ID not in n
+  assert not n['Evaluator'].inputs.inputs['baseline_model'].channels \
+      if 'baseline_model' in n['Evaluator'].inputs.inputs else True
+
+
+def test_infra_validator_gates_push(base):
+  pdef = (base.train(TAXI_MODULE).evaluate_model(EVAL_CONFIG)
+          .infra_validate(
+              serving_spec={'tensorflow_serving': {'tags': ['latest']},
+                            'local_docker': {}},
+              request_spec={'tensorflow_serving': {}, 'num_examples': 3})
+          .push_to('/tmp/elsewhere/serving'))
+  _, n, e = compiled(pdef)
+  assert e[('InfraValidator', 'model')] == [('Trainer', 'model')]
+  assert e[('InfraValidator', 'examples')] == [('CsvExampleGen', 'examples')]
+  serving = json.loads(params(n['InfraValidator'])['serving_spec'])
+  assert serving['tensorflow_serving']['tags'] == ['latest']
+  assert e[('Pusher', 'infra_blessing')] == [('InfraValidator', 'blessing')]
+  assert e[('Pusher', 'model_blessing')] == [('Evaluator', 'blessing')]
+  push = json.loads(params(n['Pusher'])['push_destination'])
+  assert push['filesystem']['base_directory'] == '/tmp/elsewhere/serving'
+
+
+def test_pipeline_settings(base, tmp_path):
+  from ml_metadata.proto import metadata_store_pb2
+  pdef = base.cache().with_beam_pipeline_args(['--direct_num_workers=1'])
+  tfx_pipeline = pdef.build()
+  assert tfx_pipeline.enable_cache is True
+  assert tfx_pipeline.beam_pipeline_args == ['--direct_num_workers=1']
+  assert tfx_pipeline.pipeline_info.pipeline_root == os.path.join(
+      str(tmp_path), 'wiring')
+  assert tfx_pipeline.metadata_connection_config.sqlite.filename_uri == (
+      os.path.join(str(tmp_path), 'wiring', 'metadata.sqlite'))
+  ir = compile_ir(tfx_pipeline)
+  assert all(n.pipeline_node.execution_options.caching_options.enable_cache
+             for n in ir.nodes)
+  assert '--direct_num_workers=1' in str(ir.deployment_config)
+  other = str(tmp_path / 'elsewhere.sqlite')
+  assert pdef.with_sqlite_ml_metadata(other).build() \
+      .metadata_connection_config.sqlite.filename_uri == other
+  config = metadata_store_pb2.ConnectionConfig()
+  config.mysql.host = '127.0.0.1'
+  assert pdef.with_metadata_connection(config).build() \
+      .metadata_connection_config.mysql.host == '127.0.0.1'
+  assert base.build().enable_cache is False
+
+
+def test_add_component(base):
+  from tfx.components import StatisticsGen
+  pdef = base.preprocess(TAXI_MODULE).add_component(
+      lambda made: StatisticsGen(
+          examples=made['Transform'].outputs['transformed_examples'],
+      ).with_id('xf_stats'))
+  _, n, e = compiled(pdef)
+  assert e[('xf_stats', 'examples')] == [('Transform', 'transformed_examples')]
+  plain = StatisticsGen(
+      examples=pdef.build().components[0].outputs['examples'])
+  with pytest.raises(Exception, match='StatisticsGen'):
+    pdef.add_component(plain.with_id('StatisticsGen')).build()

@@ -53,13 +53,16 @@ def quiet_run(log_path: Optional[str], verbose: bool = False
   sys.stderr.flush()
   saved_fds = {fd: os.dup(fd) for fd in (1, 2)}
   console = os.fdopen(os.dup(saved_fds[1]), 'w', buffering=1)
+  from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
   absl_logger = logging.getLogger('absl')
-  saved_level = absl_logger.level
+  # Through absl's verbosity flag, not Logger.setLevel: TensorFlow's SavedModel
+  # export saves and restores that flag, which would undo a bare setLevel.
+  saved_verbosity = absl_logging.get_verbosity()
   progress = _ProgressHandler(console)
   with open(log_path, 'ab', buffering=0) as log:
     for fd in (1, 2):
       os.dup2(log.fileno(), fd)
-    absl_logger.setLevel(logging.INFO)
+    absl_logging.set_verbosity(absl_logging.INFO)
     absl_logger.addHandler(progress)
     failed = True
     try:
@@ -67,7 +70,7 @@ def quiet_run(log_path: Optional[str], verbose: bool = False
       failed = False
     finally:
       absl_logger.removeHandler(progress)
-      absl_logger.setLevel(saved_level)
+      absl_logging.set_verbosity(saved_verbosity)
       sys.stdout.flush()
       sys.stderr.flush()
       for fd, saved in saved_fds.items():

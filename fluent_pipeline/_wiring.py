@@ -189,7 +189,7 @@ class _Components:
         **self._tfx('schema')))
 
   def _make_imported_schema(self):
-    from tfx.components import ImportSchemaGen  # pylint: disable=g-import-not-at-top
+    from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen  # pylint: disable=g-import-not-at-top
     path = self.steps['imported_schema'].tfx['schema_file']
     if not os.path.isfile(path) and '://' not in path:
       raise PipelineDefinitionError(

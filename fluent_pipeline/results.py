@@ -178,9 +178,11 @@ def _overall_metrics(evaluation_uri: str) -> Dict[str, float]:
         continue
       values = {}
       for kv in metrics.metric_keys_and_values:
-        if kv.key.HasField('model_name') and kv.key.is_diff:
+        # With a baseline, TFMA writes the candidate's, the baseline's and
+        # their difference; the candidate's are the run's figures.
+        if kv.key.is_diff or kv.key.model_name not in ('', 'candidate'):
           continue
-        if kv.value.HasField('double_value') and not kv.key.is_diff:
+        if kv.value.HasField('double_value'):
           values[kv.key.name] = kv.value.double_value.value
       return values
   except Exception:  # pylint: disable=broad-except

@@ -21,8 +21,9 @@ from fluent_pipeline.errors import UserCodeError
 from fluent_pipeline.pipeline_def import PipelineDef
 from fluent_pipeline.pipeline_def import latest
 from fluent_pipeline.results import RunResult
+from fluent_pipeline.runners import read_run
 
 __version__ = '0.1.0'
 
-__all__ = ['PipelineDef', 'inputs', 'latest', 'RunResult',
+__all__ = ['PipelineDef', 'inputs', 'latest', 'RunResult', 'read_run',
            'PipelineDefinitionError', 'MissingStepError', 'UserCodeError']

@@ -92,7 +92,6 @@ def _describe(need: str) -> str:
 def build(plan: Plan):
   """Creates the tfx.orchestration.pipeline.Pipeline of `plan`."""
   check(plan)
-  from tfx.orchestration import metadata  # pylint: disable=g-import-not-at-top
   from tfx.orchestration import pipeline as tfx_pipeline  # pylint: disable=g-import-not-at-top
   components = _Components(plan).create()
   ids: Dict[str, Any] = {}
@@ -102,18 +101,23 @@ def build(plan: Plan):
           'build()', f'two components have the id {component.id!r}',
           fix='give added components unique ids with .with_id(...)')
     ids[component.id] = component
-  config = plan.metadata_config
-  if config is None:
-    path = plan.metadata_path or os.path.join(plan.pipeline_root,
-                                              'metadata.sqlite')
-    config = metadata.sqlite_metadata_connection_config(path)
   return tfx_pipeline.Pipeline(
       pipeline_name=plan.name,
       pipeline_root=plan.pipeline_root,
       components=components,
       enable_cache=plan.enable_cache,
-      metadata_connection_config=config,
+      metadata_connection_config=metadata_config(plan),
       beam_pipeline_args=list(plan.beam_pipeline_args))
+
+
+def metadata_config(plan: Plan):
+  """The MLMD connection: the configured one, else sqlite under the root."""
+  if plan.metadata_config is not None:
+    return plan.metadata_config
+  from tfx.orchestration import metadata  # pylint: disable=g-import-not-at-top
+  path = plan.metadata_path or os.path.join(plan.pipeline_root,
+                                            'metadata.sqlite')
+  return metadata.sqlite_metadata_connection_config(path)
 
 
 class _Components:

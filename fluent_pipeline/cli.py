@@ -35,6 +35,13 @@ def _load(path: str, name: Optional[str]):
   return found
 
 
+def _producer(channel) -> str:
+  producer = getattr(channel, 'producer_component_id', None)
+  if producer:
+    return f'{producer}.{channel.output_key}'
+  return f'MLMD query ({channel.type_name})'
+
+
 def main(argv: Optional[List[str]] = None) -> int:
   parser = argparse.ArgumentParser(
       prog='fluent-pipeline',
@@ -52,9 +59,8 @@ def main(argv: Optional[List[str]] = None) -> int:
   pipeline_def = _load(args.file, args.name)
   if args.command == 'show':
     for component in pipeline_def.build().components:
-      wired = ', '.join(
-          f'{key}<-{getattr(ch, "producer_component_id", None) or "?"}'
-          for key, ch in component.inputs.items())
+      wired = ', '.join(f'{key}<-{_producer(ch)}'
+                        for key, ch in component.inputs.items())
       print(f'{component.id}: {type(component).__name__}'
             + (f' ({wired})' if wired else ''))
     return 0

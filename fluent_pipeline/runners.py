@@ -48,9 +48,18 @@ def run(pipeline_def, runner=None, *, verbose: bool = False) -> Any:
 
 def read_run(pipeline, run_id: Optional[str] = None,
              since_ms: Optional[int] = None) -> results.RunResult:
-  """The RunResult of a run of a built TFX `pipeline` (newest by default)."""
-  return results.collect(
-      pipeline.metadata_connection_config,
-      pipeline_name=pipeline.pipeline_info.pipeline_name,
-      pipeline_root=pipeline.pipeline_info.pipeline_root,
-      run_id=run_id, since_ms=since_ms)
+  """The RunResult of a past run, found by its run id (newest by default).
+
+  `pipeline` is a PipelineDef or the TFX pipeline it built; the run is read
+  from that pipeline's ML Metadata store.
+  """
+  if hasattr(pipeline, 'metadata_connection_config'):
+    config = pipeline.metadata_connection_config
+    name = pipeline.pipeline_info.pipeline_name
+    root = pipeline.pipeline_info.pipeline_root
+  else:
+    from fluent_pipeline import _wiring  # pylint: disable=g-import-not-at-top
+    config = _wiring.metadata_config(pipeline._plan)  # pylint: disable=protected-access
+    name, root = pipeline.name, pipeline.pipeline_root
+  return results.collect(config, pipeline_name=name, pipeline_root=root,
+                         run_id=run_id, since_ms=since_ms)

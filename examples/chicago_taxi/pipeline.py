@@ -20,6 +20,8 @@ sys.path.insert(0, HERE)
 import taxi_data  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 MODULE_FILE = os.path.join(HERE, 'taxi_utils.py')
+DATA_DIR = os.path.join(HERE, 'data')
+UNLABELLED_DIR = os.path.join(HERE, 'data_unlabelled')
 
 
 def eval_config():
@@ -42,13 +44,21 @@ def eval_config():
 
 
 def create_pipeline(root: str = os.path.join(HERE, 'runs'),
-                    data_dir: str = os.path.join(HERE, 'data'),
-                    unlabelled_dir: str = os.path.join(HERE, 'data_unlabelled'),
+                    data_dir: str = DATA_DIR,
+                    unlabelled_dir: str = UNLABELLED_DIR,
                     train_steps: int = 1000, eval_steps: int = 150,
                     tune_steps: int = 100, max_trials: int = 2,
                     name: str = 'chicago_taxi',
                     with_infra_validator: bool = False) -> PipelineDef:
-  """The demo chain; the step counts are parameters so tests can shrink it."""
+  """The demo chain; the step counts are parameters so tests can shrink it.
+
+  The default data folders are written from the tfx wheel when missing, so
+  `fluent-pipeline run examples/chicago_taxi/pipeline.py` works on a fresh
+  clone too.
+  """
+  if (data_dir, unlabelled_dir) == (DATA_DIR, UNLABELLED_DIR) and not (
+      os.path.isdir(DATA_DIR) and os.path.isdir(UNLABELLED_DIR)):
+    taxi_data.write_data(HERE)
   chain = (
       PipelineDef(name, root=root)
       .from_csv(data_dir)

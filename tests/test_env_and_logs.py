@@ -1,0 +1,57 @@
+"""Import-time environment and quiet run logs."""
+
+import os
+import subprocess
+import sys
+
+from absl import logging as absl_logging
+
+from fluent_pipeline import _logs
+
+
+def test_import_selects_tf_keras_before_tensorflow_loads():
+  env = {k: v for k, v in os.environ.items() if k != 'TF_USE_LEGACY_KERAS'}
+  out = subprocess.run(
+      [sys.executable, '-c',
+       'import fluent_pipeline, os, tensorflow as tf\n'
+       'import tf_keras\n'
+       'print(os.environ["TF_USE_LEGACY_KERAS"],'
+       ' tf.keras.layers.Dense.__module__, tf_keras.__version__)'],
+      capture_output=True, text=True, check=True, env=env).stdout.split()
+  assert out[0] == '1'
+  assert out[1].startswith('tf_keras')
+  assert out[2].startswith('2.16')
+
+
+def test_quiet_run_sends_output_to_the_log_and_prints_progress(
+    tmp_path, capfd):
+  log_path = str(tmp_path / 'logs' / 'run.log')
+  with _logs.quiet_run(log_path):
+    os.write(1, b'chatter on fd 1\n')
+    os.write(2, b'chatter on fd 2\n')
+    absl_logging.info('Component %s is running.', 'Trainer')
+    # TensorFlow's SavedModel export saves and restores absl's verbosity;
+    # progress lines must survive it.
+    absl_logging.set_verbosity(absl_logging.get_verbosity())
+    absl_logging.info('Component %s is finished.', 'Trainer')
+  terminal = capfd.readouterr().out
+  assert 'chatter' not in terminal
+  assert '  ... Trainer' in terminal
+  assert '  ok  Trainer (' in terminal
+  with open(log_path) as f:
+    log = f.read()
+  assert 'chatter on fd 1' in log and 'chatter on fd 2' in log
+
+
+def test_quiet_run_names_the_failing_component_and_the_log(tmp_path, capfd):
+  log_path = str(tmp_path / 'run.log')
+  try:
+    with _logs.quiet_run(log_path):
+      absl_logging.info('Component %s is running.', 'Transform')
+      raise RuntimeError('boom')
+  except RuntimeError:
+    pass
+  terminal = capfd.readouterr().out
+  assert f'FAILED in Transform; full log: {log_path}' in terminal
+  os.write(1, b'after\n')
+  assert 'after' in capfd.readouterr().out  # the terminal is restored

@@ -13,61 +13,82 @@ import logging
 import os
 import sys
 import time
+import traceback
 from typing import Dict, Iterator, Optional, TextIO
 
 
 class _ProgressHandler(logging.Handler):
   """Turns the DagRunners' component start/finish records into lines."""
 
-  def __init__(self, stream: TextIO):
+  def __init__(self, stream: Optional[TextIO]):
     super().__init__(level=logging.INFO)
     self.stream = stream
     self.started: Dict[str, float] = {}
     self.running: Optional[str] = None
 
   def emit(self, record: logging.LogRecord) -> None:
+    # LocalDagRunner says 'Component %s is ...', BeamDagRunner 'node %s is'.
     if not isinstance(record.msg, str) or not record.msg.startswith(
-        'Component %s is '):
+        ('Component %s is ', 'node %s is ')):
       return
     node_id = str(record.args[0]) if record.args else '?'
     if record.msg.endswith('running.'):
       self.started[node_id] = time.monotonic()
       self.running = node_id
-      self.stream.write(f'  ... {node_id}\n')
+      self._write(f'  ... {node_id}\n')
     elif record.msg.endswith('finished.'):
       seconds = time.monotonic() - self.started.pop(node_id, time.monotonic())
       self.running = None
-      self.stream.write(f'  ok  {node_id} ({seconds:.1f} s)\n')
-    self.stream.flush()
+      self._write(f'  ok  {node_id} ({seconds:.1f} s)\n')
+
+  def _write(self, line: str) -> None:
+    if self.stream is not None:
+      self.stream.write(line)
+      self.stream.flush()
 
 
 @contextlib.contextmanager
 def quiet_run(log_path: Optional[str], verbose: bool = False
-              ) -> Iterator[None]:
-  """Sends all output of the run to `log_path`, unless verbose."""
-  if verbose or not log_path:
-    yield
+              ) -> Iterator['_ProgressHandler']:
+  """Sends all output of the run to `log_path`, unless verbose.
+
+  Yields the progress tracker; its `running` names the component that was
+  running when the block raised.
+  """
+  from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
+  absl_logger = logging.getLogger('absl')
+  # Through absl's verbosity flag, not Logger.setLevel: TensorFlow's SavedModel
+  # export saves and restores that flag, which would undo a bare setLevel.
+  saved_verbosity = absl_logging.get_verbosity()
+  quiet = bool(log_path) and not verbose
+  if not quiet:
+    progress = _ProgressHandler(None)
+    absl_logger.addHandler(progress)
+    absl_logging.set_verbosity(absl_logging.INFO)
+    try:
+      yield progress
+    finally:
+      absl_logger.removeHandler(progress)
+      absl_logging.set_verbosity(saved_verbosity)
     return
   os.makedirs(os.path.dirname(log_path), exist_ok=True)
   sys.stdout.flush()
   sys.stderr.flush()
   saved_fds = {fd: os.dup(fd) for fd in (1, 2)}
   console = os.fdopen(os.dup(saved_fds[1]), 'w', buffering=1)
-  from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
-  absl_logger = logging.getLogger('absl')
-  # Through absl's verbosity flag, not Logger.setLevel: TensorFlow's SavedModel
-  # export saves and restores that flag, which would undo a bare setLevel.
-  saved_verbosity = absl_logging.get_verbosity()
   progress = _ProgressHandler(console)
   with open(log_path, 'ab', buffering=0) as log:
     for fd in (1, 2):
       os.dup2(log.fileno(), fd)
     absl_logging.set_verbosity(absl_logging.INFO)
     absl_logger.addHandler(progress)
-    failed = True
     try:
-      yield
-      failed = False
+      yield progress
+    except BaseException:
+      log.write(traceback.format_exc().encode('utf-8', 'replace'))
+      where = f' {progress.running}' if progress.running else ''
+      console.write(f'  FAILED{where}\n')
+      raise
     finally:
       absl_logger.removeHandler(progress)
       absl_logging.set_verbosity(saved_verbosity)
@@ -76,7 +97,4 @@ def quiet_run(log_path: Optional[str], verbose: bool = False
       for fd, saved in saved_fds.items():
         os.dup2(saved, fd)
         os.close(saved)
-      if failed:
-        where = f' in {progress.running}' if progress.running else ''
-        console.write(f'  FAILED{where}; full log: {log_path}\n')
       console.close()

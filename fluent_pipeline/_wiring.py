@@ -110,6 +110,17 @@ def build(plan: Plan):
       beam_pipeline_args=list(plan.beam_pipeline_args))
 
 
+def sources(plan: Plan) -> Dict[str, Any]:
+  """The inputs.Source behind each ExampleGen id of the plan."""
+  found = {}
+  if plan.source is not None:
+    found[plan.source.default_id] = plan.source
+  if 'bulk_inferrer' in plan.steps:
+    found[BULK_INFER_EXAMPLE_GEN_ID] = plan.steps['bulk_inferrer'].opts[
+        'source']
+  return found
+
+
 def metadata_config(plan: Plan):
   """The MLMD connection: the configured one, else sqlite under the root."""
   if plan.metadata_config is not None:

@@ -26,3 +26,27 @@ class MissingStepError(PipelineDefinitionError):
 
 class UserCodeError(PipelineDefinitionError):
   """User code (module file, dotted path or function) cannot be used."""
+
+
+class PipelineRunError(RuntimeError):
+  """A component failed while the pipeline ran.
+
+  The message names the component and the root cause in one line; the full
+  traceback and every log line are in `log_path`. Outputs of the components
+  that finished stay in ML Metadata, so a re-run with cache() resumes there.
+  """
+
+  def __init__(self, component: Optional[str], reason: str,
+               log_path: Optional[str] = None):
+    self.component = component
+    self.reason = reason
+    self.log_path = log_path
+    where = component or 'the pipeline'
+    message = f'{where} failed: {reason}'
+    if log_path:
+      message += f'\n  full log: {log_path}'
+    super().__init__(message)
+
+
+class DataValidationError(PipelineRunError):
+  """ExampleValidator found anomalies and fail_on_anomalies was set."""

@@ -15,11 +15,13 @@ control splits, spans and versions exactly as in TFX.
 import dataclasses
 import glob
 import os
-from typing import Any, Optional
+import re
+from typing import Any, Dict, List, Optional
 
 from fluent_pipeline import _protos
 from fluent_pipeline.errors import PipelineDefinitionError
 
+_PLACEHOLDER = re.compile(r'\{(SPAN|VERSION|YYYY|MM|DD)\}')
 _FILE_KINDS = ('csv', 'tfrecord', 'parquet', 'avro')
 _DEFAULT_IDS = {
     'csv': 'CsvExampleGen',
@@ -54,8 +56,27 @@ class Source:
   def with_configs(self, **configs: Any) -> 'Source':
     return dataclasses.replace(self, **configs)
 
+  def patterns(self) -> Dict[str, str]:
+    """Split name -> file pattern (relative to the location), as TFX reads."""
+    if self.input_config is not None and self.input_config.splits:
+      return {s.name: s.pattern for s in self.input_config.splits}
+    return {'single_split': '*'}
+
+  def files(self, pattern: Optional[str] = None) -> List[str]:
+    """The local files TFX will read, for one split pattern or all of them
+    ({SPAN}, {VERSION} and date placeholders match any value)."""
+    if self.kind not in _FILE_KINDS or _is_remote(self.location):
+      return []
+    found = []
+    for one in [pattern] if pattern else self.patterns().values():
+      glob_pattern = _PLACEHOLDER.sub('*', one)
+      found += sorted(p for p in glob.glob(
+          os.path.join(self.location, glob_pattern)) if os.path.isfile(p))
+    return found
+
   def check(self, step: str) -> None:
-    """Refuses a local path that does not exist or holds no file."""
+    """Refuses a local path that does not exist, holds no file matching the
+    split patterns, or (CSV) holds an empty file."""
     if self.kind not in _FILE_KINDS or _is_remote(self.location):
       return
     path = self.location
@@ -68,6 +89,18 @@ class Source:
                                              recursive=True)):
       raise PipelineDefinitionError(
           step, f'data directory {path!r} is empty', fix=fix)
+    for split, pattern in self.patterns().items():
+      if not self.files(pattern):
+        raise PipelineDefinitionError(
+            step, f'no file in {path!r} matches the pattern {pattern!r} of '
+            f'split {split!r}', fix='fix input_config\'s split patterns '
+            '(they are relative to the data directory) or add the files')
+    for file in self.files():
+      if os.path.getsize(file) == 0:
+        raise PipelineDefinitionError(
+            step, f'data file {file!r} is empty', fix='remove it or write '
+            'its rows' + (' (CSV files need a header row)'
+                          if self.kind == 'csv' else ''))
 
   def make_component(self, component_id: Optional[str] = None):
     """Creates the TFX ExampleGen this source stands for."""

@@ -10,7 +10,10 @@ import os
 import time
 from typing import Any, Optional
 
+from fluent_pipeline import _diagnose
 from fluent_pipeline import _logs
+from fluent_pipeline import _wiring
+from fluent_pipeline import errors
 from fluent_pipeline import results
 
 
@@ -37,8 +40,19 @@ def run(pipeline_def, runner=None, *, verbose: bool = False) -> Any:
   started_ms = int(time.time() * 1000)
   log_path = os.path.join(pipeline_def.pipeline_root, 'logs',
                           time.strftime('run-%Y%m%d-%H%M%S.log'))
-  with _logs.quiet_run(log_path, verbose):
-    outcome = runner.run(pipeline)
+  progress = None
+  try:
+    with _logs.quiet_run(log_path, verbose) as progress:
+      outcome = runner.run(pipeline)
+  except Exception as e:  # pylint: disable=broad-except
+    running = progress.running if progress else None
+    failure = errors.PipelineRunError(
+        running, _diagnose.explain(
+            e, running, _wiring.sources(pipeline_def._plan)),  # pylint: disable=protected-access
+        log_path=None if verbose else log_path)
+    if verbose:
+      raise failure from e
+    raise failure from None  # the traceback is in the log
   if not _reads_local_metadata(runner):
     return outcome
   result = read_run(pipeline, since_ms=started_ms)
@@ -58,7 +72,6 @@ def read_run(pipeline, run_id: Optional[str] = None,
     name = pipeline.pipeline_info.pipeline_name
     root = pipeline.pipeline_info.pipeline_root
   else:
-    from fluent_pipeline import _wiring  # pylint: disable=g-import-not-at-top
     config = _wiring.metadata_config(pipeline._plan)  # pylint: disable=protected-access
     name, root = pipeline.name, pipeline.pipeline_root
   return results.collect(config, pipeline_name=name, pipeline_root=root,

@@ -15,8 +15,10 @@ _env.configure()
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
 from fluent_pipeline import inputs
+from fluent_pipeline.errors import DataValidationError
 from fluent_pipeline.errors import MissingStepError
 from fluent_pipeline.errors import PipelineDefinitionError
+from fluent_pipeline.errors import PipelineRunError
 from fluent_pipeline.errors import UserCodeError
 from fluent_pipeline.pipeline_def import PipelineDef
 from fluent_pipeline.pipeline_def import latest
@@ -26,4 +28,5 @@ from fluent_pipeline.runners import read_run
 __version__ = '0.1.0'
 
 __all__ = ['PipelineDef', 'inputs', 'latest', 'RunResult', 'read_run',
-           'PipelineDefinitionError', 'MissingStepError', 'UserCodeError']
+           'PipelineDefinitionError', 'MissingStepError', 'UserCodeError',
+           'PipelineRunError', 'DataValidationError']

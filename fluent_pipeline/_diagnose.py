@@ -44,6 +44,8 @@ def explain(error: BaseException, component_id: Optional[str],
   `sources` maps the id of each ExampleGen of the pipeline to its source.
   """
   cause = root_cause(error)
+  if hasattr(cause, 'anomalies'):  # the anomalies gate: its list is the point
+    return str(cause)
   reason = short_message(cause)
   csv_sources = [s for s in sources.values() if s.kind == 'csv']
   source = sources.get(component_id or '')

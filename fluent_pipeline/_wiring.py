@@ -184,6 +184,11 @@ class _Components:
     for kind in STEP_ORDER:
       if kind in self.steps:
         getattr(self, '_make_' + kind)()
+    gate = self.made.get('anomalies_gate')
+    if gate is not None:  # nothing learns from data the gate rejects
+      for kind in ('transform', 'tuner', 'trainer'):
+        if kind in self.made:
+          self.made[kind].add_upstream_node(gate)
     for extra in self.plan.extra_components:
       if callable(extra) and not hasattr(extra, 'outputs'):
         extra = extra({c.id: c for c in self.order})
@@ -214,9 +219,14 @@ class _Components:
 
   def _make_validate(self):
     from tfx.components import ExampleValidator  # pylint: disable=g-import-not-at-top
-    self._add('validate', ExampleValidator(
+    validator = self._add('validate', ExampleValidator(
         statistics=self._output('statistics', 'statistics'),
         schema=self.schema, **self._tfx('validate')))
+    if self._opts('validate').get('fail_on_anomalies'):
+      from fluent_pipeline import _anomalies_gate  # pylint: disable=g-import-not-at-top
+      self._add('anomalies_gate', _anomalies_gate.AnomaliesGate(
+          anomalies=validator.outputs['anomalies'],
+      ).with_id(_anomalies_gate.GATE_ID))
 
   def _make_transform(self):
     from tfx.components import Transform  # pylint: disable=g-import-not-at-top

@@ -49,4 +49,8 @@ class PipelineRunError(RuntimeError):
 
 
 class DataValidationError(PipelineRunError):
-  """ExampleValidator found anomalies and fail_on_anomalies was set."""
+  """ExampleValidator found anomalies and fail_on_anomalies was set.
+
+  `anomalies` lists them as (split, feature, kind, description).
+  """
+  anomalies: list = []

@@ -169,12 +169,18 @@ class PipelineDef:
     return self._step('imported_schema', 'with_imported_schema',
                       tfx=dict(schema_file=path))
 
-  def validate_input_data(self, *, exclude_splits=None,
+  def validate_input_data(self, *, fail_on_anomalies: bool = False,
+                          exclude_splits=None,
                           custom_validation_config=None) -> 'PipelineDef':
-    """Anomalies of the statistics against the schema [ExampleValidator]."""
+    """Anomalies of the statistics against the schema [ExampleValidator].
+
+    TFX records anomalies and goes on; with fail_on_anomalies=True the run
+    stops before Transform/Tuner/Trainer and lists them.
+    """
     return self._step('validate', 'validate_input_data', tfx=dict(
         exclude_splits=_list(exclude_splits),
-        custom_validation_config=custom_validation_config))
+        custom_validation_config=custom_validation_config),
+        opts=dict(fail_on_anomalies=bool(fail_on_anomalies)))
 
   # ------------------------------------------------------------------- model
   def preprocess(self, preprocessing_fn, *, splits_config=None,

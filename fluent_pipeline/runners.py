@@ -46,10 +46,15 @@ def run(pipeline_def, runner=None, *, verbose: bool = False) -> Any:
       outcome = runner.run(pipeline)
   except Exception as e:  # pylint: disable=broad-except
     running = progress.running if progress else None
-    failure = errors.PipelineRunError(
-        running, _diagnose.explain(
-            e, running, _wiring.sources(pipeline_def._plan)),  # pylint: disable=protected-access
-        log_path=None if verbose else log_path)
+    reason = _diagnose.explain(e, running, _wiring.sources(pipeline_def._plan))  # pylint: disable=protected-access
+    anomalies = getattr(_diagnose.root_cause(e), 'anomalies', None)
+    if anomalies is not None:
+      failure = errors.DataValidationError(
+          running, reason, log_path=None if verbose else log_path)
+      failure.anomalies = anomalies
+    else:
+      failure = errors.PipelineRunError(
+          running, reason, log_path=None if verbose else log_path)
     if verbose:
       raise failure from e
     raise failure from None  # the traceback is in the log

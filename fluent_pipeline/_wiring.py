@@ -302,11 +302,32 @@ class _Components:
           model=channel.Channel(type=standard_artifacts.Model),
           model_blessing=channel.Channel(type=standard_artifacts.ModelBlessing),
       ).with_id(MODEL_RESOLVER_ID)).outputs['model']
+    self._check_label_key()
     self._add('evaluator', Evaluator(
         examples=self._output('example_gen', 'examples'),
         model=self._output('trainer', 'model'),
         baseline_model=baseline,
         **self._tfx('evaluator')))
+
+  def _check_label_key(self) -> None:
+    """A raw label key must be a column of a CSV source with a header."""
+    from fluent_pipeline import _diagnose  # pylint: disable=g-import-not-at-top
+    source = self.plan.source
+    if source is None or source.kind != 'csv':
+      return
+    header = _diagnose.csv_header(source)
+    if not header:
+      return
+    for spec in self.steps['evaluator'].tfx['eval_config'].model_specs:
+      if spec.preprocessing_function_names or not spec.label_key:
+        continue  # the label may be a transformed feature
+      if spec.label_key not in header:
+        raise PipelineDefinitionError(
+            'evaluate_model()', f'label_key {spec.label_key!r} is not a column '
+            f'of {source.location} (columns: {", ".join(header)})',
+            fix='set model_specs[].label_key to one of the columns, or list '
+            'preprocessing_function_names if the label is a transformed '
+            'feature')
 
   def _make_infra_validator(self):
     from tfx.components import InfraValidator  # pylint: disable=g-import-not-at-top
@@ -335,9 +356,23 @@ class _Components:
   def _push_directory(self, directory: str) -> str:
     if '://' in directory:
       return directory
+    root = self.plan.pipeline_root
     if os.path.isabs(directory):
-      return os.path.normpath(directory)
-    return os.path.normpath(os.path.join(self.plan.pipeline_root, directory))
+      path = os.path.normpath(directory)
+    else:
+      path = os.path.normpath(os.path.join(root, directory))
+      if os.path.commonpath([path, root]) != root:
+        raise PipelineDefinitionError(
+            'push_to()', f'{directory!r} leaves the pipeline root {root!r}; '
+            'relative push directories are relative to it',
+            fix='pass a name under the root (push_to(\'serving\')) or an '
+            'absolute path')
+    if os.path.exists(path) and not os.path.isdir(path):
+      raise PipelineDefinitionError(
+          'push_to()', f'{path!r} exists and is not a directory; models are '
+          'pushed into a directory of numbered versions',
+          fix='pass a directory path (it is created if missing)')
+    return path
 
   def _make_bulk_inferrer(self):
     from tfx.components import BulkInferrer  # pylint: disable=g-import-not-at-top

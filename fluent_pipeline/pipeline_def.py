@@ -358,6 +358,31 @@ class PipelineDef:
     return self._with(self._plan.replace(metadata_config=config,
                                          metadata_path=None))
 
+  def with_mysql_ml_metadata(self, host: str = '127.0.0.1', port: int = 3306,
+                             database: str = 'mlmd', user: str = 'root',
+                             password: str = '') -> 'PipelineDef':
+    """ML Metadata on a MySQL or MariaDB server: how teams share a store.
+
+    The database must exist; ML Metadata creates its tables on first use.
+    """
+    step = 'with_mysql_ml_metadata'
+    if not isinstance(port, int) or not 0 < port < 65536:
+      raise PipelineDefinitionError(
+          step, f'port {port!r} is not a TCP port', fix='pass port=3306')
+    for arg, value in (('host', host), ('database', database), ('user', user)):
+      if not isinstance(value, str) or not value:
+        raise PipelineDefinitionError(
+            step, f'{arg} must be a non-empty string, got {value!r}',
+            fix=f"{step}(host='db.example.com', database='mlmd', user=...)")
+    from ml_metadata.proto import metadata_store_pb2  # pylint: disable=g-import-not-at-top
+    config = metadata_store_pb2.ConnectionConfig()
+    config.mysql.host = host
+    config.mysql.port = port
+    config.mysql.database = database
+    config.mysql.user = user
+    config.mysql.password = password
+    return self.with_metadata_connection(config)
+
   def add_component(self, *components) -> 'PipelineDef':
     """Adds hand-built TFX components. To consume the DSL's outputs pass a
     function instead: it gets the built components by id and returns the

@@ -33,6 +33,7 @@ class RunResult:
   components: List[ComponentRun]
   blessed: Optional[bool] = None
   metrics: Dict[str, float] = dataclasses.field(default_factory=dict)
+  failed_thresholds: List[str] = dataclasses.field(default_factory=list)
   pushed_model: Optional[str] = None
   inference_result: Optional[str] = None
   log_path: Optional[str] = None
@@ -63,6 +64,7 @@ class RunResult:
       lines.append(f'  evaluation: {shown}')
     if self.blessed is not None:
       lines.append(f'  blessed: {"yes" if self.blessed else "NO"}')
+      lines += [f'    failed: {failure}' for failure in self.failed_thresholds]
     if self.pushed_model:
       lines.append(f'  pushed model: {self.pushed_model}')
     elif 'Pusher' in self.states:
@@ -153,6 +155,9 @@ def _read_outcomes(store, result: RunResult) -> None:
         result.metrics.update(_overall_metrics(uri))
       for uri in c.outputs.get('blessing', []):
         result.blessed = os.path.exists(os.path.join(uri, 'BLESSED'))
+      if result.blessed is False:
+        for uri in c.outputs['evaluation']:
+          result.failed_thresholds += _failed_thresholds(uri)
     for artifact_uri in c.outputs.get('pushed_model', []):
       pushed = _pushed_destination(store, artifact_uri)
       if pushed:
@@ -188,3 +193,51 @@ def _overall_metrics(evaluation_uri: str) -> Dict[str, float]:
   except Exception:  # pylint: disable=broad-except
     return {}
   return {}
+
+
+def _failed_thresholds(evaluation_uri: str) -> List[str]:
+  """Each threshold TFMA's validation failed, with the value and the gap."""
+  import tensorflow_model_analysis as tfma  # pylint: disable=g-import-not-at-top
+  try:
+    validation = tfma.load_validation_result(evaluation_uri)
+  except Exception:  # pylint: disable=broad-except
+    return []
+  lines = []
+  for per_slice in validation.metric_validations_per_slice:
+    for failure in per_slice.failures:
+      lines.append(_describe_failure(failure))
+  if not lines and not validation.validation_ok:
+    lines.append('validation not ok: ' + (
+        '; '.join(str(m) for m in validation.missing_thresholds) or
+        'see the Evaluator output'))
+  return lines
+
+
+def _describe_failure(failure) -> str:
+  key = failure.metric_key
+  name = key.name + (' change vs baseline' if key.is_diff else '')
+  value = (failure.metric_value.double_value.value
+           if failure.metric_value.HasField('double_value') else None)
+  threshold = failure.metric_threshold
+  bounds = []
+  if threshold.HasField('value_threshold'):
+    vt = threshold.value_threshold
+    if vt.HasField('lower_bound'):
+      bounds.append(('>=', vt.lower_bound.value))
+    if vt.HasField('upper_bound'):
+      bounds.append(('<=', vt.upper_bound.value))
+  elif threshold.HasField('change_threshold'):
+    from tensorflow_model_analysis.proto import config_pb2  # pylint: disable=g-import-not-at-top
+    ct = threshold.change_threshold
+    higher = ct.direction == config_pb2.MetricDirection.HIGHER_IS_BETTER
+    if ct.HasField('absolute'):
+      bounds.append(('>=' if higher else '<=', ct.absolute.value))
+  if value is None or not bounds:
+    return f'{name}: {failure.message or "threshold not met"}'
+  parts = []
+  for op, bound in bounds:
+    missed = bound - value if op == '>=' else value - bound
+    if missed > 0:
+      parts.append(f'needs {op} {bound:.4g} (off by {missed:.4g})')
+  return f'{name} = {value:.4g}, ' + ', '.join(parts or [
+      failure.message or 'threshold not met'])

@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install taxi test unit clean
+.PHONY: install mariadb taxi test unit clean
 
 install: $(STAMP)
 
@@ -20,7 +20,16 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt
 taxi: install
 	$(PY) examples/chicago_taxi/pipeline.py
 
-test: install
+# The ML Metadata on MySQL tests start a throwaway MariaDB server (Debian's).
+mariadb:
+	@if ! command -v mariadbd >/dev/null && [ ! -x /usr/sbin/mariadbd ]; then \
+	  echo "installing mariadb-server (Debian) for the MySQL metadata tests"; \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo -n"; \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q mariadb-server >/dev/null \
+	  || { $$sudo apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q mariadb-server >/dev/null; }; \
+	fi
+
+test: install mariadb
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 unit: install

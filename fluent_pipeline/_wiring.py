@@ -338,7 +338,26 @@ class _Components:
     self._add('infra_validator', InfraValidator(
         model=self._output('trainer', 'model'), examples=examples, **tfx))
 
+  def _check_blessing_possible(self, step: str) -> None:
+    """TFMA blesses only models that pass a threshold; with none, never."""
+    if 'evaluator' not in self.steps:
+      return
+    config = self.steps['evaluator'].tfx['eval_config']
+    if not any(m.HasField('threshold') or m.per_slice_thresholds or
+               m.cross_slice_thresholds
+               for spec in config.metrics_specs for m in spec.metrics) and \
+        not any(spec.thresholds or spec.per_slice_thresholds or
+                spec.cross_slice_thresholds for spec in config.metrics_specs):
+      raise PipelineDefinitionError(
+          f'{step}()', 'evaluate_model\'s eval_config has no thresholds, so '
+          'TFMA never blesses a model and nothing would ever be '
+          + ('pushed' if step == 'push_to' else 'inferred'),
+          fix="give a metric a threshold, e.g. MetricConfig(class_name="
+          "'BinaryAccuracy', threshold=MetricThreshold(value_threshold="
+          "GenericValueThreshold(lower_bound={'value': 0.6})))")
+
   def _make_pusher(self):
+    self._check_blessing_possible('push_to')
     from tfx.components import Pusher  # pylint: disable=g-import-not-at-top
     from tfx.proto import pusher_pb2  # pylint: disable=g-import-not-at-top
     tfx = self._tfx('pusher')
@@ -375,6 +394,7 @@ class _Components:
     return path
 
   def _make_bulk_inferrer(self):
+    self._check_blessing_possible('bulk_infer')
     from tfx.components import BulkInferrer  # pylint: disable=g-import-not-at-top
     source = self._opts('bulk_inferrer')['source']
     source.check('bulk_infer')

@@ -15,7 +15,9 @@ from conftest import TAXI_MODULE
 EVAL_CONFIG = {
     'model_specs': [{'label_key': 'tips_xf',
                      'preprocessing_function_names': ['transform_features']}],
-    'metrics_specs': [{'metrics': [{'class_name': 'BinaryAccuracy'}]}],
+    'metrics_specs': [{'metrics': [{
+        'class_name': 'BinaryAccuracy',
+        'threshold': {'value_threshold': {'lower_bound': 0.5}}}]}],
 }
 
 
@@ -249,3 +251,34 @@ def test_add_component(base):
       examples=pdef.build().components[0].outputs['examples'])
   with pytest.raises(PipelineDefinitionError, match="id 'StatisticsGen'"):
     pdef.add_component(plain.with_id('StatisticsGen')).build()
+
+
+def test_push_without_any_threshold_is_refused(base):
+  no_thresholds = {'model_specs': [{'label_key': 'tips'}],
+                   'metrics_specs': [{'metrics': [
+                       {'class_name': 'BinaryAccuracy'}]}]}
+  chain = base.train(TAXI_MODULE).evaluate_model(no_thresholds)
+  chain.build()  # evaluating alone is fine
+  with pytest.raises(PipelineDefinitionError,
+                     match='push_to.*no thresholds.*never blesses'):
+    chain.push_to('serving').build()
+
+
+def test_label_key_must_be_a_csv_column(base):
+  typo = {'model_specs': [{'label_key': 'tip'}],
+          'metrics_specs': [{'metrics': [{'class_name': 'ExampleCount'}]}]}
+  with pytest.raises(PipelineDefinitionError,
+                     match="label_key 'tip' is not a column of .*fare"):
+    base.train(TAXI_MODULE).evaluate_model(typo).build()
+
+
+@pytest.mark.parametrize('destination,problem', [
+    ('../../outside', 'leaves the pipeline root'),
+    ('FILE', 'exists and is not a directory'),
+])
+def test_bad_push_destinations(base, tmp_path, destination, problem):
+  if destination == 'FILE':
+    destination = str(tmp_path / 'a_file')
+    open(destination, 'w').close()
+  with pytest.raises(PipelineDefinitionError, match=problem):
+    base.train(TAXI_MODULE).push_to(destination).build()

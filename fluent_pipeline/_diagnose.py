@@ -53,6 +53,11 @@ def explain(error: BaseException, component_id: Optional[str],
     problem = find_csv_problem(source)
     if problem:  # the data says it better than the Beam error
       return f'{problem} (TFX raised {type(cause).__name__})'
+  if component_id not in sources:  # a downstream step met the data
+    for source in csv_sources:
+      problem = find_csv_problem(source, check_types=True)
+      if problem:
+        return f'{problem}; {component_id} failed on it ({reason})'
   if isinstance(cause, KeyError) and cause.args:
     column = cause.args[0]
     for source in csv_sources:
@@ -77,8 +82,14 @@ def csv_header(source: inputs.Source) -> Optional[List[str]]:
   return None
 
 
-def find_csv_problem(source: inputs.Source) -> Optional[str]:
-  """The first structural problem of `source`'s CSV files, or None."""
+def find_csv_problem(source: inputs.Source, check_types: bool = False
+                     ) -> Optional[str]:
+  """The first structural problem of `source`'s CSV files, or None.
+
+  With check_types, a column whose values are numbers except for some text
+  is a problem too: CsvExampleGen then types the whole column as text and
+  the numeric code downstream fails far from the cause.
+  """
   for path in source.files():
     try:
       with open(path, newline='', encoding='utf-8') as f:
@@ -86,15 +97,38 @@ def find_csv_problem(source: inputs.Source) -> Optional[str]:
         header = next(reader, None)
         if not header:
           return f'{path} is empty: a CSV file needs a header row'
+        numeric = [0] * len(header)
+        first_text: List[Optional[tuple]] = [None] * len(header)
         rows = 0
         for rows, row in enumerate(reader, start=1):
           if len(row) != len(header) and row:
             return (f'{path} line {reader.line_num} has {len(row)} fields '
                     f'where the header has {len(header)}')
+          if check_types:
+            for i, value in enumerate(row):
+              if not value:
+                continue
+              if _is_number(value):
+                numeric[i] += 1
+              elif first_text[i] is None:
+                first_text[i] = (reader.line_num, value)
           if rows >= _MAX_SCANNED_ROWS:
             break
         if rows == 0:
           return f'{path} has a header but no rows'
+        for i, text in enumerate(first_text):
+          if text is not None and numeric[i]:
+            return (f'column {header[i]!r} of {path} holds numbers but line '
+                    f'{text[0]} has {text[1]!r}, so the column is read as '
+                    'text')
     except UnicodeDecodeError as e:
       return f'{path} is not UTF-8 text ({e.reason} at byte {e.start})'
   return None
+
+
+def _is_number(value: str) -> bool:
+  try:
+    float(value)
+  except ValueError:
+    return False
+  return True

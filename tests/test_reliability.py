@@ -59,6 +59,24 @@ def test_missing_label_column_is_named(tmp_path, taxi_sample):
   assert 'trip_miles' in str(failure.value)  # the columns it does have
 
 
+def test_text_in_a_numeric_column_is_named(tmp_path, taxi_sample):
+  def put_text(lines):
+    header = lines[0].split(',')
+    row = lines[40].split(',')
+    row[header.index('trip_miles')] = 'lots'
+    return lines[:40] + [','.join(row)] + lines[41:]
+  data = _copy_csv(taxi_sample['data'], tmp_path / 'data', put_text)
+  pdef = (PipelineDef('wrong_type', root=str(tmp_path)).from_csv(data)
+          .generate_statistics().infer_schema().preprocess(TAXI_MODULE))
+  with pytest.raises(PipelineRunError) as failure:
+    pdef.run()
+  assert failure.value.component == 'Transform'
+  assert (f"column 'trip_miles' of {data}/data.csv holds numbers but line 41 "
+          "has 'lots'") in str(failure.value)
+  # What finished before the failure is kept in MLMD.
+  assert pdef_states(pdef)['SchemaGen'] == 'COMPLETE'
+
+
 def test_anomalies_stop_the_run_before_training(tmp_path, taxi_csv_dir):
   schema = tmp_path / 'schema.pbtxt'
   schema.write_text(

@@ -1,0 +1,93 @@
+"""The fluent chain against TFX's own hand-written taxi pipeline.
+
+`taxi_pipeline_native_keras._create_pipeline` ships in the tfx wheel. The same
+steps written as one chain compile, with TFX's own compiler, to the same
+pipeline IR: node for node, channel for channel, exec property for exec
+property, executor for executor.
+"""
+
+import os
+
+import pytest
+import tensorflow_model_analysis as tfma
+from tfx.examples.chicago_taxi_pipeline import taxi_pipeline_native_keras
+
+from fluent_pipeline import PipelineDef
+from ir import compile_ir, edges, node_type, nodes, params
+
+TFX_TAXI_MODULE = os.path.join(
+    os.path.dirname(taxi_pipeline_native_keras.__file__),
+    'taxi_utils_native_keras.py')
+
+
+def tfx_eval_config():
+  """The eval config of _create_pipeline, copied as written there."""
+  return tfma.EvalConfig(
+      model_specs=[tfma.ModelSpec(
+          signature_name='serving_default', label_key='tips_xf',
+          preprocessing_function_names=['transform_features'])],
+      slicing_specs=[tfma.SlicingSpec()],
+      metrics_specs=[tfma.MetricsSpec(metrics=[tfma.MetricConfig(
+          class_name='BinaryAccuracy',
+          threshold=tfma.MetricThreshold(
+              value_threshold=tfma.GenericValueThreshold(
+                  lower_bound={'value': 0.6}),
+              change_threshold=tfma.GenericChangeThreshold(
+                  direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+                  absolute={'value': -1e-10})))])])
+
+
+@pytest.fixture
+def both(tmp_path, taxi_csv_dir):
+  root = str(tmp_path)
+  serving = os.path.join(root, 'serving_model')
+  beam_args = ['--direct_running_mode=multi_processing',
+               '--direct_num_workers=0']
+  hand_written = taxi_pipeline_native_keras._create_pipeline(  # pylint: disable=protected-access
+      pipeline_name='taxi', pipeline_root=os.path.join(root, 'taxi'),
+      data_root=taxi_csv_dir, module_file=TFX_TAXI_MODULE,
+      serving_model_dir=serving,
+      metadata_path=os.path.join(root, 'taxi', 'metadata.sqlite'),
+      beam_pipeline_args=beam_args)
+  fluent = (PipelineDef('taxi', root=root)
+            .from_csv(taxi_csv_dir)
+            .generate_statistics()
+            .infer_schema(infer_feature_shape=True)
+            .validate_input_data()
+            .preprocess(TFX_TAXI_MODULE)
+            .train(TFX_TAXI_MODULE, train_args=1000, eval_args=150)
+            .evaluate_model(tfx_eval_config())
+            .push_to(serving)
+            .with_beam_pipeline_args(beam_args)
+            .cache())
+  return hand_written, fluent
+
+
+def test_same_nodes_types_edges_and_exec_properties(both):
+  hand_written, fluent = both
+  expected, got = compile_ir(hand_written), compile_ir(fluent.build())
+  want_nodes, got_nodes = nodes(expected), nodes(got)
+  assert list(got_nodes) == list(want_nodes)  # same ids, same order
+  for node_id, node in want_nodes.items():
+    assert node_type(got_nodes[node_id]) == node_type(node), node_id
+    assert params(got_nodes[node_id]) == params(node), node_id
+    assert got_nodes[node_id].inputs == node.inputs, node_id
+    assert got_nodes[node_id].outputs == node.outputs, node_id
+    assert set(got_nodes[node_id].upstream_nodes) == set(
+        node.upstream_nodes), node_id
+  assert edges(got) == edges(expected)
+  assert got.deployment_config == expected.deployment_config
+  assert got == expected  # and nothing else differs either
+
+
+def test_the_comparison_can_fail(both, taxi_csv_dir):
+  hand_written, fluent = both
+  expected = compile_ir(hand_written)
+  # The same chain with one step changed no longer matches, and the
+  # difference is where the change is.
+  other_steps = fluent.train(TFX_TAXI_MODULE, train_args=999, eval_args=150)
+  got = compile_ir(other_steps.build())
+  assert got != expected
+  differing = [node_id for node_id, node in nodes(expected).items()
+               if params(nodes(got)[node_id]) != params(node)]
+  assert differing == ['Trainer']

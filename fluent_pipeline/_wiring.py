@@ -330,6 +330,13 @@ class _Components:
             'feature')
 
   def _make_infra_validator(self):
+    local = self._opts('infra_validator').get('local')
+    if local is not None:
+      from fluent_pipeline import _local_infra  # pylint: disable=g-import-not-at-top
+      self._add('infra_validator', _local_infra.LocalInfraValidator(
+          model=self._output('trainer', 'model'),
+          examples=self._output('example_gen', 'examples'), **local))
+      return
     from tfx.components import InfraValidator  # pylint: disable=g-import-not-at-top
     tfx = self._tfx('infra_validator')
     examples = None
@@ -402,11 +409,16 @@ class _Components:
       source = source.with_configs(output_config=_single_split('unlabelled'))
     example_gen = self._add('bulk_infer_example_gen', source.make_component(
         BULK_INFER_EXAMPLE_GEN_ID))
-    self._add('bulk_inferrer', BulkInferrer(
+    inferrer = self._add('bulk_inferrer', BulkInferrer(
         examples=example_gen.outputs['examples'],
         model=self._output('trainer', 'model'),
         model_blessing=self._output('evaluator', 'blessing'),
         **self._tfx('bulk_inferrer')))
+    if 'infra_validator' in self.made:
+      # TFX's BulkInferrer has no infra_blessing input, so it cannot be
+      # gated by the serving check; it runs after it (its model_blessing
+      # still gates it).
+      inferrer.add_upstream_node(self.made['infra_validator'])
 
 
 def _single_split(name: str):

@@ -274,21 +274,58 @@ class PipelineDef:
         fairness_indicator_thresholds=_list(fairness_indicator_thresholds),
     ), opts=dict(compare_to_baseline=bool(compare_to_baseline)))
 
-  def infra_validate(self, *, serving_spec=None, validation_spec=None,
+  def infra_validate(self, *, local: Optional[bool] = None,
+                     max_load_seconds: float = 5.0,
+                     max_latency_ms: float = 200.0, num_requests: int = 20,
+                     batch_size: int = 1,
+                     signature_name: str = 'serving_default',
+                     serving_spec=None, validation_spec=None,
                      request_spec=None) -> 'PipelineDef':
-    """Serving check in TensorFlow Serving [InfraValidator]; needs Docker or
-    Kubernetes to run."""
-    from tfx.proto import infra_validator_pb2 as pb  # pylint: disable=g-import-not-at-top
+    """Checks that the model loads and serves before it is pushed.
+
+    By default (local) [LocalInfraValidator]: the model is loaded in a fresh
+    process, its serving signature is called with `num_requests` batches of
+    the pipeline's own eval examples, and it is blessed only when loading
+    takes at most `max_load_seconds` and the p95 request latency is at most
+    `max_latency_ms`. Runs anywhere.
+
+    With `serving_spec` [InfraValidator]: TFX's check in TensorFlow Serving,
+    which needs Docker or Kubernetes to run.
+    """
     step = 'infra_validate'
-    spec = _protos.coerce(serving_spec, pb.ServingSpec, step=step,
-                          arg='serving_spec')
-    if spec is None:
+    if serving_spec is None and local is False:
       raise PipelineDefinitionError(
-          step, 'serving_spec is required for TFX InfraValidator',
+          step, 'local=False needs a serving_spec for TFX InfraValidator',
           fix='pass serving_spec=ServingSpec(tensorflow_serving=..., '
-          'local_docker=...)')
+          'local_docker=...), or drop local=False to validate locally')
+    if serving_spec is None:
+      for arg, value in (('max_load_seconds', max_load_seconds),
+                         ('max_latency_ms', max_latency_ms)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or value <= 0:
+          raise PipelineDefinitionError(
+              step, f'{arg} must be a positive number, got {value!r}',
+              fix=f'{step}({arg}=...)')
+      for arg, value in (('num_requests', num_requests),
+                         ('batch_size', batch_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+          raise PipelineDefinitionError(
+              step, f'{arg} must be a positive int, got {value!r}',
+              fix=f'{step}({arg}=...)')
+      return self._step('infra_validator', step, opts=dict(
+          local=dict(max_load_seconds=float(max_load_seconds),
+                     max_latency_ms=float(max_latency_ms),
+                     num_requests=num_requests, batch_size=batch_size,
+                     signature_name=signature_name)))
+    if local:
+      raise PipelineDefinitionError(
+          step, 'local=True and a serving_spec ask for two different checks',
+          fix='drop serving_spec for the local check, or local=True for '
+          'TFX InfraValidator')
+    from tfx.proto import infra_validator_pb2 as pb  # pylint: disable=g-import-not-at-top
     return self._step('infra_validator', step, tfx=dict(
-        serving_spec=spec,
+        serving_spec=_protos.coerce(serving_spec, pb.ServingSpec, step=step,
+                                    arg='serving_spec'),
         validation_spec=_protos.coerce(validation_spec, pb.ValidationSpec,
                                        step=step, arg='validation_spec'),
         request_spec=_protos.coerce(request_spec, pb.RequestSpec, step=step,

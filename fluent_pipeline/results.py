@@ -5,6 +5,7 @@ the same code reads any past run of the pipeline by its run id.
 """
 
 import dataclasses
+import json
 import os
 from typing import Dict, List, Optional
 
@@ -34,6 +35,8 @@ class RunResult:
   blessed: Optional[bool] = None
   metrics: Dict[str, float] = dataclasses.field(default_factory=dict)
   failed_thresholds: List[str] = dataclasses.field(default_factory=list)
+  infra_blessed: Optional[bool] = None
+  serving: Dict[str, object] = dataclasses.field(default_factory=dict)
   pushed_model: Optional[str] = None
   inference_result: Optional[str] = None
   log_path: Optional[str] = None
@@ -65,6 +68,8 @@ class RunResult:
     if self.blessed is not None:
       lines.append(f'  blessed: {"yes" if self.blessed else "NO"}')
       lines += [f'    failed: {failure}' for failure in self.failed_thresholds]
+    if self.infra_blessed is not None:
+      lines.append(f'  serving check: {_serving_line(self)}')
     if self.pushed_model:
       lines.append(f'  pushed model: {self.pushed_model}')
     elif 'Pusher' in self.states:
@@ -74,6 +79,17 @@ class RunResult:
     if self.log_path:
       lines.append(f'  full log: {self.log_path}')
     return '\n'.join(lines)
+
+
+def _serving_line(result: 'RunResult') -> str:
+  serving = result.serving
+  if not result.infra_blessed:
+    return f'NOT blessed: {serving.get("reason") or "see the log"}'
+  if 'p95_ms' not in serving:
+    return 'blessed'
+  return (f'blessed (load {serving["load_seconds"]:.2f} s; latency p50 '
+          f'{serving["p50_ms"]:.1f} ms, p95 {serving["p95_ms"]:.1f} ms over '
+          f'{len(serving["latencies_ms"])} requests)')
 
 
 def collect(connection_config, pipeline_name: str, pipeline_root: str,
@@ -158,6 +174,14 @@ def _read_outcomes(store, result: RunResult) -> None:
       if result.blessed is False:
         for uri in c.outputs['evaluation']:
           result.failed_thresholds += _failed_thresholds(uri)
+    if 'blessing' in c.outputs and 'evaluation' not in c.outputs:
+      for uri in c.outputs['blessing']:  # InfraValidator or the local one
+        result.infra_blessed = os.path.exists(os.path.join(uri,
+                                                           'INFRA_BLESSED'))
+        measurements = os.path.join(uri, 'measurements.json')
+        if os.path.exists(measurements):
+          with open(measurements) as f:
+            result.serving = json.load(f)
     for artifact_uri in c.outputs.get('pushed_model', []):
       pushed = _pushed_destination(store, artifact_uri)
       if pushed:

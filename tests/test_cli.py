@@ -16,9 +16,10 @@ def test_show_prints_every_component_and_its_wiring(capsys):
           'schema<-SchemaGen.schema, '
           'hyperparameters<-Tuner.best_hyperparameters)') in out
   assert 'Pusher: Pusher (model<-Trainer.model, ' \
-      'model_blessing<-Evaluator.blessing)' in out
+      'model_blessing<-Evaluator.blessing, ' \
+      'infra_blessing<-LocalInfraValidator.blessing)' in out
   assert 'model<-MLMD query (Model)' in out
-  assert len(out.strip().splitlines()) == 12
+  assert len(out.strip().splitlines()) == 13
 
 
 def test_file_without_a_pipeline_is_a_clear_error(tmp_path):

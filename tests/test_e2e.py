@@ -34,7 +34,7 @@ def runs(tmp_path_factory, taxi_sample):
 def test_every_component_ran_and_recorded_its_artifacts(runs):
   pdef, first, _ = runs
   expected = set(UPSTREAM) | {'latest_blessed_model_resolver', 'Evaluator',
-                              'Pusher', 'BulkInferrer'}
+                              'LocalInfraValidator', 'Pusher', 'BulkInferrer'}
   assert set(first.states) == expected
   assert set(first.states.values()) == {'COMPLETE'}, first.states
   for component in first.components:
@@ -59,6 +59,19 @@ def test_model_is_evaluated_blessed_and_pushed(runs):
       os.path.join(first.pipeline_root, 'serving'))
   assert 'binary_accuracy=' in str(first)
   assert f'pushed model: {first.pushed_model}' in str(first)
+
+
+def test_local_serving_check_blessed_the_model(runs):
+  _, first, _ = runs
+  assert first.infra_blessed is True
+  serving = first.serving
+  assert serving['signature'] == 'serving_default'
+  assert 0 < serving['load_seconds'] <= 5.0
+  assert len(serving['latencies_ms']) == 20
+  assert 0 < serving['p50_ms'] <= serving['p95_ms'] <= 200.0
+  assert 'serving check: blessed (load ' in str(first)
+  blessing = first.component('LocalInfraValidator').outputs['blessing'][0]
+  assert os.path.exists(os.path.join(blessing, 'INFRA_BLESSED'))
 
 
 def test_pushed_model_serves_serialized_examples(runs):

@@ -45,7 +45,8 @@ def test_kubeflow_v2_runner_compiles_a_pipeline_spec(tmp_path, taxi_sample):
   tasks = set(spec.root.dag.tasks)
   assert {'CsvExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator',
           'Transform', 'Tuner', 'Trainer', 'Evaluator', 'Pusher',
-          'BulkInferrer', 'bulk_infer_example_gen'} <= tasks
+          'BulkInferrer', 'bulk_infer_example_gen',
+          'LocalInfraValidator'} <= tasks
   # Vertex has no Resolver node: the V2 compiler turns it into two tasks.
   assert {t for t in tasks if t.startswith('latest_blessed_model_resolver')}
   assert 'baseline_model' in spec.root.dag.tasks['Evaluator'].inputs.artifacts

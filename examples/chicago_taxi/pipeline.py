@@ -2,9 +2,11 @@
 
     python examples/chicago_taxi/pipeline.py            # or: make taxi
 
-It is TFX's taxi_pipeline_native_keras plus a Tuner and bulk inference.
-TFX's InfraValidator needs Docker or Kubernetes; --with-infra-validator adds
-it (with a local Docker serving spec) for machines that have Docker.
+It is TFX's taxi_pipeline_native_keras plus a Tuner, a serving check and
+bulk inference. The serving check is local by default (the model loads in a
+fresh process and answers real requests, no Docker needed);
+--docker-infra-validator uses TFX's InfraValidator with TensorFlow Serving in
+Docker instead, for machines that have Docker.
 """
 
 import argparse
@@ -49,7 +51,7 @@ def create_pipeline(root: str = os.path.join(HERE, 'runs'),
                     train_steps: int = 1000, eval_steps: int = 150,
                     tune_steps: int = 100, max_trials: int = 2,
                     name: str = 'chicago_taxi',
-                    with_infra_validator: bool = False) -> PipelineDef:
+                    infra_validation: str = 'local') -> PipelineDef:
   """The demo chain; the step counts are parameters so tests can shrink it.
 
   The default data folders are written from the tfx wheel when missing, so
@@ -70,10 +72,11 @@ def create_pipeline(root: str = os.path.join(HERE, 'runs'),
             custom_config={'max_trials': max_trials})
       .train(MODULE_FILE, train_args=train_steps, eval_args=eval_steps)
       .evaluate_model(eval_config())
+      .infra_validate(max_load_seconds=5.0, max_latency_ms=200.0)
       .push_to('serving')
       .bulk_infer(inputs.from_csv(unlabelled_dir))
       .cache())
-  if with_infra_validator:
+  if infra_validation == 'docker':
     chain = chain.infra_validate(
         serving_spec={'tensorflow_serving': {'tags': ['latest']},
                       'local_docker': {}},
@@ -84,13 +87,16 @@ def create_pipeline(root: str = os.path.join(HERE, 'runs'),
 def main() -> int:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--root', default=os.path.join(HERE, 'runs'))
-  parser.add_argument('--with-infra-validator', action='store_true')
+  parser.add_argument('--docker-infra-validator', action='store_true',
+                      help="TFX's InfraValidator (needs Docker) instead of "
+                      'the local serving check')
   parser.add_argument('--verbose', action='store_true')
   args = parser.parse_args()
   taxi_data.write_data(HERE)
   started = time.monotonic()
   result = create_pipeline(
-      root=args.root, with_infra_validator=args.with_infra_validator,
+      root=args.root,
+      infra_validation='docker' if args.docker_infra_validator else 'local',
   ).run(verbose=args.verbose)
   print(result)
   print(f'finished in {time.monotonic() - started:.0f} s')

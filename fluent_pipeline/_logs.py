@@ -80,6 +80,14 @@ def quiet_run(log_path: Optional[str], verbose: bool = False
   with open(log_path, 'ab', buffering=0) as log:
     for fd in (1, 2):
       os.dup2(log.fileno(), fd)
+    # TFX logs through absl. Its records go to the file directly, not through
+    # whatever handlers the root logger has (a test runner may capture them).
+    to_file = logging.StreamHandler(
+        os.fdopen(os.dup(log.fileno()), 'w', buffering=1))
+    to_file.setFormatter(logging.Formatter('%(levelname)s:%(name)s:%(message)s'))
+    saved_propagate = absl_logger.propagate
+    absl_logger.propagate = False
+    absl_logger.addHandler(to_file)
     absl_logging.set_verbosity(absl_logging.INFO)
     absl_logger.addHandler(progress)
     try:
@@ -91,6 +99,9 @@ def quiet_run(log_path: Optional[str], verbose: bool = False
       raise
     finally:
       absl_logger.removeHandler(progress)
+      absl_logger.removeHandler(to_file)
+      absl_logger.propagate = saved_propagate
+      to_file.stream.close()
       absl_logging.set_verbosity(saved_verbosity)
       sys.stdout.flush()
       sys.stderr.flush()

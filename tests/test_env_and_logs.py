@@ -41,6 +41,7 @@ def test_quiet_run_sends_output_to_the_log_and_prints_progress(
   with open(log_path) as f:
     log = f.read()
   assert 'chatter on fd 1' in log and 'chatter on fd 2' in log
+  assert 'INFO:absl:Component Trainer is finished.' in log
 
 
 def test_quiet_run_names_the_failing_component_and_the_log(tmp_path, capfd):
@@ -52,6 +53,10 @@ def test_quiet_run_names_the_failing_component_and_the_log(tmp_path, capfd):
   except RuntimeError:
     pass
   terminal = capfd.readouterr().out
-  assert f'FAILED in Transform; full log: {log_path}' in terminal
+  assert terminal.endswith('  ... Transform\n  FAILED Transform\n')
+  with open(log_path) as f:
+    log = f.read()
+  assert 'Component Transform is running.' in log
+  assert 'RuntimeError: boom' in log  # the traceback is kept in the log
   os.write(1, b'after\n')
   assert 'after' in capfd.readouterr().out  # the terminal is restored

@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install mariadb taxi test unit clean
+.PHONY: install mariadb taxi test unit bench clean
 
 install: $(STAMP)
 
@@ -34,6 +34,12 @@ test: install mariadb
 
 unit: install
 	$(PY) -m pytest -q -m 'not e2e' $(PYTEST_ARGS)
+
+# Fluent pipelines against hand-written TFX, measured side by side (~15 min):
+# bench/results.json, docs/BENCHMARKS.md, docs/benchmarks.png.
+bench: install
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test,bench]'
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info

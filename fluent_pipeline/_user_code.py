@@ -16,6 +16,7 @@ parsed, not imported, and signatures are checked with `inspect`.
 import ast
 import base64
 import dataclasses
+import functools
 import hashlib
 import importlib
 import inspect
@@ -68,10 +69,9 @@ def _module_file(path: str, fn_name: str, step: str) -> UserCode:
   if not path.endswith('.py'):
     raise UserCodeError(step, f'module file {path!r} is not a .py file',
                         fix='pass a Python source file ending in .py')
-  with open(path, encoding='utf-8') as f:
-    source = f.read()
+  stat = os.stat(path)
   try:
-    tree = ast.parse(source, filename=path)
+    tree = _parse(path, stat.st_mtime_ns, stat.st_size)
   except SyntaxError as e:
     raise UserCodeError(
         step, f'module file {path!r} has a syntax error at line {e.lineno}: '
@@ -95,6 +95,15 @@ def _module_file(path: str, fn_name: str, step: str) -> UserCode:
       step, f'module file {path!r} does not define {fn_name}',
       fix=f'add def {fn_name}({_ARG_NAMES[fn_name]}): ... to the module, or '
       'pass the function itself')
+
+
+@functools.lru_cache(maxsize=64)
+def _parse(path: str, mtime_ns: int, size: int) -> ast.Module:
+  """The module's syntax tree; cached while the file is unchanged (one build
+  checks the same module file for several steps)."""
+  del mtime_ns, size  # cache keys only
+  with open(path, encoding='utf-8') as f:
+    return ast.parse(f.read(), filename=path)
 
 
 def _dotted_path(path: str, fn_name: str, step: str) -> UserCode:

@@ -84,18 +84,21 @@ class Source:
     if not os.path.exists(path):
       raise PipelineDefinitionError(
           step, f'data path {path!r} does not exist', fix=fix)
-    if os.path.isdir(path) and not any(
-        os.path.isfile(p) for p in glob.glob(os.path.join(path, '**'),
-                                             recursive=True)):
-      raise PipelineDefinitionError(
-          step, f'data directory {path!r} is empty', fix=fix)
+    matched = []
     for split, pattern in self.patterns().items():
-      if not self.files(pattern):
+      files = self.files(pattern)
+      if not files:
+        if os.path.isdir(path) and not any(
+            os.path.isfile(p) for p in glob.glob(
+                os.path.join(path, '**'), recursive=True)):
+          raise PipelineDefinitionError(
+              step, f'data directory {path!r} is empty', fix=fix)
         raise PipelineDefinitionError(
             step, f'no file in {path!r} matches the pattern {pattern!r} of '
             f'split {split!r}', fix='fix input_config\'s split patterns '
             '(they are relative to the data directory) or add the files')
-    for file in self.files():
+      matched += files
+    for file in matched:
       if os.path.getsize(file) == 0:
         raise PipelineDefinitionError(
             step, f'data file {file!r} is empty', fix='remove it or write '

@@ -1,0 +1,231 @@
+"""Benchmarks: fluent pipelines against hand-written TFX, in one invocation.
+
+    make bench            # or: python bench/run.py [--repeats N] [--quick]
+
+Every figure is measured here, now, beside its baseline, on fresh pipeline
+roots, and written to bench/results.json, docs/BENCHMARKS.md and
+docs/benchmarks.png. Nothing here asserts a target: the figures and ratios
+are printed and recorded, and the targets are listed next to them.
+"""
+
+import argparse
+import csv
+import json
+import os
+import platform
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Dict, List
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(REPO, 'examples', 'chicago_taxi'))
+
+import taxi_data  # noqa: E402  pylint: disable=wrong-import-position
+
+WORKLOADS = os.path.join(HERE, 'workloads.py')
+
+
+def log(message: str) -> None:
+  print(message, flush=True)
+
+
+def run_workload(kind: str, root: str, data_dir: str) -> Dict:
+  """Runs one workload in a fresh process; its wall time and its RESULT."""
+  started = time.perf_counter()
+  done = subprocess.run([sys.executable, WORKLOADS, kind, root, data_dir],
+                        capture_output=True, text=True, check=False)
+  wall = time.perf_counter() - started
+  for line in done.stdout.splitlines():
+    if line.startswith('RESULT '):
+      result = json.loads(line[len('RESULT '):])
+      result['wall_seconds'] = round(wall, 2)
+      return result
+  tail = '\n'.join((done.stdout + done.stderr).splitlines()[-30:])
+  raise SystemExit(f'workload {kind} failed (exit {done.returncode}):\n{tail}')
+
+
+def median_of(values: List[float]) -> float:
+  return round(statistics.median(values), 3)
+
+
+def timed_subprocess(args: List[str], repeats: int) -> float:
+  times = []
+  for _ in range(repeats):
+    started = time.perf_counter()
+    subprocess.run(args, capture_output=True, check=True)
+    times.append(time.perf_counter() - started)
+  return median_of(times)
+
+
+def write_rows(target_dir: str, rows: List[List[str]], header) -> str:
+  os.makedirs(target_dir, exist_ok=True)
+  path = os.path.join(target_dir, 'data.csv')
+  with open(path, 'w', newline='') as f:
+    writer = csv.writer(f, lineterminator='\n')
+    writer.writerow(header)
+    writer.writerows(rows)
+  return path
+
+
+def scaled_data(work: str, factor: int) -> str:
+  """The shipped taxi CSV resampled (with replacement) to factor x rows."""
+  with open(taxi_data.SHIPPED_CSV, newline='') as f:
+    reader = csv.reader(f)
+    header, rows = next(reader), list(reader)
+  if factor > 1:
+    rows = random.Random(factor).choices(rows, k=len(rows) * factor)
+  folder = os.path.join(work, f'data_x{factor}')
+  write_rows(folder, rows, header)
+  return folder
+
+
+def bench_e2e(work: str, data_dir: str, repeats: int) -> Dict:
+  """Figures 1, 2 and 6: first runs, cached re-runs, peak memory."""
+  out: Dict[str, List[Dict]] = {'fluent': [], 'tfx_local': [],
+                                'tfx_defaults': [], 'fluent_cached': [],
+                                'tfx_local_cached': []}
+  for i in range(repeats):
+    for kind in ('fluent', 'tfx_local', 'tfx_defaults'):
+      root = os.path.join(work, f'e2e_{kind}_{i}')
+      log(f'  e2e {kind} (run {i + 1}/{repeats}) ...')
+      out[kind].append(run_workload(kind, root, data_dir))
+      log(f'    {out[kind][-1]["wall_seconds"]:.1f} s')
+      if kind in ('fluent', 'tfx_local'):
+        log(f'  e2e {kind}, second run, nothing changed ...')
+        out[f'{kind}_cached'].append(run_workload(kind, root, data_dir))
+        log(f'    {out[f"{kind}_cached"][-1]["wall_seconds"]:.1f} s')
+  return out
+
+
+def bench_build(repeats: int) -> Dict:
+  """Figure 3: build + compile of the pipeline object, in milliseconds."""
+  sys.path.insert(0, HERE)
+  import workloads  # pylint: disable=g-import-not-at-top
+  from tfx.dsl.compiler import compiler  # pylint: disable=g-import-not-at-top
+  work = tempfile.mkdtemp(prefix='bench-build-')
+  data_dir = scaled_data(work, 1)
+  workloads.eval_config()  # imports TFMA outside the timing
+  timings = {'fluent': [], 'tfx': []}
+  for _ in range(repeats):
+    for kind in ('fluent', 'tfx'):
+      started = time.perf_counter()
+      if kind == 'fluent':
+        pipeline = workloads.fluent_chain(work, data_dir).build()
+      else:
+        pipeline = workloads.tfx_pipeline(work, data_dir, [])
+      compiler.Compiler().compile(pipeline)
+      timings[kind].append((time.perf_counter() - started) * 1000)
+  shutil.rmtree(work, ignore_errors=True)
+  return {k: median_of(v) for k, v in timings.items()}
+
+
+def bench_scaling(work: str, factors: List[int]) -> List[Dict]:
+  """Figure 5: the data stage at several sizes, and a plain pyarrow read."""
+  import pyarrow.csv  # pylint: disable=g-import-not-at-top
+  rows_out = []
+  for factor in factors:
+    data_dir = scaled_data(work, factor)
+    path = os.path.join(data_dir, 'data.csv')
+    started = time.perf_counter()
+    table = pyarrow.csv.read_csv(path)
+    arrow_seconds = time.perf_counter() - started
+    log(f'  data stage x{factor} ({table.num_rows} rows) ...')
+    result = run_workload('data_stage', os.path.join(work, f'scale_x{factor}'),
+                          data_dir)
+    stages = {k: v for k, v in result['components'].items()}
+    rows_out.append({
+        'factor': factor, 'rows': table.num_rows,
+        'seconds': stages,
+        'rows_per_second': {k: round(table.num_rows / v) if v else None
+                            for k, v in stages.items()},
+        'pyarrow_read_seconds': round(arrow_seconds, 3),
+        'example_gen_vs_pyarrow': round(
+            stages['CsvExampleGen'] / max(arrow_seconds, 1e-6), 1)})
+    log(f'    {stages}')
+  return rows_out
+
+
+def ratio(a: float, b: float) -> float:
+  return round(a / b, 3) if b else float('nan')
+
+
+def machine() -> str:
+  return (f'{platform.system()} {platform.machine()}, {os.cpu_count()} cores, '
+          f'Python {platform.python_version()}')
+
+
+def main() -> int:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument('--repeats', type=int, default=1,
+                      help='end-to-end repeats (each takes minutes)')
+  parser.add_argument('--quick', action='store_true',
+                      help='smaller data and fewer sizes (a smoke run)')
+  args = parser.parse_args()
+  work = tempfile.mkdtemp(prefix='fluent-bench-')
+  log(f'work dir: {work}')
+  started = time.perf_counter()
+
+  log('import and --help ...')
+  import_seconds = timed_subprocess(
+      [sys.executable, '-c', 'import fluent_pipeline'], 5)
+  import_tfx_seconds = timed_subprocess(
+      [sys.executable, '-c', 'import tfx.v1'], 5)
+  cli = os.path.join(os.path.dirname(sys.executable), 'fluent-pipeline')
+  help_seconds = timed_subprocess([cli, '--help'], 5)
+
+  log('build + compile ...')
+  build = bench_build(20)
+
+  data_dir = scaled_data(work, 1)
+  if args.quick:  # a smoke run: a 2,000-row sample
+    with open(os.path.join(data_dir, 'data.csv')) as f:
+      lines = f.readlines()[:2001]
+    with open(os.path.join(data_dir, 'data.csv'), 'w') as f:
+      f.writelines(lines)
+  log('end to end ...')
+  e2e = bench_e2e(work, data_dir, args.repeats)
+
+  log('data stage scaling ...')
+  scaling = bench_scaling(work, [1, 4] if args.quick else [1, 4, 16])
+
+  med = {k: median_of([r['wall_seconds'] for r in v]) for k, v in e2e.items()}
+  results = {
+      'machine': machine(),
+      'repeats_e2e': args.repeats,
+      'e2e_seconds': med,
+      'e2e_ratio_same_runner': ratio(med['fluent'], med['tfx_local']),
+      'e2e_ratio_tfx_defaults': ratio(med['fluent'], med['tfx_defaults']),
+      'cached_rerun_ratio': ratio(med['fluent_cached'], med['fluent']),
+      'cached_rerun_ratio_tfx': ratio(med['tfx_local_cached'],
+                                      med['tfx_local']),
+      'cached_rerun_components': e2e['fluent_cached'][0]['components'],
+      'first_run_components': e2e['fluent'][0]['components'],
+      'build_ms': build,
+      'build_ratio': ratio(build['fluent'], build['tfx']),
+      'import_seconds': import_seconds,
+      'import_tfx_v1_seconds': import_tfx_seconds,
+      'help_seconds': help_seconds,
+      'peak_rss_mb': max(r['peak_rss_mb'] for r in e2e['fluent']),
+      'peak_rss_mb_tfx_local': max(r['peak_rss_mb'] for r in e2e['tfx_local']),
+      'scaling': scaling,
+      'bench_seconds': round(time.perf_counter() - started),
+  }
+  with open(os.path.join(HERE, 'results.json'), 'w') as f:
+    json.dump(results, f, indent=2)
+  import report  # pylint: disable=g-import-not-at-top
+  report.write(results, os.path.join(REPO, 'docs'))
+  shutil.rmtree(work, ignore_errors=True)
+  log(json.dumps({k: v for k, v in results.items()
+                  if k.endswith(('ratio', 'seconds', 'rss_mb'))}, indent=2))
+  return 0
+
+
+if __name__ == '__main__':
+  sys.path.insert(0, HERE)
+  sys.exit(main())

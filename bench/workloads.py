@@ -1,0 +1,127 @@
+"""One benchmark workload per process, so each starts cold like a user's run.
+
+    python bench/workloads.py KIND ROOT DATA_DIR [ARGS...]
+
+Prints one line `RESULT {json}` with the workload's own timings and the
+peak memory of this process and its children. KIND is one of:
+
+- fluent:        the taxi chain of TFX's taxi_pipeline_native_keras, written
+                 with fluent_pipeline, on its default runner (LocalDagRunner);
+- tfx_local:     TFX's own `_create_pipeline`, on LocalDagRunner, in-process
+                 Beam (the fluent default);
+- tfx_defaults:  TFX's own `_create_pipeline` with its example's defaults:
+                 BeamDagRunner, multi-processing DirectRunner;
+- data_stage:    ExampleGen, StatisticsGen, SchemaGen, Transform (fluent).
+"""
+
+import json
+import os
+import resource
+import sys
+import time
+
+STARTED = time.perf_counter()
+
+import fluent_pipeline  # noqa: E402  (tf-keras before TensorFlow)
+from fluent_pipeline import PipelineDef  # noqa: E402
+
+TRAIN_STEPS, EVAL_STEPS = 1000, 150
+TFX_DEFAULT_BEAM_ARGS = ['--direct_running_mode=multi_processing',
+                         '--direct_num_workers=0']
+
+
+def _tfx_example():
+  from tfx.examples.chicago_taxi_pipeline import taxi_pipeline_native_keras  # pylint: disable=g-import-not-at-top
+  return taxi_pipeline_native_keras
+
+
+def module_file() -> str:
+  return os.path.join(os.path.dirname(_tfx_example().__file__),
+                      'taxi_utils_native_keras.py')
+
+
+def eval_config():
+  import tensorflow_model_analysis as tfma  # pylint: disable=g-import-not-at-top
+  return tfma.EvalConfig(
+      model_specs=[tfma.ModelSpec(
+          signature_name='serving_default', label_key='tips_xf',
+          preprocessing_function_names=['transform_features'])],
+      slicing_specs=[tfma.SlicingSpec()],
+      metrics_specs=[tfma.MetricsSpec(metrics=[tfma.MetricConfig(
+          class_name='BinaryAccuracy',
+          threshold=tfma.MetricThreshold(
+              value_threshold=tfma.GenericValueThreshold(
+                  lower_bound={'value': 0.6}),
+              change_threshold=tfma.GenericChangeThreshold(
+                  direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+                  absolute={'value': -1e-10})))])])
+
+
+def fluent_chain(root: str, data_dir: str) -> PipelineDef:
+  """The same steps as TFX's _create_pipeline, as one expression."""
+  module = module_file()
+  return (PipelineDef('taxi', root=root)
+          .from_csv(data_dir)
+          .generate_statistics()
+          .infer_schema(infer_feature_shape=True)
+          .validate_input_data()
+          .preprocess(module)
+          .train(module, train_args=TRAIN_STEPS, eval_args=EVAL_STEPS)
+          .evaluate_model(eval_config())
+          .push_to('serving_model')
+          .cache())
+
+
+def tfx_pipeline(root: str, data_dir: str, beam_args):
+  pipeline_root = os.path.join(root, 'taxi')
+  return _tfx_example()._create_pipeline(  # pylint: disable=protected-access
+      pipeline_name='taxi', pipeline_root=pipeline_root, data_root=data_dir,
+      module_file=module_file(),
+      serving_model_dir=os.path.join(pipeline_root, 'serving_model'),
+      metadata_path=os.path.join(pipeline_root, 'metadata.sqlite'),
+      beam_pipeline_args=beam_args)
+
+
+def data_stage(root: str, data_dir: str) -> PipelineDef:
+  return (PipelineDef('data_stage', root=root).from_csv(data_dir)
+          .generate_statistics().infer_schema().preprocess(module_file()))
+
+
+def _component_seconds(pipeline_or_def) -> dict:
+  from fluent_pipeline import read_run  # pylint: disable=g-import-not-at-top
+  return {c.node_id: round(c.seconds, 2)
+          for c in read_run(pipeline_or_def).components}
+
+
+def main(argv) -> int:
+  kind, root, data_dir = argv[1:4]
+  imported = time.perf_counter() - STARTED
+  started = time.perf_counter()
+  if kind in ('fluent', 'data_stage'):
+    pdef = (fluent_chain if kind == 'fluent' else data_stage)(root, data_dir)
+    pdef.run()
+    components = _component_seconds(pdef)
+  else:
+    if kind == 'tfx_local':
+      from tfx.orchestration.local.local_dag_runner import LocalDagRunner  # pylint: disable=g-import-not-at-top
+      pipeline, runner = tfx_pipeline(root, data_dir, []), LocalDagRunner()
+    elif kind == 'tfx_defaults':
+      from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner  # pylint: disable=g-import-not-at-top
+      pipeline = tfx_pipeline(root, data_dir, TFX_DEFAULT_BEAM_ARGS)
+      runner = BeamDagRunner()
+    else:
+      raise SystemExit(f'unknown workload {kind!r}')
+    runner.run(pipeline)
+    components = _component_seconds(pipeline)
+  run_seconds = time.perf_counter() - started
+  peak_kb = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+  print('RESULT ' + json.dumps({
+      'kind': kind, 'import_seconds': round(imported, 2),
+      'run_seconds': round(run_seconds, 2), 'components': components,
+      'peak_rss_mb': round(peak_kb / 1024, 1)}), flush=True)
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main(sys.argv))

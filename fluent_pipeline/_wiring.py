@@ -101,6 +101,7 @@ def build(plan: Plan):
           'build()', f'two components have the id {component.id!r}',
           fix='give added components unique ids with .with_id(...)')
     ids[component.id] = component
+  _reuse_user_code_wheels(components)
   return tfx_pipeline.Pipeline(
       pipeline_name=plan.name,
       pipeline_root=plan.pipeline_root,
@@ -108,6 +109,19 @@ def build(plan: Plan):
       enable_cache=plan.enable_cache,
       metadata_connection_config=metadata_config(plan),
       beam_pipeline_args=list(plan.beam_pipeline_args))
+
+
+def _reuse_user_code_wheels(components) -> None:
+  """Skips re-packaging unchanged module files on every run.
+
+  At run time TFX packages each component's module file (with every .py file
+  beside it) into a wheel under <pipeline root>/_wheels, named by a hash of
+  those files, one `setup.py bdist_wheel` subprocess per component and run.
+  When the wheel of that exact hash is already there, it is used as is.
+  """
+  from fluent_pipeline import _wheels  # pylint: disable=g-import-not-at-top
+  for component in components:
+    _wheels.reuse_existing(component)
 
 
 def sources(plan: Plan) -> Dict[str, Any]:

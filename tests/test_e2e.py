@@ -113,6 +113,11 @@ def test_second_run_is_served_from_cache(runs):
   cached = [e for e in store.get_executions_by_context(run.id)
             if e.last_known_state == e.CACHED]
   assert len(cached) >= len(UPSTREAM)
+  # Unchanged module files are not packaged again: the wheels are reused.
+  with open(first.log_path) as f:
+    assert 'bdist_wheel' in f.read()
+  with open(second.log_path) as f:
+    assert 'bdist_wheel' not in f.read()
   # Cached outputs are the first run's artifacts, not copies.
   assert second.component('Trainer').outputs == \
       first.component('Trainer').outputs

@@ -41,20 +41,11 @@ def module_file() -> str:
 
 
 def eval_config():
-  import tensorflow_model_analysis as tfma  # pylint: disable=g-import-not-at-top
-  return tfma.EvalConfig(
-      model_specs=[tfma.ModelSpec(
-          signature_name='serving_default', label_key='tips_xf',
-          preprocessing_function_names=['transform_features'])],
-      slicing_specs=[tfma.SlicingSpec()],
-      metrics_specs=[tfma.MetricsSpec(metrics=[tfma.MetricConfig(
-          class_name='BinaryAccuracy',
-          threshold=tfma.MetricThreshold(
-              value_threshold=tfma.GenericValueThreshold(
-                  lower_bound={'value': 0.6}),
-              change_threshold=tfma.GenericChangeThreshold(
-                  direction=tfma.MetricDirection.HIGHER_IS_BETTER,
-                  absolute={'value': -1e-10})))])])
+  """Exactly the eval config of TFX's taxi_pipeline_native_keras."""
+  sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
+      os.path.abspath(__file__))), 'examples', 'chicago_taxi'))
+  import pipeline as taxi_example  # pylint: disable=g-import-not-at-top
+  return taxi_example.eval_config(example_count=False)
 
 
 def fluent_chain(root: str, data_dir: str) -> PipelineDef:

@@ -9,10 +9,10 @@ property, executor for executor.
 import os
 
 import pytest
-import tensorflow_model_analysis as tfma
 from tfx.examples.chicago_taxi_pipeline import taxi_pipeline_native_keras
 
 from fluent_pipeline import PipelineDef
+import pipeline as taxi_example  # examples/chicago_taxi/pipeline.py
 from ir import compile_ir, edges, node_type, nodes, params
 
 TFX_TAXI_MODULE = os.path.join(
@@ -21,20 +21,9 @@ TFX_TAXI_MODULE = os.path.join(
 
 
 def tfx_eval_config():
-  """The eval config of _create_pipeline, copied as written there."""
-  return tfma.EvalConfig(
-      model_specs=[tfma.ModelSpec(
-          signature_name='serving_default', label_key='tips_xf',
-          preprocessing_function_names=['transform_features'])],
-      slicing_specs=[tfma.SlicingSpec()],
-      metrics_specs=[tfma.MetricsSpec(metrics=[tfma.MetricConfig(
-          class_name='BinaryAccuracy',
-          threshold=tfma.MetricThreshold(
-              value_threshold=tfma.GenericValueThreshold(
-                  lower_bound={'value': 0.6}),
-              change_threshold=tfma.GenericChangeThreshold(
-                  direction=tfma.MetricDirection.HIGHER_IS_BETTER,
-                  absolute={'value': -1e-10})))])])
+  """The eval config of _create_pipeline (the example's, without its extra
+  example count); test_same_... would fail on any difference."""
+  return taxi_example.eval_config(example_count=False)
 
 
 @pytest.fixture

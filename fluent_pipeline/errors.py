@@ -53,4 +53,8 @@ class DataValidationError(PipelineRunError):
 
   `anomalies` lists them as (split, feature, kind, description).
   """
-  anomalies: list = []
+
+  def __init__(self, component: Optional[str], reason: str,
+               log_path: Optional[str] = None, anomalies=()):
+    super().__init__(component, reason, log_path)
+    self.anomalies = list(anomalies)

@@ -50,8 +50,8 @@ def run(pipeline_def, runner=None, *, verbose: bool = False) -> Any:
     anomalies = getattr(_diagnose.root_cause(e), 'anomalies', None)
     if anomalies is not None:
       failure = errors.DataValidationError(
-          running, reason, log_path=None if verbose else log_path)
-      failure.anomalies = anomalies
+          running, reason, log_path=None if verbose else log_path,
+          anomalies=anomalies)
     else:
       failure = errors.PipelineRunError(
           running, reason, log_path=None if verbose else log_path)

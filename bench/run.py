@@ -54,6 +54,13 @@ def median_of(values: List[float]) -> float:
   return round(statistics.median(values), 3)
 
 
+def component_medians(runs: List[Dict]) -> Dict[str, float]:
+  """Seconds per component, the median over repeated runs."""
+  nodes = runs[0]['components']
+  return {n: round(statistics.median(r['components'].get(n, 0.0)
+                                     for r in runs), 2) for n in nodes}
+
+
 def timed_subprocess(args: List[str], repeats: int) -> float:
   times = []
   for _ in range(repeats):
@@ -239,9 +246,15 @@ def main() -> int:
       'cached_rerun_ratio_tfx': ratio(med['tfx_local_cached'],
                                       med['tfx_local']),
       'third_run_ratio': ratio(med['fluent_third'], med['fluent']),
-      'cached_rerun_components': e2e['fluent_cached'][0]['components'],
-      'third_run_components': e2e['fluent_third'][0]['components'],
-      'first_run_components': e2e['fluent'][0]['components'],
+      'cached_rerun_components': component_medians(e2e['fluent_cached']),
+      'third_run_components': component_medians(e2e['fluent_third']),
+      'first_run_components': component_medians(e2e['fluent']),
+      'first_run_components_tfx_local': component_medians(e2e['tfx_local']),
+      'first_run_components_tfx_defaults': component_medians(
+          e2e['tfx_defaults']),
+      'outside_components_seconds': {
+          kind: median_of([r['wall_seconds'] - sum(r['components'].values())
+                           for r in runs]) for kind, runs in e2e.items()},
       'build_ms': build,
       'build_ratio': ratio(build['fluent'], build['tfx']),
       'import_seconds': import_seconds,

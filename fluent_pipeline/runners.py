@@ -6,15 +6,40 @@ against 158 s with the example's multi-processing Beam arguments (2 cores;
 the workers' start-up and pickling cost more than they parallelize).
 """
 
+import contextlib
 import os
 import time
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 from fluent_pipeline import _diagnose
 from fluent_pipeline import _logs
 from fluent_pipeline import _wiring
 from fluent_pipeline import errors
 from fluent_pipeline import results
+
+
+# TFX pip-installs each user-code wheel (Transform, Trainer, Tuner) into a
+# temporary directory before running it. The wheels have no dependencies, so
+# pip needs no package index: without one it cannot stall on an unreachable
+# index or version check (offline machines, firewalled clusters), and each
+# install is 0.5-0.7 s faster here.
+_USER_CODE_PIP_ENV = {'PIP_NO_INDEX': '1', 'PIP_NO_DEPS': '1',
+                      'PIP_DISABLE_PIP_VERSION_CHECK': '1'}
+
+
+@contextlib.contextmanager
+def user_code_pip_env() -> Iterator[None]:
+  """Sets `_USER_CODE_PIP_ENV` for the run, restoring the caller's."""
+  saved = {k: os.environ.get(k) for k in _USER_CODE_PIP_ENV}
+  os.environ.update(_USER_CODE_PIP_ENV)
+  try:
+    yield
+  finally:
+    for key, value in saved.items():
+      if value is None:
+        os.environ.pop(key, None)
+      else:
+        os.environ[key] = value
 
 
 def default_runner():
@@ -42,7 +67,7 @@ def run(pipeline_def, runner=None, *, verbose: bool = False) -> Any:
                           time.strftime('run-%Y%m%d-%H%M%S.log'))
   progress = None
   try:
-    with _logs.quiet_run(log_path, verbose) as progress:
+    with _logs.quiet_run(log_path, verbose) as progress, user_code_pip_env():
       outcome = runner.run(pipeline)
   except Exception as e:  # pylint: disable=broad-except
     running = progress.running if progress else None

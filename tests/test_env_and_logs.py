@@ -60,3 +60,16 @@ def test_quiet_run_names_the_failing_component_and_the_log(tmp_path, capfd):
   assert 'RuntimeError: boom' in log  # the traceback is kept in the log
   os.write(1, b'after\n')
   assert 'after' in capfd.readouterr().out  # the terminal is restored
+
+
+def test_user_code_pip_env_needs_no_index_and_restores_the_callers(
+    monkeypatch):
+  from fluent_pipeline import runners
+  monkeypatch.setenv('PIP_NO_INDEX', 'caller')
+  monkeypatch.delenv('PIP_NO_DEPS', raising=False)
+  with runners.user_code_pip_env():
+    assert os.environ['PIP_NO_INDEX'] == '1'
+    assert os.environ['PIP_NO_DEPS'] == '1'
+    assert os.environ['PIP_DISABLE_PIP_VERSION_CHECK'] == '1'
+  assert os.environ['PIP_NO_INDEX'] == 'caller'
+  assert 'PIP_NO_DEPS' not in os.environ

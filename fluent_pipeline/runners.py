@@ -1,9 +1,10 @@
 """Running a PipelineDef: the default runner and reading the run back.
 
 The default is TFX's LocalDagRunner with in-process Beam, chosen by measuring
-TFX's own taxi pipeline here: 77 s on LocalDagRunner with in-process Beam
-against 158 s with the example's multi-processing Beam arguments (2 cores;
-the workers' start-up and pickling cost more than they parallelize).
+TFX's own taxi pipeline here (docs/BENCHMARKS.md): 65 s on LocalDagRunner with
+in-process Beam against 114 s with the example's multi-processing Beam
+arguments (2 cores; the workers' start-up and pickling cost more than they
+parallelize).
 """
 
 import contextlib

@@ -1,0 +1,52 @@
+"""The benchmark's recorded results and the report written from them."""
+
+import json
+import os
+import sys
+
+import pytest
+
+BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__))), 'bench')
+REQUIRED = ('e2e_ratio_same_runner', 'e2e_ratio_tfx_defaults',
+            'cached_rerun_ratio', 'build_ratio', 'import_seconds',
+            'peak_rss_mb', 'help_seconds')
+
+
+@pytest.fixture(name='bench')
+def _bench(monkeypatch):
+  monkeypatch.syspath_prepend(BENCH)
+  with open(os.path.join(BENCH, 'results.json')) as f:
+    results = json.load(f)
+  import report  # pylint: disable=g-import-not-at-top
+  import run  # pylint: disable=g-import-not-at-top
+  yield results, report, run
+  for name in ('report', 'run', 'workloads', 'taxi_data'):
+    sys.modules.pop(name, None)
+
+
+def test_recorded_results_have_every_figure_the_issue_asks_for(bench):
+  results, _, _ = bench
+  for key in REQUIRED:
+    assert isinstance(results[key], (int, float)) and results[key] > 0, key
+  assert results['repeats_e2e'] >= 3
+  for kind, runs in results['e2e_all_runs'].items():
+    assert len(runs) == results['repeats_e2e'], kind
+
+
+def test_report_states_each_figure_its_baseline_and_the_time_per_component(
+    bench, tmp_path):
+  results, report, run = bench
+  results['notes'] = run.notes(results)
+  report.write(results, str(tmp_path), chart=False)
+  text = (tmp_path / 'BENCHMARKS.md').read_text()
+  s = results['e2e_seconds']
+  assert (f"| End to end, first run: fluent vs hand-written TFX, both "
+          f"LocalDagRunner | {report._fmt(s['fluent'])} | "  # pylint: disable=protected-access
+          f"{report._fmt(s['tfx_local'])} | "  # pylint: disable=protected-access
+          f"{report._fmt(results['e2e_ratio_same_runner'])} | <= 1.0 |") in text  # pylint: disable=protected-access
+  trainer = results['first_run_components']['Trainer']
+  assert f'| Trainer | {trainer} |' in text
+  assert '| outside components |' in text
+  assert 'The in-process Beam default saves' in text
+  assert results['machine'] in text

@@ -35,7 +35,7 @@ _INVESTIGATED = [
     'size), TF_ENABLE_ONEDNN_OPTS=0 (Trainer 38.4/35.1 s vs 34.8/38.0 s), '
     'Beam --max_cache_memory_usage_mb=0 (98/84 s vs 79/82 s end to end).',
     '- Kept: user-code wheels are pip-installed with no package index, no '
-    'dependency resolution and no version check (0.5-0.7 s less per '
+    'dependency resolution and no version check (0.3-0.7 s less per '
     'install, and no stall on an unreachable index); wheels with the same '
     'content hash are reused (TFX rebuilt three per run).',
     '- Second run: the Evaluator re-runs because its baseline input changes '

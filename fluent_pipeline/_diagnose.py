@@ -8,8 +8,6 @@ the data is read to say so.
 """
 
 import csv
-import functools
-import os
 import re
 from typing import Dict, List, Optional
 
@@ -75,23 +73,13 @@ def csv_header(source: inputs.Source) -> Optional[List[str]]:
   """The header of the first readable CSV file of `source`, if any."""
   for path in source.files():
     try:
-      stat = os.stat(path)
-      row = _first_row(path, stat.st_mtime_ns, stat.st_size)
+      with open(path, newline='', encoding='utf-8') as f:
+        row = next(csv.reader(f), None)
     except (OSError, UnicodeDecodeError):
       continue
     if row:
-      return list(row)
+      return row
   return None
-
-
-@functools.lru_cache(maxsize=64)
-def _first_row(path: str, mtime_ns: int, size: int) -> Optional[tuple]:
-  """A CSV file's first row; cached while the file is unchanged (every
-  build checks the label key against it)."""
-  del mtime_ns, size  # cache keys only
-  with open(path, newline='', encoding='utf-8') as f:
-    row = next(csv.reader(f), None)
-  return tuple(row) if row is not None else None
 
 
 def find_csv_problem(source: inputs.Source, check_types: bool = False

@@ -71,47 +71,36 @@ def _module_file(path: str, fn_name: str, step: str) -> UserCode:
                         fix='pass a Python source file ending in .py')
   stat = os.stat(path)
   try:
-    problem = _defines(path, stat.st_mtime_ns, stat.st_size, fn_name)
+    tree = _parse(path, stat.st_mtime_ns, stat.st_size)
   except SyntaxError as e:
     raise UserCodeError(
         step, f'module file {path!r} has a syntax error at line {e.lineno}: '
         f'{e.msg}', fix='fix the syntax error') from None
-  if problem == 'missing':
-    raise UserCodeError(
-        step, f'module file {path!r} does not define {fn_name}',
-        fix=f'add def {fn_name}({_ARG_NAMES[fn_name]}): ... to the module, '
-        'or pass the function itself')
-  if problem:
-    raise UserCodeError(
-        step, f'{fn_name} in {path!r} takes {problem} required '
-        'arguments; TFX calls it with exactly one',
-        fix=f'define it as def {fn_name}({_ARG_NAMES[fn_name]}): ...')
-  return UserCode(fn_name=fn_name, module_file=path)
-
-
-@functools.lru_cache(maxsize=256)
-def _defines(path: str, mtime_ns: int, size: int, fn_name: str) -> str:
-  """'' if the module defines a one-argument `fn_name`, 'missing' if it does
-  not define it, else its number of required arguments. Cached while the
-  file is unchanged: every build checks the same module for several steps."""
-  for node in _parse(path, mtime_ns, size).body:
+  for node in tree.body:
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and (
         node.name == fn_name):
       args = node.args
       positional = len(args.posonlyargs) + len(args.args)
       required = positional - len(args.defaults)
       if not args.vararg and (positional < 1 or required > 1):
-        return str(required)
-      return ''
+        raise UserCodeError(
+            step, f'{fn_name} in {path!r} takes {required} required '
+            'arguments; TFX calls it with exactly one',
+            fix=f'define it as def {fn_name}({_ARG_NAMES[fn_name]}): ...')
+      return UserCode(fn_name=fn_name, module_file=path)
     if isinstance(node, ast.Assign) and any(
         isinstance(t, ast.Name) and t.id == fn_name for t in node.targets):
-      return ''
-  return 'missing'
+      return UserCode(fn_name=fn_name, module_file=path)
+  raise UserCodeError(
+      step, f'module file {path!r} does not define {fn_name}',
+      fix=f'add def {fn_name}({_ARG_NAMES[fn_name]}): ... to the module, or '
+      'pass the function itself')
 
 
 @functools.lru_cache(maxsize=64)
 def _parse(path: str, mtime_ns: int, size: int) -> ast.Module:
-  """The module's syntax tree; cached while the file is unchanged."""
+  """The module's syntax tree; cached while the file is unchanged (one build
+  checks the same module file for several steps)."""
   del mtime_ns, size  # cache keys only
   with open(path, encoding='utf-8') as f:
     return ast.parse(f.read(), filename=path)

@@ -23,10 +23,13 @@ from fluent_pipeline.errors import UserCodeError
 from fluent_pipeline.pipeline_def import PipelineDef
 from fluent_pipeline.pipeline_def import latest
 from fluent_pipeline.results import RunResult
-from fluent_pipeline.runners import read_run
+from fluent_pipeline.run_history import diff
+from fluent_pipeline.run_history import read_run
+from fluent_pipeline.run_history import runs
 
 __version__ = '0.1.0'
 
-__all__ = ['PipelineDef', 'inputs', 'latest', 'RunResult', 'read_run',
+__all__ = ['PipelineDef', 'inputs', 'latest', 'RunResult', 'runs', 'read_run',
+           'diff',
            'PipelineDefinitionError', 'MissingStepError', 'UserCodeError',
            'PipelineRunError', 'DataValidationError']

@@ -14,7 +14,7 @@ import os
 import sys
 import time
 import traceback
-from typing import Dict, Iterator, Optional, TextIO
+from typing import Dict, Iterable, Iterator, Optional, TextIO
 
 
 class _ProgressHandler(logging.Handler):
@@ -47,16 +47,48 @@ class _ProgressHandler(logging.Handler):
       self.stream.flush()
 
 
+class _Redact(logging.Filter):
+  """Masks secret values (the MLMD password, ...) in every log record; TFX
+  logs the metadata connection config, password included, at every run."""
+
+  def __init__(self, secrets: Iterable[str]):
+    super().__init__()
+    self.secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    if self.secrets:
+      text = record.getMessage()
+      masked = text
+      for secret in self.secrets:
+        masked = masked.replace(secret, '***')
+      if masked != text:
+        record.msg, record.args = masked, ()
+    return True
+
+
 @contextlib.contextmanager
-def quiet_run(log_path: Optional[str], verbose: bool = False
-              ) -> Iterator['_ProgressHandler']:
-  """Sends all output of the run to `log_path`, unless verbose.
+def quiet_run(log_path: Optional[str], verbose: bool = False,
+              secrets: Iterable[str] = ()) -> Iterator['_ProgressHandler']:
+  """Sends all output of the run to `log_path`, unless verbose, with
+  `secrets` masked in TFX's log records.
 
   Yields the progress tracker; its `running` names the component that was
   running when the block raised.
   """
-  from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
   absl_logger = logging.getLogger('absl')
+  redact = _Redact(secrets)
+  absl_logger.addFilter(redact)
+  try:
+    with _quiet_run(log_path, verbose, absl_logger) as progress:
+      yield progress
+  finally:
+    absl_logger.removeFilter(redact)
+
+
+@contextlib.contextmanager
+def _quiet_run(log_path: Optional[str], verbose: bool, absl_logger
+               ) -> Iterator['_ProgressHandler']:
+  from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
   # Through absl's verbosity flag, not Logger.setLevel: TensorFlow's SavedModel
   # export saves and restores that flag, which would undo a bare setLevel.
   saved_verbosity = absl_logging.get_verbosity()
@@ -94,8 +126,8 @@ def quiet_run(log_path: Optional[str], verbose: bool = False
       yield progress
     except BaseException:
       log.write(traceback.format_exc().encode('utf-8', 'replace'))
-      where = f' {progress.running}' if progress.running else ''
-      console.write(f'  FAILED{where}\n')
+      if progress.running:  # else nothing ran: the error says it all
+        console.write(f'  FAILED {progress.running}\n')
       raise
     finally:
       absl_logger.removeHandler(progress)

@@ -17,10 +17,13 @@ _EMPTY = types.MappingProxyType({})
 @dataclasses.dataclass(frozen=True)
 class Step:
   """One chain call: `tfx` goes to the TFX component as keyword arguments,
-  `opts` holds what only the wiring reads (user code, which examples, ...)."""
+  `opts` holds what only the wiring reads (user code, which examples, ...),
+  `args` the call's own arguments (defaults applied), as the configuration
+  artifact records them and `PipelineDef.from_run` replays them."""
   call: str
   tfx: Mapping[str, Any] = _EMPTY
   opts: Mapping[str, Any] = _EMPTY
+  args: Mapping[str, Any] = _EMPTY
 
   @classmethod
   def of(cls, call: str, tfx: Optional[dict] = None,
@@ -43,6 +46,8 @@ class Plan:
   beam_pipeline_args: Tuple[str, ...] = ()
   metadata_path: Optional[str] = None
   metadata_config: Any = None
+  record_configuration: bool = True
+  parameters: Mapping[str, Any] = _EMPTY
 
   @property
   def pipeline_root(self) -> str:
@@ -52,6 +57,14 @@ class Plan:
     steps = dict(self.steps)
     steps[kind] = step
     return dataclasses.replace(self, steps=types.MappingProxyType(steps))
+
+  def with_call_args(self, call: str, args: Mapping[str, Any]) -> 'Plan':
+    """Attaches the arguments of chain call `call` to the step it made."""
+    for kind, step in self.steps.items():
+      if step.call == call:
+        return self.with_step(kind, dataclasses.replace(
+            step, args=types.MappingProxyType(dict(args))))
+    return self
 
   def replace(self, **changes: Any) -> 'Plan':
     return dataclasses.replace(self, **changes)

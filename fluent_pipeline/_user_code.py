@@ -21,6 +21,7 @@ import hashlib
 import importlib
 import inspect
 import os
+import struct
 import sys
 from typing import Any, Callable, Dict, Optional
 
@@ -31,15 +32,61 @@ GENERATED_DIR = '_fluent_user_code'
 
 @dataclasses.dataclass(frozen=True)
 class UserCode:
-  """How one step's user function reaches TFX."""
+  """How one step's user function reaches TFX, and what it was given as
+  ('module_file', 'dotted_path' or 'function')."""
   fn_name: str
   module_file: Optional[str] = None
   fn_path: Optional[str] = None
+  given_as: str = 'module_file'
+  function: Any = dataclasses.field(default=None, compare=False, repr=False)
 
   def component_kwargs(self) -> Dict[str, str]:
     if self.module_file:
       return {'module_file': self.module_file}
     return {self.fn_name: self.fn_path}
+
+  def record(self) -> Dict[str, Any]:
+    """What the configuration artifact keeps of this code: what it was given
+    as, its files (those TFX packages: every .py file beside a module file),
+    their content hash (TFX's, as in the user-code wheel's name) and, for a
+    function, its source."""
+    if self.module_file:
+      folder, name = os.path.split(self.module_file)
+      names = sorted(f for f in os.listdir(folder) if f.endswith('.py'))
+      entry = {'given_as': self.given_as, 'fn_name': self.fn_name,
+               'module': name[:-len('.py')]}
+      if self.given_as == 'module_file':
+        entry['location'] = self.module_file
+    else:
+      module = importlib.import_module(self.fn_path.rpartition('.')[0])
+      folder, name = os.path.split(inspect.getsourcefile(module))
+      names = [name]
+      entry = {'given_as': self.given_as, 'fn_name': self.fn_name,
+               'location': self.fn_path}
+    files = {}
+    for file_name in names:
+      with open(os.path.join(folder, file_name), encoding='utf-8',
+                newline='') as f:
+        files[file_name] = f.read()
+    entry['sha256'] = _content_hash(files)
+    entry['files'] = files
+    if self.function is not None:
+      try:
+        entry['source'] = inspect.getsource(self.function)
+      except (OSError, TypeError):
+        pass
+    return entry
+
+
+def _content_hash(files: Dict[str, str]) -> str:
+  """TFX's user-module version hash (udf_utils._get_version_hash): sha256
+  over the sorted file names and contents, each prefixed by its length."""
+  digest = hashlib.sha256()
+  for name in sorted(files):
+    for part in (name.encode('utf-8'), files[name].encode('utf-8')):
+      digest.update(struct.pack('>Q', len(part)))
+      digest.update(part)
+  return digest.hexdigest()
 
 
 def resolve(code: Any, *, fn_name: str, step: str,
@@ -125,7 +172,7 @@ def _dotted_path(path: str, fn_name: str, step: str) -> UserCode:
         step, f'module {module_name!r} has no attribute {attr!r}',
         fix=f'check the spelling of {path!r}')
   _check_signature(fn, fn_name, step, path)
-  return UserCode(fn_name=fn_name, fn_path=path)
+  return UserCode(fn_name=fn_name, fn_path=path, given_as='dotted_path')
 
 
 def _function(fn: Callable[..., Any], fn_name: str, step: str,
@@ -136,10 +183,12 @@ def _function(fn: Callable[..., Any], fn_name: str, step: str,
   module = sys.modules.get(module_name) if module_name else None
   if (module is not None and module_name != '__main__'
       and '<' not in label and getattr(module, label, None) is fn):
-    return UserCode(fn_name=fn_name, fn_path=f'{module_name}.{label}')
+    return UserCode(fn_name=fn_name, fn_path=f'{module_name}.{label}',
+                    given_as='function', function=fn)
   return UserCode(fn_name=fn_name,
                   module_file=_write_pickled_module(fn, fn_name, label,
-                                                    pipeline_root))
+                                                    pipeline_root),
+                  given_as='function', function=fn)
 
 
 def _write_pickled_module(fn, fn_name: str, label: str,

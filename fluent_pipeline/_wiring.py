@@ -14,7 +14,7 @@ as a MissingStepError naming the call that fixes it.
 """
 
 import os
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional, Tuple
 
 from fluent_pipeline import _user_code
 from fluent_pipeline._plan import Plan
@@ -46,6 +46,10 @@ _PROVIDERS = {
     'schema': '.infer_schema() or .with_imported_schema(path)',
     'trainer': '.train(run_fn, ...)',
 }
+
+# Nodes made for a step besides its main component.
+_PART_OF = {'anomalies_gate': 'validate', 'model_resolver': 'evaluator',
+            'bulk_infer_example_gen': 'bulk_inferrer'}
 
 # Ids of the nodes the DSL adds besides the TFX defaults.
 BULK_INFER_EXAMPLE_GEN_ID = 'bulk_infer_example_gen'
@@ -89,11 +93,27 @@ def _describe(need: str) -> str:
           'schema': 'a schema', 'trainer': 'a trained model'}[need]
 
 
-def build(plan: Plan):
-  """Creates the tfx.orchestration.pipeline.Pipeline of `plan`."""
+def build(plan: Plan, runner: Optional[str] = None):
+  """Creates the tfx.orchestration.pipeline.Pipeline of `plan`; `runner`
+  names the runner it is built for, for the configuration artifact."""
+  return build_indexed(plan, runner)[0]
+
+
+def build_indexed(plan: Plan, runner: Optional[str] = None
+                  ) -> Tuple[Any, Dict[str, List[str]]]:
+  """The TFX pipeline and, for each chain call, the ids of its nodes."""
   check(plan)
   from tfx.orchestration import pipeline as tfx_pipeline  # pylint: disable=g-import-not-at-top
-  components = _Components(plan).create()
+  made = _Components(plan)
+  components = made.create()
+  nodes_by_call = made.nodes_by_call()
+  if plan.record_configuration:
+    from fluent_pipeline import _configuration  # pylint: disable=g-import-not-at-top
+    from fluent_pipeline.components import configuration  # pylint: disable=g-import-not-at-top
+    text = _configuration.dumps(_configuration.build(
+        plan, made.user_code, runner=runner))
+    components.insert(0, configuration.PipelineConfigurationGen(
+        configuration_json=text))
   ids: Dict[str, Any] = {}
   for component in components:
     if component.id in ids:
@@ -108,7 +128,7 @@ def build(plan: Plan):
       components=components,
       enable_cache=plan.enable_cache,
       metadata_connection_config=metadata_config(plan),
-      beam_pipeline_args=list(plan.beam_pipeline_args))
+      beam_pipeline_args=list(plan.beam_pipeline_args)), nodes_by_call
 
 
 def _reuse_user_code_wheels(components) -> None:
@@ -153,6 +173,20 @@ class _Components:
     self.steps = plan.steps
     self.made: Dict[str, Any] = {}
     self.order: List[Any] = []
+    self.user_code: Dict[str, _user_code.UserCode] = {}
+
+  def nodes_by_call(self) -> Dict[str, List[str]]:
+    """Chain call name -> ids of the nodes it made."""
+    found: Dict[str, List[str]] = {}
+    for kind, component in self.made.items():
+      if kind == 'example_gen':
+        call = 'from_' + (self.plan.source.kind
+                          if self.plan.source.kind != 'component'
+                          else 'example_gen')
+      else:
+        call = self.steps[_PART_OF.get(kind, kind)].call
+      found.setdefault(call, []).append(component.id)
+    return found
 
   def _add(self, kind: str, component) -> Any:
     self.made[kind] = component
@@ -174,6 +208,7 @@ class _Components:
     code = _user_code.resolve(step.opts['code'], fn_name=fn_name,
                               step=f'{step.call}()',
                               pipeline_root=self.plan.pipeline_root)
+    self.user_code[kind] = code
     return code.component_kwargs()
 
   @property
@@ -237,10 +272,10 @@ class _Components:
         statistics=self._output('statistics', 'statistics'),
         schema=self.schema, **self._tfx('validate')))
     if self._opts('validate').get('fail_on_anomalies'):
-      from fluent_pipeline import _anomalies_gate  # pylint: disable=g-import-not-at-top
-      self._add('anomalies_gate', _anomalies_gate.AnomaliesGate(
+      from fluent_pipeline.components import anomalies_gate  # pylint: disable=g-import-not-at-top
+      self._add('anomalies_gate', anomalies_gate.AnomaliesGate(
           anomalies=validator.outputs['anomalies'],
-      ).with_id(_anomalies_gate.GATE_ID))
+      ).with_id(anomalies_gate.GATE_ID))
 
   def _make_transform(self):
     from tfx.components import Transform  # pylint: disable=g-import-not-at-top
@@ -346,8 +381,8 @@ class _Components:
   def _make_infra_validator(self):
     local = self._opts('infra_validator').get('local')
     if local is not None:
-      from fluent_pipeline import _local_infra  # pylint: disable=g-import-not-at-top
-      self._add('infra_validator', _local_infra.LocalInfraValidator(
+      from fluent_pipeline.components import local_infra_validator  # pylint: disable=g-import-not-at-top
+      self._add('infra_validator', local_infra_validator.LocalInfraValidator(
           model=self._output('trainer', 'model'),
           examples=self._output('example_gen', 'examples'), **local))
       return

@@ -33,18 +33,23 @@ class PipelineRunError(RuntimeError):
 
   The message names the component and the root cause in one line; the full
   traceback and every log line are in `log_path`. Outputs of the components
-  that finished stay in ML Metadata, so a re-run with cache() resumes there.
+  that finished stay in ML Metadata under `run_id`, so `run(resume=True)`
+  (`fluent-pipeline run FILE --resume`) goes on from the failed component.
   """
 
   def __init__(self, component: Optional[str], reason: str,
-               log_path: Optional[str] = None):
+               log_path: Optional[str] = None,
+               run_id: Optional[str] = None):
     self.component = component
     self.reason = reason
     self.log_path = log_path
+    self.run_id = run_id
     where = component or 'the pipeline'
     message = f'{where} failed: {reason}'
     if log_path:
       message += f'\n  full log: {log_path}'
+    if run_id:
+      message += f'\n  run {run_id}; resume it with run(resume=True) or --resume'
     super().__init__(message)
 
 
@@ -55,6 +60,7 @@ class DataValidationError(PipelineRunError):
   """
 
   def __init__(self, component: Optional[str], reason: str,
-               log_path: Optional[str] = None, anomalies=()):
-    super().__init__(component, reason, log_path)
+               log_path: Optional[str] = None, anomalies=(),
+               run_id: Optional[str] = None):
+    super().__init__(component, reason, log_path, run_id)
     self.anomalies = list(anomalies)

@@ -15,8 +15,11 @@ the same step again replaces it. Arguments are checked when the call is made
 vanilla `tfx.orchestration.pipeline.Pipeline` for any TFX DagRunner.
 """
 
+import functools
+import inspect
 import os
 import re
+import types
 from typing import Any, Iterable, Optional, Sequence, Union
 
 from fluent_pipeline import _protos
@@ -41,6 +44,22 @@ _EXAMPLE_CHOICES = ('transformed', 'raw')
 def _trainer_pb2():
   from tfx.proto import trainer_pb2  # pylint: disable=g-import-not-at-top
   return trainer_pb2
+
+
+def _recorded(method):
+  """Records a step call's arguments (defaults applied) on the step it made,
+  for the configuration artifact and for PipelineDef.from_run."""
+  signature = inspect.signature(method)
+
+  @functools.wraps(method)
+  def call(self, *args, **kwargs):
+    made = method(self, *args, **kwargs)
+    bound = signature.bind(self, *args, **kwargs)
+    bound.apply_defaults()
+    arguments = dict(bound.arguments)
+    arguments.pop('self')
+    return made._with(made._plan.with_call_args(method.__name__, arguments))  # pylint: disable=protected-access
+  return call
 
 
 class PipelineDef:
@@ -148,6 +167,7 @@ class PipelineDef:
     return self.from_source(inputs.from_example_gen(component))
 
   # ------------------------------------------------------------- data checks
+  @_recorded
   def generate_statistics(self, *, stats_options=None,
                           exclude_splits: Optional[Iterable[str]] = None
                           ) -> 'PipelineDef':
@@ -155,6 +175,7 @@ class PipelineDef:
     return self._step('statistics', 'generate_statistics', tfx=dict(
         stats_options=stats_options, exclude_splits=_list(exclude_splits)))
 
+  @_recorded
   def infer_schema(self, *, infer_feature_shape: bool = True,
                    exclude_splits: Optional[Iterable[str]] = None
                    ) -> 'PipelineDef':
@@ -163,12 +184,14 @@ class PipelineDef:
         infer_feature_shape=bool(infer_feature_shape),
         exclude_splits=_list(exclude_splits)))
 
+  @_recorded
   def with_imported_schema(self, path) -> 'PipelineDef':
     """A curated schema.pbtxt [ImportSchemaGen]; wins over infer_schema()."""
     path = os.path.abspath(os.path.expanduser(os.fspath(path)))
     return self._step('imported_schema', 'with_imported_schema',
                       tfx=dict(schema_file=path))
 
+  @_recorded
   def validate_input_data(self, *, fail_on_anomalies: bool = False,
                           exclude_splits=None,
                           custom_validation_config=None) -> 'PipelineDef':
@@ -183,6 +206,7 @@ class PipelineDef:
         opts=dict(fail_on_anomalies=bool(fail_on_anomalies)))
 
   # ------------------------------------------------------------------- model
+  @_recorded
   def preprocess(self, preprocessing_fn, *, splits_config=None,
                  force_tf_compat_v1: bool = False, custom_config=None,
                  disable_statistics: bool = False,
@@ -198,6 +222,7 @@ class PipelineDef:
         materialize=None if materialize else False,
     ), opts=dict(code=preprocessing_fn))
 
+  @_recorded
   def tune(self, tuner_fn, *, train_args=None, eval_args=None, tune_args=None,
            custom_config=None, examples: Optional[str] = None
            ) -> 'PipelineDef':
@@ -221,6 +246,7 @@ class PipelineDef:
         custom_config=custom_config,
     ), opts=dict(code=tuner_fn, examples=_examples_choice('tune', examples)))
 
+  @_recorded
   def with_hyperparameters(self, path) -> 'PipelineDef':
     """Fixed hyperparameters from a Tuner's best_hyperparameters.txt
     [Importer]; wins over tune() for train()."""
@@ -228,6 +254,7 @@ class PipelineDef:
     return self._step('imported_hyperparameters', 'with_hyperparameters',
                       opts=dict(path=path))
 
+  @_recorded
   def train(self, run_fn, *, train_args=None, eval_args=None,
             custom_config=None, examples: Optional[str] = None
             ) -> 'PipelineDef':
@@ -248,6 +275,7 @@ class PipelineDef:
         custom_config=custom_config,
     ), opts=dict(code=run_fn, examples=_examples_choice('train', examples)))
 
+  @_recorded
   def with_base_model(self, model=latest) -> 'PipelineDef':
     """Warm-starts train() from a SavedModel directory [Importer], or from
     the newest model this pipeline trained (`latest`) [Resolver]."""
@@ -257,6 +285,7 @@ class PipelineDef:
     path = os.path.abspath(os.path.expanduser(os.fspath(model)))
     return self._step('base_model', 'with_base_model', opts=dict(path=path))
 
+  @_recorded
   def evaluate_model(self, eval_config, *, example_splits=None,
                      fairness_indicator_thresholds=None,
                      compare_to_baseline: bool = True) -> 'PipelineDef':
@@ -274,6 +303,7 @@ class PipelineDef:
         fairness_indicator_thresholds=_list(fairness_indicator_thresholds),
     ), opts=dict(compare_to_baseline=bool(compare_to_baseline)))
 
+  @_recorded
   def infra_validate(self, *, local: Optional[bool] = None,
                      max_load_seconds: float = 5.0,
                      max_latency_ms: float = 200.0, num_requests: int = 20,
@@ -331,6 +361,7 @@ class PipelineDef:
         request_spec=_protos.coerce(request_spec, pb.RequestSpec, step=step,
                                     arg='request_spec')))
 
+  @_recorded
   def push_to(self, destination, *, custom_config=None) -> 'PipelineDef':
     """Pushes blessed models to a directory [Pusher]. A relative path is
     relative to the pipeline root; a PushDestination proto is used as is."""
@@ -346,6 +377,7 @@ class PipelineDef:
           arg='destination'))
     return self._step('pusher', 'push_to', tfx=tfx, opts=opts)
 
+  @_recorded
   def bulk_infer(self, source: inputs.Source, *, data_spec=None,
                  model_spec=None, output_example_spec=None) -> 'PipelineDef':
     """Batch predictions over `source` (from fluent_pipeline.inputs)
@@ -371,6 +403,22 @@ class PipelineDef:
   def cache(self, enabled: bool = True) -> 'PipelineDef':
     """Reuses outputs of unchanged components from earlier runs."""
     return self._with(self._plan.replace(enable_cache=bool(enabled)))
+
+  def record_configuration(self, enabled: bool = True) -> 'PipelineDef':
+    """Whether the pipeline starts with PipelineConfigurationGen, which
+    freezes the run's arguments, parameters, user code and package versions
+    as a PipelineConfiguration artifact (on by default). Turned off, the
+    chain compiles to exactly the pipeline hand-written TFX would."""
+    return self._with(self._plan.replace(record_configuration=bool(enabled)))
+
+  def with_parameters(self, **values: Any) -> 'PipelineDef':
+    """Records the parameter values this pipeline was made with in its
+    configuration artifact, where `runs` and `diff` show them.
+    `fluent-pipeline run FILE --set name=value` records them for you."""
+    merged = dict(self._plan.parameters)
+    merged.update(values)
+    return self._with(self._plan.replace(
+        parameters=types.MappingProxyType(merged)))
 
   def with_beam_pipeline_args(self, args: Iterable[str]) -> 'PipelineDef':
     """Beam options for every Beam-powered component."""
@@ -434,14 +482,28 @@ class PipelineDef:
     from fluent_pipeline import _wiring  # pylint: disable=g-import-not-at-top
     return _wiring.build(self._plan)
 
-  def run(self, runner=None, *, verbose: bool = False):
+  def run(self, runner=None, *, verbose: bool = False,
+          from_step: Union[str, Sequence[str], None] = None,
+          to_step: Union[str, Sequence[str], None] = None,
+          only: Union[str, Sequence[str], None] = None,
+          resume: bool = False):
     """Builds and runs the pipeline; LocalDagRunner by default.
 
     Returns a RunResult (component states, evaluation, pushed model, bulk
-    inference output) for runners that use this pipeline's metadata store.
+    inference output, configuration) for runners that use this pipeline's
+    metadata store.
+
+    Partial runs (LocalDagRunner, BeamDagRunner), with TFX's partial-run
+    support: `from_step='train'` runs train and what follows it,
+    `to_step='preprocess'` what leads up to preprocess, `only=['train']`
+    just that; steps are chain call names or component ids. The outputs of
+    the steps that do not run come from the latest run. `resume=True` runs
+    the steps that did not complete in the latest run (after a failure).
     """
     from fluent_pipeline import runners  # pylint: disable=g-import-not-at-top
-    return runners.run(self, runner=runner, verbose=verbose)
+    return runners.run(self, runner=runner, verbose=verbose,
+                       from_step=from_step, to_step=to_step, only=only,
+                       resume=resume)
 
 
 def _list(values):

@@ -5,9 +5,13 @@ the same code reads any past run of the pipeline by its run id.
 """
 
 import dataclasses
+import datetime
+import difflib
+import functools
 import json
 import os
-from typing import Dict, List, Optional
+import re
+from typing import Any, Dict, List, Optional
 
 # ml_metadata Execution.State values, by name.
 _STATES = {0: 'UNKNOWN', 1: 'NEW', 2: 'RUNNING', 3: 'COMPLETE', 4: 'FAILED',
@@ -40,6 +44,14 @@ class RunResult:
   pushed_model: Optional[str] = None
   inference_result: Optional[str] = None
   log_path: Optional[str] = None
+  started: Optional[datetime.datetime] = None
+  seconds: float = 0.0
+  configuration: Optional[Dict[str, Any]] = None  # the PipelineConfiguration
+
+  @property
+  def parameters(self) -> Dict[str, Any]:
+    """The parameter values the run was made with (its configuration)."""
+    return dict((self.configuration or {}).get('parameters') or {})
 
   def component(self, node_id: str) -> ComponentRun:
     for c in self.components:
@@ -59,6 +71,9 @@ class RunResult:
   def __str__(self) -> str:
     lines = [f'Pipeline {self.pipeline_name!r}, run {self.run_id}',
              f'  root: {self.pipeline_root}']
+    if self.parameters:
+      lines.append('  parameters: ' + ', '.join(
+          f'{k}={v!r}' for k, v in self.parameters.items()))
     width = max([len(c.node_id) for c in self.components] + [10])
     for c in self.components:
       lines.append(f'  {c.node_id:<{width}}  {c.state:<8} {c.seconds:7.1f} s')
@@ -92,34 +107,30 @@ def _serving_line(result: 'RunResult') -> str:
           f'{len(serving["latencies_ms"])} requests)')
 
 
-def collect(connection_config, pipeline_name: str, pipeline_root: str,
-            run_id: Optional[str] = None,
-            since_ms: Optional[int] = None) -> RunResult:
-  """Reads run `run_id` (default: the newest run started at or after
-  `since_ms`, else the newest run) of `pipeline_name` from MLMD."""
-  from ml_metadata import metadata_store  # pylint: disable=g-import-not-at-top
-  store = metadata_store.MetadataStore(connection_config)
+def run_contexts(store, pipeline_name: str) -> List[Any]:
+  """The pipeline_run contexts of `pipeline_name`, newest first."""
   runs = [c for c in store.get_contexts_by_type('pipeline_run')
           if _belongs(store, c, pipeline_name)]
-  if run_id is not None:
-    runs = [c for c in runs if c.name == run_id]
-  elif since_ms is not None:
-    runs = [c for c in runs if c.create_time_since_epoch >= since_ms] or runs
-  if not runs:
-    raise LookupError(f'no run {run_id or ""} of pipeline {pipeline_name!r} '
-                      'in this metadata store')
-  run = max(runs, key=lambda c: c.create_time_since_epoch)
+  return sorted(runs, key=lambda c: (c.create_time_since_epoch, c.id),
+                reverse=True)
+
+
+def collect_run(store, run, pipeline_name: str, pipeline_root: str,
+                outcomes: bool = True) -> RunResult:
+  """The RunResult of one pipeline_run context."""
   executions = sorted(store.get_executions_by_context(run.id),
                       key=lambda e: e.id)
   node_ids = _node_ids(store, executions, pipeline_name)
   components = []
+  events = store.get_events_by_execution_ids([e.id for e in executions])
+  out_events = [e for e in events if e.type == _OUTPUT_EVENT]
+  artifacts = {a.id: a for a in store.get_artifacts_by_id(
+      list({e.artifact_id for e in out_events}))}
   for execution in executions:
     outputs: Dict[str, List[str]] = {}
-    events = store.get_events_by_execution_ids([execution.id])
-    out_events = [e for e in events if e.type == _OUTPUT_EVENT]
-    artifacts = {a.id: a for a in store.get_artifacts_by_id(
-        [e.artifact_id for e in out_events])}
     for event in out_events:
+      if event.execution_id != execution.id:
+        continue
       key = event.path.steps[0].key if event.path.steps else ''
       outputs.setdefault(key, []).append(artifacts[event.artifact_id].uri)
     components.append(ComponentRun(
@@ -128,10 +139,72 @@ def collect(connection_config, pipeline_name: str, pipeline_root: str,
         seconds=max(0.0, (execution.last_update_time_since_epoch -
                           execution.create_time_since_epoch) / 1000.0),
         outputs=outputs, execution_id=execution.id))
-  result = RunResult(pipeline_name=pipeline_name, run_id=run.name,
-                     pipeline_root=pipeline_root, components=components)
-  _read_outcomes(store, result)
+  if executions:
+    seconds = (max(e.last_update_time_since_epoch for e in executions) -
+               min(e.create_time_since_epoch for e in executions)) / 1000.0
+  else:
+    seconds = 0.0
+  result = RunResult(
+      pipeline_name=pipeline_name, run_id=run.name,
+      pipeline_root=pipeline_root, components=components,
+      started=datetime.datetime.fromtimestamp(
+          run.create_time_since_epoch / 1000.0),
+      seconds=max(0.0, seconds))
+  result.configuration = _read_configuration(result)
+  if outcomes:
+    _read_outcomes(store, result)
   return result
+
+
+def _read_configuration(result: RunResult) -> Optional[Dict[str, Any]]:
+  from fluent_pipeline.components import configuration as config_component  # pylint: disable=g-import-not-at-top
+  for c in result.components:
+    for uri in c.outputs.get('configuration', []):
+      path = os.path.join(uri, config_component.FILE_NAME)
+      if os.path.exists(path):
+        with open(path, encoding='utf-8') as f:
+          return json.load(f)
+  return None
+
+
+def collect(connection_config, pipeline_name: str, pipeline_root: str,
+            run_id: Optional[str] = None) -> RunResult:
+  """Reads run `run_id` (default: the newest) of `pipeline_name` from MLMD."""
+  from ml_metadata import metadata_store  # pylint: disable=g-import-not-at-top
+  store = metadata_store.MetadataStore(connection_config)
+  return collect_run(store, find_run(store, pipeline_name, run_id),
+                     pipeline_name, pipeline_root)
+
+
+def find_run(store, pipeline_name: str, run_id: Optional[str]):
+  """The run context named `run_id`; also 'latest' and 'latest~N' (the Nth
+  before the newest). A wrong id is a LookupError naming the nearest ids."""
+  runs = run_contexts(store, pipeline_name)
+  if not runs:
+    raise LookupError(f'pipeline {pipeline_name!r} has no run in this '
+                      'metadata store')
+  if run_id is None or run_id == 'latest':
+    return runs[0]
+  match = re.fullmatch(r'latest~(\d+)', run_id)
+  if match:
+    back = int(match.group(1))
+    if back < len(runs):
+      return runs[back]
+    raise LookupError(f'{run_id}: pipeline {pipeline_name!r} has only '
+                      f'{len(runs)} runs')
+  for run in runs:
+    if run.name == run_id:
+      return run
+  ids = [r.name for r in runs]
+  near = difflib.get_close_matches(run_id, ids, n=3, cutoff=0.4)
+  prefixed = [i for i in ids if i.startswith(run_id)]
+  if len(prefixed) == 1:
+    return runs[ids.index(prefixed[0])]
+  suggestions = prefixed or near or ids[:3]
+  raise LookupError(
+      f'no run {run_id!r} of pipeline {pipeline_name!r}; nearest: '
+      + ', '.join(suggestions) + f' ({len(ids)} runs; '
+      '`fluent-pipeline runs` lists them)')
 
 
 def _belongs(store, run_context, pipeline_name: str) -> bool:
@@ -168,7 +241,7 @@ def _read_outcomes(store, result: RunResult) -> None:
   for c in result.components:
     if 'evaluation' in c.outputs:  # Evaluator: metrics and its blessing.
       for uri in c.outputs['evaluation']:
-        result.metrics.update(_overall_metrics(uri))
+        result.metrics.update(dict(_overall_metrics(uri)))
       for uri in c.outputs.get('blessing', []):
         result.blessed = os.path.exists(os.path.join(uri, 'BLESSED'))
       if result.blessed is False:
@@ -198,6 +271,7 @@ def _pushed_destination(store, uri: str) -> Optional[str]:
   return None
 
 
+@functools.lru_cache(maxsize=256)
 def _overall_metrics(evaluation_uri: str) -> Dict[str, float]:
   """The overall-slice metrics TFMA wrote, by metric name."""
   try:

@@ -8,10 +8,11 @@ parallelize).
 """
 
 import contextlib
+import datetime
 import os
-import time
 from typing import Any, Iterator, Optional
 
+from fluent_pipeline import _configuration
 from fluent_pipeline import _diagnose
 from fluent_pipeline import _logs
 from fluent_pipeline import _wiring
@@ -55,55 +56,111 @@ def _reads_local_metadata(runner) -> bool:
   return isinstance(runner, (LocalDagRunner, BeamDagRunner))
 
 
-def run(pipeline_def, runner=None, *, verbose: bool = False) -> Any:
+RUN_ID_FORMAT = '%Y%m%d-%H%M%S.%f'  # BeamDagRunner's; now every runner's
+
+
+def new_run_id() -> str:
+  return datetime.datetime.now().strftime(RUN_ID_FORMAT)
+
+
+def run(pipeline_def, runner=None, *, verbose: bool = False,
+        from_step=None, to_step=None, only=None,
+        resume: bool = False) -> Any:
   """Builds `pipeline_def`, runs it, and returns its RunResult.
 
-  For runners that only compile or submit (Kubeflow, Vertex, Airflow) the
-  runner's own return value is returned instead.
+  On LocalDagRunner and BeamDagRunner the run gets a run id of one format
+  (RUN_ID_FORMAT) and may be partial: `from_step` / `to_step` / `only` (chain
+  call names or component ids) or `resume` (the steps that did not complete
+  in the latest run). For runners that only compile or submit (Kubeflow,
+  Vertex, Airflow) the runner's own return value is returned instead.
   """
-  pipeline = pipeline_def.build()
   runner = runner or default_runner()
-  started_ms = int(time.time() * 1000)
+  plan = pipeline_def._plan  # pylint: disable=protected-access
+  pipeline, nodes_by_call = _wiring.build_indexed(plan, type(runner).__name__)
+  partial = any(x for x in (from_step, to_step, only)) or resume
+  if not _reads_local_metadata(runner):
+    if partial:
+      raise errors.PipelineDefinitionError(
+          'run()', f'partial runs need LocalDagRunner or BeamDagRunner, not '
+          f'{type(runner).__name__}', fix='drop from_step/to_step/only/resume')
+    return runner.run(pipeline)
+  from tfx.orchestration.portable import runtime_parameter_utils, tfx_runner  # pylint: disable=g-import-not-at-top
+  from tfx.dsl.compiler import constants  # pylint: disable=g-import-not-at-top
+  run_id = new_run_id()
   log_path = os.path.join(pipeline_def.pipeline_root, 'logs',
-                          time.strftime('run-%Y%m%d-%H%M%S.log'))
+                          f'run-{run_id}.log')
   progress = None
   try:
-    with _logs.quiet_run(log_path, verbose) as progress, user_code_pip_env():
-      outcome = runner.run(pipeline)
+    with _logs.quiet_run(log_path, verbose,
+                         secrets=_configuration.secrets_of(plan)) as progress, \
+        user_code_pip_env():
+      ir = tfx_runner._make_pipeline_proto(pipeline)  # pylint: disable=protected-access
+      runtime_parameter_utils.substitute_runtime_parameter(
+          ir, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id})
+      options = None
+      if partial:
+        options = _partial_options(ir, pipeline, nodes_by_call, from_step,
+                                   to_step, only, resume)
+      runner.run_with_ir(ir, run_options=options)
+  except errors.PipelineDefinitionError:
+    raise
   except Exception as e:  # pylint: disable=broad-except
     running = progress.running if progress else None
-    reason = _diagnose.explain(e, running, _wiring.sources(pipeline_def._plan))  # pylint: disable=protected-access
+    reason = _diagnose.explain(e, running, _wiring.sources(plan))
     anomalies = getattr(_diagnose.root_cause(e), 'anomalies', None)
     if anomalies is not None:
       failure = errors.DataValidationError(
           running, reason, log_path=None if verbose else log_path,
-          anomalies=anomalies)
+          anomalies=anomalies, run_id=run_id)
     else:
       failure = errors.PipelineRunError(
-          running, reason, log_path=None if verbose else log_path)
+          running, reason, log_path=None if verbose else log_path,
+          run_id=run_id)
     if verbose:
       raise failure from e
     raise failure from None  # the traceback is in the log
-  if not _reads_local_metadata(runner):
-    return outcome
-  result = read_run(pipeline, since_ms=started_ms)
+  result = read_run(pipeline, run_id)
   result.log_path = None if verbose else log_path
   return result
 
 
-def read_run(pipeline, run_id: Optional[str] = None,
-             since_ms: Optional[int] = None) -> results.RunResult:
-  """The RunResult of a past run, found by its run id (newest by default).
-
-  `pipeline` is a PipelineDef or the TFX pipeline it built; the run is read
-  from that pipeline's ML Metadata store.
-  """
-  if hasattr(pipeline, 'metadata_connection_config'):
-    config = pipeline.metadata_connection_config
-    name = pipeline.pipeline_info.pipeline_name
-    root = pipeline.pipeline_info.pipeline_root
+def _partial_options(ir, pipeline, nodes_by_call, from_step, to_step, only,
+                     resume: bool):
+  """TFX RunOptions for a partial run, checked against ML Metadata."""
+  from ml_metadata import metadata_store  # pylint: disable=g-import-not-at-top
+  from fluent_pipeline import _partial  # pylint: disable=g-import-not-at-top
+  from fluent_pipeline.components import configuration  # pylint: disable=g-import-not-at-top
+  all_nodes = [n.pipeline_node.node_info.id for n in ir.nodes]
+  always = [configuration.COMPONENT_ID] if (
+      configuration.COMPONENT_ID in all_nodes) else []
+  store = metadata_store.MetadataStore(pipeline.metadata_connection_config)
+  name = pipeline.pipeline_info.pipeline_name
+  base_run_id = None
+  if resume:
+    if from_step or to_step or only:
+      raise errors.PipelineDefinitionError(
+          'run()', 'resume picks the steps itself',
+          fix='drop from_step/to_step/only, or resume')
+    from_nodes, base_run_id = _partial.resume_from(store, name, all_nodes,
+                                                   always)
+    to_nodes = None
+  elif only:
+    from_nodes = to_nodes = _partial.node_ids(only, nodes_by_call, all_nodes,
+                                              'only')
   else:
-    config = _wiring.metadata_config(pipeline._plan)  # pylint: disable=protected-access
-    name, root = pipeline.name, pipeline.pipeline_root
-  return results.collect(config, pipeline_name=name, pipeline_root=root,
-                         run_id=run_id, since_ms=since_ms)
+    from_nodes = to_nodes = None
+    if from_step:
+      from_nodes = _partial.node_ids(from_step, nodes_by_call, all_nodes,
+                                     'from_step')
+    if to_step:
+      to_nodes = _partial.node_ids(to_step, nodes_by_call, all_nodes,
+                                   'to_step')
+  options = _partial.options(from_nodes, to_nodes, always, base_run_id)
+  _partial.check_reusable(ir, options, store, name)
+  return options
+
+
+def read_run(pipeline, run_id: Optional[str] = None) -> results.RunResult:
+  """The RunResult of a past run (see run_history.read_run)."""
+  from fluent_pipeline import run_history  # pylint: disable=g-import-not-at-top
+  return run_history.read_run(pipeline, run_id)

@@ -31,11 +31,14 @@ def test_each_call_returns_a_new_plan_and_leaves_the_receiver(start):
   with_training = prefix.train(TAXI_MODULE, train_args=10)
   assert prefix.steps == ['from_source', 'generate_statistics',
                           'infer_schema']
+  config = 'PipelineConfigurationGen'
   assert graph(with_validation)[0] == [
-      'CsvExampleGen', 'ExampleValidator', 'SchemaGen', 'StatisticsGen']
+      'CsvExampleGen', 'ExampleValidator', config, 'SchemaGen',
+      'StatisticsGen']
   assert graph(with_training)[0] == [
-      'CsvExampleGen', 'SchemaGen', 'StatisticsGen', 'Trainer']
-  assert graph(prefix)[0] == ['CsvExampleGen', 'SchemaGen', 'StatisticsGen']
+      'CsvExampleGen', config, 'SchemaGen', 'StatisticsGen', 'Trainer']
+  assert graph(prefix)[0] == ['CsvExampleGen', config, 'SchemaGen',
+                              'StatisticsGen']
 
 
 def test_calls_in_any_order_build_the_same_pipeline(start):

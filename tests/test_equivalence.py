@@ -48,7 +48,8 @@ def both(tmp_path, taxi_csv_dir):
             .evaluate_model(tfx_eval_config())
             .push_to(serving)
             .with_beam_pipeline_args(beam_args)
-            .cache())
+            .cache()
+            .record_configuration(False))
   return hand_written, fluent
 
 
@@ -80,3 +81,22 @@ def test_the_comparison_can_fail(both, taxi_csv_dir):
   differing = [node_id for node_id, node in nodes(expected).items()
                if params(nodes(got)[node_id]) != params(node)]
   assert differing == ['Trainer']
+
+
+def test_the_configuration_node_is_the_only_addition(both):
+  """With the configuration recorded (the default), the IR is TFX's plus one
+  root node with no edges, whose output is the PipelineConfiguration."""
+  hand_written, fluent = both
+  expected = compile_ir(hand_written)
+  got = compile_ir(fluent.record_configuration().build())
+  extra = set(nodes(got)) - set(nodes(expected))
+  assert extra == {'PipelineConfigurationGen'}
+  assert set(nodes(expected)) <= set(nodes(got))
+  config_node = nodes(got)['PipelineConfigurationGen']
+  assert not config_node.upstream_nodes and not config_node.downstream_nodes
+  assert edges(got) == edges(expected)
+  assert list(config_node.outputs.outputs) == ['configuration']
+  output_type = config_node.outputs.outputs['configuration'].artifact_spec.type
+  assert output_type.name == 'fluent_pipeline.PipelineConfiguration'
+  for node_id, node in nodes(expected).items():
+    assert params(nodes(got)[node_id]) == params(node), node_id

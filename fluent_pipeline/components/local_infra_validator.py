@@ -28,7 +28,7 @@ from tfx.types.component_spec import ChannelParameter
 from tfx.types.component_spec import ExecutionParameter
 from tfx.utils import path_utils
 
-from fluent_pipeline import _serving_probe
+from fluent_pipeline.components import serving_probe
 
 MEASUREMENTS_FILE = 'measurements.json'
 _PROBE_TIMEOUT_SECONDS = 600
@@ -89,7 +89,7 @@ class Executor(base_executor.BaseExecutor):
     files = []
     if input_dict.get('examples'):
       examples = artifact_utils.get_single_instance(input_dict['examples'])
-      files = _serving_probe.example_files(examples.uri,
+      files = serving_probe.example_files(examples.uri,
                                            exec_properties['split'])
     request = {
         'model_path': path_utils.serving_model_path(model.uri),
@@ -119,7 +119,7 @@ def _run_probe(request: Dict[str, Any]) -> Dict[str, Any]:
   """The probe's measurements, or an error saying why it could not run."""
   try:
     done = subprocess.run(
-        [sys.executable, '-m', 'fluent_pipeline._serving_probe',
+        [sys.executable, '-m', 'fluent_pipeline.components.serving_probe',
          json.dumps(request)],
         capture_output=True, text=True, timeout=_PROBE_TIMEOUT_SECONDS,
         check=False)

@@ -1,7 +1,7 @@
 """Loads a SavedModel in this (fresh) process and times real requests.
 
 Run by the local infra validator as
-`python -m fluent_pipeline._serving_probe '<json request>'`; prints one JSON
+`python -m fluent_pipeline.components.serving_probe '<json request>'`; prints one JSON
 line with the measurements. A fresh process is what a model server is: no
 TensorFlow state, graph or cache left over from training.
 """

@@ -1,0 +1,199 @@
+"""A run's configuration as plain JSON: what the PipelineConfiguration
+artifact holds, what `show`, `diff` and `PipelineDef.from_run` read.
+
+It records every chain call with its arguments (defaults applied, protos as
+dicts of their fields), the source, the settings, the parameters the pipeline
+was made with, the user code (content hash and source text) and the package
+versions. Secrets never reach it: the ML Metadata password, and any value of
+a Beam flag or config key that names a password, secret, token, credential or
+key, become '***'. The same values are masked in the run's log.
+"""
+
+import functools
+import importlib.metadata
+import json
+import os
+import platform
+import re
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Set, Tuple
+
+from google.protobuf import json_format
+from google.protobuf import message
+
+from fluent_pipeline._plan import Plan
+
+FORMAT = 1
+REDACTED = '***'
+USER_CODE_ARGS = ('preprocessing_fn', 'tuner_fn', 'run_fn')
+
+# A config key or Beam flag whose value is a secret.
+_SECRET_NAME = re.compile(
+    r'pass(word|wd|phrase)?|secret|token|credential|api_?key|private_?key|'
+    r'access_?key|auth', re.IGNORECASE)
+
+_PACKAGES = (
+    ('fluent_pipeline', 'fluent-pipeline'),
+    ('tfx', 'tfx'),
+    ('tensorflow', 'tensorflow'),
+    ('tensorflow_transform', 'tensorflow-transform'),
+    ('tensorflow_model_analysis', 'tensorflow-model-analysis'),
+    ('tensorflow_data_validation', 'tensorflow-data-validation'),
+    ('apache_beam', 'apache-beam'),
+    ('ml_metadata', 'ml-metadata'),
+)
+
+
+@functools.lru_cache(maxsize=1)
+def versions() -> Tuple[Tuple[str, str], ...]:
+  """The installed versions of the packages a run depends on."""
+  found = [('python', platform.python_version())]
+  for name, dist in _PACKAGES:
+    try:
+      found.append((name, importlib.metadata.version(dist)))
+    except importlib.metadata.PackageNotFoundError:
+      found.append((name, 'not installed'))
+  return tuple(found)
+
+
+def is_secret_name(name: str) -> bool:
+  return bool(_SECRET_NAME.search(name.replace('-', '_')))
+
+
+def _redact_args(args: Iterable[str]) -> Tuple[List[str], Set[str]]:
+  """Beam flags with secret values masked ('--name=v' and '--name v')."""
+  out, secrets = [], set()
+  args = list(args)
+  i = 0
+  while i < len(args):
+    arg = str(args[i])
+    name, eq, value = arg.partition('=')
+    if name.startswith('-') and is_secret_name(name):
+      if eq:
+        out.append(f'{name}={REDACTED}')
+        secrets.add(value)
+      elif i + 1 < len(args) and not str(args[i + 1]).startswith('--'):
+        out += [arg, REDACTED]
+        secrets.add(str(args[i + 1]))
+        i += 1
+      else:
+        out.append(arg)
+    else:
+      out.append(arg)
+    i += 1
+  return out, secrets
+
+
+def to_json(value: Any, secrets: Set[str], key: str = '') -> Any:
+  """`value` as JSON data, secret-named keys masked (their values added to
+  `secrets`)."""
+  if key and is_secret_name(key) and value not in (None, '', {}, []):
+    if isinstance(value, str):
+      secrets.add(value)
+    return REDACTED
+  if value is None or isinstance(value, (bool, int, float, str)):
+    return value
+  if isinstance(value, message.Message):
+    return to_json(json_format.MessageToDict(
+        value, preserving_proto_field_name=True), secrets)
+  if isinstance(value, Mapping):
+    return {str(k): to_json(v, secrets, str(k)) for k, v in value.items()}
+  if isinstance(value, (list, tuple)):
+    return [to_json(v, secrets) for v in value]
+  if isinstance(value, os.PathLike):
+    return os.fspath(value)
+  from fluent_pipeline import inputs  # pylint: disable=g-import-not-at-top
+  if isinstance(value, inputs.Source):
+    return source_json(value, secrets)
+  if repr(value) == 'fluent_pipeline.latest':
+    return 'latest'
+  return {'repr': repr(value)}
+
+
+def source_json(source, secrets: Set[str]) -> Dict[str, Any]:
+  if source.component is not None:
+    return {'kind': 'component', 'id': source.component.id,
+            'type': _type_name(source.component)}
+  found = {'kind': source.kind, 'location': source.location}
+  for name in ('input_config', 'output_config', 'range_config'):
+    value = getattr(source, name)
+    if value is not None:
+      found[name] = to_json(value, secrets)
+  return found
+
+
+def _type_name(obj: Any) -> str:
+  cls = obj if isinstance(obj, type) else type(obj)
+  return f'{cls.__module__}.{cls.__qualname__}'
+
+
+def _metadata_json(plan: Plan, secrets: Set[str]) -> Dict[str, Any]:
+  if plan.metadata_config is None:
+    return {'sqlite': plan.metadata_path or os.path.join(
+        plan.pipeline_root, 'metadata.sqlite')}
+  config = json_format.MessageToDict(plan.metadata_config,
+                                     preserving_proto_field_name=True)
+  return to_json(config, secrets)
+
+
+def secrets_of(plan: Plan) -> Set[str]:
+  """Every secret value the plan holds (to mask in logs)."""
+  secrets: Set[str] = set()
+  build(plan, {}, runner=None, secrets=secrets)
+  return {s for s in secrets if s and s != REDACTED}
+
+
+def build(plan: Plan, user_code: Mapping[str, Any], *,
+          runner: Optional[str], secrets: Optional[Set[str]] = None
+          ) -> Dict[str, Any]:
+  """The configuration of `plan`; `user_code` maps a step kind to the
+  UserCode its function resolved to."""
+  from fluent_pipeline._wiring import STEP_ORDER  # pylint: disable=g-import-not-at-top
+  secrets = set() if secrets is None else secrets
+  steps, code_table = {}, {}
+  for kind in STEP_ORDER:
+    step = plan.steps.get(kind)
+    if step is None:
+      continue
+    args = {}
+    for name, value in step.args.items():
+      if name in USER_CODE_ARGS and kind in user_code:
+        entry = user_code[kind].record()
+        code_table.setdefault(entry['sha256'], entry)
+        args[name] = {'user_code': entry['sha256']}
+      else:
+        args[name] = to_json(value, secrets, name)
+    steps[step.call] = args
+  beam_args, beam_secrets = _redact_args(plan.beam_pipeline_args)
+  secrets |= beam_secrets
+  return {
+      'format': FORMAT,
+      'pipeline': {'name': plan.name, 'root': plan.root,
+                   'pipeline_root': plan.pipeline_root},
+      'parameters': to_json(dict(plan.parameters), secrets),
+      'source': (source_json(plan.source, secrets)
+                 if plan.source is not None else None),
+      'steps': steps,
+      'settings': {
+          'cache': plan.enable_cache,
+          'beam_pipeline_args': beam_args,
+          'metadata': _metadata_json(plan, secrets),
+          'runner': runner,
+          'extra_components': [_extra_json(c) for c in
+                               plan.extra_components],
+      },
+      'user_code': code_table,
+      'versions': dict(versions()),
+  }
+
+
+def _extra_json(component: Any) -> Dict[str, str]:
+  if hasattr(component, 'outputs') and hasattr(component, 'id'):
+    return {'id': component.id, 'type': _type_name(component)}
+  return {'factory': getattr(component, '__qualname__', repr(component))}
+
+
+def dumps(configuration: Dict[str, Any]) -> str:
+  """Canonical JSON text: the same configuration gives the same bytes, so
+  TFX's cache recognizes it."""
+  return json.dumps(configuration, sort_keys=False, indent=1,
+                    ensure_ascii=False)

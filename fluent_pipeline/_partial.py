@@ -1,0 +1,139 @@
+"""Partial runs on TFX's own partial-run support (RunOptions).
+
+`run(from_step=, to_step=, only=)` and `--resume` pick the nodes to run; TFX
+(partial_run_utils) skips the others and reuses their outputs from the
+latest run in ML Metadata. Before anything runs, every output the run needs
+is checked to exist there, so a missing one is a clear error instead of a
+LookupError after the first components ran.
+"""
+
+from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
+
+from fluent_pipeline import errors
+
+_COMPLETED = (3, 5)  # Execution.COMPLETE, Execution.CACHED
+
+
+def node_ids(names: Iterable[str], nodes_by_call: Dict[str, List[str]],
+             all_nodes: Sequence[str], arg: str) -> List[str]:
+  """The node ids of chain call names ('train') or node ids ('Trainer')."""
+  if isinstance(names, str):
+    names = [names]
+  found: List[str] = []
+  for name in names:
+    if name in nodes_by_call:
+      found += nodes_by_call[name]
+    elif name in all_nodes:
+      found.append(name)
+    else:
+      choices = sorted(set(nodes_by_call) | set(all_nodes))
+      raise errors.PipelineDefinitionError(
+          f'run({arg}=...)', f'{name!r} is neither a step of this chain nor '
+          'a component id', fix='use one of: ' + ', '.join(choices))
+  return found
+
+
+def options(from_nodes: Optional[List[str]], to_nodes: Optional[List[str]],
+            always: Iterable[str] = (), base_run_id: Optional[str] = None):
+  """TFX RunOptions for the nodes between from_nodes and to_nodes; `always`
+  (the configuration node, which has no edges) runs in every partial run."""
+  from tfx.proto.orchestration import pipeline_pb2  # pylint: disable=g-import-not-at-top
+  always = list(always)
+  result = pipeline_pb2.RunOptions()
+  partial = result.partial_run
+  if from_nodes:
+    partial.from_nodes.extend(list(from_nodes) + always)
+  if to_nodes:
+    partial.to_nodes.extend(list(to_nodes) + always)
+  if base_run_id:
+    partial.snapshot_settings.base_pipeline_run_strategy.base_run_id = (
+        base_run_id)
+  else:
+    partial.snapshot_settings.latest_pipeline_run_strategy.SetInParent()
+  return result
+
+
+def check_reusable(ir, run_options, store, pipeline_name: str) -> List[str]:
+  """Marks a copy of `ir` as TFX will and checks that every node whose outputs
+  must be reused completed in the base run. Returns the node ids to run."""
+  from tfx.orchestration.portable import partial_run_utils  # pylint: disable=g-import-not-at-top
+  from tfx.proto.orchestration import pipeline_pb2  # pylint: disable=g-import-not-at-top
+  marked = pipeline_pb2.Pipeline()
+  marked.CopyFrom(ir)
+  partial = run_options.partial_run
+  partial_run_utils.mark_pipeline(
+      marked, from_nodes=list(partial.from_nodes) or None,
+      to_nodes=list(partial.to_nodes) or None,
+      snapshot_settings=partial.snapshot_settings)
+  required = pipeline_pb2.NodeExecutionOptions.Skip.REQUIRED
+  to_run, to_reuse = [], []
+  for node in marked.nodes:
+    pipeline_node = node.pipeline_node
+    options_ = pipeline_node.execution_options
+    if not options_.HasField('skip'):
+      to_run.append(pipeline_node.node_info.id)
+    elif options_.skip.reuse_artifacts_mode == required:
+      to_reuse.append(pipeline_node.node_info.id)
+  if not to_reuse:
+    return to_run
+  base = _base_run(store, pipeline_name,
+                   partial.snapshot_settings.base_pipeline_run_strategy
+                   .base_run_id or None)
+  done = _completed_nodes(store, pipeline_name, base) if base else set()
+  missing = [n for n in to_reuse if n not in done]
+  if missing:
+    where = (f'the latest run, {base.name},' if base else
+             'this metadata store (no run yet)')
+    raise errors.PipelineDefinitionError(
+        'partial run', f'{", ".join(to_run)} need the outputs of '
+        f'{", ".join(missing)}, which did not complete in {where}',
+        fix='run those steps first (a full run, or to_step=... / --to '
+        'ending at them)')
+  return to_run
+
+
+def _base_run(store, pipeline_name: str, run_id: Optional[str]):
+  pipeline = store.get_context_by_type_and_name('pipeline', pipeline_name)
+  if pipeline is None:
+    return None
+  runs = [c for c in store.get_children_contexts_by_context(pipeline.id)
+          if c.type_id == store.get_context_type('pipeline_run').id]
+  if run_id:
+    runs = [c for c in runs if c.name == run_id]
+  return max(runs, key=lambda c: c.create_time_since_epoch, default=None)
+
+
+def _completed_nodes(store, pipeline_name: str, run) -> Set[str]:
+  """Node ids with a complete or cached execution in `run`."""
+  return {node for node, state in node_states(store, pipeline_name, run)
+          if state in _COMPLETED}
+
+
+def node_states(store, pipeline_name: str, run) -> List[Tuple[str, int]]:
+  """(node id, MLMD execution state) of every execution in `run`."""
+  node_type = store.get_context_type('node').id
+  prefix = f'{pipeline_name}.'
+  found = []
+  for execution in store.get_executions_by_context(run.id):
+    for context in store.get_contexts_by_execution(execution.id):
+      if context.type_id == node_type and context.name.startswith(prefix):
+        found.append((context.name[len(prefix):],
+                      execution.last_known_state))
+  return found
+
+
+def resume_from(store, pipeline_name: str, all_nodes: Sequence[str],
+                always: Iterable[str]) -> Tuple[List[str], str]:
+  """The nodes that did not complete in the latest run, and its id."""
+  base = _base_run(store, pipeline_name, None)
+  if base is None:
+    raise errors.PipelineDefinitionError(
+        'resume', f'pipeline {pipeline_name!r} has no run to resume',
+        fix='run it once without --resume')
+  done = _completed_nodes(store, pipeline_name, base)
+  todo = [n for n in all_nodes if n not in done and n not in set(always)]
+  if not todo:
+    raise errors.PipelineDefinitionError(
+        'resume', f'the latest run, {base.name}, completed every step; '
+        'there is nothing to resume', fix='run without --resume')
+  return todo, base.name

@@ -1,0 +1,161 @@
+"""What differs between two runs, from their configuration artifacts and
+metrics: the answer to "why is this run's model worse than last week's?"."""
+
+import dataclasses
+import difflib
+import json
+from typing import Any, Dict, List, Tuple
+
+Change = Tuple[Any, Any]
+
+
+@dataclasses.dataclass
+class CodeChange:
+  """A user function whose code changed: where, both hashes, the diff."""
+  where: str  # 'train.run_fn'
+  sha_a: str
+  sha_b: str
+  diff: str  # unified diff of the changed source files
+
+
+@dataclasses.dataclass
+class RunDiff:
+  """Differences between run `a` and run `b`; empty sections mean equal."""
+  run_a: str
+  run_b: str
+  parameters: Dict[str, Change] = dataclasses.field(default_factory=dict)
+  arguments: Dict[str, Change] = dataclasses.field(default_factory=dict)
+  user_code: List[CodeChange] = dataclasses.field(default_factory=list)
+  versions: Dict[str, Change] = dataclasses.field(default_factory=dict)
+  metrics: Dict[str, Change] = dataclasses.field(default_factory=dict)
+  notes: List[str] = dataclasses.field(default_factory=list)
+
+  def __bool__(self) -> bool:
+    return bool(self.parameters or self.arguments or self.user_code or
+                self.versions or self.metrics)
+
+  def __str__(self) -> str:
+    lines = [f'{self.run_a} -> {self.run_b}']
+    lines += [f'  note: {n}' for n in self.notes]
+    for title, changes in (('parameters', self.parameters),
+                           ('arguments', self.arguments),
+                           ('versions', self.versions)):
+      if changes:
+        lines.append(f'  {title}:')
+        lines += [f'    {k}: {_show(a)} -> {_show(b)}'
+                  for k, (a, b) in changes.items()]
+    if self.user_code:
+      lines.append('  user code:')
+      for change in self.user_code:
+        lines.append(f'    {change.where}: {change.sha_a[:12]} -> '
+                     f'{change.sha_b[:12]}')
+        lines += ['      ' + line for line in change.diff.splitlines()]
+    if self.metrics:
+      lines.append('  metrics:')
+      for name, (a, b) in self.metrics.items():
+        delta = (f' ({b - a:+.4g})' if isinstance(a, float) and
+                 isinstance(b, float) else '')
+        lines.append(f'    {name}: {_show(a)} -> {_show(b)}{delta}')
+    if not self:
+      lines.append('  no difference in parameters, arguments, user code, '
+                   'versions or metrics')
+    return '\n'.join(lines)
+
+
+def _show(value: Any) -> str:
+  if value is _MISSING:
+    return '(none)'
+  if isinstance(value, float):
+    return f'{value:.4g}'
+  if isinstance(value, str):
+    return repr(value)
+  return json.dumps(value, sort_keys=True)
+
+
+class _Missing:
+  def __repr__(self) -> str:
+    return '(none)'
+
+
+_MISSING = _Missing()
+
+
+def _flatten(value: Any, prefix: str, out: Dict[str, Any]) -> Dict[str, Any]:
+  if isinstance(value, dict) and value and 'user_code' not in value:
+    for key, item in value.items():
+      _flatten(item, f'{prefix}.{key}' if prefix else key, out)
+  else:
+    out[prefix] = value
+  return out
+
+
+def _changes(a: Dict[str, Any], b: Dict[str, Any]) -> Dict[str, Change]:
+  found = {}
+  for key in list(a) + [k for k in b if k not in a]:
+    va, vb = a.get(key, _MISSING), b.get(key, _MISSING)
+    if va != vb:
+      found[key] = (va, vb)
+  return found
+
+
+def _arguments(config: Dict[str, Any]) -> Dict[str, Any]:
+  flat: Dict[str, Any] = {}
+  _flatten(config.get('source') or {}, 'source', flat)
+  _flatten(config.get('steps') or {}, '', flat)
+  settings = dict(config.get('settings') or {})
+  _flatten(settings, 'settings', flat)
+  return flat
+
+
+def _code_changes(a: Dict[str, Any], b: Dict[str, Any]) -> List[CodeChange]:
+  found = []
+  refs_a, refs_b = (
+      {k: v['user_code'] for k, v in _flatten(c.get('steps') or {}, '',
+                                              {}).items()
+       if isinstance(v, dict) and 'user_code' in v} for c in (a, b))
+  for where in list(refs_a) + [k for k in refs_b if k not in refs_a]:
+    sha_a, sha_b = refs_a.get(where, ''), refs_b.get(where, '')
+    if sha_a == sha_b:
+      continue
+    code_a = (a.get('user_code') or {}).get(sha_a, {})
+    code_b = (b.get('user_code') or {}).get(sha_b, {})
+    found.append(CodeChange(where, sha_a, sha_b, _source_diff(code_a, code_b)))
+  return found
+
+
+def _source_diff(code_a: Dict[str, Any], code_b: Dict[str, Any]) -> str:
+  """A unified diff of a function's source when both have one, else of
+  every packaged file that changed."""
+  if 'source' in code_a and 'source' in code_b:
+    pairs = [('source', code_a['source'], code_b['source'])]
+  else:
+    files_a, files_b = code_a.get('files', {}), code_b.get('files', {})
+    names = sorted(set(files_a) | set(files_b))
+    pairs = [(n, files_a.get(n, ''), files_b.get(n, '')) for n in names
+             if files_a.get(n) != files_b.get(n)]
+  out = []
+  for name, text_a, text_b in pairs:
+    out += difflib.unified_diff(
+        text_a.splitlines(), text_b.splitlines(), fromfile=f'a/{name}',
+        tofile=f'b/{name}', lineterm='')
+  return '\n'.join(out)
+
+
+def compare(a, b) -> RunDiff:
+  """The RunDiff of two RunResults."""
+  result = RunDiff(a.run_id, b.run_id)
+  config_a, config_b = a.configuration, b.configuration
+  for run, config in ((a, config_a), (b, config_b)):
+    if config is None:
+      result.notes.append(f'run {run.run_id} recorded no configuration '
+                          '(record_configuration was off, or it ran before '
+                          'fluent_pipeline recorded one)')
+  if config_a is not None and config_b is not None:
+    result.parameters = _changes(config_a.get('parameters') or {},
+                                 config_b.get('parameters') or {})
+    result.arguments = _changes(_arguments(config_a), _arguments(config_b))
+    result.user_code = _code_changes(config_a, config_b)
+    result.versions = _changes(config_a.get('versions') or {},
+                               config_b.get('versions') or {})
+  result.metrics = _changes(a.metrics, b.metrics)
+  return result

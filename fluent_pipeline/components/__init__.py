@@ -1,0 +1,13 @@
+"""The TFX components fluent_pipeline adds to a pipeline, all in one place.
+
+- `configuration.PipelineConfigurationGen`: first node of every pipeline;
+  freezes the run's parameters, step arguments, user code and package
+  versions as a `PipelineConfiguration` artifact;
+- `anomalies_gate.AnomaliesGate`: stops a run whose data has anomalies
+  (`validate_input_data(fail_on_anomalies=True)`);
+- `local_infra_validator.LocalInfraValidator` (with `serving_probe`, the
+  process it starts): the serving check that runs without Docker.
+
+Each is a regular TFX component, so any TFX runner executes it; the runner's
+workers need fluent_pipeline installed, as they need TFX.
+"""

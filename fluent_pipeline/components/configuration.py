@@ -1,0 +1,70 @@
+"""PipelineConfigurationGen: the run's configuration, frozen as an artifact.
+
+Code is in git and the runtime in a versioned environment; the parameters a
+run was made with belong in the store beside its other artifacts, so a run id
+is all that analysis needs. This component takes the whole configuration as
+one JSON exec property (`configuration_json`) (so TFX's cache serves it while nothing changed, and a
+changed argument, parameter or line of user code makes a new artifact) and
+writes it to `configuration.json` in a `PipelineConfiguration` artifact.
+"""
+
+import json
+import os
+from typing import Any, Dict, List
+
+from tfx import types
+from tfx.dsl.components.base import base_component
+from tfx.dsl.components.base import base_executor
+from tfx.dsl.components.base import executor_spec
+from tfx.types import artifact_utils
+from tfx.types import channel
+from tfx.types.component_spec import ChannelParameter
+from tfx.types.component_spec import ExecutionParameter
+
+COMPONENT_ID = 'PipelineConfigurationGen'
+FILE_NAME = 'configuration.json'
+
+
+class PipelineConfiguration(types.Artifact):
+  """A run's parameters, step arguments, user code and package versions.
+
+  Namespaced, as Kubeflow V2 / Vertex need custom type names to be."""
+  TYPE_NAME = 'fluent_pipeline.PipelineConfiguration'
+
+
+class PipelineConfigurationGenSpec(types.ComponentSpec):
+  PARAMETERS = {'configuration_json': ExecutionParameter(type=str)}
+  INPUTS = {}
+  OUTPUTS = {'configuration': ChannelParameter(type=PipelineConfiguration)}
+
+
+class Executor(base_executor.BaseExecutor):
+  """Writes the configuration JSON into the output artifact."""
+
+  def Do(self, input_dict: Dict[str, List[types.Artifact]],
+         output_dict: Dict[str, List[types.Artifact]],
+         exec_properties: Dict[str, Any]) -> None:
+    del input_dict
+    artifact = artifact_utils.get_single_instance(
+        output_dict['configuration'])
+    text = exec_properties['configuration_json']
+    configuration = json.loads(text)  # refuse anything that is not JSON
+    os.makedirs(artifact.uri, exist_ok=True)
+    with open(os.path.join(artifact.uri, FILE_NAME), 'w',
+              encoding='utf-8') as f:
+      f.write(text)
+    artifact.set_string_custom_property(
+        'fluent_pipeline_version',
+        configuration.get('versions', {}).get('fluent_pipeline', ''))
+
+
+class PipelineConfigurationGen(base_component.BaseComponent):
+  """Records the pipeline's configuration (a JSON string) as an artifact."""
+
+  SPEC_CLASS = PipelineConfigurationGenSpec
+  EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
+
+  def __init__(self, configuration_json: str):
+    super().__init__(spec=PipelineConfigurationGenSpec(
+        configuration_json=configuration_json,
+        configuration=channel.Channel(type=PipelineConfiguration)))

@@ -23,6 +23,8 @@ from google.protobuf import message
 from fluent_pipeline._plan import Plan
 
 FORMAT = 1
+COMPONENT_ID = 'PipelineConfigurationGen'  # its node id
+FILE_NAME = 'configuration.json'  # in the PipelineConfiguration artifact
 REDACTED = '***'
 USER_CODE_ARGS = ('preprocessing_fn', 'tuner_fn', 'run_fn')
 

@@ -23,7 +23,7 @@ import inspect
 import os
 import struct
 import sys
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Mapping, Optional
 
 from fluent_pipeline.errors import UserCodeError
 
@@ -39,6 +39,8 @@ class UserCode:
   fn_path: Optional[str] = None
   given_as: str = 'module_file'
   function: Any = dataclasses.field(default=None, compare=False, repr=False)
+  recorded: Optional[Dict[str, Any]] = dataclasses.field(
+      default=None, compare=False, repr=False)  # set by Restored
 
   def component_kwargs(self) -> Dict[str, str]:
     if self.module_file:
@@ -47,22 +49,25 @@ class UserCode:
 
   def record(self) -> Dict[str, Any]:
     """What the configuration artifact keeps of this code: what it was given
-    as, its files (those TFX packages: every .py file beside a module file),
-    their content hash (TFX's, as in the user-code wheel's name) and, for a
-    function, its source."""
+    as and where, the files TFX packages (every .py file beside a module
+    file; the module of a dotted path), their content hash (TFX's, as in
+    the user-code wheel's name) and, for a function, its source."""
+    if self.recorded is not None:
+      return dict(self.recorded)
+    entry: Dict[str, Any] = {'given_as': self.given_as}
+    if self.function is not None:
+      entry['location'] = (f'{getattr(self.function, "__module__", "?")}.'
+                           f'{getattr(self.function, "__qualname__", "?")}')
     if self.module_file:
       folder, name = os.path.split(self.module_file)
       names = sorted(f for f in os.listdir(folder) if f.endswith('.py'))
-      entry = {'given_as': self.given_as, 'fn_name': self.fn_name,
-               'module': name[:-len('.py')]}
-      if self.given_as == 'module_file':
-        entry['location'] = self.module_file
+      entry.setdefault('location', self.module_file)
+      entry['module_file'] = self.module_file
     else:
       module = importlib.import_module(self.fn_path.rpartition('.')[0])
       folder, name = os.path.split(inspect.getsourcefile(module))
       names = [name]
-      entry = {'given_as': self.given_as, 'fn_name': self.fn_name,
-               'location': self.fn_path}
+      entry['location'] = self.fn_path
     files = {}
     for file_name in names:
       with open(os.path.join(folder, file_name), encoding='utf-8',
@@ -76,6 +81,50 @@ class UserCode:
       except (OSError, TypeError):
         pass
     return entry
+
+
+@dataclasses.dataclass(frozen=True)
+class Restored:
+  """User code restored from a run's configuration (PipelineDef.from_run):
+  the recorded entry; it resolves to the original file or dotted path while
+  that still has the recorded content, else to the recorded files written
+  under the pipeline root. Either way TFX packages the same content."""
+  entry: Mapping[str, Any]
+
+  def resolve(self, fn_name: str, pipeline_root: str) -> UserCode:
+    entry = dict(self.entry)
+    if entry['given_as'] == 'dotted_path' or 'module_file' not in entry:
+      try:
+        code = _dotted_path(entry['location'], fn_name, 'from_run')
+        if code.record()['sha256'] == entry['sha256']:
+          return dataclasses.replace(code, recorded=entry)
+      except UserCodeError:
+        pass
+    original = entry.get('module_file')
+    if original and os.path.isfile(original) and _folder_hash(
+        os.path.dirname(original)) == entry['sha256']:
+      path = original
+    else:
+      folder = os.path.join(pipeline_root, GENERATED_DIR,
+                            f'restored_{entry["sha256"][:16]}')
+      os.makedirs(folder, exist_ok=True)
+      for file_name, text in entry['files'].items():
+        with open(os.path.join(folder, file_name), 'w', encoding='utf-8',
+                  newline='') as f:
+          f.write(text)
+      module = (os.path.basename(original) if original else
+                next(iter(entry['files'])))
+      path = os.path.join(folder, module)
+    return UserCode(fn_name=fn_name, module_file=path,
+                    given_as=entry['given_as'], recorded=entry)
+
+
+def _folder_hash(folder: str) -> str:
+  files = {}
+  for name in sorted(f for f in os.listdir(folder) if f.endswith('.py')):
+    with open(os.path.join(folder, name), encoding='utf-8', newline='') as f:
+      files[name] = f.read()
+  return _content_hash(files)
 
 
 def _content_hash(files: Dict[str, str]) -> str:
@@ -92,6 +141,8 @@ def _content_hash(files: Dict[str, str]) -> str:
 def resolve(code: Any, *, fn_name: str, step: str,
             pipeline_root: str) -> UserCode:
   """Checks `code` and says how to hand it to the TFX component."""
+  if isinstance(code, Restored):
+    return code.resolve(fn_name, pipeline_root)
   if isinstance(code, os.PathLike) or (
       isinstance(code, str) and (code.endswith('.py') or os.sep in code)):
     return _module_file(os.fspath(code), fn_name, step)

@@ -178,7 +178,9 @@ class _Components:
   def nodes_by_call(self) -> Dict[str, List[str]]:
     """Chain call name -> ids of the nodes it made."""
     found: Dict[str, List[str]] = {}
-    for kind, component in self.made.items():
+    # The step's own component first, then the nodes made for it.
+    ordered = sorted(self.made.items(), key=lambda kv: kv[0] in _PART_OF)
+    for kind, component in ordered:
       if kind == 'example_gen':
         call = 'from_' + (self.plan.source.kind
                           if self.plan.source.kind != 'component'

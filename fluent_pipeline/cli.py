@@ -1,38 +1,163 @@
-"""`fluent-pipeline`: run or inspect a pipeline defined in a Python file.
+"""`fluent-pipeline`: run, inspect, list, compare and compile pipelines.
 
-The file defines a PipelineDef at module level (any name; `--name` picks one
-when there are several) or a function `create_pipeline()` returning one.
-TFX is only imported once a command needs it, so `--help` answers at once.
+    fluent-pipeline run my_pipeline.py --set train_steps=300 [--from train]
+    fluent-pipeline show my_pipeline.py          # components, arguments, wiring
+    fluent-pipeline runs --root runs/            # every run, newest first
+    fluent-pipeline show latest --root runs/     # one run and its configuration
+    fluent-pipeline diff latest~1 latest --root runs/
+    fluent-pipeline compile my_pipeline.py --runner kubeflow_v2 -o job.json
+
+A file defines `create_pipeline(**params)` (or a PipelineDef; `--name`
+picks another function or variable). TFX is only imported once a command
+needs it, so `--help` answers at once.
 """
 
 import argparse
-import runpy
+import json
+import os
 import sys
-from typing import List, Optional
+from typing import Any, Dict, List, Optional
+
+_RUNNERS = ('local', 'beam', 'kubeflow_v2')
+_DEFAULT_IMAGE = 'gcr.io/tfx-oss-public/tfx:1.16.0'
 
 
-def _load(path: str, name: Optional[str]):
-  from fluent_pipeline.pipeline_def import PipelineDef  # pylint: disable=g-import-not-at-top
-  namespace = runpy.run_path(path, run_name='__fluent_pipeline__')
-  if name:
-    if name not in namespace:
-      raise SystemExit(f'error: {path} defines no {name!r}')
-    found = namespace[name]
-    found = found() if callable(found) and not isinstance(
-        found, PipelineDef) else found
-  elif 'create_pipeline' in namespace:
-    found = namespace['create_pipeline']()
-  else:
-    defs = {k: v for k, v in namespace.items() if isinstance(v, PipelineDef)}
-    if len(defs) != 1:
-      raise SystemExit(
-          f'error: {path} defines {len(defs)} PipelineDefs '
-          f'({", ".join(defs) or "none"}); pick one with --name')
-    found = next(iter(defs.values()))
-  if not isinstance(found, PipelineDef):
-    raise SystemExit(f'error: {name or "create_pipeline()"} in {path} is a '
-                     f'{type(found).__name__}, not a PipelineDef')
-  return found
+def _parser() -> argparse.ArgumentParser:
+  parser = argparse.ArgumentParser(
+      prog='fluent-pipeline',
+      description='Run, inspect, list, compare and compile fluent TFX '
+      'pipelines.', epilog='Run ids: an exact id (or a unique prefix), '
+      "'latest', or 'latest~N' (the Nth run before the newest).")
+  sub = parser.add_subparsers(dest='command', required=True)
+
+  def with_file(p, required=True):
+    if required:
+      p.add_argument('file', help='Python file defining the pipeline')
+    p.add_argument('--name', help='function or variable holding it '
+                   '(default: create_pipeline, or the one PipelineDef)')
+    p.add_argument('--set', action='append', default=[], metavar='NAME=VALUE',
+                   help='a parameter of create_pipeline (repeatable); '
+                   '--NAME VALUE works too')
+
+  def with_store(p):
+    p.add_argument('--root', help="the pipeline's directory (<root>/<name>, "
+                   'where metadata.sqlite is) or the root holding it '
+                   '(default: runs/)')
+    p.add_argument('--file', dest='pipeline_file',
+                   help='or: the Python file defining the pipeline')
+
+  run = sub.add_parser('run', help='build and run a pipeline file')
+  with_file(run)
+  run.add_argument('--runner', choices=('local', 'beam'), default='local',
+                   help='LocalDagRunner (default) or BeamDagRunner')
+  run.add_argument('--from', dest='from_step', metavar='STEP',
+                   help='run this step and what follows (chain call or '
+                   'component id); the rest comes from the latest run')
+  run.add_argument('--to', dest='to_step', metavar='STEP',
+                   help='run what leads up to this step, and it')
+  run.add_argument('--only', action='append', metavar='STEP',
+                   help='run just this step (repeatable)')
+  run.add_argument('--resume', action='store_true',
+                   help='run the steps that did not complete in the latest '
+                   'run')
+  run.add_argument('--verbose', action='store_true',
+                   help='show TFX, Beam and absl logs')
+
+  show = sub.add_parser(
+      'show', help='a file: its components, arguments and wiring; a run id: '
+      'that run and its configuration')
+  show.add_argument('target', help='a pipeline file, or a run id')
+  with_file(show, required=False)
+  with_store(show)
+
+  runs = sub.add_parser('runs', help='list the runs of a pipeline')
+  runs.add_argument('target', nargs='?',
+                    help='a pipeline file or directory (or use --root)')
+  runs.add_argument('--limit', type=int, default=20,
+                    help='newest N runs (default 20; 0 for all)')
+  with_file(runs, required=False)
+  with_store(runs)
+
+  diff = sub.add_parser('diff', help='what differs between two runs')
+  diff.add_argument('run_a')
+  diff.add_argument('run_b')
+  with_file(diff, required=False)
+  with_store(diff)
+
+  comp = sub.add_parser('compile', help='write what a runner would run, '
+                        'without running it')
+  with_file(comp)
+  comp.add_argument('--runner', choices=_RUNNERS, required=True)
+  comp.add_argument('-o', '--output', required=True,
+                    help='output file (JSON)')
+  comp.add_argument('--image', default=_DEFAULT_IMAGE,
+                    help='container image for kubeflow_v2 (it needs '
+                    f'fluent_pipeline installed; default {_DEFAULT_IMAGE})')
+  return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+  parser = _parser()
+  args, extra = parser.parse_known_args(argv)
+  if extra and args.command not in ('run', 'compile', 'show'):
+    parser.error(f'unrecognized arguments: {" ".join(extra)}')
+  from fluent_pipeline import errors  # pylint: disable=g-import-not-at-top
+  try:
+    return _COMMANDS[args.command](args, extra)
+  except (errors.PipelineDefinitionError, LookupError) as e:
+    print(f'error: {e}', file=sys.stderr)
+    return 2
+  except errors.PipelineRunError as e:
+    print(f'error: {e}', file=sys.stderr)
+    return 1
+
+
+def _pipeline_def(file: str, args, extra: List[str]):
+  from fluent_pipeline import _pipeline_file  # pylint: disable=g-import-not-at-top
+  loaded = _pipeline_file.load(file, args.name)
+  return loaded.build(_pipeline_file.split_assignments(args.set, extra))
+
+
+def _is_file(target: Optional[str]) -> bool:
+  return bool(target) and target.endswith('.py') and os.path.isfile(target)
+
+
+def _store(args, target: Optional[str] = None):
+  """What run_history takes: a PipelineDef or a directory."""
+  if getattr(args, 'pipeline_file', None):
+    return _pipeline_def(args.pipeline_file, args, [])
+  if _is_file(target):
+    return _pipeline_def(target, args, [])
+  if target and os.path.isdir(target):
+    return target
+  return args.root or 'runs'
+
+
+def _run(args, extra) -> int:
+  pdef = _pipeline_def(args.file, args, extra)
+  runner = None
+  if args.runner == 'beam':
+    from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner  # pylint: disable=g-import-not-at-top
+    runner = BeamDagRunner()
+  result = pdef.run(runner, verbose=args.verbose, from_step=args.from_step,
+                    to_step=args.to_step, only=args.only,
+                    resume=args.resume)
+  print(result)
+  return 0
+
+
+def _show(args, extra) -> int:
+  if _is_file(args.target):
+    _print_pipeline(_pipeline_def(args.target, args, extra))
+    return 0
+  if args.target.endswith('.py'):
+    raise LookupError(f'{args.target} does not exist')
+  from fluent_pipeline import run_history  # pylint: disable=g-import-not-at-top
+  result = run_history.read_run(_store(args), args.target)
+  print(result)
+  if result.configuration:
+    print(_configuration_text(result.configuration))
+  return 0
 
 
 def _producer(channel) -> str:
@@ -42,31 +167,123 @@ def _producer(channel) -> str:
   return f'MLMD query ({channel.type_name})'
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-  parser = argparse.ArgumentParser(
-      prog='fluent-pipeline',
-      description='Run or inspect a fluent TFX pipeline defined in a file.')
-  sub = parser.add_subparsers(dest='command', required=True)
-  for command, text in (('run', 'build and run on LocalDagRunner'),
-                        ('show', 'print the components and their inputs')):
-    p = sub.add_parser(command, help=text)
-    p.add_argument('file', help='Python file defining the pipeline')
-    p.add_argument('--name', help='variable or function holding it')
-    if command == 'run':
-      p.add_argument('--verbose', action='store_true',
-                     help='show TFX, Beam and absl logs')
-  args = parser.parse_args(argv)
-  pipeline_def = _load(args.file, args.name)
-  if args.command == 'show':
-    for component in pipeline_def.build().components:
-      wired = ', '.join(f'{key}<-{_producer(ch)}'
-                        for key, ch in component.inputs.items())
-      print(f'{component.id}: {type(component).__name__}'
-            + (f' ({wired})' if wired else ''))
-    return 0
-  result = pipeline_def.run(verbose=args.verbose)
-  print(result)
+def _print_pipeline(pdef) -> None:
+  """Each component with its wiring, then the arguments of its chain call."""
+  from fluent_pipeline import _wiring  # pylint: disable=g-import-not-at-top
+  plan = pdef._plan  # pylint: disable=protected-access
+  pipeline, nodes_by_call = _wiring.build_indexed(plan)
+  config = _configuration_of(pipeline)
+  call_of = {ids[0]: call for call, ids in nodes_by_call.items()}
+  print(f'Pipeline {pdef.name!r} (pipeline root {pdef.pipeline_root})')
+  if config and config['parameters']:
+    print('  parameters: ' + ', '.join(
+        f'{k}={v!r}' for k, v in config['parameters'].items()))
+  for component in pipeline.components:
+    wired = ', '.join(f'{key}<-{_producer(ch)}'
+                      for key, ch in component.inputs.items())
+    print(f'{component.id}: {type(component).__name__}'
+          + (f' ({wired})' if wired else ''))
+    call = call_of.get(component.id)
+    if config and call:
+      args = (config['source'] if call.startswith('from_')
+              else config['steps'].get(call, {}))
+      for line in _argument_lines(args, config):
+        print(f'    {line}')
+
+
+def _configuration_of(pipeline) -> Optional[Dict[str, Any]]:
+  for component in pipeline.components:
+    text = component.exec_properties.get('configuration_json')
+    if text:
+      return json.loads(text)
+  return None
+
+
+def _argument_lines(args: Dict[str, Any], config: Dict[str, Any]) -> List[str]:
+  lines = []
+  for name, value in args.items():
+    if value is None:
+      continue
+    if isinstance(value, dict) and 'user_code' in value:
+      code = config['user_code'].get(value['user_code'], {})
+      where = code.get('location', code.get('module', '?'))
+      value = (f'{code.get("given_as", "code").replace("_", " ")} {where} '
+               f'(sha256 {value["user_code"][:12]})')
+    elif not isinstance(value, str):
+      value = json.dumps(value, sort_keys=True)
+    lines.append(f'{name}: {value}')
+  return lines
+
+
+def _configuration_text(config: Dict[str, Any]) -> str:
+  lines = ['  configuration:']
+  if config.get('parameters'):
+    lines.append('    parameters: ' + ', '.join(
+        f'{k}={v!r}' for k, v in config['parameters'].items()))
+  if config.get('source'):
+    lines.append(f'    {config["source"].get("kind")} source: '
+                 + json.dumps(config['source'], sort_keys=True))
+  for call, args in config.get('steps', {}).items():
+    lines.append(f'    {call}:')
+    lines += [f'      {line}' for line in _argument_lines(args, config)]
+  settings = config.get('settings', {})
+  lines.append('    settings: ' + json.dumps(settings, sort_keys=True))
+  lines.append('    versions: ' + ', '.join(
+      f'{k} {v}' for k, v in config.get('versions', {}).items()))
+  return '\n'.join(lines)
+
+
+def _runs(args, extra) -> int:
+  del extra
+  from fluent_pipeline import run_history  # pylint: disable=g-import-not-at-top
+  found = run_history.runs(_store(args, args.target), limit=args.limit or None)
+  print(runs_table(found))
   return 0
+
+
+def runs_table(found) -> str:
+  """One line per run: id, start, time, states, metrics, blessing, push."""
+  header = ('RUN ID', 'STARTED', 'TIME', 'STEPS', 'METRICS', 'BLESSED',
+            'PUSHED', 'PARAMETERS')
+  rows = [header]
+  for run in found:
+    counts: Dict[str, int] = {}
+    for state in run.states.values():
+      counts[state.lower()] = counts.get(state.lower(), 0) + 1
+    failed = [c.node_id for c in run.components if c.state == 'FAILED']
+    steps = ', '.join(f'{n} {s}' for s, n in sorted(counts.items()))
+    if failed:
+      steps += f' ({", ".join(failed)})'
+    metrics = ' '.join(f'{k}={v:.4g}' for k, v in sorted(run.metrics.items()))
+    blessed = {None: '-', True: 'yes', False: 'no'}[run.blessed]
+    rows.append((run.run_id,
+                 run.started.strftime('%Y-%m-%d %H:%M:%S') if run.started
+                 else '?', f'{run.seconds:.1f} s', steps, metrics or '-',
+                 blessed, 'yes' if run.pushed_model else '-',
+                 ' '.join(f'{k}={v}' for k, v in run.parameters.items())
+                 or '-'))
+  widths = [max(len(str(r[i])) for r in rows) for i in range(len(header))]
+  return '\n'.join('  '.join(str(v).ljust(w) for v, w in zip(r, widths))
+                   .rstrip() for r in rows)
+
+
+def _diff(args, extra) -> int:
+  del extra
+  from fluent_pipeline import run_history  # pylint: disable=g-import-not-at-top
+  print(run_history.diff(_store(args), args.run_a, args.run_b))
+  return 0
+
+
+def _compile(args, extra) -> int:
+  pdef = _pipeline_def(args.file, args, extra)
+  from fluent_pipeline import _compile as compile_  # pylint: disable=g-import-not-at-top
+  path = compile_.write(pdef, args.runner, args.output, image=args.image)
+  print(f'wrote {path} ({args.runner})')
+  return 0
+
+
+_COMMANDS = {'run': _run, 'show': _show, 'runs': _runs, 'diff': _diff,
+             'compile': _compile}
 
 
 if __name__ == '__main__':

@@ -76,8 +76,33 @@ class PipelineDef:
           '1-63 characters, and it names a directory and MLMD contexts',
           fix="use letters, digits, '_', '-' or '.', starting with a letter "
           "or digit, e.g. PipelineDef('taxi')")
-    root = os.path.abspath(os.path.expanduser(os.fspath(root)))
+    root = os.fspath(root)
+    if '://' not in root:  # a remote root (gs://, s3://) stays as given
+      root = os.path.abspath(os.path.expanduser(root))
     self._plan = Plan(name=name, root=root)
+
+  @classmethod
+  def from_run(cls, run_id: str = 'latest', root: Any = 'runs'
+               ) -> 'PipelineDef':
+    """The chain of a past run, rebuilt from its configuration artifact with
+    the user code it ran, so the run can be reproduced (with unchanged data
+    and cache(), TFX's cache serves it).
+
+    root: the pipeline's directory (<root>/<name>), the root holding it, or
+    a PipelineDef (for a MySQL store). run_id: an id, 'latest' or
+    'latest~N'.
+    """
+    from fluent_pipeline import _replay, run_history  # pylint: disable=g-import-not-at-top
+    result = run_history.read_run(root, run_id)
+    if result.configuration is None:
+      raise PipelineDefinitionError(
+          'from_run', f'run {result.run_id} recorded no configuration '
+          '(record_configuration was off)',
+          fix='pick a run made with the configuration recorded')
+    metadata_config = (root._plan.metadata_config  # pylint: disable=protected-access
+                       if isinstance(root, PipelineDef) else None)
+    return _replay.rebuild(result.configuration, result.run_id,
+                           metadata_config)
 
   # ----------------------------------------------------------------- plumbing
   def _with(self, plan: Plan) -> 'PipelineDef':

@@ -157,10 +157,10 @@ def collect_run(store, run, pipeline_name: str, pipeline_root: str,
 
 
 def _read_configuration(result: RunResult) -> Optional[Dict[str, Any]]:
-  from fluent_pipeline.components import configuration as config_component  # pylint: disable=g-import-not-at-top
+  from fluent_pipeline import _configuration  # pylint: disable=g-import-not-at-top
   for c in result.components:
     for uri in c.outputs.get('configuration', []):
-      path = os.path.join(uri, config_component.FILE_NAME)
+      path = os.path.join(uri, _configuration.FILE_NAME)
       if os.path.exists(path):
         with open(path, encoding='utf-8') as f:
           return json.load(f)

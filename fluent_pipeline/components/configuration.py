@@ -21,8 +21,8 @@ from tfx.types import channel
 from tfx.types.component_spec import ChannelParameter
 from tfx.types.component_spec import ExecutionParameter
 
-COMPONENT_ID = 'PipelineConfigurationGen'
-FILE_NAME = 'configuration.json'
+from fluent_pipeline._configuration import COMPONENT_ID
+from fluent_pipeline._configuration import FILE_NAME
 
 
 class PipelineConfiguration(types.Artifact):

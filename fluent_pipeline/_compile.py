@@ -10,13 +10,22 @@ Nothing runs and no user-code wheel is built.
 """
 
 import os
+import re
 
+from fluent_pipeline.errors import PipelineDefinitionError
+
+_KFP_NAME = re.compile(r'[a-z0-9][a-z0-9-]{0,127}')
 _RUNNER_NAMES = {'local': 'LocalDagRunner', 'beam': 'BeamDagRunner',
                  'kubeflow_v2': 'KubeflowV2DagRunner'}
 
 
 def write(pdef, runner: str, output: str, *, image: str) -> str:
   from fluent_pipeline import _wiring  # pylint: disable=g-import-not-at-top
+  if runner == 'kubeflow_v2' and not _KFP_NAME.fullmatch(pdef.name):
+    raise PipelineDefinitionError(
+        'compile', f'pipeline name {pdef.name!r} is not valid on Kubeflow '
+        "V2 / Vertex, which take lowercase letters, digits and '-'",
+        fix=f"name it {re.sub('[^a-z0-9-]', '-', pdef.name.lower())!r}")
   pipeline = _wiring.build(pdef._plan, _RUNNER_NAMES[runner])  # pylint: disable=protected-access
   folder = os.path.dirname(os.path.abspath(output))
   os.makedirs(folder, exist_ok=True)

@@ -21,8 +21,10 @@ import hashlib
 import importlib
 import inspect
 import os
+import site
 import struct
 import sys
+import sysconfig
 from typing import Any, Callable, Dict, Mapping, Optional
 
 from fluent_pipeline.errors import UserCodeError
@@ -232,20 +234,47 @@ def _function(fn: Callable[..., Any], fn_name: str, step: str,
   _check_signature(fn, fn_name, step, label)
   module_name = getattr(fn, '__module__', None)
   module = sys.modules.get(module_name) if module_name else None
-  if (module is not None and module_name != '__main__'
-      and '<' not in label and getattr(module, label, None) is fn):
+  importable = (module is not None and module_name != '__main__'
+                and '<' not in label and getattr(module, label, None) is fn)
+  if importable and _installed(module):
     return UserCode(fn_name=fn_name, fn_path=f'{module_name}.{label}',
                     given_as='function', function=fn)
   return UserCode(fn_name=fn_name,
-                  module_file=_write_pickled_module(fn, fn_name, label,
-                                                    pipeline_root),
+                  module_file=_write_pickled_module(
+                      fn, fn_name, label, pipeline_root,
+                      by_value=module if importable else None),
                   given_as='function', function=fn)
 
 
-def _write_pickled_module(fn, fn_name: str, label: str,
-                          pipeline_root: str) -> str:
+def _installed(module) -> bool:
+  """Whether `module` comes from an installed package (site-packages or the
+  standard library) rather than the user's own files."""
+  path = getattr(module, '__file__', None)
+  if not path:
+    return True  # built in
+  path = os.path.realpath(path)
+  roots = {os.path.realpath(p) for key in ('stdlib', 'platstdlib', 'purelib',
+                                           'platlib')
+           for p in [sysconfig.get_paths().get(key)] if p}
+  roots |= {os.path.realpath(p) for p in site.getsitepackages()}
+  return any(path.startswith(root + os.sep) for root in roots)
+
+
+def _write_pickled_module(fn, fn_name: str, label: str, pipeline_root: str,
+                          by_value=None) -> str:
+  """A module file holding `fn` pickled by value. A function of the user's
+  own importable module (`by_value`) is pickled by value too, with its
+  module's code: passed by its dotted path, a change to it would not reach
+  TFX's cache, and the same file would be passed differently when run by
+  the CLI and when imported."""
   import cloudpickle  # pylint: disable=g-import-not-at-top
-  payload = cloudpickle.dumps(fn)
+  if by_value is not None:
+    cloudpickle.register_pickle_by_value(by_value)
+  try:
+    payload = cloudpickle.dumps(fn)
+  finally:
+    if by_value is not None:
+      cloudpickle.unregister_pickle_by_value(by_value)
   digest = hashlib.sha256(payload).hexdigest()[:16]
   folder = os.path.join(pipeline_root, GENERATED_DIR, f'{fn_name}_{digest}')
   path = os.path.join(folder, f'{fn_name}_module.py')

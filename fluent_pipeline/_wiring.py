@@ -159,10 +159,19 @@ def metadata_config(plan: Plan):
   """The MLMD connection: the configured one, else sqlite under the root."""
   if plan.metadata_config is not None:
     return plan.metadata_config
-  from tfx.orchestration import metadata  # pylint: disable=g-import-not-at-top
-  path = plan.metadata_path or os.path.join(plan.pipeline_root,
-                                            'metadata.sqlite')
-  return metadata.sqlite_metadata_connection_config(path)
+  return sqlite_config(plan.metadata_path or os.path.join(
+      plan.pipeline_root, 'metadata.sqlite'))
+
+
+def sqlite_config(path: str):
+  """TFX's sqlite_metadata_connection_config, without creating the folder
+  (building or compiling a pipeline writes nothing; running it does)."""
+  from ml_metadata.proto import metadata_store_pb2  # pylint: disable=g-import-not-at-top
+  config = metadata_store_pb2.ConnectionConfig()
+  config.sqlite.filename_uri = path
+  config.sqlite.connection_mode = (
+      metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE)
+  return config
 
 
 class _Components:
@@ -434,6 +443,10 @@ class _Components:
     if '://' in directory:
       return directory
     root = self.plan.pipeline_root
+    if '://' in root:  # a remote root: no local path rules apply
+      if os.path.isabs(directory):
+        return directory
+      return root.rstrip('/') + '/' + directory
     if os.path.isabs(directory):
       path = os.path.normpath(directory)
     else:

@@ -305,9 +305,15 @@ def _failed_thresholds(evaluation_uri: str) -> List[str]:
     for failure in per_slice.failures:
       lines.append(_describe_failure(failure))
   if not lines and not validation.validation_ok:
-    lines.append('validation not ok: ' + (
-        '; '.join(str(m) for m in validation.missing_thresholds) or
-        'see the Evaluator output'))
+    if validation.missing_thresholds:
+      lines.append('the eval_config has no thresholds, so TFMA blesses no '
+                   'model')
+    elif validation.missing_slices:
+      lines.append('slices with thresholds had no examples: ' + '; '.join(
+          str(s).replace('\n', ' ').strip()
+          for s in validation.missing_slices))
+    else:
+      lines.append('validation not ok: see the Evaluator output')
   return lines
 
 

@@ -54,10 +54,8 @@ def _store_in_directory(path: str) -> Tuple[Any, str, str]:
   else:
     raise LookupError(f'{path} does not exist; pass the directory of a '
                       f'pipeline (<root>/<name>, where {_SQLITE} is)')
-  from ml_metadata.proto import metadata_store_pb2  # pylint: disable=g-import-not-at-top
-  config = metadata_store_pb2.ConnectionConfig()  # as TFX's, without TFX
-  config.sqlite.filename_uri = os.path.join(pipeline_root, _SQLITE)
-  config.sqlite.connection_mode = 3  # READWRITE_OPENCREATE
+  from fluent_pipeline import _wiring  # pylint: disable=g-import-not-at-top
+  config = _wiring.sqlite_config(os.path.join(pipeline_root, _SQLITE))
   return config, _pipeline_name(config, pipeline_root), pipeline_root
 
 

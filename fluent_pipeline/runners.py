@@ -86,6 +86,9 @@ def run(pipeline_def, runner=None, *, verbose: bool = False,
     return runner.run(pipeline)
   from tfx.orchestration.portable import runtime_parameter_utils, tfx_runner  # pylint: disable=g-import-not-at-top
   from tfx.dsl.compiler import constants  # pylint: disable=g-import-not-at-top
+  sqlite = pipeline.metadata_connection_config.sqlite.filename_uri
+  if sqlite and '://' not in sqlite:
+    os.makedirs(os.path.dirname(os.path.abspath(sqlite)), exist_ok=True)
   run_id = new_run_id()
   log_path = os.path.join(pipeline_def.pipeline_root, 'logs',
                           f'run-{run_id}.log')

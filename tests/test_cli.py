@@ -1,15 +1,29 @@
-"""The command line: show and run a pipeline defined in a file."""
+"""The command line, through its entry point: show, compile, parameters,
+errors and --help (run, runs and diff on real runs: test_run_history)."""
 
+import json
 import os
 import subprocess
 import sys
+import time
+
+import pytest
 
 from fluent_pipeline import cli
 from conftest import TAXI_DIR
 
+CLI = os.path.join(os.path.dirname(sys.executable), 'fluent-pipeline')
+TAXI_FILE = os.path.join(TAXI_DIR, 'pipeline.py')
 
-def test_show_prints_every_component_and_its_wiring(capsys):
-  assert cli.main(['show', os.path.join(TAXI_DIR, 'pipeline.py')]) == 0
+
+def fluent(*args, cwd=None):
+  return subprocess.run([CLI, *args], capture_output=True, text=True,
+                        cwd=cwd, timeout=300, stdin=subprocess.DEVNULL)
+
+
+def test_show_prints_components_wiring_and_arguments(capsys, tmp_path):
+  assert cli.main(['show', TAXI_FILE, '--set', f'root={tmp_path}',
+                   '--train-steps', '321']) == 0
   out = capsys.readouterr().out
   assert ('Trainer: Trainer (examples<-Transform.transformed_examples, '
           'transform_graph<-Transform.transform_graph, '
@@ -19,25 +33,106 @@ def test_show_prints_every_component_and_its_wiring(capsys):
       'model_blessing<-Evaluator.blessing, ' \
       'infra_blessing<-LocalInfraValidator.blessing)' in out
   assert 'model<-MLMD query (Model)' in out
-  assert len(out.strip().splitlines()) == 13
+  lines = out.splitlines()
+  trainer = lines.index(next(l for l in lines if l.startswith('Trainer:')))
+  arguments = lines[trainer + 1:trainer + 5]
+  assert '    train_args: 321' in arguments  # the parameter reached it
+  assert '    eval_args: 150' in arguments
+  assert any(l.startswith('    run_fn: module file ') and
+             'taxi_utils.py (sha256 ' in l for l in arguments)
+  assert '"lower_bound": 0.6' in out  # the Evaluator's threshold
+  assert 'train_steps=321' in lines[1]  # parameters, on the second line
+  components = [l for l in lines if l and not l.startswith(' ')
+                and ': ' in l and not l.startswith('Pipeline ')]
+  assert len(components) == 14  # TFX's 13 and PipelineConfigurationGen
 
 
 def test_file_without_a_pipeline_is_a_clear_error(tmp_path):
   empty = tmp_path / 'nothing.py'
   empty.write_text('x = 1\n')
-  try:
+  with pytest.raises(SystemExit) as e:
     cli.main(['show', str(empty)])
-  except SystemExit as e:
-    assert 'defines 0 PipelineDefs' in str(e) and '--name' in str(e)
-  else:
-    raise AssertionError('expected SystemExit')
+  assert 'defines 0 PipelineDefs' in str(e.value) and '--name' in str(e.value)
 
 
-def test_help_answers_without_importing_tfx():
+def test_unknown_parameter_and_bad_value_are_clear_errors(tmp_path):
+  unknown = fluent('show', TAXI_FILE, '--set', 'train_stepz=3')
+  assert unknown.returncode == 2
+  assert "unknown parameter 'train_stepz'" in unknown.stderr
+  assert 'train_steps (int, default 1000)' in unknown.stderr  # valid ones
+  bad = fluent('run', TAXI_FILE, '--train-steps', 'many',
+               '--set', f'root={tmp_path}')
+  assert bad.returncode == 2
+  assert "parameter train_steps takes an int, got 'many'" in bad.stderr
+  assert not os.listdir(tmp_path)  # nothing ran, nothing was written
+
+
+@pytest.mark.parametrize('command', ['', 'run', 'show', 'runs', 'diff',
+                                     'compile'])
+def test_help_answers_fast_without_importing_tfx(command):
+  args = f'["{command}", "--help"]' if command else '["--help"]'
+  started = time.perf_counter()
   out = subprocess.run(
       [sys.executable, '-c', 'import sys; from fluent_pipeline import cli\n'
-       'try:\n  cli.main(["--help"])\nexcept SystemExit:\n  pass\n'
+       f'try:\n  cli.main({args})\nexcept SystemExit:\n  pass\n'
        'print("tfx" in sys.modules, "tensorflow" in sys.modules)'],
       capture_output=True, text=True, check=True).stdout
+  seconds = time.perf_counter() - started
   assert 'usage: fluent-pipeline' in out
   assert out.strip().endswith('False False')
+  print(f'{command or "--help"}: {seconds:.2f} s')  # timed in bench
+
+
+def test_compile_for_kubeflow_v2(tmp_path):
+  out = tmp_path / 'job' / 'taxi.json'
+  done = fluent('compile', TAXI_FILE, '--runner', 'kubeflow_v2', '-o',
+                str(out), '--set', f'root={tmp_path / "root"}',
+                '--set', 'train_steps=77', '--set', 'name=taxi-v2')
+  assert done.returncode == 0, done.stderr
+  job = json.loads(out.read_text())
+  assert job['runtimeConfig']['gcsOutputDirectory'] == str(
+      tmp_path / 'root' / 'taxi-v2')
+  tasks = job['pipelineSpec']['root']['dag']['tasks']
+  assert 'PipelineConfigurationGen' in tasks and 'Trainer' in tasks
+  assert '"num_steps": 77' in out.read_text().replace('\\"', '"')
+
+
+def test_compile_names_a_name_kubeflow_refuses(tmp_path):
+  done = fluent('compile', TAXI_FILE, '--runner', 'kubeflow_v2', '-o',
+                str(tmp_path / 'job.json'), '--set', f'root={tmp_path}')
+  assert done.returncode == 2
+  assert "pipeline name 'chicago_taxi' is not valid on Kubeflow V2" in \
+      done.stderr and "name it 'chicago-taxi'" in done.stderr
+  assert not (tmp_path / 'job.json').exists()
+
+
+def test_compile_keeps_a_remote_root_remote(tmp_path, taxi_csv_dir):
+  """No module file here: TFX would upload its wheel to the root, which needs
+  Google Cloud; everything short of that is checked."""
+  file = tmp_path / 'remote.py'
+  file.write_text(
+      'from fluent_pipeline import PipelineDef\n'
+      'def create_pipeline(root: str = "gs://bucket/runs"):\n'
+      f'  return (PipelineDef("remote", root=root).from_csv({taxi_csv_dir!r})'
+      '\n          .generate_statistics().infer_schema())\n')
+  out = tmp_path / 'job.json'
+  done = fluent('compile', str(file), '--runner', 'kubeflow_v2', '-o',
+                str(out))
+  assert done.returncode == 0, done.stderr
+  job = json.loads(out.read_text())
+  assert job['runtimeConfig']['gcsOutputDirectory'] == 'gs://bucket/runs/remote'
+  assert 'gs:/bucket' not in out.read_text().replace('gs://bucket', '')
+  assert not (tmp_path / 'gs:').exists()
+
+
+def test_compile_for_local_writes_the_ir(tmp_path):
+  out = tmp_path / 'ir.json'
+  done = fluent('compile', TAXI_FILE, '--runner', 'local', '-o', str(out),
+                '--set', f'root={tmp_path}')
+  assert done.returncode == 0, done.stderr
+  ir = json.loads(out.read_text())
+  ids = [n['pipeline_node']['node_info']['id'] for n in ir['nodes']]
+  assert ids[0] in ('CsvExampleGen', 'PipelineConfigurationGen')
+  assert {'PipelineConfigurationGen', 'Trainer', 'Pusher'} <= set(ids)
+  assert ir['pipeline_info']['id'] == 'chicago_taxi'
+  assert not (tmp_path / 'chicago_taxi').exists()  # nothing ran

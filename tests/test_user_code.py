@@ -59,10 +59,34 @@ def test_all_three_forms_in_one_chain(start, user_pkg):
   assert os.path.isfile(generated)
 
 
-def test_importable_function_is_passed_by_dotted_path(user_pkg):
+def test_installed_function_is_passed_by_dotted_path():
+  from tfx.examples.chicago_taxi_pipeline import taxi_utils_native_keras
+  code = resolve(taxi_utils_native_keras.run_fn)
+  path = 'tfx.examples.chicago_taxi_pipeline.taxi_utils_native_keras.run_fn'
+  assert code.component_kwargs() == {'run_fn': path}
+
+
+def test_own_importable_function_is_pickled_by_value(user_pkg, tmp_path):
+  """A function of the user's own module is pickled with its code, so an
+  edit to it changes what TFX gets (and its cache key)."""
   module = importlib.import_module(user_pkg)
-  code = resolve(module.run_fn)
-  assert code.component_kwargs() == {'run_fn': f'{user_pkg}.run_fn'}
+  before = resolve(module.run_fn, root=str(tmp_path)).component_kwargs()
+  assert before['module_file'].startswith(
+      os.path.join(str(tmp_path), '_fluent_user_code', 'run_fn_'))
+  assert resolve(module.run_fn, root=str(tmp_path)).component_kwargs() == \
+      before  # deterministic
+  source = open(module.__file__).read().replace('return fn_args',
+                                                'return [fn_args]')
+  with open(module.__file__, 'w') as f:
+    f.write(source)
+  importlib.reload(module)
+  after = resolve(module.run_fn, root=str(tmp_path)).component_kwargs()
+  assert after['module_file'] != before['module_file']
+  spec = importlib.util.spec_from_file_location('generated',
+                                                after['module_file'])
+  generated = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(generated)
+  assert generated.run_fn(7) == [7]
 
 
 def test_local_function_is_pickled_into_a_module_that_works(tmp_path):

@@ -1,15 +1,16 @@
 """Partial runs on TFX's own partial-run support (RunOptions).
 
 `run(from_step=, to_step=, only=)` and `--resume` pick the nodes to run; TFX
-(partial_run_utils) skips the others and reuses their outputs from the
-latest run in ML Metadata. Before anything runs, every output the run needs
-is checked to exist there, so a missing one is a clear error instead of a
-LookupError after the first components ran.
+(partial_run_utils) skips the others and reuses their outputs from an
+earlier run in ML Metadata: the newest one in which all of them completed,
+found and pinned here before anything runs, so a missing output is a clear
+error instead of a LookupError after the first components ran.
 """
 
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from fluent_pipeline import errors
+from fluent_pipeline import results
 
 _COMPLETED = (3, 5)  # Execution.COMPLETE, Execution.CACHED
 
@@ -54,8 +55,10 @@ def options(from_nodes: Optional[List[str]], to_nodes: Optional[List[str]],
 
 
 def check_reusable(ir, run_options, store, pipeline_name: str) -> List[str]:
-  """Marks a copy of `ir` as TFX will and checks that every node whose outputs
-  must be reused completed in the base run. Returns the node ids to run."""
+  """Marks a copy of `ir` as TFX will, finds the newest run in which every
+  node whose outputs must be reused completed, and pins it as the run TFX
+  reuses them from (TFX's default, the latest run, may be a partial or a
+  failed one that lacks them). Returns the node ids to run."""
   from tfx.orchestration.portable import partial_run_utils  # pylint: disable=g-import-not-at-top
   from tfx.proto.orchestration import pipeline_pb2  # pylint: disable=g-import-not-at-top
   marked = pipeline_pb2.Pipeline()
@@ -76,31 +79,25 @@ def check_reusable(ir, run_options, store, pipeline_name: str) -> List[str]:
       to_reuse.append(pipeline_node.node_info.id)
   if not to_reuse:
     return to_run
-  base = _base_run(store, pipeline_name,
-                   partial.snapshot_settings.base_pipeline_run_strategy
-                   .base_run_id or None)
-  done = _completed_nodes(store, pipeline_name, base) if base else set()
-  missing = [n for n in to_reuse if n not in done]
-  if missing:
-    where = (f'the latest run, {base.name},' if base else
-             'this metadata store (no run yet)')
-    raise errors.PipelineDefinitionError(
-        'partial run', f'{", ".join(to_run)} need the outputs of '
-        f'{", ".join(missing)}, which did not complete in {where}',
-        fix='run those steps first (a full run, or to_step=... / --to '
-        'ending at them)')
-  return to_run
-
-
-def _base_run(store, pipeline_name: str, run_id: Optional[str]):
-  pipeline = store.get_context_by_type_and_name('pipeline', pipeline_name)
-  if pipeline is None:
-    return None
-  runs = [c for c in store.get_children_contexts_by_context(pipeline.id)
-          if c.type_id == store.get_context_type('pipeline_run').id]
-  if run_id:
-    runs = [c for c in runs if c.name == run_id]
-  return max(runs, key=lambda c: c.create_time_since_epoch, default=None)
+  pinned = partial.snapshot_settings.base_pipeline_run_strategy.base_run_id
+  runs = results.run_contexts(store, pipeline_name)
+  if pinned:
+    runs = [r for r in runs if r.name == pinned]
+  newest_missing = None
+  for run in runs:
+    missing = set(to_reuse) - _completed_nodes(store, pipeline_name, run)
+    if not missing:
+      partial.snapshot_settings.base_pipeline_run_strategy.base_run_id = (
+          run.name)
+      return to_run
+    newest_missing = newest_missing or missing
+  never = sorted(newest_missing or to_reuse)
+  raise errors.PipelineDefinitionError(
+      'partial run', f'{", ".join(to_run)} need the outputs of '
+      f'{", ".join(never)}, which no run of {pipeline_name!r} completed'
+      + (f' (looked at {pinned})' if pinned else ''),
+      fix='run those steps first (a full run, or to_step=... / --to ending '
+      'at them)')
 
 
 def _completed_nodes(store, pipeline_name: str, run) -> Set[str]:
@@ -125,7 +122,7 @@ def node_states(store, pipeline_name: str, run) -> List[Tuple[str, int]]:
 def resume_from(store, pipeline_name: str, all_nodes: Sequence[str],
                 always: Iterable[str]) -> Tuple[List[str], str]:
   """The nodes that did not complete in the latest run, and its id."""
-  base = _base_run(store, pipeline_name, None)
+  base = next(iter(results.run_contexts(store, pipeline_name)), None)
   if base is None:
     raise errors.PipelineDefinitionError(
         'resume', f'pipeline {pipeline_name!r} has no run to resume',

@@ -99,12 +99,14 @@ def _changes(a: Dict[str, Any], b: Dict[str, Any]) -> Dict[str, Change]:
 
 
 def _arguments(config: Dict[str, Any]) -> Dict[str, Any]:
+  """Source, step arguments and settings as flat 'a.b.c' keys; user code
+  references are left to the user-code section."""
   flat: Dict[str, Any] = {}
   _flatten(config.get('source') or {}, 'source', flat)
   _flatten(config.get('steps') or {}, '', flat)
-  settings = dict(config.get('settings') or {})
-  _flatten(settings, 'settings', flat)
-  return flat
+  _flatten(config.get('settings') or {}, 'settings', flat)
+  return {k: v for k, v in flat.items()
+          if not (isinstance(v, dict) and 'user_code' in v)}
 
 
 def _code_changes(a: Dict[str, Any], b: Dict[str, Any]) -> List[CodeChange]:
@@ -128,6 +130,8 @@ def _source_diff(code_a: Dict[str, Any], code_b: Dict[str, Any]) -> str:
   every packaged file that changed."""
   if 'source' in code_a and 'source' in code_b:
     pairs = [('source', code_a['source'], code_b['source'])]
+  elif 'function' in (code_a.get('given_as'), code_b.get('given_as')):
+    return '(no source to compare: a function defined without a source file)'
   else:
     files_a, files_b = code_a.get('files', {}), code_b.get('files', {})
     names = sorted(set(files_a) | set(files_b))

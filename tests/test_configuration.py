@@ -1,0 +1,184 @@
+"""The PipelineConfiguration a built pipeline records: what it holds, what it
+masks, what changes it; and the parameters of a pipeline file."""
+
+import importlib.util
+import json
+import os
+
+import pytest
+
+from fluent_pipeline import PipelineDef, PipelineDefinitionError
+from fluent_pipeline import _configuration, _pipeline_file, _run_diff
+from fluent_pipeline.results import RunResult
+from conftest import TAXI_DIR, TAXI_MODULE
+
+
+def configuration(pdef):
+  for component in pdef.build().components:
+    if component.id == 'PipelineConfigurationGen':
+      return json.loads(component.exec_properties['configuration_json'])
+  return None
+
+
+@pytest.fixture
+def chain(tmp_path, taxi_csv_dir):
+  return (PipelineDef('cfg', root=str(tmp_path)).from_csv(taxi_csv_dir)
+          .generate_statistics().infer_schema().preprocess(TAXI_MODULE)
+          .train(TAXI_MODULE, train_args=100, eval_args=10))
+
+
+def test_records_every_call_its_arguments_code_and_versions(chain,
+                                                            taxi_csv_dir):
+  from tfx.components.util import udf_utils
+  config = configuration(chain.with_parameters(train_steps=100))
+  assert config['pipeline']['name'] == 'cfg'
+  assert config['source'] == {'kind': 'csv', 'location': taxi_csv_dir}
+  assert list(config['steps']) == ['generate_statistics', 'infer_schema',
+                                   'preprocess', 'train']
+  train = config['steps']['train']
+  assert train['train_args'] == 100 and train['eval_args'] == 10
+  assert config['steps']['infer_schema']['infer_feature_shape'] is True
+  assert config['parameters'] == {'train_steps': 100}
+  # The user code: TFX's own content hash (the one in its wheel's name),
+  # and the files it packages, stored once for the steps sharing them.
+  sha = train['run_fn']['user_code']
+  assert config['steps']['preprocess']['preprocessing_fn'] == {
+      'user_code': sha}
+  sources = sorted(f for f in os.listdir(TAXI_DIR) if f.endswith('.py'))
+  assert sha == udf_utils._get_version_hash(TAXI_DIR, sources)  # pylint: disable=protected-access
+  code = config['user_code'][sha]
+  assert code['given_as'] == 'module_file'
+  assert code['location'] == TAXI_MODULE
+  with open(TAXI_MODULE) as f:
+    assert code['files']['taxi_utils.py'] == f.read()
+  for package in ('fluent_pipeline', 'tfx', 'tensorflow',
+                  'tensorflow_transform', 'tensorflow_model_analysis',
+                  'tensorflow_data_validation', 'apache_beam'):
+    assert config['versions'][package][0].isdigit(), package
+  assert config['settings']['metadata'] == {
+      'sqlite': os.path.join(chain.pipeline_root, 'metadata.sqlite')}
+
+
+def test_same_chain_same_bytes_and_a_change_shows(chain):
+  node = lambda p: [c for c in p.build().components  # noqa: E731
+                    if c.id == 'PipelineConfigurationGen'][0]
+  same = node(chain).exec_properties['configuration_json']
+  assert node(chain).exec_properties['configuration_json'] == same
+  other = node(chain.train(TAXI_MODULE, train_args=101, eval_args=10))
+  assert other.exec_properties['configuration_json'] != same
+
+
+def test_secrets_are_masked_and_collected(chain):
+  pdef = (chain.with_beam_pipeline_args(
+      ['--direct_num_workers=1', '--s3_secret_access_key=Planted-1',
+       '--api_token', 'Planted-2'])
+          .with_mysql_ml_metadata(password='Planted-3', user='tfx')
+          .tune(TAXI_MODULE, custom_config={'db_password': 'Planted-4',
+                                            'max_trials': 1}))
+  text = json.dumps(configuration(pdef))
+  for planted in ('Planted-1', 'Planted-2', 'Planted-3', 'Planted-4'):
+    assert planted not in text
+  config = json.loads(text)
+  assert config['settings']['beam_pipeline_args'] == [
+      '--direct_num_workers=1', '--s3_secret_access_key=***', '--api_token',
+      '***']
+  assert config['settings']['metadata']['mysql']['password'] == '***'
+  assert config['settings']['metadata']['mysql']['user'] == 'tfx'
+  assert config['steps']['tune']['custom_config'] == {
+      'db_password': '***', 'max_trials': 1}
+  assert _configuration.secrets_of(pdef._plan) == {  # pylint: disable=protected-access
+      'Planted-1', 'Planted-2', 'Planted-3', 'Planted-4'}
+
+
+def test_turned_off_there_is_no_configuration_node(chain):
+  assert configuration(chain) is not None
+  assert configuration(chain.record_configuration(False)) is None
+
+
+def test_a_changed_line_in_a_function_changes_hash_and_diff(tmp_path,
+                                                            taxi_csv_dir):
+  base = (PipelineDef('fn', root=str(tmp_path)).from_csv(taxi_csv_dir)
+          .generate_statistics().infer_schema())
+  source = tmp_path / 'my_model.py'
+  configs = []
+  for i, line in enumerate(('return steps', 'return [steps]')):
+    source.write_text(f'def run_fn(fn_args):\n  steps = fn_args\n  {line}\n')
+    spec = importlib.util.spec_from_file_location(f'my_model_{i}', source)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    configs.append(configuration(base.train(module.run_fn, train_args=5)))
+  shas = [c['steps']['train']['run_fn']['user_code'] for c in configs]
+  assert shas[0] != shas[1]
+  assert configs[1]['user_code'][shas[1]]['source'] == \
+      'def run_fn(fn_args):\n  steps = fn_args\n  return [steps]\n'
+  runs = [RunResult('fn', f'run-{i}', '', [], configuration=c)
+          for i, c in enumerate(configs)]
+  diff = _run_diff.compare(*runs)
+  assert [c.where for c in diff.user_code] == ['train.run_fn']
+  assert not diff.parameters and not diff.arguments and not diff.versions
+  text = str(diff)
+  assert f'train.run_fn: {shas[0][:12]} -> {shas[1][:12]}' in text
+  assert '-  return steps' in text and '+  return [steps]' in text
+
+
+def test_a_remote_root_stays_remote(taxi_csv_dir):
+  pdef = (PipelineDef('remote', root='gs://bucket/runs').from_csv(taxi_csv_dir)
+          .generate_statistics().infer_schema()
+          .train(TAXI_MODULE, train_args=5).push_to('serving'))
+  assert pdef.pipeline_root == 'gs://bucket/runs/remote'
+  built = pdef.build()
+  assert built.pipeline_info.pipeline_root == 'gs://bucket/runs/remote'
+  pusher = [c for c in built.components if c.id == 'Pusher'][0]
+  assert 'gs://bucket/runs/remote/serving' in pusher.exec_properties[
+      'push_destination']
+
+
+PIPELINE_FILE = '''
+import pathlib
+from fluent_pipeline import PipelineDef
+
+def create_pipeline(data: str, steps: int = 10, rate=0.5, deep: bool = False,
+                    out: pathlib.Path = pathlib.Path('x'), name='p'):
+  return PipelineDef(name, root=str(out)).from_csv(data)
+'''
+
+
+def test_parameters_are_typed_bound_and_recorded(tmp_path, taxi_csv_dir):
+  path = tmp_path / 'typed_pipeline.py'
+  path.write_text(PIPELINE_FILE)
+  loaded = _pipeline_file.load(str(path))
+  assert {n: p.type for n, p in loaded.parameters.items()} == {
+      'data': 'str', 'steps': 'int', 'rate': 'float', 'deep': 'bool',
+      'out': 'path', 'name': 'str'}
+  pdef = loaded.build({'data': taxi_csv_dir, 'steps': '30', 'rate': '1e-3',
+                       'deep': 'yes', 'out': str(tmp_path / 'o')})
+  assert pdef._plan.parameters == {  # pylint: disable=protected-access
+      'data': taxi_csv_dir, 'steps': 30, 'rate': 0.001, 'deep': True,
+      'out': str(tmp_path / 'o'), 'name': 'p'}
+  assert pdef.pipeline_root == str(tmp_path / 'o' / 'p')
+
+
+@pytest.mark.parametrize('assignments, message', [
+    ({'stepz': '1', 'data': 'd'}, "unknown parameter 'stepz'"),
+    ({'steps': '1.5', 'data': 'd'}, "steps takes an int, got '1.5'"),
+    ({'rate': 'fast', 'data': 'd'}, "rate takes a float, got 'fast'"),
+    ({'deep': 'maybe', 'data': 'd'}, "deep takes a bool, got 'maybe'"),
+    ({}, 'parameter(s) data have no default'),
+])
+def test_bad_parameters_are_named(tmp_path, assignments, message):
+  path = tmp_path / 'bad_params_pipeline.py'
+  path.write_text(PIPELINE_FILE)
+  with pytest.raises(PipelineDefinitionError) as e:
+    _pipeline_file.load(str(path)).build(assignments)
+  assert message in str(e.value)
+  if 'unknown' in message:
+    assert 'steps (int, default 10)' in str(e.value)
+
+
+def test_assignments_from_set_and_dashed_flags():
+  assert _pipeline_file.split_assignments(
+      ['train_steps=3', 'x=a=b'], ['--learning-rate', '0.1', '--deep=true']
+  ) == {'train_steps': '3', 'x': 'a=b', 'learning_rate': '0.1',
+        'deep': 'true'}
+  with pytest.raises(SystemExit, match='expected name=value'):
+    _pipeline_file.split_assignments(['oops'], [])

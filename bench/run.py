@@ -237,7 +237,10 @@ def main() -> int:
   import_tfx_seconds = timed_subprocess(
       [sys.executable, '-c', 'import tfx.v1'], 5)
   cli = os.path.join(os.path.dirname(sys.executable), 'fluent-pipeline')
-  help_seconds = timed_subprocess([cli, '--help'], 5)
+  help_each = {command or '--help': timed_subprocess(
+      [cli, *([command] if command else []), '--help'], 5)
+                for command in ('', 'run', 'show', 'runs', 'diff', 'compile')}
+  help_seconds = max(help_each.values())  # the slowest --help
 
   log('build + compile ...')
   build = bench_build(20)
@@ -250,6 +253,16 @@ def main() -> int:
       f.writelines(lines)
   log('end to end ...')
   e2e = bench_e2e(work, data_dir, args.repeats)
+
+  log('run history commands ...')
+  history_root = os.path.join(work, 'e2e_fluent_0')  # 3 runs, with metrics
+  history = {
+      'runs': timed_subprocess([cli, 'runs', '--root', history_root], 3),
+      'diff': timed_subprocess(
+          [cli, 'diff', 'latest~2', 'latest', '--root', history_root], 3),
+      'show': timed_subprocess(
+          [cli, 'show', 'latest', '--root', history_root], 3),
+  }
 
   log('data stage scaling ...')
   scaling = bench_scaling(work, [1, 4] if args.quick else [1, 4, 16])
@@ -279,6 +292,8 @@ def main() -> int:
       'import_seconds': import_seconds,
       'import_tfx_v1_seconds': import_tfx_seconds,
       'help_seconds': help_seconds,
+      'help_seconds_each': help_each,
+      'history_command_seconds': history,
       'peak_rss_mb': max(r['peak_rss_mb'] for r in e2e['fluent']),
       'peak_rss_mb_tfx_local': max(r['peak_rss_mb'] for r in e2e['tfx_local']),
       'scaling': scaling,

@@ -20,6 +20,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Set, Tuple
 from google.protobuf import json_format
 from google.protobuf import message
 
+from fluent_pipeline import _protos
 from fluent_pipeline._plan import Plan
 
 FORMAT = 1
@@ -94,6 +95,10 @@ def to_json(value: Any, secrets: Set[str], key: str = '') -> Any:
     return REDACTED
   if value is None or isinstance(value, (bool, int, float, str)):
     return value
+  if _protos.is_runtime_parameter(value):
+    return {'runtime_parameter': value.name,
+            'type': getattr(value.ptype, '__name__', str(value.ptype)),
+            'default': value.default}
   if isinstance(value, message.Message):
     return to_json(json_format.MessageToDict(
         value, preserving_proto_field_name=True), secrets)

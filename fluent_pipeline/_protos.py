@@ -2,7 +2,9 @@
 
 A TFX argument typed as a proto also accepts a dict of its fields (parsed with
 protobuf's json_format, so the field names and nesting are the proto's own),
-and a step-count proto accepts a plain int. Anything else is refused with the
+a step-count proto accepts a plain int, and a TFX RuntimeParameter (a JSON
+string of the proto, bound when a Kubeflow V2 / Vertex run is submitted;
+its default elsewhere) passes through. Anything else is refused with the
 proto's full name, at the chain call, not deep inside a component.
 """
 
@@ -16,11 +18,21 @@ from fluent_pipeline.errors import PipelineDefinitionError
 P = TypeVar('P', bound=message.Message)
 
 
+def is_runtime_parameter(value: Any) -> bool:
+  """A tfx.dsl.experimental.RuntimeParameter (checked without importing
+  TFX)."""
+  cls = type(value)
+  return cls.__name__ == 'RuntimeParameter' and cls.__module__.startswith(
+      'tfx.')
+
+
 def coerce(value: Any, proto_cls: Type[P], *, step: str, arg: str,
            int_field: Optional[str] = None) -> Optional[P]:
   """Returns `value` as a `proto_cls`, or None when value is None."""
   if value is None:
     return None
+  if is_runtime_parameter(value):
+    return value  # TFX binds it when the run is submitted (Kubeflow V2)
   name = proto_cls.DESCRIPTOR.full_name
   if isinstance(value, proto_cls):
     return value

@@ -79,6 +79,11 @@ def _argument(name: str, value: Any, config: Dict[str, Any], run_id: str):
     return _user_code.Restored(config['user_code'][value['user_code']])
   if name == 'source' and isinstance(value, dict) and 'kind' in value:
     return source_from_json(value, run_id)
+  if isinstance(value, dict) and 'runtime_parameter' in value:
+    from tfx.orchestration import data_types  # pylint: disable=g-import-not-at-top
+    return data_types.RuntimeParameter(
+        name=value['runtime_parameter'], default=value['default'],
+        ptype={'int': int, 'float': float, 'str': str}[value['type']])
   if isinstance(value, dict) and set(value) == {'repr'}:
     raise PipelineDefinitionError(
         'from_run', f'run {run_id} passed {name}={value["repr"]}, which a '

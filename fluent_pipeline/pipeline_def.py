@@ -317,6 +317,10 @@ class PipelineDef:
     """Model analysis and blessing with TFMA against the latest blessed
     model [Resolver + Evaluator]. eval_config: a tfma.EvalConfig or a dict."""
     from tensorflow_model_analysis.proto import config_pb2  # pylint: disable=g-import-not-at-top
+    if _protos.is_runtime_parameter(eval_config):
+      raise PipelineDefinitionError(
+          'evaluate_model', "TFX's Evaluator takes no RuntimeParameter for "
+          'eval_config', fix='pass a tfma.EvalConfig or a dict of its fields')
     config = _protos.coerce(eval_config, config_pb2.EvalConfig,
                             step='evaluate_model', arg='eval_config')
     if config is None:

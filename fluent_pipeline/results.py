@@ -116,8 +116,10 @@ def run_contexts(store, pipeline_name: str) -> List[Any]:
 
 
 def collect_run(store, run, pipeline_name: str, pipeline_root: str,
-                outcomes: bool = True) -> RunResult:
-  """The RunResult of one pipeline_run context."""
+                details: bool = True) -> RunResult:
+  """The RunResult of one pipeline_run context; without `details`, the
+  failed thresholds of an unblessed model are left out (reading them needs
+  TFMA, which a listing of runs does without)."""
   executions = sorted(store.get_executions_by_context(run.id),
                       key=lambda e: e.id)
   node_ids = _node_ids(store, executions, pipeline_name)
@@ -151,8 +153,7 @@ def collect_run(store, run, pipeline_name: str, pipeline_root: str,
           run.create_time_since_epoch / 1000.0),
       seconds=max(0.0, seconds))
   result.configuration = _read_configuration(result)
-  if outcomes:
-    _read_outcomes(store, result)
+  _read_outcomes(store, result, details)
   return result
 
 
@@ -237,14 +238,14 @@ def _node_type_id(store) -> int:
   return store.get_context_type('node').id
 
 
-def _read_outcomes(store, result: RunResult) -> None:
+def _read_outcomes(store, result: RunResult, details: bool = True) -> None:
   for c in result.components:
     if 'evaluation' in c.outputs:  # Evaluator: metrics and its blessing.
       for uri in c.outputs['evaluation']:
         result.metrics.update(dict(_overall_metrics(uri)))
       for uri in c.outputs.get('blessing', []):
         result.blessed = os.path.exists(os.path.join(uri, 'BLESSED'))
-      if result.blessed is False:
+      if result.blessed is False and details:
         for uri in c.outputs['evaluation']:
           result.failed_thresholds += _failed_thresholds(uri)
     if 'blessing' in c.outputs and 'evaluation' not in c.outputs:
@@ -274,6 +275,10 @@ def _pushed_destination(store, uri: str) -> Optional[str]:
 @functools.lru_cache(maxsize=256)
 def _overall_metrics(evaluation_uri: str) -> Dict[str, float]:
   """The overall-slice metrics TFMA wrote, by metric name."""
+  from fluent_pipeline import _metrics_file  # pylint: disable=g-import-not-at-top
+  fast = _metrics_file.overall_metrics(evaluation_uri)
+  if fast is not None:
+    return fast
   try:
     import tensorflow_model_analysis as tfma  # pylint: disable=g-import-not-at-top
     for metrics in tfma.load_metrics(evaluation_uri):
@@ -281,10 +286,8 @@ def _overall_metrics(evaluation_uri: str) -> Dict[str, float]:
         continue
       values = {}
       for kv in metrics.metric_keys_and_values:
-        # With a baseline, TFMA writes the candidate's, the baseline's and
-        # their difference; the candidate's are the run's figures.
         if kv.key.is_diff or kv.key.model_name not in ('', 'candidate'):
-          continue
+          continue  # as in _metrics_file: the candidate's figures
         if kv.value.HasField('double_value'):
           values[kv.key.name] = kv.value.double_value.value
       return values

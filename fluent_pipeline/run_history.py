@@ -85,16 +85,17 @@ def runs(pipeline, limit: Optional[int] = None) -> List[results.RunResult]:
   configuration."""
   store, name, root = _open(pipeline)
   contexts = results.run_contexts(store, name)[:limit]
-  return [results.collect_run(store, c, name, root) for c in contexts]
+  return [results.collect_run(store, c, name, root, details=False)
+          for c in contexts]
 
 
-def read_run(pipeline, run_id: Optional[str] = None
-             ) -> results.RunResult:
+def read_run(pipeline, run_id: Optional[str] = None, *,
+             details: bool = True) -> results.RunResult:
   """The RunResult of one run of `pipeline` (the newest by default), with
   its configuration. A wrong id raises LookupError naming the nearest."""
   store, name, root = _open(pipeline)
   return results.collect_run(store, results.find_run(store, name, run_id),
-                             name, root)
+                             name, root, details=details)
 
 
 def diff(pipeline, run_a: Union[str, results.RunResult],
@@ -102,6 +103,6 @@ def diff(pipeline, run_a: Union[str, results.RunResult],
   """What differs between two runs: parameters, step arguments, user code
   (hash and a unified diff of the source), package versions, settings and
   metrics. Runs are ids (of `pipeline`) or RunResults."""
-  a, b = (r if isinstance(r, results.RunResult) else read_run(pipeline, r)
-          for r in (run_a, run_b))
+  a, b = (r if isinstance(r, results.RunResult)
+          else read_run(pipeline, r, details=False) for r in (run_a, run_b))
   return compare(a, b)

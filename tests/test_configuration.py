@@ -182,3 +182,28 @@ def test_assignments_from_set_and_dashed_flags():
         'deep': 'true'}
   with pytest.raises(SystemExit, match='expected name=value'):
     _pipeline_file.split_assignments(['oops'], [])
+
+
+def test_a_tfx_runtime_parameter_becomes_a_kubeflow_pipeline_parameter(
+    tmp_path, taxi_csv_dir):
+  """Bound at submission on Kubeflow V2 / Vertex; its default elsewhere."""
+  import json as json_
+  from tfx.orchestration import data_types
+  from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner as kfv2
+  steps = data_types.RuntimeParameter(name='train_args', ptype=str,
+                                      default='{"num_steps": 100}')
+  pdef = (PipelineDef('rp', root=str(tmp_path / 'root'))
+          .from_csv(taxi_csv_dir).generate_statistics().infer_schema()
+          .train(TAXI_MODULE, train_args=steps, eval_args=5))
+  assert configuration(pdef)['steps']['train']['train_args'] == {
+      'runtime_parameter': 'train_args', 'type': 'str',
+      'default': '{"num_steps": 100}'}
+  kfv2.KubeflowV2DagRunner(
+      config=kfv2.KubeflowV2DagRunnerConfig(default_image='image'),
+      output_dir=str(tmp_path), output_filename='job.json').run(pdef.build())
+  job = json_.loads((tmp_path / 'job.json').read_text())
+  assert job['pipelineSpec']['root']['inputDefinitions']['parameters'][
+      'train_args'] == {'type': 'STRING'}
+  with pytest.raises(PipelineDefinitionError, match='no RuntimeParameter'):
+    pdef.evaluate_model(data_types.RuntimeParameter(
+        name='e', ptype=str, default='{}'))

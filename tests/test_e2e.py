@@ -15,7 +15,8 @@ import pipeline as taxi_pipeline  # examples/chicago_taxi/pipeline.py
 pytestmark = pytest.mark.e2e
 
 UPSTREAM = ('CsvExampleGen', 'bulk_infer_example_gen', 'StatisticsGen',
-            'SchemaGen', 'ExampleValidator', 'Transform', 'Tuner', 'Trainer')
+            'SchemaGen', 'ExampleValidator', 'Transform', 'Tuner', 'Trainer',
+            'PipelineConfigurationGen')
 
 
 @pytest.fixture(scope='module')
@@ -34,7 +35,8 @@ def runs(tmp_path_factory, taxi_sample):
 def test_every_component_ran_and_recorded_its_artifacts(runs):
   pdef, first, _ = runs
   expected = set(UPSTREAM) | {'latest_blessed_model_resolver', 'Evaluator',
-                              'LocalInfraValidator', 'Pusher', 'BulkInferrer'}
+                              'LocalInfraValidator', 'Pusher', 'BulkInferrer',
+                              'PipelineConfigurationGen'}
   assert set(first.states) == expected
   assert set(first.states.values()) == {'COMPLETE'}, first.states
   for component in first.components:

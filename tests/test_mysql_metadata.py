@@ -5,6 +5,7 @@ it is missing); the server gets a fresh data directory and a free port.
 """
 
 import getpass
+import json
 import os
 import shutil
 import socket
@@ -17,6 +18,9 @@ import pytest
 from fluent_pipeline import PipelineDef, PipelineDefinitionError, read_run
 
 pytestmark = pytest.mark.e2e
+
+PLANTED_PASSWORD = 'Planted-Pw-7f3a9c'
+PLANTED_KEY = 'Planted-Key-5e1d04'
 
 
 def _free_port() -> int:
@@ -60,7 +64,10 @@ def mariadb():
       time.sleep(0.2)
     subprocess.run(client + ['-e', (
         "CREATE DATABASE mlmd; CREATE USER 'tfx'@'127.0.0.1' IDENTIFIED BY "
-        "'secret'; GRANT ALL ON mlmd.* TO 'tfx'@'127.0.0.1';")], check=True)
+        "'secret'; GRANT ALL ON mlmd.* TO 'tfx'@'127.0.0.1'; "
+        "CREATE DATABASE planted; CREATE USER 'planted'@'127.0.0.1' "
+        f"IDENTIFIED BY '{PLANTED_PASSWORD}'; "
+        "GRANT ALL ON planted.* TO 'planted'@'127.0.0.1';")], check=True)
     yield dict(host='127.0.0.1', port=port, database='mlmd', user='tfx',
                password='secret')
   finally:
@@ -100,3 +107,51 @@ def test_bad_mysql_settings_are_refused_before_running(tmp_path):
     base.with_mysql_ml_metadata(port=0)
   with pytest.raises(PipelineDefinitionError, match='database must be'):
     base.with_mysql_ml_metadata(database='')
+
+
+def test_no_secret_reaches_a_file_the_store_or_what_is_printed(
+    mariadb, tmp_path, taxi_csv_dir):
+  """The MLMD password and a secret Beam flag, planted, then looked for in
+  every file under the root (logs, artifacts, the configuration), in a dump
+  of the whole ML Metadata database, and in what runs/show/diff print."""
+  from fluent_pipeline import diff, runs
+  from fluent_pipeline.cli import runs_table
+  pdef = (PipelineDef('secrets', root=str(tmp_path))
+          .from_csv(taxi_csv_dir).generate_statistics()
+          .with_beam_pipeline_args(['--direct_num_workers=1',
+                                    f'--s3_secret_access_key={PLANTED_KEY}'])
+          .with_mysql_ml_metadata(
+              host=mariadb['host'], port=mariadb['port'], database='planted',
+              user='planted', password=PLANTED_PASSWORD))
+  first = pdef.run()
+  second = pdef.run(verbose=False)
+  assert set(first.states.values()) == {'COMPLETE'}
+  assert first.configuration['settings']['metadata']['mysql'][
+      'password'] == '***'
+  assert f'--s3_secret_access_key=***' in first.configuration['settings'][
+      'beam_pipeline_args']
+  planted = (PLANTED_PASSWORD.encode(), PLANTED_KEY.encode())
+  files = 0
+  for folder, _, names in os.walk(tmp_path):
+    for name in names:
+      with open(os.path.join(folder, name), 'rb') as f:
+        content = f.read()
+      files += 1
+      for secret in planted:
+        assert secret not in content, os.path.join(folder, name)
+  assert files > 5
+  with open(first.log_path) as f:
+    assert 'password: "***"' in f.read()  # TFX logged the config, masked
+  dump = subprocess.run(
+      [_tool('mariadb-dump'), '--no-defaults', '-h127.0.0.1',
+       f'-P{mariadb["port"]}', '-uplanted', f'-p{PLANTED_PASSWORD}',
+       'planted'], capture_output=True, check=True).stdout
+  assert b'PipelineConfiguration' in dump and len(dump) > 10000
+  for secret in planted:
+    assert secret not in dump
+  printed = '\n'.join([
+      str(first), str(second), runs_table(runs(pdef)),
+      str(diff(pdef, first.run_id, second.run_id)),
+      json.dumps(first.configuration)])
+  for secret in planted:
+    assert secret.decode() not in printed

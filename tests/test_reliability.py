@@ -192,8 +192,9 @@ def test_two_pipelines_share_one_sqlite_store_at_once(tmp_path, taxi_csv_dir):
   from fluent_pipeline import read_run
   for name in ('alpha', 'beta'):
     pdef = PipelineDef(name, root=str(tmp_path)).with_sqlite_ml_metadata(store)
-    assert set(read_run(pdef).states) == {'CsvExampleGen', 'StatisticsGen',
-                                          'SchemaGen'}
+    assert set(read_run(pdef).states) == {
+        'CsvExampleGen', 'PipelineConfigurationGen', 'StatisticsGen',
+        'SchemaGen'}
   shutil.rmtree(tmp_path / 'alpha')  # the other pipeline's run stays readable
   assert read_run(PipelineDef('beta', root=str(tmp_path))
                   .with_sqlite_ml_metadata(store)).states

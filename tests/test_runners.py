@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 
 import pytest
 
@@ -16,7 +17,11 @@ def test_beam_dag_runner_runs_a_short_chain(tmp_path, taxi_csv_dir):
   result = pdef.run(BeamDagRunner())
   assert result.states == {
       'CsvExampleGen': 'COMPLETE', 'StatisticsGen': 'COMPLETE',
-      'SchemaGen': 'COMPLETE', 'ExampleValidator': 'COMPLETE'}
+      'SchemaGen': 'COMPLETE', 'ExampleValidator': 'COMPLETE',
+      'PipelineConfigurationGen': 'COMPLETE'}
+  # One run-id format on every runner, and the configuration names it.
+  assert re.fullmatch(r'\d{8}-\d{6}\.\d{6}', result.run_id)
+  assert result.configuration['settings']['runner'] == 'BeamDagRunner'
   schema_dir = result.component('SchemaGen').outputs['schema'][0]
   assert os.path.isfile(os.path.join(schema_dir, 'schema.pbtxt'))
   # The run can be read back later by its id.

@@ -61,20 +61,14 @@ class UserCode:
       entry['location'] = (f'{getattr(self.function, "__module__", "?")}.'
                            f'{getattr(self.function, "__qualname__", "?")}')
     if self.module_file:
-      folder, name = os.path.split(self.module_file)
-      names = sorted(f for f in os.listdir(folder) if f.endswith('.py'))
+      files = _py_files(os.path.dirname(self.module_file))
       entry.setdefault('location', self.module_file)
       entry['module_file'] = self.module_file
     else:
       module = importlib.import_module(self.fn_path.rpartition('.')[0])
       folder, name = os.path.split(inspect.getsourcefile(module))
-      names = [name]
+      files = _py_files(folder, [name])
       entry['location'] = self.fn_path
-    files = {}
-    for file_name in names:
-      with open(os.path.join(folder, file_name), encoding='utf-8',
-                newline='') as f:
-        files[file_name] = f.read()
     entry['sha256'] = _content_hash(files)
     entry['files'] = files
     if self.function is not None:
@@ -103,8 +97,8 @@ class Restored:
       except UserCodeError:
         pass
     original = entry.get('module_file')
-    if original and os.path.isfile(original) and _folder_hash(
-        os.path.dirname(original)) == entry['sha256']:
+    if original and os.path.isfile(original) and _content_hash(
+        _py_files(os.path.dirname(original))) == entry['sha256']:
       path = original
     else:
       folder = os.path.join(pipeline_root, GENERATED_DIR,
@@ -121,12 +115,16 @@ class Restored:
                     given_as=entry['given_as'], recorded=entry)
 
 
-def _folder_hash(folder: str) -> str:
+def _py_files(folder: str, names=None) -> Dict[str, str]:
+  """File name -> text of `names` in `folder` (default: every .py file, as
+  TFX packages a module file's folder), newlines kept as they are."""
+  if names is None:
+    names = sorted(f for f in os.listdir(folder) if f.endswith('.py'))
   files = {}
-  for name in sorted(f for f in os.listdir(folder) if f.endswith('.py')):
+  for name in names:
     with open(os.path.join(folder, name), encoding='utf-8', newline='') as f:
       files[name] = f.read()
-  return _content_hash(files)
+  return files
 
 
 def _content_hash(files: Dict[str, str]) -> str:

@@ -156,7 +156,7 @@ def build(plan: Plan, user_code: Mapping[str, Any], *,
   UserCode its function resolved to."""
   from fluent_pipeline._wiring import STEP_ORDER  # pylint: disable=g-import-not-at-top
   secrets = set() if secrets is None else secrets
-  steps, code_table = {}, {}
+  steps, code_table, records = {}, {}, {}
   for kind in STEP_ORDER:
     step = plan.steps.get(kind)
     if step is None:
@@ -164,7 +164,8 @@ def build(plan: Plan, user_code: Mapping[str, Any], *,
     args = {}
     for name, value in step.args.items():
       if name in USER_CODE_ARGS and kind in user_code:
-        entry = user_code[kind].record()
+        code = user_code[kind]  # one module often serves several steps
+        entry = records.get(code) or records.setdefault(code, code.record())
         code_table.setdefault(entry['sha256'], entry)
         args[name] = {'user_code': entry['sha256']}
       else:
@@ -202,5 +203,5 @@ def _extra_json(component: Any) -> Dict[str, str]:
 def dumps(configuration: Dict[str, Any]) -> str:
   """Canonical JSON text: the same configuration gives the same bytes, so
   TFX's cache recognizes it."""
-  return json.dumps(configuration, sort_keys=False, indent=1,
-                    ensure_ascii=False)
+  return json.dumps(configuration, ensure_ascii=False,
+                    separators=(',', ':'))  # compact: C encoder, 10x faster

@@ -49,15 +49,17 @@ def _trainer_pb2():
 def _recorded(method):
   """Records a step call's arguments (defaults applied) on the step it made,
   for the configuration artifact and for PipelineDef.from_run."""
-  signature = inspect.signature(method)
+  params = list(inspect.signature(method).parameters.values())[1:]
+  names = [p.name for p in params]
+  defaults = {p.name: p.default for p in params
+              if p.default is not inspect.Parameter.empty}
 
   @functools.wraps(method)
   def call(self, *args, **kwargs):
-    made = method(self, *args, **kwargs)
-    bound = signature.bind(self, *args, **kwargs)
-    bound.apply_defaults()
-    arguments = dict(bound.arguments)
-    arguments.pop('self')
+    made = method(self, *args, **kwargs)  # which has checked the arguments
+    arguments = dict(defaults)
+    arguments.update(zip(names, args))
+    arguments.update(kwargs)
     return made._with(made._plan.with_call_args(method.__name__, arguments))  # pylint: disable=protected-access
   return call
 

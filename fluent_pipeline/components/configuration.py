@@ -52,7 +52,7 @@ class Executor(base_executor.BaseExecutor):
     os.makedirs(artifact.uri, exist_ok=True)
     with open(os.path.join(artifact.uri, FILE_NAME), 'w',
               encoding='utf-8') as f:
-      f.write(text)
+      json.dump(configuration, f, indent=1, ensure_ascii=False)
     artifact.set_string_custom_property(
         'fluent_pipeline_version',
         configuration.get('versions', {}).get('fluent_pipeline', ''))

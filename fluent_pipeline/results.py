@@ -168,15 +168,6 @@ def _read_configuration(result: RunResult) -> Optional[Dict[str, Any]]:
   return None
 
 
-def collect(connection_config, pipeline_name: str, pipeline_root: str,
-            run_id: Optional[str] = None) -> RunResult:
-  """Reads run `run_id` (default: the newest) of `pipeline_name` from MLMD."""
-  from ml_metadata import metadata_store  # pylint: disable=g-import-not-at-top
-  store = metadata_store.MetadataStore(connection_config)
-  return collect_run(store, find_run(store, pipeline_name, run_id),
-                     pipeline_name, pipeline_root)
-
-
 def find_run(store, pipeline_name: str, run_id: Optional[str]):
   """The run context named `run_id`; also 'latest' and 'latest~N' (the Nth
   before the newest). A wrong id is a LookupError naming the nearest ids."""

@@ -10,14 +10,13 @@ parallelize).
 import contextlib
 import datetime
 import os
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator
 
 from fluent_pipeline import _configuration
 from fluent_pipeline import _diagnose
 from fluent_pipeline import _logs
 from fluent_pipeline import _wiring
 from fluent_pipeline import errors
-from fluent_pipeline import results
 
 
 # TFX pip-installs each user-code wheel (Transform, Trainer, Tuner) into a
@@ -122,7 +121,8 @@ def run(pipeline_def, runner=None, *, verbose: bool = False,
     if verbose:
       raise failure from e
     raise failure from None  # the traceback is in the log
-  result = read_run(pipeline, run_id)
+  from fluent_pipeline import run_history  # pylint: disable=g-import-not-at-top
+  result = run_history.read_run(pipeline, run_id)
   result.log_path = None if verbose else log_path
   return result
 
@@ -132,10 +132,9 @@ def _partial_options(ir, pipeline, nodes_by_call, from_step, to_step, only,
   """TFX RunOptions for a partial run, checked against ML Metadata."""
   from ml_metadata import metadata_store  # pylint: disable=g-import-not-at-top
   from fluent_pipeline import _partial  # pylint: disable=g-import-not-at-top
-  from fluent_pipeline.components import configuration  # pylint: disable=g-import-not-at-top
   all_nodes = [n.pipeline_node.node_info.id for n in ir.nodes]
-  always = [configuration.COMPONENT_ID] if (
-      configuration.COMPONENT_ID in all_nodes) else []
+  always = [_configuration.COMPONENT_ID] if (
+      _configuration.COMPONENT_ID in all_nodes) else []
   store = metadata_store.MetadataStore(pipeline.metadata_connection_config)
   name = pipeline.pipeline_info.pipeline_name
   base_run_id = None
@@ -161,9 +160,3 @@ def _partial_options(ir, pipeline, nodes_by_call, from_step, to_step, only,
   options = _partial.options(from_nodes, to_nodes, always, base_run_id)
   _partial.check_reusable(ir, options, store, name)
   return options
-
-
-def read_run(pipeline, run_id: Optional[str] = None) -> results.RunResult:
-  """The RunResult of a past run (see run_history.read_run)."""
-  from fluent_pipeline import run_history  # pylint: disable=g-import-not-at-top
-  return run_history.read_run(pipeline, run_id)

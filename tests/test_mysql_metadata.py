@@ -128,7 +128,7 @@ def test_no_secret_reaches_a_file_the_store_or_what_is_printed(
   assert set(first.states.values()) == {'COMPLETE'}
   assert first.configuration['settings']['metadata']['mysql'][
       'password'] == '***'
-  assert f'--s3_secret_access_key=***' in first.configuration['settings'][
+  assert '--s3_secret_access_key=***' in first.configuration['settings'][
       'beam_pipeline_args']
   planted = (PLANTED_PASSWORD.encode(), PLANTED_KEY.encode())
   files = 0

@@ -21,7 +21,6 @@ from tfx.types import channel
 from tfx.types.component_spec import ChannelParameter
 from tfx.types.component_spec import ExecutionParameter
 
-from fluent_pipeline._configuration import COMPONENT_ID
 from fluent_pipeline._configuration import FILE_NAME
 
 

@@ -102,21 +102,9 @@ def check_reusable(ir, run_options, store, pipeline_name: str) -> List[str]:
 
 def _completed_nodes(store, pipeline_name: str, run) -> Set[str]:
   """Node ids with a complete or cached execution in `run`."""
-  return {node for node, state in node_states(store, pipeline_name, run)
-          if state in _COMPLETED}
-
-
-def node_states(store, pipeline_name: str, run) -> List[Tuple[str, int]]:
-  """(node id, MLMD execution state) of every execution in `run`."""
-  node_type = store.get_context_type('node').id
-  prefix = f'{pipeline_name}.'
-  found = []
-  for execution in store.get_executions_by_context(run.id):
-    for context in store.get_contexts_by_execution(execution.id):
-      if context.type_id == node_type and context.name.startswith(prefix):
-        found.append((context.name[len(prefix):],
-                      execution.last_known_state))
-  return found
+  executions = [e for e in store.get_executions_by_context(run.id)
+                if e.last_known_state in _COMPLETED]
+  return set(results.node_ids(store, executions, pipeline_name).values())
 
 
 def resume_from(store, pipeline_name: str, all_nodes: Sequence[str],

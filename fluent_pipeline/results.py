@@ -122,7 +122,7 @@ def collect_run(store, run, pipeline_name: str, pipeline_root: str,
   TFMA, which a listing of runs does without)."""
   executions = sorted(store.get_executions_by_context(run.id),
                       key=lambda e: e.id)
-  node_ids = _node_ids(store, executions, pipeline_name)
+  nodes = node_ids(store, executions, pipeline_name)
   components = []
   events = store.get_events_by_execution_ids([e.id for e in executions])
   out_events = [e for e in events if e.type == _OUTPUT_EVENT]
@@ -136,7 +136,7 @@ def collect_run(store, run, pipeline_name: str, pipeline_root: str,
       key = event.path.steps[0].key if event.path.steps else ''
       outputs.setdefault(key, []).append(artifacts[event.artifact_id].uri)
     components.append(ComponentRun(
-        node_id=node_ids.get(execution.id, execution.name or str(execution.id)),
+        node_id=nodes.get(execution.id, execution.name or str(execution.id)),
         state=_STATES.get(execution.last_known_state, 'UNKNOWN'),
         seconds=max(0.0, (execution.last_update_time_since_epoch -
                           execution.create_time_since_epoch) / 1000.0),
@@ -214,19 +214,16 @@ def _belongs(store, run_context, pipeline_name: str) -> bool:
   return any(c.id == pipeline.id for c in contexts)
 
 
-def _node_ids(store, executions, pipeline_name: str) -> Dict[int, str]:
-  node_ids = {}
+def node_ids(store, executions, pipeline_name: str) -> Dict[int, str]:
+  """Execution id -> the id of the pipeline node that ran it."""
+  found = {}
   prefix = f'{pipeline_name}.'
+  node_type = store.get_context_type('node').id
   for execution in executions:
     for context in store.get_contexts_by_execution(execution.id):
-      if context.name.startswith(prefix) and context.type_id == _node_type_id(
-          store):
-        node_ids[execution.id] = context.name[len(prefix):]
-  return node_ids
-
-
-def _node_type_id(store) -> int:
-  return store.get_context_type('node').id
+      if context.name.startswith(prefix) and context.type_id == node_type:
+        found[execution.id] = context.name[len(prefix):]
+  return found
 
 
 def _read_outcomes(store, result: RunResult, details: bool = True) -> None:

@@ -20,6 +20,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Set, Tuple
 from google.protobuf import json_format
 from google.protobuf import message
 
+from fluent_pipeline import _paths
 from fluent_pipeline import _protos
 from fluent_pipeline._plan import Plan
 
@@ -135,7 +136,7 @@ def _type_name(obj: Any) -> str:
 
 def _metadata_json(plan: Plan, secrets: Set[str]) -> Dict[str, Any]:
   if plan.metadata_config is None:
-    return {'sqlite': plan.metadata_path or os.path.join(
+    return {'sqlite': plan.metadata_path or _paths.join(
         plan.pipeline_root, 'metadata.sqlite')}
   config = json_format.MessageToDict(plan.metadata_config,
                                      preserving_proto_field_name=True)

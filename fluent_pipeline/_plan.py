@@ -5,10 +5,10 @@ calls can come in any order and a shared prefix can seed several variants.
 """
 
 import dataclasses
-import os
 import types
 from typing import Any, Mapping, Optional, Tuple
 
+from fluent_pipeline import _paths
 from fluent_pipeline.inputs import Source
 
 _EMPTY = types.MappingProxyType({})
@@ -51,7 +51,7 @@ class Plan:
 
   @property
   def pipeline_root(self) -> str:
-    return os.path.join(self.root, self.name)
+    return _paths.join(self.root, self.name)
 
   def with_step(self, kind: str, step: Step) -> 'Plan':
     steps = dict(self.steps)

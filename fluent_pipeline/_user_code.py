@@ -4,10 +4,14 @@
   packages it and a change to the file invalidates the cache;
 - a dotted path ('pkg.module.run_fn'): passed as TFX's `<fn>` argument; it
   must be importable wherever the component runs;
-- a function object: an importable one becomes its dotted path; one defined
-  in `__main__`, a notebook or another function is serialized by value with
-  cloudpickle into a generated module file under the pipeline root (named by
-  its content hash), so notebook prototypes run unchanged.
+- a function object: an installed one becomes its dotted path; one of the
+  user's own (a notebook, `__main__`, a file of theirs) is written out as
+  source with what it uses (_function_source) into a generated module file
+  under the pipeline root, named by its content hash, so notebook prototypes
+  run unchanged and an edit reaches TFX's cache. Only a function whose
+  source cannot be written out (a closure over a live object) is pickled
+  with cloudpickle instead: it runs here, but export() and the Kubeflow /
+  Vertex compile refuse it.
 
 Everything is checked without running the user's code: a module file is
 parsed, not imported, and signatures are checked with `inspect`.
@@ -21,12 +25,17 @@ import hashlib
 import importlib
 import inspect
 import os
+import shutil
 import site
 import struct
 import sys
 import sysconfig
+import tempfile
+import textwrap
 from typing import Any, Callable, Dict, Mapping, Optional
 
+from fluent_pipeline import _function_source
+from fluent_pipeline import _paths
 from fluent_pipeline.errors import UserCodeError
 
 GENERATED_DIR = '_fluent_user_code'
@@ -43,6 +52,9 @@ class UserCode:
   function: Any = dataclasses.field(default=None, compare=False, repr=False)
   recorded: Optional[Dict[str, Any]] = dataclasses.field(
       default=None, compare=False, repr=False)  # set by Restored
+  # Why a function was pickled rather than written out as source.
+  unavailable_source: Optional[str] = dataclasses.field(
+      default=None, compare=False, repr=False)
 
   def component_kwargs(self) -> Dict[str, str]:
     if self.module_file:
@@ -58,8 +70,17 @@ class UserCode:
       return dict(self.recorded)
     entry: Dict[str, Any] = {'given_as': self.given_as}
     if self.function is not None:
-      entry['location'] = (f'{getattr(self.function, "__module__", "?")}.'
-                           f'{getattr(self.function, "__qualname__", "?")}')
+      # Not the module: a notebook's function and the same function
+      # exported to a module are the same code.
+      entry['location'] = getattr(self.function, '__qualname__', '?')
+      if self.module_file:
+        entry['written_as'] = ('cloudpickle' if self.unavailable_source
+                               else 'source')
+    if self.module_file and _paths.is_uri(self.module_file):
+      entry.update(location=self.module_file, module_file=self.module_file,
+                   files={}, sha256=hashlib.sha256(
+                       self.module_file.encode('utf-8')).hexdigest())
+      return entry  # remote: its content is read where it runs
     if self.module_file:
       files = _py_files(os.path.dirname(self.module_file))
       entry.setdefault('location', self.module_file)
@@ -73,7 +94,7 @@ class UserCode:
     entry['files'] = files
     if self.function is not None:
       try:
-        entry['source'] = inspect.getsource(self.function)
+        entry['source'] = textwrap.dedent(inspect.getsource(self.function))
       except (OSError, TypeError):
         pass
     return entry
@@ -97,11 +118,14 @@ class Restored:
       except UserCodeError:
         pass
     original = entry.get('module_file')
+    if _paths.is_uri(original):
+      return UserCode(fn_name=fn_name, module_file=original,
+                      given_as=entry['given_as'], recorded=entry)
     if original and os.path.isfile(original) and _content_hash(
         _py_files(os.path.dirname(original))) == entry['sha256']:
       path = original
     else:
-      folder = os.path.join(pipeline_root, GENERATED_DIR,
+      folder = os.path.join(generated_dir(pipeline_root),
                             f'restored_{entry["sha256"][:16]}')
       os.makedirs(folder, exist_ok=True)
       for file_name, text in entry['files'].items():
@@ -158,7 +182,9 @@ def resolve(code: Any, *, fn_name: str, step: str,
 
 
 def _module_file(path: str, fn_name: str, step: str) -> UserCode:
-  path = os.path.abspath(os.path.expanduser(path))
+  if _paths.is_uri(path):  # TFX copies it when it packages it; not read here
+    return UserCode(fn_name=fn_name, module_file=path)
+  path = _paths.absolute(path)
   if not os.path.isfile(path):
     raise UserCodeError(
         step, f'module file {path!r} does not exist',
@@ -234,37 +260,93 @@ def _function(fn: Callable[..., Any], fn_name: str, step: str,
   module = sys.modules.get(module_name) if module_name else None
   importable = (module is not None and module_name != '__main__'
                 and '<' not in label and getattr(module, label, None) is fn)
-  if importable and _installed(module):
+  if importable and installed(module):
     return UserCode(fn_name=fn_name, fn_path=f'{module_name}.{label}',
                     given_as='function', function=fn)
+  try:
+    files = source_module(fn, fn_name)
+  except _function_source.SourceUnavailable as e:
+    # Runs here, but is bound to this Python and these package versions:
+    # export() and the Kubeflow / Vertex compile refuse it.
+    return UserCode(fn_name=fn_name,
+                    module_file=_write_pickled_module(
+                        fn, fn_name, label, pipeline_root,
+                        by_value=module if importable else None),
+                    given_as='function', function=fn,
+                    unavailable_source=str(e))
   return UserCode(fn_name=fn_name,
-                  module_file=_write_pickled_module(
-                      fn, fn_name, label, pipeline_root,
-                      by_value=module if importable else None),
+                  module_file=_write_generated(files, fn_name, pipeline_root),
                   given_as='function', function=fn)
 
 
-def _installed(module) -> bool:
+def source_module(fn: Callable[..., Any], fn_name: str) -> Dict[str, str]:
+  """File name -> text of the generated module holding `fn` as source (as
+  `fn_name`) and the user modules it imports; raises SourceUnavailable."""
+  bundle = _function_source.collect({fn_name: fn})
+  label = getattr(fn, '__qualname__', fn_name)
+  files = dict(bundle.modules)
+  files[f'{fn_name}_module.py'] = bundle.render(
+      f'{fn_name} for TFX: {label} and what it uses, as source code '
+      '(written by fluent_pipeline).')
+  return files
+
+
+def generated_dir(pipeline_root: str) -> str:
+  """Where generated modules go: under a local root; for a remote root, a
+  local folder (TFX packages the module into a wheel under the root)."""
+  if _paths.is_uri(pipeline_root):
+    return os.path.join(tempfile.gettempdir(), 'fluent_pipeline_user_code')
+  return os.path.join(pipeline_root, GENERATED_DIR)
+
+
+def _write_generated(files: Dict[str, str], fn_name: str,
+                     pipeline_root: str) -> str:
+  """Writes `files` into a folder named by their content hash (TFX's), once;
+  returns the path of the module."""
+  folder = os.path.join(generated_dir(pipeline_root),
+                        f'{fn_name}_{_content_hash(files)[:16]}')
+  path = os.path.join(folder, f'{fn_name}_module.py')
+  if os.path.exists(path):
+    return path
+  temp = f'{folder}.{os.getpid()}.tmp'
+  os.makedirs(temp, exist_ok=True)
+  for name, text in files.items():
+    with open(os.path.join(temp, name), 'w', encoding='utf-8',
+              newline='') as f:
+      f.write(text)
+  try:
+    os.rename(temp, folder)
+  except OSError:  # written meanwhile by another process
+    shutil.rmtree(temp, ignore_errors=True)
+  return path
+
+
+def installed(module) -> bool:
   """Whether `module` comes from an installed package (site-packages or the
   standard library) rather than the user's own files."""
   path = getattr(module, '__file__', None)
-  if not path:
-    return True  # built in
+  if not path:  # built in, a namespace package, or a notebook's namespace
+    return module.__name__ in sys.builtin_module_names or hasattr(
+        module, '__path__')
   path = os.path.realpath(path)
+  return any(path.startswith(root + os.sep) for root in _install_roots())
+
+
+@functools.lru_cache(maxsize=1)
+def _install_roots():
   roots = {os.path.realpath(p) for key in ('stdlib', 'platstdlib', 'purelib',
                                            'platlib')
            for p in [sysconfig.get_paths().get(key)] if p}
-  roots |= {os.path.realpath(p) for p in site.getsitepackages()}
-  return any(path.startswith(root + os.sep) for root in roots)
+  return roots | {os.path.realpath(p) for p in site.getsitepackages()}
 
 
 def _write_pickled_module(fn, fn_name: str, label: str, pipeline_root: str,
                           by_value=None) -> str:
-  """A module file holding `fn` pickled by value. A function of the user's
-  own importable module (`by_value`) is pickled by value too, with its
-  module's code: passed by its dotted path, a change to it would not reach
-  TFX's cache, and the same file would be passed differently when run by
-  the CLI and when imported."""
+  """A module file holding `fn` pickled by value, for a function whose
+  source cannot be written out (a closure over a live object). A function
+  of the user's own importable module (`by_value`) is pickled by value
+  too, with its module's code: passed by its dotted path, a change to it
+  would not reach TFX's cache."""
   import cloudpickle  # pylint: disable=g-import-not-at-top
   if by_value is not None:
     cloudpickle.register_pickle_by_value(by_value)
@@ -273,23 +355,14 @@ def _write_pickled_module(fn, fn_name: str, label: str, pipeline_root: str,
   finally:
     if by_value is not None:
       cloudpickle.unregister_pickle_by_value(by_value)
-  digest = hashlib.sha256(payload).hexdigest()[:16]
-  folder = os.path.join(pipeline_root, GENERATED_DIR, f'{fn_name}_{digest}')
-  path = os.path.join(folder, f'{fn_name}_module.py')
-  if os.path.exists(path):
-    return path
-  os.makedirs(folder, exist_ok=True)
   encoded = base64.b64encode(payload).decode('ascii')
   lines = [f'"""{fn_name} from {label}, serialized by fluent_pipeline."""',
            'import base64', 'import cloudpickle', '',
            f'{fn_name} = cloudpickle.loads(base64.b64decode(']
   lines += [f"    '{encoded[i:i + 76]}'" for i in range(0, len(encoded), 76)]
   lines += ['))', '']
-  temp = f'{path}.{os.getpid()}.tmp'
-  with open(temp, 'w', encoding='utf-8') as f:
-    f.write('\n'.join(lines))
-  os.replace(temp, path)
-  return path
+  return _write_generated({f'{fn_name}_module.py': '\n'.join(lines)},
+                          fn_name, pipeline_root)
 
 
 def _check_signature(fn, fn_name: str, step: str, label: str) -> None:

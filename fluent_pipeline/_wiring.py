@@ -16,6 +16,7 @@ as a MissingStepError naming the call that fixes it.
 import os
 from typing import Any, Dict, List, Optional, Tuple
 
+from fluent_pipeline import _paths
 from fluent_pipeline import _user_code
 from fluent_pipeline._plan import Plan
 from fluent_pipeline.errors import MissingStepError, PipelineDefinitionError
@@ -159,7 +160,7 @@ def metadata_config(plan: Plan):
   """The MLMD connection: the configured one, else sqlite under the root."""
   if plan.metadata_config is not None:
     return plan.metadata_config
-  return sqlite_config(plan.metadata_path or os.path.join(
+  return sqlite_config(plan.metadata_path or _paths.join(
       plan.pipeline_root, 'metadata.sqlite'))
 
 
@@ -271,7 +272,7 @@ class _Components:
   def _make_imported_schema(self):
     from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen  # pylint: disable=g-import-not-at-top
     path = self.steps['imported_schema'].tfx['schema_file']
-    if not os.path.isfile(path) and '://' not in path:
+    if not _paths.is_uri(path) and not os.path.isfile(path):
       raise PipelineDefinitionError(
           'with_imported_schema()', f'schema file {path!r} does not exist',
           fix='pass the path of a schema.pbtxt (e.g. one written by SchemaGen)')
@@ -309,7 +310,7 @@ class _Components:
     from tfx.dsl.components.common import importer  # pylint: disable=g-import-not-at-top
     from tfx.types import standard_artifacts  # pylint: disable=g-import-not-at-top
     path = self.steps['imported_hyperparameters'].opts['path']
-    if not os.path.exists(path) and '://' not in path:
+    if not _paths.local_exists(path):
       raise PipelineDefinitionError(
           'with_hyperparameters()', f'{path!r} does not exist',
           fix="pass a Tuner's best_hyperparameters directory or file")
@@ -328,7 +329,7 @@ class _Components:
           model=channel.Channel(type=standard_artifacts.Model),
       ).with_id(BASE_MODEL_RESOLVER_ID)
     else:
-      if not os.path.exists(opts['path']) and '://' not in opts['path']:
+      if not _paths.local_exists(opts['path']):
         raise PipelineDefinitionError(
             'with_base_model()', f'model path {opts["path"]!r} does not exist',
             fix='pass a SavedModel directory, or with_base_model(latest)')
@@ -440,10 +441,10 @@ class _Components:
         **tfx))
 
   def _push_directory(self, directory: str) -> str:
-    if '://' in directory:
+    if _paths.is_uri(directory):
       return directory
     root = self.plan.pipeline_root
-    if '://' in root:  # a remote root: no local path rules apply
+    if _paths.is_uri(root):  # a remote root: no local path rules apply
       if os.path.isabs(directory):
         return directory
       return root.rstrip('/') + '/' + directory

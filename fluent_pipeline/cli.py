@@ -84,6 +84,21 @@ def _parser() -> argparse.ArgumentParser:
   with_file(diff, required=False)
   with_store(diff)
 
+  export = sub.add_parser(
+      'export', help='write a pipeline file or notebook as a project to '
+      'review and ship: its functions as source, pipeline.py, pinned '
+      'requirements')
+  export.add_argument('file', help='a pipeline file (.py) or a notebook '
+                      '(.ipynb; its cells run up to its first run() call)')
+  export.add_argument('--name', help='function or variable holding the '
+                      'pipeline')
+  export.add_argument('--set', action='append', default=[],
+                      metavar='NAME=VALUE', help='a parameter of '
+                      'create_pipeline (repeatable)')
+  export.add_argument('-o', '--output', required=True,
+                      help='directory to write (new, or holding an earlier '
+                      'identical export)')
+
   comp = sub.add_parser('compile', help='write what a runner would run, '
                         'without running it')
   with_file(comp)
@@ -99,7 +114,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None) -> int:
   parser = _parser()
   args, extra = parser.parse_known_args(argv)
-  if extra and args.command not in ('run', 'compile', 'show'):
+  if extra and args.command not in ('run', 'compile', 'show', 'export'):
     parser.error(f'unrecognized arguments: {" ".join(extra)}')
   from fluent_pipeline import errors  # pylint: disable=g-import-not-at-top
   try:
@@ -113,6 +128,11 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 def _pipeline_def(file: str, args, extra: List[str]):
+  if file.endswith('.ipynb'):
+    from fluent_pipeline import _notebook  # pylint: disable=g-import-not-at-top
+    if args.set or extra:
+      raise SystemExit('error: a notebook takes no parameters')
+    return _notebook.load(file, args.name)
   from fluent_pipeline import _pipeline_file  # pylint: disable=g-import-not-at-top
   loaded = _pipeline_file.load(file, args.name)
   return loaded.build(_pipeline_file.split_assignments(args.set, extra))
@@ -282,8 +302,19 @@ def _compile(args, extra) -> int:
   return 0
 
 
+def _export(args, extra) -> int:
+  pdef = _pipeline_def(args.file, args, extra)
+  from fluent_pipeline import _export as export  # pylint: disable=g-import-not-at-top
+  project = export.make(pdef._plan)  # pylint: disable=protected-access
+  path = export.write(project, args.output)
+  print(f'wrote {os.path.dirname(path) or "."}/: '
+        + ', '.join(sorted(project.files)))
+  print(f'run it: fluent-pipeline run {path}')
+  return 0
+
+
 _COMMANDS = {'run': _run, 'show': _show, 'runs': _runs, 'diff': _diff,
-             'compile': _compile}
+             'compile': _compile, 'export': _export}
 
 
 if __name__ == '__main__':

@@ -18,6 +18,7 @@ import os
 import re
 from typing import Any, Dict, List, Optional
 
+from fluent_pipeline import _paths
 from fluent_pipeline import _protos
 from fluent_pipeline.errors import PipelineDefinitionError
 
@@ -65,7 +66,7 @@ class Source:
   def files(self, pattern: Optional[str] = None) -> List[str]:
     """The local files TFX will read, for one split pattern or all of them
     ({SPAN}, {VERSION} and date placeholders match any value)."""
-    if self.kind not in _FILE_KINDS or _is_remote(self.location):
+    if self.kind not in _FILE_KINDS or _paths.is_uri(self.location):
       return []
     found = []
     for one in [pattern] if pattern else self.patterns().values():
@@ -77,7 +78,7 @@ class Source:
   def check(self, step: str) -> None:
     """Refuses a local path that does not exist, holds no file matching the
     split patterns, or (CSV) holds an empty file."""
-    if self.kind not in _FILE_KINDS or _is_remote(self.location):
+    if self.kind not in _FILE_KINDS or _paths.is_uri(self.location):
       return
     path = self.location
     fix = f'pass an existing directory of {self.kind} files to {step}'
@@ -117,10 +118,6 @@ class Source:
     return component
 
 
-def _is_remote(path: Optional[str]) -> bool:
-  return bool(path) and '://' in path
-
-
 def _file_source(kind: str, path: str, input_config, output_config,
                  range_config) -> Source:
   step = f'from_{kind}'
@@ -128,9 +125,7 @@ def _file_source(kind: str, path: str, input_config, output_config,
     raise PipelineDefinitionError(
         step, f'path must be a string, not {type(path).__name__}',
         fix=f"{step}('path/to/data_dir')")
-  path = os.fspath(path)
-  if not _is_remote(path):
-    path = os.path.abspath(os.path.expanduser(path))
+  path = _paths.absolute(path)
   from tfx.proto import example_gen_pb2, range_config_pb2  # pylint: disable=g-import-not-at-top
   input_config = _protos.coerce(input_config, example_gen_pb2.Input,
                                 step=step, arg='input_config')

@@ -22,6 +22,7 @@ import re
 import types
 from typing import Any, Iterable, Optional, Sequence, Union
 
+from fluent_pipeline import _paths
 from fluent_pipeline import _protos
 from fluent_pipeline import inputs
 from fluent_pipeline._plan import Plan, Step
@@ -78,9 +79,7 @@ class PipelineDef:
           '1-63 characters, and it names a directory and MLMD contexts',
           fix="use letters, digits, '_', '-' or '.', starting with a letter "
           "or digit, e.g. PipelineDef('taxi')")
-    root = os.fspath(root)
-    if '://' not in root:  # a remote root (gs://, s3://) stays as given
-      root = os.path.abspath(os.path.expanduser(root))
+    root = _paths.absolute(root)  # a remote root (gs://, s3://) stays as given
     self._plan = Plan(name=name, root=root)
 
   @classmethod
@@ -128,7 +127,7 @@ class PipelineDef:
     """The sqlite MLMD file, or None when another store is configured."""
     if self._plan.metadata_config is not None:
       return None
-    return self._plan.metadata_path or os.path.join(
+    return self._plan.metadata_path or _paths.join(
         self._plan.pipeline_root, 'metadata.sqlite')
 
   @property
@@ -214,7 +213,7 @@ class PipelineDef:
   @_recorded
   def with_imported_schema(self, path) -> 'PipelineDef':
     """A curated schema.pbtxt [ImportSchemaGen]; wins over infer_schema()."""
-    path = os.path.abspath(os.path.expanduser(os.fspath(path)))
+    path = _paths.absolute(path)
     return self._step('imported_schema', 'with_imported_schema',
                       tfx=dict(schema_file=path))
 
@@ -277,7 +276,7 @@ class PipelineDef:
   def with_hyperparameters(self, path) -> 'PipelineDef':
     """Fixed hyperparameters from a Tuner's best_hyperparameters.txt
     [Importer]; wins over tune() for train()."""
-    path = os.path.abspath(os.path.expanduser(os.fspath(path)))
+    path = _paths.absolute(path)
     return self._step('imported_hyperparameters', 'with_hyperparameters',
                       opts=dict(path=path))
 
@@ -309,7 +308,7 @@ class PipelineDef:
     if model is latest or model == 'latest':
       return self._step('base_model', 'with_base_model',
                         opts=dict(latest=True))
-    path = os.path.abspath(os.path.expanduser(os.fspath(model)))
+    path = _paths.absolute(model)
     return self._step('base_model', 'with_base_model', opts=dict(path=path))
 
   @_recorded
@@ -462,7 +461,7 @@ class PipelineDef:
   def with_sqlite_ml_metadata(self, path=None) -> 'PipelineDef':
     """ML Metadata in a sqlite file (default: <pipeline_root>/metadata.sqlite)."""
     if path is not None:
-      path = os.path.abspath(os.path.expanduser(os.fspath(path)))
+      path = _paths.absolute(path)
     return self._with(self._plan.replace(metadata_path=path,
                                          metadata_config=None))
 
@@ -513,6 +512,20 @@ class PipelineDef:
     from fluent_pipeline import _wiring  # pylint: disable=g-import-not-at-top
     return _wiring.build(self._plan)
 
+  def export(self, directory: Union[str, os.PathLike]) -> str:
+    """Writes this chain as a project to review and ship: its user
+    functions as source in `<name>_functions.py` (with the imports,
+    constants and helpers they use, recovered from the notebook or module),
+    `pipeline.py` with the same chain, and pinned requirements. The
+    exported pipeline builds the same components with the same exec
+    properties, so TFX's cache serves its first run. Returns the path of
+    pipeline.py; files already there are never overwritten with other
+    content."""
+    from fluent_pipeline import _export, _notebook  # pylint: disable=g-import-not-at-top
+    if _notebook.capturing():
+      _notebook.stop_at(self)
+    return _export.write(_export.make(self._plan), os.fspath(directory))
+
   def run(self, runner=None, *, verbose: bool = False,
           from_step: Union[str, Sequence[str], None] = None,
           to_step: Union[str, Sequence[str], None] = None,
@@ -531,7 +544,9 @@ class PipelineDef:
     the steps that do not run come from the latest run. `resume=True` runs
     the steps that did not complete in the latest run (after a failure).
     """
-    from fluent_pipeline import runners  # pylint: disable=g-import-not-at-top
+    from fluent_pipeline import _notebook, runners  # pylint: disable=g-import-not-at-top
+    if _notebook.capturing():  # `fluent-pipeline export notebook.ipynb`
+      _notebook.stop_at(self)
     return runners.run(self, runner=runner, verbose=verbose,
                        from_step=from_step, to_step=to_step, only=only,
                        resume=resume)

@@ -10,11 +10,13 @@ parallelize).
 import contextlib
 import datetime
 import os
+import tempfile
 from typing import Any, Iterator
 
 from fluent_pipeline import _configuration
 from fluent_pipeline import _diagnose
 from fluent_pipeline import _logs
+from fluent_pipeline import _paths
 from fluent_pipeline import _wiring
 from fluent_pipeline import errors
 
@@ -86,11 +88,16 @@ def run(pipeline_def, runner=None, *, verbose: bool = False,
   from tfx.orchestration.portable import runtime_parameter_utils, tfx_runner  # pylint: disable=g-import-not-at-top
   from tfx.dsl.compiler import constants  # pylint: disable=g-import-not-at-top
   sqlite = pipeline.metadata_connection_config.sqlite.filename_uri
-  if sqlite and '://' not in sqlite:
+  if _paths.is_uri(sqlite):
+    raise errors.PipelineDefinitionError(
+        'run()', f'ML Metadata in sqlite needs a local file, and {sqlite!r} '
+        'is under the remote pipeline root',
+        fix="add .with_sqlite_ml_metadata('local/metadata.sqlite') or "
+        '.with_mysql_ml_metadata(...)')
+  if sqlite:
     os.makedirs(os.path.dirname(os.path.abspath(sqlite)), exist_ok=True)
   run_id = new_run_id()
-  log_path = os.path.join(pipeline_def.pipeline_root, 'logs',
-                          f'run-{run_id}.log')
+  log_path = os.path.join(_log_folder(pipeline_def), f'run-{run_id}.log')
   progress = None
   try:
     with _logs.quiet_run(log_path, verbose,
@@ -125,6 +132,16 @@ def run(pipeline_def, runner=None, *, verbose: bool = False,
   result = run_history.read_run(pipeline, run_id)
   result.log_path = None if verbose else log_path
   return result
+
+
+def _log_folder(pipeline_def) -> str:
+  """<pipeline root>/logs; for a remote root, a local folder (the log is
+  written while the run goes, line by line)."""
+  root = pipeline_def.pipeline_root
+  if _paths.is_uri(root):
+    return os.path.join(tempfile.gettempdir(), 'fluent_pipeline_logs',
+                        pipeline_def.name)
+  return os.path.join(root, 'logs')
 
 
 def _partial_options(ir, pipeline, nodes_by_call, from_step, to_step, only,

@@ -1,0 +1,121 @@
+"""The pipeline a notebook builds, read without running it.
+
+`fluent-pipeline export notebook.ipynb` executes the notebook's code cells in
+order, in a fresh module, with their source registered as IPython does (so
+the functions they define have source), and stops at the first `run()` or
+`export()` call: the PipelineDef it was called on is the pipeline. Without
+such a call, the one PipelineDef variable (or `--name`) is. Shell lines and
+magics (`!pip ...`, `%time`, `%%bash` cells) are skipped.
+"""
+
+import contextlib
+import json
+import linecache
+import os
+import sys
+import types
+from typing import Any, Iterator, List, Optional
+
+from fluent_pipeline.errors import PipelineDefinitionError
+
+MODULE_PREFIX = '__fluent_notebook_'
+
+
+class _Stop(BaseException):
+  """Raised by run() / export() while a notebook is read."""
+
+  def __init__(self, pipeline_def):
+    super().__init__()
+    self.pipeline_def = pipeline_def
+
+
+_capturing: List[bool] = []
+
+
+def capturing() -> bool:
+  return bool(_capturing)
+
+
+def stop_at(pipeline_def) -> None:
+  """Called by PipelineDef.run / export while a notebook is being read."""
+  raise _Stop(pipeline_def)
+
+
+@contextlib.contextmanager
+def _capture() -> Iterator[None]:
+  _capturing.append(True)
+  try:
+    yield
+  finally:
+    _capturing.pop()
+
+
+def code_cells(path: str) -> List[str]:
+  with open(path, encoding='utf-8') as f:
+    notebook = json.load(f)
+  cells = []
+  for cell in notebook.get('cells', []):
+    if cell.get('cell_type') != 'code':
+      continue
+    source = cell.get('source', '')
+    source = ''.join(source) if isinstance(source, list) else source
+    if source.lstrip().startswith('%%'):
+      continue
+    cells.append('\n'.join(
+        '' if line.lstrip().startswith(('!', '%')) else line
+        for line in source.split('\n')))
+  return cells
+
+
+def load(path: str, name: Optional[str] = None):
+  """The PipelineDef the notebook at `path` builds (see the module doc)."""
+  from fluent_pipeline.pipeline_def import PipelineDef  # pylint: disable=g-import-not-at-top
+  where = os.path.basename(path)
+  if not os.path.isfile(path):
+    raise PipelineDefinitionError(where, 'no such notebook',
+                                  fix='pass the path of an .ipynb file')
+  cells = code_cells(path)
+  module_name = f'{MODULE_PREFIX}{abs(hash(os.path.abspath(path)))}'
+  module = types.ModuleType(module_name)
+  module.__dict__['In'] = [''] + cells  # as IPython keeps them
+  sys.modules[module_name] = module
+  folder = os.path.dirname(os.path.abspath(path))
+  saved_cwd = os.getcwd()
+  os.chdir(folder)  # a notebook runs in its own folder
+  if folder not in sys.path:
+    sys.path.insert(0, folder)
+  found: Any = None
+  try:
+    with _capture():
+      for number, source in enumerate(cells, 1):
+        file_name = f'<{where} cell {number}>'
+        linecache.cache[file_name] = (len(source), None,
+                                      source.splitlines(True), file_name)
+        try:
+          exec(compile(source, file_name, 'exec'), module.__dict__)  # pylint: disable=exec-used
+        except _Stop as stop:
+          found = stop.pipeline_def
+          break
+        except Exception as e:  # pylint: disable=broad-except
+          raise PipelineDefinitionError(
+              where, f'cell {number} failed before the pipeline was built: '
+              f'{type(e).__name__}: {e}', fix='run the notebook once and '
+              'fix the cell') from e
+  finally:
+    os.chdir(saved_cwd)
+  if name:
+    found = module.__dict__.get(name)
+    if not isinstance(found, PipelineDef):
+      raise PipelineDefinitionError(
+          where, f'{name!r} is not a PipelineDef in the notebook',
+          fix='pass --name with the variable holding the chain')
+  if found is None:
+    defs = {k: v for k, v in module.__dict__.items()
+            if isinstance(v, PipelineDef)}
+    if len(defs) != 1:
+      raise PipelineDefinitionError(
+          where, f'the notebook calls no run() and holds {len(defs)} '
+          f'PipelineDefs ({", ".join(defs) or "none"})',
+          fix='pick one with --name')
+    found = next(iter(defs.values()))
+  return found

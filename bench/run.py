@@ -239,7 +239,8 @@ def main() -> int:
   cli = os.path.join(os.path.dirname(sys.executable), 'fluent-pipeline')
   help_each = {command or '--help': timed_subprocess(
       [cli, *([command] if command else []), '--help'], 5)
-                for command in ('', 'run', 'show', 'runs', 'diff', 'compile')}
+                for command in ('', 'run', 'show', 'runs', 'diff', 'compile',
+                                'export')}
   help_seconds = max(help_each.values())  # the slowest --help
 
   log('build + compile ...')

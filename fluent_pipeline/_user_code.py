@@ -139,6 +139,23 @@ class Restored:
                     given_as=entry['given_as'], recorded=entry)
 
 
+@dataclasses.dataclass(frozen=True)
+class InImage:
+  """User code shipped as source inside the container image (the Kubeflow /
+  Vertex compile): a dotted path into the image's build context, passed to
+  TFX as is (no wheel is built, nothing is uploaded); `files` are the files
+  that hold it, for the configuration."""
+  path: str
+  files: Mapping[str, str]
+
+  def resolve(self, fn_name: str) -> UserCode:
+    files = dict(self.files)
+    return UserCode(fn_name=fn_name, fn_path=self.path, given_as='image',
+                    recorded={'given_as': 'image', 'location': self.path,
+                              'files': files,
+                              'sha256': _content_hash(files)})
+
+
 def _py_files(folder: str, names=None) -> Dict[str, str]:
   """File name -> text of `names` in `folder` (default: every .py file, as
   TFX packages a module file's folder), newlines kept as they are."""
@@ -167,6 +184,8 @@ def resolve(code: Any, *, fn_name: str, step: str,
   """Checks `code` and says how to hand it to the TFX component."""
   if isinstance(code, Restored):
     return code.resolve(fn_name, pipeline_root)
+  if isinstance(code, InImage):
+    return code.resolve(fn_name)
   if isinstance(code, os.PathLike) or (
       isinstance(code, str) and (code.endswith('.py') or os.sep in code)):
     return _module_file(os.fspath(code), fn_name, step)

@@ -18,8 +18,7 @@ import os
 import sys
 from typing import Any, Dict, List, Optional
 
-_RUNNERS = ('local', 'beam', 'kubeflow_v2')
-_DEFAULT_IMAGE = 'gcr.io/tfx-oss-public/tfx:1.16.0'
+_RUNNERS = ('local', 'beam', 'kubeflow_v2', 'vertex')
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -99,15 +98,20 @@ def _parser() -> argparse.ArgumentParser:
                       help='directory to write (new, or holding an earlier '
                       'identical export)')
 
-  comp = sub.add_parser('compile', help='write what a runner would run, '
-                        'without running it')
+  comp = sub.add_parser(
+      'compile', help='write what a runner would run, without running it: '
+      'the IR (local, beam), or the PipelineJob spec and its image build '
+      'context (kubeflow_v2, vertex; no cloud access needed)')
   with_file(comp)
   comp.add_argument('--runner', choices=_RUNNERS, required=True)
   comp.add_argument('-o', '--output', required=True,
-                    help='output file (JSON)')
-  comp.add_argument('--image', default=_DEFAULT_IMAGE,
-                    help='container image for kubeflow_v2 (it needs '
-                    f'fluent_pipeline installed; default {_DEFAULT_IMAGE})')
+                    help='local, beam: the JSON file; kubeflow_v2, vertex: '
+                    'a directory (spec, Dockerfile, code)')
+  comp.add_argument('--image', help='kubeflow_v2, vertex: the image you will '
+                    'build from the output directory and push, e.g. '
+                    'gcr.io/PROJECT/NAME:TAG; every component runs in it')
+  comp.add_argument('--root', help="overrides the file's root, e.g. "
+                    'gs://BUCKET/pipelines')
   return parser
 
 
@@ -295,10 +299,41 @@ def _diff(args, extra) -> int:
 
 
 def _compile(args, extra) -> int:
-  pdef = _pipeline_def(args.file, args, extra)
+  if args.root and args.file.endswith('.py'):
+    from fluent_pipeline import _pipeline_file  # pylint: disable=g-import-not-at-top
+    loaded = _pipeline_file.load(args.file, args.name)
+    assignments = _pipeline_file.split_assignments(args.set, extra)
+    if 'root' in loaded.parameters:  # the file's own root parameter
+      assignments.setdefault('root', args.root)
+    pdef = loaded.build(assignments)
+  else:
+    pdef = _pipeline_def(args.file, args, extra)
+  if args.root:
+    pdef = pdef.with_root(args.root)
   from fluent_pipeline import _compile as compile_  # pylint: disable=g-import-not-at-top
-  path = compile_.write(pdef, args.runner, args.output, image=args.image)
-  print(f'wrote {path} ({args.runner})')
+  if args.runner not in compile_.IMAGE_RUNNERS:
+    path = compile_.write_ir(pdef, args.runner, args.output)
+    print(f'wrote {path} ({args.runner})')
+    return 0
+  if args.output.endswith('.json'):
+    raise SystemExit(f'error: for {args.runner}, -o is a directory (the '
+                     'spec and the build context of its image go there)')
+  if not args.image:
+    raise SystemExit(f'error: {args.runner} needs --image: the image you '
+                     'will build from the output directory and push, e.g. '
+                     '--image gcr.io/PROJECT/NAME:TAG')
+  written = compile_.write_image_build(pdef, args.runner, args.output,
+                                       image=args.image)
+  print(f'wrote {written["spec"]} ({args.runner}; components run in '
+        f'{args.image})')
+  print(f'and the build context of {args.image}: {args.output}/Dockerfile')
+  print(f'next: docker build -t {args.image} {args.output} && '
+        f'docker push {args.image}; then submit {written["spec"]} '
+        f'({args.output}/README.md)')
+  if written['local_paths']:
+    print('note: the spec names paths of this machine, which the containers '
+          'must be able to read (or use gs:// paths):\n  '
+          + written['local_paths'].replace('\n', '\n  '))
   return 0
 
 

@@ -430,6 +430,11 @@ class PipelineDef:
     ), opts=dict(source=source))
 
   # ----------------------------------------------------------------- settings
+  def with_root(self, root: Union[str, os.PathLike]) -> 'PipelineDef':
+    """The same pipeline under another root (`gs://bucket/pipelines` to
+    ship it, a local folder to try it)."""
+    return self._with(self._plan.replace(root=_paths.absolute(root)))
+
   def cache(self, enabled: bool = True) -> 'PipelineDef':
     """Reuses outputs of unchanged components from earlier runs."""
     return self._with(self._plan.replace(enable_cache=bool(enabled)))

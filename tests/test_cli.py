@@ -68,7 +68,7 @@ def test_unknown_parameter_and_bad_value_are_clear_errors(tmp_path):
 
 
 @pytest.mark.parametrize('command', ['', 'run', 'show', 'runs', 'diff',
-                                     'compile'])
+                                     'compile', 'export'])
 def test_help_answers_fast_without_importing_tfx(command):
   args = f'["{command}", "--help"]' if command else '["--help"]'
   started = time.perf_counter()
@@ -84,11 +84,14 @@ def test_help_answers_fast_without_importing_tfx(command):
 
 
 def test_compile_for_kubeflow_v2(tmp_path):
-  out = tmp_path / 'job' / 'taxi.json'
+  build = tmp_path / 'job'
   done = fluent('compile', TAXI_FILE, '--runner', 'kubeflow_v2', '-o',
-                str(out), '--set', f'root={tmp_path / "root"}',
+                str(build), '--image', 'gcr.io/p/taxi:1',
+                '--set', f'root={tmp_path / "root"}',
                 '--set', 'train_steps=77', '--set', 'name=taxi-v2')
   assert done.returncode == 0, done.stderr
+  out = build / 'pipeline.json'
+  assert 'docker build -t gcr.io/p/taxi:1' in done.stdout
   job = json.loads(out.read_text())
   assert job['runtimeConfig']['gcsOutputDirectory'] == str(
       tmp_path / 'root' / 'taxi-v2')
@@ -99,26 +102,25 @@ def test_compile_for_kubeflow_v2(tmp_path):
 
 def test_compile_names_a_name_kubeflow_refuses(tmp_path):
   done = fluent('compile', TAXI_FILE, '--runner', 'kubeflow_v2', '-o',
-                str(tmp_path / 'job.json'), '--set', f'root={tmp_path}')
+                str(tmp_path / 'build'), '--image', 'gcr.io/p/taxi:1',
+                '--set', f'root={tmp_path}')
   assert done.returncode == 2
   assert "pipeline name 'chicago_taxi' is not valid on Kubeflow V2" in \
       done.stderr and "name it 'chicago-taxi'" in done.stderr
-  assert not (tmp_path / 'job.json').exists()
+  assert not (tmp_path / 'build').exists()
 
 
 def test_compile_keeps_a_remote_root_remote(tmp_path, taxi_csv_dir):
-  """No module file here: TFX would upload its wheel to the root, which needs
-  Google Cloud; everything short of that is checked."""
   file = tmp_path / 'remote.py'
   file.write_text(
       'from fluent_pipeline import PipelineDef\n'
       'def create_pipeline(root: str = "gs://bucket/runs"):\n'
       f'  return (PipelineDef("remote", root=root).from_csv({taxi_csv_dir!r})'
       '\n          .generate_statistics().infer_schema())\n')
-  out = tmp_path / 'job.json'
   done = fluent('compile', str(file), '--runner', 'kubeflow_v2', '-o',
-                str(out))
+                str(tmp_path / 'build'), '--image', 'gcr.io/p/remote:1')
   assert done.returncode == 0, done.stderr
+  out = tmp_path / 'build' / 'pipeline.json'
   job = json.loads(out.read_text())
   assert job['runtimeConfig']['gcsOutputDirectory'] == 'gs://bucket/runs/remote'
   assert 'gs:/bucket' not in out.read_text().replace('gs://bucket', '')

@@ -215,7 +215,7 @@ def _pipeline_text(plan, project: Project, where: str) -> str:
   for constant in constants:
     lines += ['', constant]
   lines += ['', f'pipeline = (\n    {chain}\n)', '', '',
-            "if __name__ == '__main__':", '  print(pipeline.run())', '']
+            "if __name__ == '__main__':", '    print(pipeline.run())', '']
   return '\n'.join(lines)
 
 
@@ -266,7 +266,7 @@ def _python(value, imports: Set[str], what: str, where: str) -> str:
     value = json_format.MessageToDict(value, preserving_proto_field_name=True)
   if isinstance(value, (dict, list, tuple)):
     try:
-      text = _format(value, 0, 16)
+      text = _function_source.format_literal(value, 0, 16)
       if ast.literal_eval(text) == value:
         return text
     except (ValueError, SyntaxError):
@@ -274,27 +274,6 @@ def _python(value, imports: Set[str], what: str, where: str) -> str:
   raise PipelineDefinitionError(
       where, f'{what} is a {type(value).__name__}, which cannot be written '
       'as source', fix='pass a proto, a dict of its fields or a plain value')
-
-
-def _format(value, indent: int = 0, column: int = 0, width: int = 79
-            ) -> str:
-  """A literal, one item per line where it does not fit on one (black's
-  style), so a reviewer reads an EvalConfig as easily as its proto.
-  `indent`: of the line it starts on; `column`: where it starts."""
-  flat = repr(value)
-  if column + len(flat) + 1 <= width or not isinstance(
-      value, (dict, list, tuple)):
-    return flat
-  inner = indent + 4
-  if isinstance(value, dict):
-    items = [f'{k!r}: {_format(v, inner, inner + len(repr(k)) + 2, width)}'
-             for k, v in value.items()]
-    opening, closing = '{', '}'
-  else:
-    items = [_format(v, inner, inner, width) for v in value]
-    opening, closing = ('[', ']') if isinstance(value, list) else ('(', ')')
-  body = ''.join(f'{" " * inner}{item},\n' for item in items)
-  return f'{opening}\n{body}{" " * indent}{closing}'
 
 
 def _settings(plan, imports: Set[str], where: str) -> List[str]:

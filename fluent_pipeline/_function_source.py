@@ -195,7 +195,7 @@ class _Collector:
     for name in sorted(names - {fn.__name__}):
       self.name(name, fn.__globals__, module, label)
     for name, value in sorted(closure.items()):
-      text = _literal(value)
+      text = format_literal(value, 0, len(name) + 3)
       if text is None:
         raise SourceUnavailable(
             label, f'it closes over {name!r}, a live '
@@ -268,7 +268,7 @@ class _Collector:
     if isinstance(value, types.ModuleType):
       self._imported(name, value, _module_import(name, value), label)
       return
-    text = _literal(value)
+    text = format_literal(value, 0, len(name) + 3)
     if text is not None:
       self.bundle.bind('constants', name, text, label)
       return
@@ -442,3 +442,24 @@ def _literal(value, depth: int = 0) -> Optional[str]:
       return f'frozenset({inner})'
     return inner or 'set()'
   return None
+
+
+def format_literal(value, indent: int = 0, column: int = 0,
+                   width: int = 79) -> Optional[str]:
+  """_literal, one item per line where it does not fit on one (black's
+  style). `indent`: of the line it starts on; `column`: where it starts."""
+  flat = _literal(value)
+  if flat is None or column + len(flat) + 1 <= width or type(value) not in (
+      dict, list, tuple):
+    return flat
+  inner = indent + 4
+  if type(value) is dict:
+    items = [f'{_literal(k)}: '
+             f'{format_literal(v, inner, inner + len(_literal(k)) + 2, width)}'
+             for k, v in value.items()]
+    opening, closing = '{', '}'
+  else:
+    items = [format_literal(v, inner, inner, width) for v in value]
+    opening, closing = ('[', ']') if type(value) is list else ('(', ')')
+  body = ''.join(f'{" " * inner}{item},\n' for item in items)
+  return f'{opening}\n{body}{" " * indent}{closing}'

@@ -45,7 +45,7 @@ def resolve(code, fn_name='run_fn', root='/tmp/unused'):
 
 
 def test_all_three_forms_in_one_chain(start, user_pkg):
-  def run_fn(fn_args):  # defined here: not importable, so it is pickled
+  def run_fn(fn_args):  # defined here: not importable, so written out
     return fn_args
   pdef = (start.preprocess(TAXI_MODULE)
           .tune(f'{user_pkg}.tuner_fn')
@@ -66,9 +66,10 @@ def test_installed_function_is_passed_by_dotted_path():
   assert code.component_kwargs() == {'run_fn': path}
 
 
-def test_own_importable_function_is_pickled_by_value(user_pkg, tmp_path):
-  """A function of the user's own module is pickled with its code, so an
-  edit to it changes what TFX gets (and its cache key)."""
+def test_own_importable_function_is_written_out_as_source(user_pkg,
+                                                          tmp_path):
+  """A function of the user's own module is written out with its code, so
+  an edit to it changes what TFX gets (and its cache key)."""
   module = importlib.import_module(user_pkg)
   before = resolve(module.run_fn, root=str(tmp_path)).component_kwargs()
   assert before['module_file'].startswith(
@@ -87,9 +88,11 @@ def test_own_importable_function_is_pickled_by_value(user_pkg, tmp_path):
   generated = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(generated)
   assert generated.run_fn(7) == [7]
+  with open(after['module_file']) as f:
+    assert 'def run_fn(fn_args):\n  return [fn_args]\n' in f.read()
 
 
-def test_local_function_is_pickled_into_a_module_that_works(tmp_path):
+def test_a_closure_over_constants_is_written_out(tmp_path):
   offset = 3
 
   def preprocessing_fn(inputs):
@@ -163,3 +166,22 @@ def test_module_file_is_checked_by_the_chain(start, tmp_path):
     start.train(str(module)).build()
   built = start.preprocess(str(module)).build()
   assert json.dumps(built.components[-1].exec_properties['module_file'])
+
+
+def test_a_closure_over_a_live_object_is_pickled_and_still_runs(tmp_path):
+  """The one case source cannot hold: it runs locally (cloudpickle), and
+  export() / the Kubeflow compile refuse it (test_export)."""
+  table = {'a': 1}.items  # a live bound method
+
+  def preprocessing_fn(inputs):
+    return dict(table()) | inputs
+
+  code = resolve(preprocessing_fn, 'preprocessing_fn', str(tmp_path))
+  assert "closes over 'table'" in code.unavailable_source
+  path = code.component_kwargs()['module_file']
+  with open(path) as f:
+    assert 'cloudpickle.loads' in f.read()
+  spec = importlib.util.spec_from_file_location('pickled', path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  assert module.preprocessing_fn({'b': 2}) == {'a': 1, 'b': 2}

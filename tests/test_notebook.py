@@ -1,0 +1,97 @@
+"""examples/chicago_taxi/notebook.ipynb, executed as a person runs it (a
+Jupyter kernel, through nbclient) on a small sample: it trains and pushes a
+model, exports the pipeline, and the exported pipeline.py is served from the
+notebook run's cache."""
+
+import glob
+import json
+import os
+import subprocess
+import sys
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from conftest import TAXI_DIR
+
+NOTEBOOK = os.path.join(TAXI_DIR, 'notebook.ipynb')
+CLI = os.path.join(os.path.dirname(sys.executable), 'fluent-pipeline')
+
+
+@pytest.fixture(scope='module')
+def executed(tmp_path_factory, taxi_sample):
+  """The notebook run once in a fresh folder, on the sample, few steps."""
+  folder = tmp_path_factory.mktemp('notebook')
+  notebook = nbformat.read(NOTEBOOK, as_version=4)
+  parameters = [c for c in notebook.cells
+                if 'parameters' in c.metadata.get('tags', [])]
+  assert len(parameters) == 1
+  parameters[0].source = '\n'.join([
+      f"DATA = {taxi_sample['data']!r}", "ROOT = 'runs'",
+      'TRAIN_STEPS = 60', 'EVAL_STEPS = 10'])
+  client = NotebookClient(notebook, timeout=900, kernel_name='python3',
+                          resources={'metadata': {'path': str(folder)}})
+  client.execute()
+  nbformat.write(notebook, str(folder / 'executed.ipynb'))
+  return folder, notebook
+
+
+def outputs_of(notebook, text):
+  cell = next(c for c in notebook.cells
+              if c.cell_type == 'code' and text in c.source)
+  return cell.outputs
+
+
+def plain(outputs):
+  found = []
+  for output in outputs:
+    if output.output_type == 'stream':
+      found.append(output.text)
+    elif 'data' in output:
+      found.append(output.data.get('text/plain', ''))
+  return '\n'.join(found)
+
+
+def test_the_notebook_trains_and_pushes_a_model(executed):
+  folder, notebook = executed
+  summary = plain(outputs_of(notebook, 'result = pipeline.run()'))
+  assert "Pipeline 'taxi-notebook'" in summary
+  for component in ('CsvExampleGen', 'Transform', 'Trainer', 'Evaluator',
+                    'LocalInfraValidator', 'Pusher'):
+    assert component in summary
+  assert 'pushed model:' in summary
+  pushed = glob.glob(str(folder / 'runs' / 'taxi-notebook' / 'serving' / '*'
+                         / 'saved_model.pb'))
+  assert len(pushed) == 1
+  # The partial run reran just the trainer (served from the cache).
+  partial = plain(outputs_of(notebook, "pipeline.run(only='train')"))
+  assert 'Trainer' in partial and 'Transform' not in partial
+
+
+def test_the_export_is_source_and_is_served_from_the_cache(executed):
+  folder, notebook = executed
+  exported = folder / 'exported'
+  functions = (exported / 'taxi_notebook_functions.py').read_text()
+  assert 'def run_fn(fn_args: FnArgs) -> None:' in functions
+  assert 'def _model(hidden_units: int = 32) -> tf.keras.Model:' in functions
+  assert 'import tensorflow_transform as tft' in functions
+  assert 'cloudpickle' not in functions
+  shown = plain(outputs_of(notebook, "pipeline.export('exported')"))
+  assert '.train(run_fn, train_args=60, eval_args=10)' in shown
+  run = subprocess.run([CLI, 'run', str(exported / 'pipeline.py')],
+                       capture_output=True, text=True, cwd=str(folder),
+                       timeout=600, stdin=subprocess.DEVNULL)
+  assert run.returncode == 0, run.stdout + run.stderr
+  states = {}
+  for line in run.stdout.splitlines():
+    parts = line.split()
+    if len(parts) >= 2 and parts[1] in ('COMPLETE', 'CACHED', 'FAILED'):
+      states[parts[0]] = parts[1]
+  # The same components with the same exec properties: every step up to
+  # the trainer is served from the notebook's runs. (The Evaluator runs
+  # again: it now has the notebook's blessed model as its baseline.)
+  for component in ('PipelineConfigurationGen', 'CsvExampleGen',
+                    'StatisticsGen', 'SchemaGen', 'ExampleValidator',
+                    'Transform', 'Trainer'):
+    assert states.get(component) == 'CACHED', (component, run.stdout)

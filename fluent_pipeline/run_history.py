@@ -38,6 +38,11 @@ def _store_of(pipeline) -> Tuple[Any, str, str]:
 
 
 def _store_in_directory(path: str) -> Tuple[Any, str, str]:
+  from fluent_pipeline import _paths  # pylint: disable=g-import-not-at-top
+  if _paths.is_uri(path):
+    raise LookupError(
+        f'{path} is remote, and ML Metadata is not kept there; pass the '
+        'pipeline file (--file FILE) or a PipelineDef, which name the store')
   path = os.path.abspath(os.path.expanduser(path))
   if os.path.isfile(os.path.join(path, _SQLITE)):
     pipeline_root = path

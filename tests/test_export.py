@@ -273,3 +273,17 @@ def test_export_of_a_remote_pipeline(tmp_path, clean_modules):
   with pytest.raises(PipelineDefinitionError) as e:
     original.export('gs://bucket/project')
   assert 'written locally' in str(e.value)
+
+
+def test_other_sources_and_the_run_history_keep_a_uri(tmp_path, monkeypatch):
+  from fluent_pipeline import run_history
+  monkeypatch.chdir(tmp_path)
+  for make, kind in ((PipelineDef.from_tfrecord, 'ImportExampleGen'),
+                     (PipelineDef.from_avro, 'AvroExampleGen')):
+    pdef = make(PipelineDef('remote', root=BUCKET), 's3://bucket/in/')
+    n = {k: params(v) for k, v in nodes(compile_ir(
+        pdef.generate_statistics().build())).items()}
+    assert n[kind]['input_base'] == 's3://bucket/in/'
+  with pytest.raises(LookupError, match='is remote'):
+    run_history.runs(BUCKET)
+  assert os.listdir(tmp_path) == []

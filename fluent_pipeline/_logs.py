@@ -6,6 +6,8 @@ code packaging, Keras progress. During a quiet run the process's stdout and
 stderr file descriptors point at a log file (so subprocesses and C++ code
 are caught too) and the DagRunners' "Component X is running/finished"
 records become a short progress line each on the real terminal.
+
+In a Jupyter notebook, _notebook_output adds what a kernel needs.
 """
 
 import contextlib
@@ -14,10 +16,10 @@ import os
 import sys
 import time
 import traceback
-from typing import Dict, Iterable, Iterator, Optional, TextIO
+from typing import Any, Dict, Iterable, Iterator, Optional, TextIO
 
 
-class _ProgressHandler(logging.Handler):
+class ProgressHandler(logging.Handler):
   """Turns the DagRunners' component start/finish records into lines."""
 
   def __init__(self, stream: Optional[TextIO]):
@@ -35,15 +37,21 @@ class _ProgressHandler(logging.Handler):
     if record.msg.endswith('running.'):
       self.started[node_id] = time.monotonic()
       self.running = node_id
-      self._write(f'  ... {node_id}\n')
+      self._line(node_id, f'  ... {node_id}')
     elif record.msg.endswith('finished.'):
       seconds = time.monotonic() - self.started.pop(node_id, time.monotonic())
       self.running = None
-      self._write(f'  ok  {node_id} ({seconds:.1f} s)\n')
+      self._line(node_id, f'  ok  {node_id} ({seconds:.1f} s)')
 
-  def _write(self, line: str) -> None:
+  def failed(self) -> None:
+    """Marks the running component, if any, as failed."""
+    if self.running:  # else nothing ran: the error says it all
+      self._line(self.running, f'  FAILED {self.running}')
+
+  def _line(self, node_id: str, line: str) -> None:
+    del node_id  # a terminal only appends
     if self.stream is not None:
-      self.stream.write(line)
+      self.stream.write(line + '\n')
       self.stream.flush()
 
 
@@ -68,7 +76,7 @@ class _Redact(logging.Filter):
 
 @contextlib.contextmanager
 def quiet_run(log_path: Optional[str], verbose: bool = False,
-              secrets: Iterable[str] = ()) -> Iterator['_ProgressHandler']:
+              secrets: Iterable[str] = ()) -> Iterator['ProgressHandler']:
   """Sends all output of the run to `log_path`, unless verbose, with
   `secrets` masked in TFX's log records.
 
@@ -78,23 +86,27 @@ def quiet_run(log_path: Optional[str], verbose: bool = False,
   absl_logger = logging.getLogger('absl')
   redact = _Redact(secrets)
   absl_logger.addFilter(redact)
+  from fluent_pipeline import _notebook_output as notebook  # pylint: disable=g-import-not-at-top
+  shell = notebook.ipython_shell()
   try:
-    with _quiet_run(log_path, verbose, absl_logger) as progress:
+    with notebook.no_beam_notebook_display(shell), \
+        _quiet_run(log_path, verbose, absl_logger,
+                   notebook.notebook_shell(shell)) as progress:
       yield progress
   finally:
     absl_logger.removeFilter(redact)
 
 
 @contextlib.contextmanager
-def _quiet_run(log_path: Optional[str], verbose: bool, absl_logger
-               ) -> Iterator['_ProgressHandler']:
+def _quiet_run(log_path: Optional[str], verbose: bool, absl_logger,
+               notebook: Any = None) -> Iterator['ProgressHandler']:
   from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
   # Through absl's verbosity flag, not Logger.setLevel: TensorFlow's SavedModel
   # export saves and restores that flag, which would undo a bare setLevel.
   saved_verbosity = absl_logging.get_verbosity()
   quiet = bool(log_path) and not verbose
   if not quiet:
-    progress = _ProgressHandler(None)
+    progress = ProgressHandler(None)
     absl_logger.addHandler(progress)
     absl_logging.set_verbosity(absl_logging.INFO)
     try:
@@ -107,8 +119,14 @@ def _quiet_run(log_path: Optional[str], verbose: bool, absl_logger
   sys.stdout.flush()
   sys.stderr.flush()
   saved_fds = {fd: os.dup(fd) for fd in (1, 2)}
-  console = os.fdopen(os.dup(saved_fds[1]), 'w', buffering=1)
-  progress = _ProgressHandler(console)
+  if notebook is not None:
+    # fd 1 is the kernel's capture pipe: the progress is a display instead.
+    console = None
+    from fluent_pipeline import _notebook_output  # pylint: disable=g-import-not-at-top
+    progress = _notebook_output.NotebookProgress()
+  else:
+    console = os.fdopen(os.dup(saved_fds[1]), 'w', buffering=1)
+    progress = ProgressHandler(console)
   with open(log_path, 'ab', buffering=0) as log:
     for fd in (1, 2):
       os.dup2(log.fileno(), fd)
@@ -123,11 +141,13 @@ def _quiet_run(log_path: Optional[str], verbose: bool, absl_logger
     absl_logging.set_verbosity(absl_logging.INFO)
     absl_logger.addHandler(progress)
     try:
-      yield progress
+      with (_notebook_output.kernel_output_to(log.fileno(), notebook,
+                                              progress)
+            if notebook is not None else contextlib.nullcontext()):
+        yield progress
     except BaseException:
       log.write(traceback.format_exc().encode('utf-8', 'replace'))
-      if progress.running:  # else nothing ran: the error says it all
-        console.write(f'  FAILED {progress.running}\n')
+      progress.failed()
       raise
     finally:
       absl_logger.removeHandler(progress)
@@ -140,4 +160,5 @@ def _quiet_run(log_path: Optional[str], verbose: bool, absl_logger
       for fd, saved in saved_fds.items():
         os.dup2(saved, fd)
         os.close(saved)
-      console.close()
+      if console is not None:
+        console.close()

@@ -68,6 +68,11 @@ class RunResult:
   def cached(self) -> int:
     return sum(c.state == 'CACHED' for c in self.components)
 
+  def _repr_pretty_(self, printer, cycle) -> None:
+    """A notebook shows a run as its summary, not the dataclass fields."""
+    del cycle
+    printer.text(str(self))
+
   def __str__(self) -> str:
     lines = [f'Pipeline {self.pipeline_name!r}, run {self.run_id}',
              f'  root: {self.pipeline_root}']

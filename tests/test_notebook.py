@@ -55,7 +55,17 @@ def plain(outputs):
 
 def test_the_notebook_trains_and_pushes_a_model(executed):
   folder, notebook = executed
-  summary = plain(outputs_of(notebook, 'result = pipeline.run()'))
+  run_outputs = outputs_of(notebook, 'result = pipeline.run()')
+  # What a person sees: the progress (one display, updated in place) and
+  # the summary; no TF, Beam or Keras output, nothing from the network.
+  assert [o.output_type for o in run_outputs] == ['display_data',
+                                                  'execute_result']
+  progress = run_outputs[0].data['text/plain'].splitlines()
+  assert progress and all(l.startswith('  ok  ') for l in progress), progress
+  everything = json.dumps([c.get('outputs', []) for c in notebook.cells])
+  assert 'http://' not in everything and 'https://' not in everything
+  assert '<script' not in everything
+  summary = plain(run_outputs)
   assert "Pipeline 'taxi-notebook'" in summary
   for component in ('CsvExampleGen', 'Transform', 'Trainer', 'Evaluator',
                     'LocalInfraValidator', 'Pusher'):
@@ -64,9 +74,11 @@ def test_the_notebook_trains_and_pushes_a_model(executed):
   pushed = glob.glob(str(folder / 'runs' / 'taxi-notebook' / 'serving' / '*'
                          / 'saved_model.pb'))
   assert len(pushed) == 1
-  # The partial run reran just the trainer (served from the cache).
+  # The partial run ran just the trainer (served from the cache), reusing
+  # what comes before it; nothing after it ran.
   partial = plain(outputs_of(notebook, "pipeline.run(only='train')"))
-  assert 'Trainer' in partial and 'Transform' not in partial
+  assert 'Trainer' in partial
+  assert 'Evaluator' not in partial and 'Pusher' not in partial
 
 
 def test_the_export_is_source_and_is_served_from_the_cache(executed):

@@ -1,0 +1,191 @@
+"""run() in a Jupyter notebook: one progress display and the summary, nothing
+else, and nothing that loads from the network.
+
+A real notebook runs in a real ipykernel (this virtualenv's interpreter)
+through nbclient, and the test reads the executed notebook's outputs.
+"""
+
+import glob
+import json
+import os
+import sys
+
+import pytest
+
+nbformat = pytest.importorskip('nbformat')
+nbclient = pytest.importorskip('nbclient')
+pytest.importorskip('ipykernel')
+
+from jupyter_client import kernelspec, manager  # noqa: E402  pylint: disable=g-import-not-at-top
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+pytestmark = pytest.mark.e2e
+
+COMPONENTS = ('CsvExampleGen', 'StatisticsGen', 'SchemaGen',
+              'ExampleValidator')
+
+# Every source of noise a quiet run must keep out of the cell, each with a
+# marker to find in the log. The HTML output must not reach the notebook.
+NOISE = '''
+import logging, os, subprocess, sys, warnings
+import numpy as np
+import tensorflow as tf
+import tf_keras
+from absl import logging as absl_logging
+from IPython.display import HTML, clear_output, display
+from fluent_pipeline import _logs
+with _logs.quiet_run(os.path.join({root!r}, 'noise', 'run.log')):
+  absl_logging.info('Component %s is running.', 'Noise')
+  print('noise: print')
+  sys.stderr.write('noise: sys.stderr\\n')
+  warnings.warn('noise: warnings.warn')
+  tf.get_logger().warning('noise: tensorflow logger')
+  logging.getLogger('apache_beam.noise').warning('noise: beam logger')
+  absl_logging.warning('noise: absl')
+  os.write(1, b'noise: fd 1\\n')
+  os.write(2, b'noise: fd 2\\n')
+  subprocess.run(['echo', 'noise: subprocess'], check=True)
+  display(HTML('<script src="https://code.jquery.com/x.js"></script>'))
+  model = tf_keras.Sequential([tf_keras.layers.Dense(1)])
+  model.compile(loss='mse')
+  model.fit(np.zeros((8, 2)), np.zeros((8, 1)), epochs=1, verbose=1)
+  clear_output()  # what KerasTuner does after each trial
+  absl_logging.info('Component %s is finished.', 'Noise')
+'''
+NOISE_MARKERS = ('noise: print', 'noise: sys.stderr', 'noise: warnings.warn',
+                 'noise: tensorflow logger', 'noise: beam logger',
+                 'noise: absl', 'noise: fd 1', 'noise: fd 2',
+                 'noise: subprocess', '[notebook display output]',
+                 '1/1 [')  # Keras' progress bar
+
+
+def build_notebook(root: str, data_dir: str):
+  """Cells: the environment, a quiet run, direct noise, a failure, a
+  verbose run."""
+  cell = nbformat.v4.new_code_cell
+  return nbformat.v4.new_notebook(cells=[
+      cell("import os, sys\n"
+           "os.environ['TF_USE_LEGACY_KERAS'] = '1'\n"
+           "sys.executable"),
+      cell("from fluent_pipeline import PipelineDef\n"
+           f"(PipelineDef('nbquiet', root={root!r}).from_csv({data_dir!r})\n"
+           " .generate_statistics().infer_schema().validate_input_data()\n"
+           " .run())"),
+      cell(NOISE.format(root=root)),
+      cell("from absl import logging as absl_logging\n"
+           "try:\n"
+           f"  with _logs.quiet_run({root!r} + '/broken/run.log'):\n"
+           "    absl_logging.info('Component %s is running.', 'Broken')\n"
+           "    print('noise: before the failure')\n"
+           "    raise RuntimeError('boom')\n"
+           "except RuntimeError:\n"
+           "  pass"),
+      cell(f"_ = (PipelineDef('nbverbose', root={root!r})"
+           f".from_csv({data_dir!r})\n"
+           "     .generate_statistics().run(verbose=True))"),
+  ])
+
+
+def _kernel_manager(kernels_dir: str) -> manager.KernelManager:
+  """A 'python3' kernel on this interpreter, whatever else is installed."""
+  spec_dir = os.path.join(kernels_dir, 'python3')
+  os.makedirs(spec_dir)
+  with open(os.path.join(spec_dir, 'kernel.json'), 'w') as f:
+    json.dump({'argv': [sys.executable, '-m', 'ipykernel_launcher',
+                        '-f', '{connection_file}'],
+               'display_name': 'fluent_pipeline test', 'language': 'python'},
+              f)
+  return manager.KernelManager(
+      kernel_name='python3',
+      kernel_spec_manager=kernelspec.KernelSpecManager(
+          kernel_dirs=[kernels_dir]))
+
+
+@pytest.fixture(scope='module')
+def executed(tmp_path_factory, taxi_csv_dir):
+  tmp = tmp_path_factory.mktemp('notebook')
+  root = str(tmp / 'runs')
+  nb = build_notebook(root, taxi_csv_dir)
+  km = _kernel_manager(str(tmp / 'kernels'))
+  nbclient.NotebookClient(nb, km=km, timeout=240, cwd=REPO).execute()
+  return nb, root
+
+
+def _texts(output) -> list:
+  if output['output_type'] == 'stream':
+    return [output['text']]
+  return [v if isinstance(v, str) else json.dumps(v)
+          for v in output.get('data', {}).values()]
+
+
+def test_the_kernel_is_this_interpreter(executed):
+  nb, _ = executed
+  (out,) = nb.cells[0].outputs
+  assert out['data']['text/plain'] == repr(sys.executable)
+
+
+def test_a_run_shows_one_progress_display_and_the_summary(executed):
+  nb, root = executed
+  outputs = nb.cells[1].outputs
+  assert [o['output_type'] for o in outputs] == [
+      'display_data', 'execute_result'], outputs
+  progress = outputs[0]['data']
+  assert set(progress) == {'text/plain'}
+  lines = progress['text/plain'].splitlines()
+  assert all(line.startswith('  ok  ') for line in lines), lines
+  for component in COMPONENTS:
+    assert any(line.startswith(f'  ok  {component} (') for line in lines)
+  summary = outputs[1]['data']['text/plain']
+  assert summary.startswith("Pipeline 'nbquiet', run ")  # the summary
+  assert 'full log: ' in summary
+  assert ' COMPLETE ' in summary and 'FAILED' not in summary
+  # What the notebook did not show is in the run's log.
+  (log_path,) = glob.glob(os.path.join(root, 'nbquiet', 'logs', '*.log'))
+  assert log_path in summary
+  with open(log_path) as f:
+    log = f.read()
+  for component in COMPONENTS:
+    assert f'INFO:absl:Component {component} is finished.' in log
+  assert 'INFO:absl:Using deployment config' in log
+  assert 'apache_beam' in log  # Beam's warnings, through the root logger
+  # Interactive Beam was never set up (its warning and jQuery loader).
+  assert 'Interactive Beam' not in log
+
+
+def test_every_kind_of_output_goes_to_the_log(executed):
+  nb, root = executed
+  outputs = nb.cells[2].outputs
+  assert [o['output_type'] for o in outputs] == ['display_data'], outputs
+  assert list(outputs[0]['data']) == ['text/plain']
+  assert outputs[0]['data']['text/plain'].startswith('  ok  Noise (')
+  with open(os.path.join(root, 'noise', 'run.log')) as f:
+    log = f.read()
+  for marker in NOISE_MARKERS:
+    assert marker in log, marker
+
+
+def test_a_failure_is_marked_in_the_progress_display(executed):
+  nb, root = executed
+  outputs = nb.cells[3].outputs
+  assert [o['output_type'] for o in outputs] == ['display_data'], outputs
+  assert outputs[0]['data'] == {'text/plain': '  FAILED Broken'}
+  with open(os.path.join(root, 'broken', 'run.log')) as f:
+    log = f.read()
+  assert 'noise: before the failure' in log
+  assert 'RuntimeError: boom' in log
+
+
+def test_verbose_shows_the_logs(executed):
+  nb, _ = executed
+  text = ''.join(t for o in nb.cells[4].outputs for t in _texts(o))
+  assert 'Component CsvExampleGen is running.' in text
+  assert 'Component StatisticsGen is finished.' in text
+
+
+def test_no_output_loads_anything(executed):
+  nb, _ = executed
+  for cell in nb.cells:
+    for output in cell.outputs:
+      for text in _texts(output):
+        for bad in ('http://', 'https://', '<script', 'Interactive Beam'):
+          assert bad not in text, (bad, text[:500])

@@ -34,6 +34,7 @@ IMAGE_RUNNERS = ('kubeflow_v2', 'vertex')
 SPEC_FILE = 'pipeline.json'
 APP_DIR = 'app'  # the exported project, in the image at /pipeline/app
 SRC_DIR = 'src'  # fluent_pipeline's source, in the image at /pipeline/src
+MARKER = '.fluent_pipeline_build'  # marks a directory compile may replace
 
 
 def base_image() -> str:
@@ -85,19 +86,18 @@ def write_image_build(pdef, runner: str, output_dir: str, *,
           f'{plan.steps[kind].opts.get("code")!r} is remote: TFX would '
           'package it into a wheel in the bucket at compile time',
           fix='pass a local copy of the module, so it goes into the image')
-  spec_plan = _in_image(plan, project)
+  shim = _code_shim(plan, project)
+  spec_plan = _in_image(plan, project, shim)
   pipeline = _wiring.build(spec_plan, _RUNNER_NAMES[runner])
-  clashes = _check_free(output_dir, project)
-  if clashes:
-    raise PipelineDefinitionError(
-        where, f'{", ".join(clashes)} already exist with other content',
-        fix='compile into a new or empty directory (nothing was written)')
-  os.makedirs(output_dir, exist_ok=True)
+  _clear(output_dir, where)
   from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner as kfv2  # pylint: disable=g-import-not-at-top
   kfv2.KubeflowV2DagRunner(
       config=kfv2.KubeflowV2DagRunnerConfig(default_image=image),
       output_dir=output_dir, output_filename=SPEC_FILE).run(pipeline)
   _export.write(project, os.path.join(output_dir, APP_DIR), where=where)
+  with open(os.path.join(output_dir, MARKER), 'w', encoding='utf-8') as f:
+    f.write('Written by fluent-pipeline compile; compiling again into this '
+            'directory replaces all of it.\n')
   _copy_package(os.path.join(output_dir, SRC_DIR))
   extras = _image_extras(project.files['requirements.txt'])
   written = {'spec': os.path.join(output_dir, SPEC_FILE),
@@ -112,42 +112,71 @@ def write_image_build(pdef, runner: str, output_dir: str, *,
   return written
 
 
-def _in_image(plan, project: _export.Project):
+def _code_shim(plan, project: _export.Project) -> str:
+  """Adds a module named by the content hash of the user code that imports
+  each step's function under TFX's name for it; returns the module name.
+  The spec names the functions through it, so a code change changes the
+  spec's exec properties and Vertex / Kubeflow's cache never serves outputs
+  of older code."""
+  lines = []
+  for kind, fn_name in _export.CODE_ARGS.items():
+    if kind in plan.steps:
+      module, _, attr = project.dotted_paths[kind].rpartition('.')
+      lines.append(f'from {module} import {attr}'
+                   + (f' as {fn_name}' if attr != fn_name else ''))
+  code = {k: v for k, v in project.files.items()
+          if k.endswith('.py') and k != _export.PIPELINE_FILE}
+  code['imports'] = '\n'.join(lines)
+  name = f'fluent_code_{_user_code._content_hash(code)[:16]}'  # pylint: disable=protected-access
+  project.files[f'{name}.py'] = '\n'.join([
+      '"""The user code of this image, under a name that carries its content',
+      'hash: the pipeline spec names the functions through this module, so',
+      'a code change changes the spec and no cache serves older outputs',
+      '(written by fluent-pipeline compile)."""', *lines, ''])
+  return name
+
+
+def _in_image(plan, project: _export.Project, shim: str):
   """`plan` with each step's user code replaced by its dotted path in the
   image."""
   steps = dict(plan.steps)
   module_files = {k: v for k, v in project.files.items()
                   if k.endswith('.py') and k != _export.PIPELINE_FILE}
-  for kind in _export.CODE_ARGS:
+  for kind, fn_name in _export.CODE_ARGS.items():
     step = steps.get(kind)
     if step is None:
       continue
     opts = dict(step.opts)
-    opts['code'] = _user_code.InImage(project.dotted_paths[kind],
-                                      module_files)
+    opts['code'] = _user_code.InImage(f'{shim}.{fn_name}', module_files)
     steps[kind] = type(step)(step.call, step.tfx, opts, step.args)
   return plan.replace(steps=steps)
 
 
-def _check_free(output_dir: str, project: _export.Project) -> List[str]:
-  """Files under `output_dir` that writing would replace with other text
-  (the spec and Dockerfile are regenerated; they are ours)."""
-  clashes = []
-  for name, text in project.files.items():
-    path = os.path.join(output_dir, APP_DIR, name)
-    if os.path.exists(path):
-      with open(path, encoding='utf-8', newline='') as f:
-        if f.read() != text:
-          clashes.append(path)
-  return clashes
+def _clear(output_dir: str, where: str) -> None:
+  """Makes `output_dir` an empty directory: it must not exist, be empty, or
+  hold an earlier compile (which is replaced whole, so no stale file goes
+  into the image). Anything else is refused before a file is written."""
+  if os.path.isdir(output_dir) and os.listdir(output_dir):
+    if not os.path.isfile(os.path.join(output_dir, MARKER)):
+      raise PipelineDefinitionError(
+          where, f'{output_dir} is not empty and holds no earlier compile',
+          fix='compile into a new or empty directory (nothing was written)')
+    for name in os.listdir(output_dir):
+      path = os.path.join(output_dir, name)
+      if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+      else:
+        os.remove(path)
+  elif os.path.exists(output_dir) and not os.path.isdir(output_dir):
+    raise PipelineDefinitionError(
+        where, f'{output_dir} is a file', fix='pass a directory')
+  os.makedirs(output_dir, exist_ok=True)
 
 
 def _copy_package(target: str) -> None:
   """fluent_pipeline's own .py files (its components run in the image)."""
   package = os.path.dirname(os.path.abspath(__file__))
   destination = os.path.join(target, 'fluent_pipeline')
-  if os.path.isdir(destination):
-    shutil.rmtree(destination)
   shutil.copytree(package, destination,
                   ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
 
@@ -201,8 +230,11 @@ def _dockerfile(extras: List[str], project: _export.Project) -> str:
       f'ENV PYTHONPATH={":".join(paths)}',
   ]
   if extras:
-    lines += ['', '# What the code imports that TFX\'s image lacks.',
-              'RUN pip install --no-cache-dir ' + ' '.join(extras)]
+    lines += ['', '# What the code imports that TFX\'s image lacks, at the '
+              'versions it ran with.',
+              f'COPY {APP_DIR}/constraints.txt /tmp/constraints.txt',
+              'RUN pip install --no-cache-dir -c /tmp/constraints.txt '
+              + ' '.join(extras)]
   lines += ['', f'COPY {SRC_DIR}/ /pipeline/{SRC_DIR}/',
             f'COPY {APP_DIR}/ /pipeline/{APP_DIR}/',
             f'WORKDIR /pipeline/{APP_DIR}', '']

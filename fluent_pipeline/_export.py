@@ -78,7 +78,8 @@ def make(plan, *, where: str = 'export') -> Project:
       project.code_refs[kind] = repr(code)
     elif isinstance(code, (str, os.PathLike)) and (
         os.fspath(code).endswith('.py') or os.sep in os.fspath(code)):
-      _copy_module_file(project, kind, fn_name, os.fspath(code), where)
+      _copy_module_file(project, kind, fn_name, _paths.absolute(code),
+                        f'{where}: {step.call}()')
     elif callable(code):  # an installed function
       project.imports.add(f'from {code.__module__} import {code.__qualname__}')
       project.code_refs[kind] = code.__qualname__
@@ -130,7 +131,10 @@ def _function_of(code, fn_name: str, call: str, where: str):
     return None
   if isinstance(code, str) and not code.endswith('.py') and (
       os.sep not in code) and not _paths.is_uri(code):
-    module_name, _, attr = code.rpartition('.')
+    # The same checks (and errors) as a build.
+    resolved = _user_code.resolve(code, fn_name=fn_name, step=f'{call}()',
+                                  pipeline_root='')
+    module_name, _, attr = resolved.fn_path.rpartition('.')
     module = importlib.import_module(module_name)
     if _function_source.user_module(module):
       return getattr(module, attr)
@@ -139,6 +143,10 @@ def _function_of(code, fn_name: str, call: str, where: str):
 
 def _copy_module_file(project: Project, kind: str, fn_name: str, path: str,
                       where: str) -> None:
+  if not os.path.isfile(path):
+    raise PipelineDefinitionError(
+        where, f'module file {path!r} does not exist',
+        fix='pass the path of an existing .py file')
   folder, file_name = os.path.split(path)
   for name, text in _user_code._py_files(folder).items():  # pylint: disable=protected-access
     _add(project, f'{USER_MODULES_DIR}/{name}', text, where)

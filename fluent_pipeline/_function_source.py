@@ -106,6 +106,13 @@ def collect(entries: Dict[str, Callable[..., Any]],
   return bundle
 
 
+def _check_function(fn, label: str) -> None:
+  if not inspect.isfunction(inspect.unwrap(fn)):
+    raise SourceUnavailable(
+        label, f'it is a {type(fn).__name__}, not a function defined with '
+        'def', fix='pass a function defined with def')
+
+
 def _label(fn) -> str:
   return getattr(fn, '__qualname__', None) or repr(fn)
 
@@ -181,19 +188,24 @@ class _Collector:
       return
     self.seen.add(id(fn))
     label = _label(fn)
+    _check_function(fn, label)
     if fn.__name__ == '<lambda>':
       raise SourceUnavailable(
           label, 'a lambda has no source of its own',
           fix=f'define it with def {self.where.split(".")[-1]}(...)')
     source = self._source(fn)
-    module = sys.modules.get(fn.__module__)
+    # A decorated function: its def statement (decorators included) is the
+    # source; what it uses is read from the function it wraps.
+    inner = inspect.unwrap(fn)
+    module = sys.modules.get(inner.__module__)
     tree = ast.parse(source).body[0]
-    names = _global_names(fn.__code__) | _definition_time_names(tree) | {
-        n for n in _class_body_names(fn.__code__) if n in fn.__globals__}
-    closure = dict(zip(fn.__code__.co_freevars,
-                       [c.cell_contents for c in (fn.__closure__ or ())]))
+    names = (_global_names(inner.__code__) | _definition_time_names(tree)
+             | {n for n in _class_body_names(inner.__code__)
+                if n in inner.__globals__})
+    closure = dict(zip(inner.__code__.co_freevars,
+                       [c.cell_contents for c in (inner.__closure__ or ())]))
     for name in sorted(names - {fn.__name__}):
-      self.name(name, fn.__globals__, module, label)
+      self.name(name, inner.__globals__, module, label)
     for name, value in sorted(closure.items()):
       text = format_literal(value, 0, len(name) + 3)
       if text is None:
@@ -243,9 +255,15 @@ class _Collector:
       raise SourceUnavailable(
           label, f'the source of class {value.__name__} is not available',
           fix='define it in a notebook cell or a module file')
-    tree = ast.parse(source)
-    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)
-             and isinstance(n.ctx, ast.Load)}
+    names = _class_level_names(ast.parse(source).body[0])
+    for member in vars(value).values():
+      member = getattr(member, '__func__', member)  # static/classmethods
+      if isinstance(member, property):
+        member = member.fget
+      code = getattr(inspect.unwrap(member), '__code__', None) \
+          if callable(member) else None
+      if code is not None:
+        names |= _global_names(code)
     for name in sorted(names - {value.__name__}):
       if module is not None and name in vars(module):
         self.name(name, vars(module), module, label)
@@ -273,13 +291,16 @@ class _Collector:
       self.bundle.bind('constants', name, text, label)
       return
     home = sys.modules.get(getattr(value, '__module__', None) or '')
-    if inspect.isfunction(value) and user_module(home) and (
-        home is module or home is None or home.__name__ == '__main__'):
-      self.function(value)
-      return
-    if inspect.isclass(value) and user_module(home) and (
-        home is module or home.__name__ == '__main__'):
-      self.cls(value, label)
+    own = user_module(home) and (
+        home is None or home is module or home.__name__ == '__main__')
+    if own and (inspect.isfunction(inspect.unwrap(value))
+                or inspect.isclass(value)):
+      if inspect.isclass(value):
+        self.cls(value, label)
+      else:
+        self.function(value)
+      if value.__name__ != name:  # used under another name: helper = _impl
+        self.bundle.bind('aliases', name, value.__name__, label)
       return
     statement = _object_import(name, value)
     if statement is not None:
@@ -291,14 +312,16 @@ class _Collector:
         fix=f'create {name} inside the function, or make it a constant')
 
   def _imported(self, name: str, value, statement: str, label: str) -> None:
+    """Binds the import; a module of the user's own it names is copied."""
     self.bundle.bind('imports', name, statement, label)
-    module = value if isinstance(value, types.ModuleType) else \
-        sys.modules.get(getattr(value, '__module__', '') or '')
-    if isinstance(value, types.ModuleType) or not user_module(module):
-      if isinstance(value, types.ModuleType) and user_module(value):
-        self._copy_module(value, label)
-      return
-    self._copy_module(module, label)
+    if isinstance(value, types.ModuleType):
+      module = value
+    else:  # `from module import value`: the module the statement names
+      tree = ast.parse(statement).body[0]
+      module = sys.modules.get(tree.module) if isinstance(
+          tree, ast.ImportFrom) else None
+    if module is not None and user_module(module):
+      self._copy_module(module, label)
 
   def _copy_module(self, module, label: str) -> None:
     """A module of the user's own, imported by the code: copied beside it,
@@ -349,6 +372,28 @@ def _class_body_names(code: types.CodeType) -> Set[str]:
   return names
 
 
+def _class_level_names(node) -> Set[str]:
+  """Names a class statement evaluates itself (bases, decorators, class
+  attributes, its methods' decorators/defaults/annotations), not the names
+  inside method bodies (read from their code objects instead)."""
+  names: Set[str] = set()
+  todo = list(node.bases) + list(node.keywords) + list(node.decorator_list)
+  todo += list(node.body)
+  while todo:
+    item = todo.pop()
+    if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+      names |= _definition_time_names(item)
+    elif isinstance(item, ast.ClassDef):
+      names |= _class_level_names(item)
+    elif isinstance(item, ast.Lambda):
+      continue  # its parameters are not globals
+    elif isinstance(item, ast.Name) and isinstance(item.ctx, ast.Load):
+      names.add(item.id)
+    else:
+      todo += list(ast.iter_child_nodes(item))
+  return names
+
+
 def _definition_time_names(node) -> Set[str]:
   """Names a def statement evaluates when it runs: decorators, defaults,
   annotations."""
@@ -360,8 +405,13 @@ def _definition_time_names(node) -> Set[str]:
       parts.append(arg.annotation)
   if node.returns is not None:
     parts.append(node.returns)
-  return {n.id for part in parts for n in ast.walk(part)
-          if isinstance(n, ast.Name)}
+  names = set()
+  for part in parts:
+    lambda_args = {a.arg for n in ast.walk(part) if isinstance(n, ast.Lambda)
+                   for a in n.args.args + n.args.kwonlyargs}
+    names |= {n.id for n in ast.walk(part) if isinstance(n, ast.Name)
+              and isinstance(n.ctx, ast.Load)} - lambda_args
+  return names
 
 
 def _imports_value(statement: str, name: str, value) -> bool:
@@ -419,7 +469,7 @@ def _literal(value, depth: int = 0) -> Optional[str]:
   if isinstance(value, _SCALARS) and type(value) in _SCALARS:
     return repr(value)
   if type(value) is float:
-    return repr(value) if math.isfinite(value) else None
+    return repr(value) if math.isfinite(value) else f"float('{value}')"
   if type(value) in (list, tuple):
     items = [_literal(v, depth + 1) for v in value]
     if any(i is None for i in items):

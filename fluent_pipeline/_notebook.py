@@ -4,8 +4,10 @@
 order, in a fresh module, with their source registered as IPython does (so
 the functions they define have source), and stops at the first `run()` or
 `export()` call: the PipelineDef it was called on is the pipeline. Without
-such a call, the one PipelineDef variable (or `--name`) is. Shell lines and
-magics (`!pip ...`, `%time`, `%%bash` cells) are skipped.
+such a call, the one PipelineDef variable (or `--name`) is. Magics and shell
+lines are turned into calls by IPython's own transformer; `%%writefile`
+writes its file (TFX notebooks write module files that way), the others
+(`!pip install`, `%time`, ...) are skipped.
 """
 
 import contextlib
@@ -51,20 +53,43 @@ def _capture() -> Iterator[None]:
 
 
 def code_cells(path: str) -> List[str]:
+  """The code cells as Python, magics turned into get_ipython() calls."""
   with open(path, encoding='utf-8') as f:
     notebook = json.load(f)
+  from IPython.core.inputtransformer2 import TransformerManager  # pylint: disable=g-import-not-at-top
+  transform = TransformerManager().transform_cell
   cells = []
   for cell in notebook.get('cells', []):
     if cell.get('cell_type') != 'code':
       continue
     source = cell.get('source', '')
     source = ''.join(source) if isinstance(source, list) else source
-    if source.lstrip().startswith('%%'):
-      continue
-    cells.append('\n'.join(
-        '' if line.lstrip().startswith(('!', '%')) else line
-        for line in source.split('\n')))
+    cells.append(transform(source))
   return cells
+
+
+class _Shell:
+  """What get_ipython() gives the cells: %%writefile writes its file; other
+  magics and shell commands do nothing (reading a notebook installs nothing
+  and runs no shell)."""
+
+  def run_cell_magic(self, name: str, line: str, cell: str) -> None:
+    if name != 'writefile':
+      return
+    args = line.split()
+    append = '-a' in args or '--append' in args
+    path = [a for a in args if not a.startswith('-')][0]
+    with open(os.path.expanduser(path), 'a' if append else 'w',
+              encoding='utf-8') as f:
+      f.write(cell)
+
+  def run_line_magic(self, *args, **kwargs) -> None:
+    del args, kwargs
+
+  def system(self, *args, **kwargs) -> None:
+    del args, kwargs
+
+  getoutput = system
 
 
 def load(path: str, name: Optional[str] = None):
@@ -77,7 +102,8 @@ def load(path: str, name: Optional[str] = None):
   cells = code_cells(path)
   module_name = f'{MODULE_PREFIX}{abs(hash(os.path.abspath(path)))}'
   module = types.ModuleType(module_name)
-  module.__dict__['In'] = [''] + cells  # as IPython keeps them
+  module.__dict__['In'] = ['']  # as IPython keeps them, cell by cell
+  module.__dict__['get_ipython'] = _Shell
   sys.modules[module_name] = module
   folder = os.path.dirname(os.path.abspath(path))
   saved_cwd = os.getcwd()
@@ -88,6 +114,7 @@ def load(path: str, name: Optional[str] = None):
   try:
     with _capture():
       for number, source in enumerate(cells, 1):
+        module.__dict__['In'].append(source)
         file_name = f'<{where} cell {number}>'
         linecache.cache[file_name] = (len(source), None,
                                       source.splitlines(True), file_name)

@@ -35,3 +35,24 @@ def local_exists(path: str) -> bool:
   """Whether a local path exists; a URI counts as existing (it is checked
   where it is read, not here)."""
   return is_uri(path) or os.path.exists(path)
+
+
+def exists(path: str) -> bool:
+  """Whether a file exists, locally or (through TFX's filesystems) at a URI;
+  TFX is imported only for a URI."""
+  if not is_uri(path):
+    return os.path.exists(path)
+  from tfx.dsl.io import fileio  # pylint: disable=g-import-not-at-top
+  try:
+    return fileio.exists(path)
+  except Exception:  # pylint: disable=broad-except
+    return False  # no filesystem for that scheme, or no access: unknown
+
+
+def read_text(path: str) -> str:
+  if not is_uri(path):
+    with open(path, encoding='utf-8') as f:
+      return f.read()
+  from tfx.dsl.io import fileio  # pylint: disable=g-import-not-at-top
+  with fileio.open(path, 'r') as f:
+    return f.read()

@@ -72,7 +72,7 @@ class UserCode:
     if self.function is not None:
       # Not the module: a notebook's function and the same function
       # exported to a module are the same code.
-      entry['location'] = getattr(self.function, '__qualname__', '?')
+      entry['location'] = getattr(self.function, '__name__', '?')
       if self.module_file:
         entry['written_as'] = ('cloudpickle' if self.unavailable_source
                                else 'source')
@@ -284,7 +284,7 @@ def _function(fn: Callable[..., Any], fn_name: str, step: str,
                     given_as='function', function=fn)
   try:
     files = source_module(fn, fn_name)
-  except _function_source.SourceUnavailable as e:
+  except (_function_source.SourceUnavailable, OSError, SyntaxError) as e:
     # Runs here, but is bound to this Python and these package versions:
     # export() and the Kubeflow / Vertex compile refuse it.
     return UserCode(fn_name=fn_name,
@@ -302,7 +302,7 @@ def source_module(fn: Callable[..., Any], fn_name: str) -> Dict[str, str]:
   """File name -> text of the generated module holding `fn` as source (as
   `fn_name`) and the user modules it imports; raises SourceUnavailable."""
   bundle = _function_source.collect({fn_name: fn})
-  label = getattr(fn, '__qualname__', fn_name)
+  label = getattr(fn, '__name__', fn_name)  # not where it is nested
   files = dict(bundle.modules)
   files[f'{fn_name}_module.py'] = bundle.render(
       f'{fn_name} for TFX: {label} and what it uses, as source code '
@@ -348,7 +348,10 @@ def installed(module) -> bool:
     return module.__name__ in sys.builtin_module_names or hasattr(
         module, '__path__')
   path = os.path.realpath(path)
-  return any(path.startswith(root + os.sep) for root in _install_roots())
+  if any(path.startswith(root + os.sep) for root in _install_roots()):
+    return True
+  # An installed distribution's package, wherever it lives (pip install -e).
+  return module.__name__.split('.')[0] in _distributed_packages()
 
 
 @functools.lru_cache(maxsize=1)
@@ -356,7 +359,16 @@ def _install_roots():
   roots = {os.path.realpath(p) for key in ('stdlib', 'platstdlib', 'purelib',
                                            'platlib')
            for p in [sysconfig.get_paths().get(key)] if p}
-  return roots | {os.path.realpath(p) for p in site.getsitepackages()}
+  roots |= {os.path.realpath(p) for p in site.getsitepackages()}
+  if site.ENABLE_USER_SITE:
+    roots.add(os.path.realpath(site.getusersitepackages()))
+  return roots
+
+
+@functools.lru_cache(maxsize=1)
+def _distributed_packages():
+  import importlib.metadata  # pylint: disable=g-import-not-at-top
+  return set(importlib.metadata.packages_distributions())
 
 
 def _write_pickled_module(fn, fn_name: str, label: str, pipeline_root: str,

@@ -9,9 +9,10 @@ import datetime
 import difflib
 import functools
 import json
-import os
 import re
 from typing import Any, Dict, List, Optional
+
+from fluent_pipeline import _paths
 
 # ml_metadata Execution.State values, by name.
 _STATES = {0: 'UNKNOWN', 1: 'NEW', 2: 'RUNNING', 3: 'COMPLETE', 4: 'FAILED',
@@ -166,10 +167,9 @@ def _read_configuration(result: RunResult) -> Optional[Dict[str, Any]]:
   from fluent_pipeline import _configuration  # pylint: disable=g-import-not-at-top
   for c in result.components:
     for uri in c.outputs.get('configuration', []):
-      path = os.path.join(uri, _configuration.FILE_NAME)
-      if os.path.exists(path):
-        with open(path, encoding='utf-8') as f:
-          return json.load(f)
+      path = _paths.join(uri, _configuration.FILE_NAME)
+      if _paths.exists(path):
+        return json.loads(_paths.read_text(path))
   return None
 
 
@@ -237,18 +237,17 @@ def _read_outcomes(store, result: RunResult, details: bool = True) -> None:
       for uri in c.outputs['evaluation']:
         result.metrics.update(dict(_overall_metrics(uri)))
       for uri in c.outputs.get('blessing', []):
-        result.blessed = os.path.exists(os.path.join(uri, 'BLESSED'))
+        result.blessed = _paths.exists(_paths.join(uri, 'BLESSED'))
       if result.blessed is False and details:
         for uri in c.outputs['evaluation']:
           result.failed_thresholds += _failed_thresholds(uri)
     if 'blessing' in c.outputs and 'evaluation' not in c.outputs:
       for uri in c.outputs['blessing']:  # InfraValidator or the local one
-        result.infra_blessed = os.path.exists(os.path.join(uri,
-                                                           'INFRA_BLESSED'))
-        measurements = os.path.join(uri, 'measurements.json')
-        if os.path.exists(measurements):
-          with open(measurements) as f:
-            result.serving = json.load(f)
+        result.infra_blessed = _paths.exists(_paths.join(uri,
+                                                         'INFRA_BLESSED'))
+        measurements = _paths.join(uri, 'measurements.json')
+        if _paths.exists(measurements):
+          result.serving = json.loads(_paths.read_text(measurements))
     for artifact_uri in c.outputs.get('pushed_model', []):
       pushed = _pushed_destination(store, artifact_uri)
       if pushed:

@@ -134,10 +134,12 @@ def test_every_module_the_spec_names_is_in_the_build_context(build):
     if '--executor_class_path' in args:
       code_paths.add(args[args.index('--executor_class_path') + 1])
   user = {s for s in strings(job)
-          if re.fullmatch(r'taxi_vertex_functions\.\w+', s)}
-  assert user == {'taxi_vertex_functions.preprocessing_fn',
-                  'taxi_vertex_functions.tuner_fn',
-                  'taxi_vertex_functions.run_fn'}
+          if re.fullmatch(r'fluent_code_[0-9a-f]{16}\.\w+', s)}
+  assert {u.split('.')[1] for u in user} == {'preprocessing_fn', 'tuner_fn',
+                                            'run_fn'}
+  shim = (out / 'app' / (next(iter(user)).split('.')[0] + '.py')).read_text()
+  assert ('from taxi_vertex_functions import preprocessing_fn'
+          in shim.splitlines())
   ours = {p for p in code_paths if p.startswith('fluent_pipeline.')}
   assert ours == {'fluent_pipeline.components.configuration.Executor',
                   'fluent_pipeline.components.local_infra_validator.Executor'}
@@ -165,8 +167,8 @@ def test_every_module_the_spec_names_is_in_the_build_context(build):
            'TF_CPP_MIN_LOG_LEVEL': '3'},
       cwd='/', capture_output=True, text=True, timeout=300)
   assert check.returncode == 0, check.stderr[-3000:]
-  assert f'taxi_vertex_functions {out}/app/taxi_vertex_functions.py' in \
-      check.stdout
+  assert re.search(f'fluent_code_[0-9a-f]{{16}} {out}/app/fluent_code_',
+                   check.stdout)
 
 
 def test_the_build_context(build):
@@ -197,7 +199,10 @@ def test_a_module_file_goes_into_the_image(tmp_path):
   assert main(['compile', str(file), '--runner', 'kubeflow_v2', '--image',
                IMAGE, '-o', str(out)]) == 0
   text = (out / 'pipeline.json').read_text()
-  assert '"stringValue": "taxi_utils.run_fn"' in text
+  shim = re.search(r'"stringValue": "(fluent_code_[0-9a-f]{16})\.run_fn"',
+                   text).group(1)
+  assert 'from taxi_utils import run_fn' in (
+      out / 'app' / f'{shim}.py').read_text()
   assert '_wheels' not in text and TAXI_DIR not in text
   assert (out / 'app' / 'user_modules' / 'taxi_utils.py').is_file()
   assert '/pipeline/app/user_modules' in (out / 'Dockerfile').read_text()
@@ -223,3 +228,40 @@ def test_clear_errors(tmp_path, capsys):
   assert "module file 'gs://b/code/model.py' is remote" in err
   assert 'local copy' in err
   assert not out.exists()
+
+
+def test_a_code_change_changes_the_spec_and_the_directory_is_ours(tmp_path):
+  """Vertex caches by exec properties: an edited function must change them.
+  Compiling again replaces an earlier compile whole; any other non-empty
+  directory is refused."""
+  module = tmp_path / 'code' / 'mymodel.py'
+  module.parent.mkdir()
+  file = tmp_path / 'p.py'
+  file.write_text(textwrap.dedent(f'''
+      import sys
+      sys.path.insert(0, {str(module.parent)!r})
+      import mymodel
+      from fluent_pipeline import PipelineDef
+      pipeline = (PipelineDef('edits', root='gs://b/p')
+                  .from_csv('gs://b/p/data/').generate_statistics()
+                  .infer_schema().train(mymodel.run_fn, train_args=5))
+      '''))
+  out = tmp_path / 'build'
+  names = []
+  for body in ('return 1', 'return 2'):
+    module.write_text(f'def run_fn(fn_args):\n  {body}\n')
+    sys.modules.pop('mymodel', None)
+    sys.modules.pop('p', None)
+    assert main(['compile', str(file), '--runner', 'vertex', '--image',
+                 IMAGE, '-o', str(out)]) == 0
+    names.append(re.search(r'fluent_code_[0-9a-f]{16}',
+                           (out / 'pipeline.json').read_text()).group(0))
+    assert sorted(p.name for p in (out / 'app').glob('fluent_code_*')) == [
+        f'{names[-1]}.py']  # the earlier compile's files are gone
+  assert names[0] != names[1]
+  mine = tmp_path / 'mine'
+  mine.mkdir()
+  (mine / 'README.md').write_text('my notes\n')
+  assert main(['compile', str(file), '--runner', 'vertex', '--image', IMAGE,
+               '-o', str(mine)]) == 2
+  assert os.listdir(mine) == ['README.md']

@@ -14,6 +14,7 @@ import pytest
 from nbclient import NotebookClient
 
 from conftest import TAXI_DIR
+from kernels import kernel_manager
 
 NOTEBOOK = os.path.join(TAXI_DIR, 'notebook.ipynb')
 CLI = os.path.join(os.path.dirname(sys.executable), 'fluent-pipeline')
@@ -30,7 +31,8 @@ def executed(tmp_path_factory, taxi_sample):
   parameters[0].source = '\n'.join([
       f"DATA = {taxi_sample['data']!r}", "ROOT = 'runs'",
       'TRAIN_STEPS = 60', 'EVAL_STEPS = 10'])
-  client = NotebookClient(notebook, timeout=900, kernel_name='python3',
+  client = NotebookClient(notebook, timeout=900,
+                          km=kernel_manager(str(folder / 'kernels')),
                           resources={'metadata': {'path': str(folder)}})
   client.execute()
   nbformat.write(notebook, str(folder / 'executed.ipynb'))

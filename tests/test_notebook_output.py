@@ -12,14 +12,12 @@ import sys
 
 import pytest
 
-nbformat = pytest.importorskip('nbformat')
-nbclient = pytest.importorskip('nbclient')
-pytest.importorskip('ipykernel')
+import nbclient
+import nbformat
 
-from jupyter_client import kernelspec, manager  # noqa: E402  pylint: disable=g-import-not-at-top
+from kernels import kernel_manager
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-pytestmark = pytest.mark.e2e
 
 COMPONENTS = ('CsvExampleGen', 'StatisticsGen', 'SchemaGen',
               'ExampleValidator')
@@ -86,27 +84,12 @@ def build_notebook(root: str, data_dir: str):
   ])
 
 
-def _kernel_manager(kernels_dir: str) -> manager.KernelManager:
-  """A 'python3' kernel on this interpreter, whatever else is installed."""
-  spec_dir = os.path.join(kernels_dir, 'python3')
-  os.makedirs(spec_dir)
-  with open(os.path.join(spec_dir, 'kernel.json'), 'w') as f:
-    json.dump({'argv': [sys.executable, '-m', 'ipykernel_launcher',
-                        '-f', '{connection_file}'],
-               'display_name': 'fluent_pipeline test', 'language': 'python'},
-              f)
-  return manager.KernelManager(
-      kernel_name='python3',
-      kernel_spec_manager=kernelspec.KernelSpecManager(
-          kernel_dirs=[kernels_dir]))
-
-
 @pytest.fixture(scope='module')
 def executed(tmp_path_factory, taxi_csv_dir):
   tmp = tmp_path_factory.mktemp('notebook')
   root = str(tmp / 'runs')
   nb = build_notebook(root, taxi_csv_dir)
-  km = _kernel_manager(str(tmp / 'kernels'))
+  km = kernel_manager(str(tmp / 'kernels'))
   nbclient.NotebookClient(nb, km=km, timeout=240, cwd=REPO).execute()
   return nb, root
 

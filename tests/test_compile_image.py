@@ -234,26 +234,30 @@ def test_a_code_change_changes_the_spec_and_the_directory_is_ours(tmp_path):
   """Vertex caches by exec properties: an edited function must change them.
   Compiling again replaces an earlier compile whole; any other non-empty
   directory is refused."""
-  module = tmp_path / 'code' / 'mymodel.py'
+  module = tmp_path / 'code' / 'edited_model.py'
   module.parent.mkdir()
   file = tmp_path / 'p.py'
   file.write_text(textwrap.dedent(f'''
       import sys
       sys.path.insert(0, {str(module.parent)!r})
-      import mymodel
+      import edited_model
       from fluent_pipeline import PipelineDef
       pipeline = (PipelineDef('edits', root='gs://b/p')
                   .from_csv('gs://b/p/data/').generate_statistics()
-                  .infer_schema().train(mymodel.run_fn, train_args=5))
+                  .infer_schema().train(edited_model.run_fn, train_args=5))
       '''))
   out = tmp_path / 'build'
   names = []
   for body in ('return 1', 'return 2'):
     module.write_text(f'def run_fn(fn_args):\n  {body}\n')
-    sys.modules.pop('mymodel', None)
-    sys.modules.pop('p', None)
-    assert main(['compile', str(file), '--runner', 'vertex', '--image',
-                 IMAGE, '-o', str(out)]) == 0
+    for name in ('edited_model', 'p'):
+      sys.modules.pop(name, None)
+    try:
+      assert main(['compile', str(file), '--runner', 'vertex', '--image',
+                   IMAGE, '-o', str(out)]) == 0
+    finally:
+      for name in ('edited_model', 'p'):
+        sys.modules.pop(name, None)
     names.append(re.search(r'fluent_code_[0-9a-f]{16}',
                            (out / 'pipeline.json').read_text()).group(0))
     assert sorted(p.name for p in (out / 'app').glob('fluent_code_*')) == [

@@ -97,7 +97,7 @@ def test_exported_functions_module_reads_like_source(tmp_path, taxi_csv_dir):
 
 def test_renamed_functions_keep_their_names(tmp_path, taxi_csv_dir,
                                             clean_modules):
-  module = tmp_path / 'mymodel.py'
+  module = tmp_path / 'renamed_model.py'
   module.write_text(textwrap.dedent('''
       import tensorflow as tf
 
@@ -110,10 +110,10 @@ def test_renamed_functions_keep_their_names(tmp_path, taxi_csv_dir,
         return {k: scaled(v) for k, v in inputs.items()}
       '''))
   sys.path.insert(0, str(tmp_path))
-  import mymodel  # pylint: disable=import-outside-toplevel
+  import renamed_model  # pylint: disable=import-outside-toplevel
   original = (PipelineDef('renamed', root=str(tmp_path / 'runs'))
               .from_csv(taxi_csv_dir).generate_statistics().infer_schema()
-              .preprocess(mymodel.my_preprocessing))
+              .preprocess(renamed_model.my_preprocessing))
   exported = load(original.export(tmp_path / 'project'))
   assert exec_properties(exported) == exec_properties(original)
   path = exec_properties(original)['Transform']['module_file']

@@ -91,7 +91,7 @@ def write_image_build(pdef, runner: str, output_dir: str, *,
   pipeline = _wiring.build(spec_plan, _RUNNER_NAMES[runner])
   _clear(output_dir, where)
   from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner as kfv2  # pylint: disable=g-import-not-at-top
-  kfv2.KubeflowV2DagRunner(
+  job = kfv2.KubeflowV2DagRunner(
       config=kfv2.KubeflowV2DagRunnerConfig(default_image=image),
       output_dir=output_dir, output_filename=SPEC_FILE).run(pipeline)
   _export.write(project, os.path.join(output_dir, APP_DIR), where=where)
@@ -107,8 +107,7 @@ def write_image_build(pdef, runner: str, output_dir: str, *,
     f.write(_dockerfile(extras, project))
   with open(os.path.join(output_dir, 'README.md'), 'w', encoding='utf-8') as f:
     f.write(_readme(plan, image, runner))
-  with open(written['spec'], encoding='utf-8') as f:
-    written['local_paths'] = '\n'.join(sorted(_local_paths(json.load(f))))
+  written['local_paths'] = '\n'.join(sorted(_local_paths(job)))
   return written
 
 
@@ -124,8 +123,7 @@ def _code_shim(plan, project: _export.Project) -> str:
       module, _, attr = project.dotted_paths[kind].rpartition('.')
       lines.append(f'from {module} import {attr}'
                    + (f' as {fn_name}' if attr != fn_name else ''))
-  code = {k: v for k, v in project.files.items()
-          if k.endswith('.py') and k != _export.PIPELINE_FILE}
+  code = project.code_files()
   code['imports'] = '\n'.join(lines)
   name = f'fluent_code_{_user_code._content_hash(code)[:16]}'  # pylint: disable=protected-access
   project.files[f'{name}.py'] = '\n'.join([
@@ -140,8 +138,7 @@ def _in_image(plan, project: _export.Project, shim: str):
   """`plan` with each step's user code replaced by its dotted path in the
   image."""
   steps = dict(plan.steps)
-  module_files = {k: v for k, v in project.files.items()
-                  if k.endswith('.py') and k != _export.PIPELINE_FILE}
+  module_files = project.code_files()
   for kind, fn_name in _export.CODE_ARGS.items():
     step = steps.get(kind)
     if step is None:

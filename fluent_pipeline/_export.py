@@ -55,6 +55,11 @@ class Project:
   # step kind -> dotted path of its function inside the project
   dotted_paths: Dict[str, str] = dataclasses.field(default_factory=dict)
 
+  def code_files(self) -> Dict[str, str]:
+    """The .py files holding user code (all but pipeline.py)."""
+    return {k: v for k, v in self.files.items()
+            if k.endswith('.py') and k != PIPELINE_FILE}
+
 
 def functions_module_name(pipeline_name: str) -> str:
   name = re.sub(r'\W', '_', pipeline_name)
@@ -76,8 +81,7 @@ def make(plan, *, where: str = 'export') -> Project:
       entries.append((kind, fn_name, fn))
     elif _paths.is_uri(code):
       project.code_refs[kind] = repr(code)
-    elif isinstance(code, (str, os.PathLike)) and (
-        os.fspath(code).endswith('.py') or os.sep in os.fspath(code)):
+    elif _user_code.is_module_file(code):
       _copy_module_file(project, kind, fn_name, _paths.absolute(code),
                         f'{where}: {step.call}()')
     elif callable(code):  # an installed function
@@ -108,9 +112,7 @@ def make(plan, *, where: str = 'export') -> Project:
         f'User functions of pipeline {plan.name!r}, with what they use '
         '(exported by fluent_pipeline).'), where)
   _add(project, PIPELINE_FILE, _pipeline_text(plan, project, where), where)
-  python_files = {k: v for k, v in project.files.items() if k.endswith('.py')
-                  and k != PIPELINE_FILE}
-  requirements, constraints = _requirements(python_files)
+  requirements, constraints = _requirements(project.code_files())
   project.files['requirements.txt'] = requirements
   project.files['constraints.txt'] = constraints
   return project
@@ -129,8 +131,7 @@ def _function_of(code, fn_name: str, call: str, where: str):
     if _function_source.user_module(module):
       return code
     return None
-  if isinstance(code, str) and not code.endswith('.py') and (
-      os.sep not in code) and not _paths.is_uri(code):
+  if isinstance(code, str) and not _user_code.is_module_file(code):
     # The same checks (and errors) as a build.
     resolved = _user_code.resolve(code, fn_name=fn_name, step=f'{call}()',
                                   pipeline_root='')

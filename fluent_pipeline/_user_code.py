@@ -186,8 +186,7 @@ def resolve(code: Any, *, fn_name: str, step: str,
     return code.resolve(fn_name, pipeline_root)
   if isinstance(code, InImage):
     return code.resolve(fn_name)
-  if isinstance(code, os.PathLike) or (
-      isinstance(code, str) and (code.endswith('.py') or os.sep in code)):
+  if is_module_file(code):
     return _module_file(os.fspath(code), fn_name, step)
   if isinstance(code, str):
     return _dotted_path(code, fn_name, step)
@@ -198,6 +197,13 @@ def resolve(code: Any, *, fn_name: str, step: str,
       f'{fn_name}, got {type(code).__name__}',
       fix=f"pass 'path/to/module.py', 'pkg.module.{fn_name}' or the "
       'function itself')
+
+
+def is_module_file(code: Any) -> bool:
+  """Whether `code` names a module file (a path or URI), not a dotted path
+  or a function."""
+  return isinstance(code, os.PathLike) or (
+      isinstance(code, str) and (code.endswith('.py') or os.sep in code))
 
 
 def _module_file(path: str, fn_name: str, step: str) -> UserCode:

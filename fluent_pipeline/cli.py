@@ -131,7 +131,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     return 1
 
 
-def _pipeline_def(file: str, args, extra: List[str]):
+def _pipeline_def(file: str, args, extra: List[str],
+                  root: Optional[str] = None):
+  """The PipelineDef a file or notebook defines; `root`, when given, binds
+  the file's own `root` parameter (if it has one) unless --set does."""
   if file.endswith('.ipynb'):
     from fluent_pipeline import _notebook  # pylint: disable=g-import-not-at-top
     if args.set or extra:
@@ -139,7 +142,10 @@ def _pipeline_def(file: str, args, extra: List[str]):
     return _notebook.load(file, args.name)
   from fluent_pipeline import _pipeline_file  # pylint: disable=g-import-not-at-top
   loaded = _pipeline_file.load(file, args.name)
-  return loaded.build(_pipeline_file.split_assignments(args.set, extra))
+  assignments = _pipeline_file.split_assignments(args.set, extra)
+  if root and 'root' in loaded.parameters:
+    assignments.setdefault('root', root)
+  return loaded.build(assignments)
 
 
 def _is_file(target: Optional[str]) -> bool:
@@ -299,15 +305,7 @@ def _diff(args, extra) -> int:
 
 
 def _compile(args, extra) -> int:
-  if args.root and args.file.endswith('.py'):
-    from fluent_pipeline import _pipeline_file  # pylint: disable=g-import-not-at-top
-    loaded = _pipeline_file.load(args.file, args.name)
-    assignments = _pipeline_file.split_assignments(args.set, extra)
-    if 'root' in loaded.parameters:  # the file's own root parameter
-      assignments.setdefault('root', args.root)
-    pdef = loaded.build(assignments)
-  else:
-    pdef = _pipeline_def(args.file, args, extra)
+  pdef = _pipeline_def(args.file, args, extra, root=args.root)
   if args.root:
     pdef = pdef.with_root(args.root)
   from fluent_pipeline import _compile as compile_  # pylint: disable=g-import-not-at-top

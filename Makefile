@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install mariadb taxi test unit bench clean
+.PHONY: install mariadb chromium taxi test unit bench clean
 
 install: $(STAMP)
 
@@ -29,7 +29,16 @@ mariadb:
 	  || { $$sudo apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q mariadb-server >/dev/null; }; \
 	fi
 
-test: install mariadb
+# The HTML report is tested in headless Chromium (Debian's).
+chromium:
+	@if ! command -v chromium >/dev/null; then \
+	  echo "installing chromium (Debian) for the report tests"; \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo -n"; \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q chromium >/dev/null \
+	  || { $$sudo apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q chromium >/dev/null; }; \
+	fi
+
+test: install mariadb chromium
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 unit: install

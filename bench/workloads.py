@@ -52,7 +52,7 @@ def eval_config():
   sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
       os.path.abspath(__file__))), 'examples', 'chicago_taxi'))
   import pipeline as taxi_example  # pylint: disable=g-import-not-at-top
-  return taxi_example.eval_config(example_count=False)
+  return taxi_example.eval_config(tfx_exact=True)
 
 
 def fluent_chain(root: str, data_dir: str) -> PipelineDef:

@@ -83,6 +83,19 @@ def _parser() -> argparse.ArgumentParser:
   with_file(diff, required=False)
   with_store(diff)
 
+  report = sub.add_parser(
+      'report', help='write a run as one self-contained HTML page: graph, '
+      'data, training, evaluation per slice, serving, predictions')
+  report.add_argument('run_id', nargs='?', default='latest',
+                      help="a run id, 'latest' (default) or 'latest~N'")
+  report.add_argument('-o', '--output', help='the HTML file (default: '
+                      '<pipeline root>/reports/report-<run id>.html)')
+  report.add_argument('--compare', metavar='OTHER_RUN_ID',
+                      help='put this run side by side with another: metrics '
+                      'with deltas, changed statistics, configuration diff')
+  with_file(report, required=False)
+  with_store(report)
+
   export = sub.add_parser(
       'export', help='write a pipeline file or notebook as a project to '
       'review and ship: its functions as source, pipeline.py, pinned '
@@ -304,6 +317,17 @@ def _diff(args, extra) -> int:
   return 0
 
 
+def _report(args, extra) -> int:
+  del extra
+  from fluent_pipeline import run_history  # pylint: disable=g-import-not-at-top
+  store = _store(args)
+  result = run_history.read_run(store, args.run_id)
+  other = (run_history.read_run(store, args.compare) if args.compare
+           else None)
+  print(result.report(args.output, compare=other))
+  return 0
+
+
 def _compile(args, extra) -> int:
   pdef = _pipeline_def(args.file, args, extra, root=args.root)
   if args.root:
@@ -347,7 +371,7 @@ def _export(args, extra) -> int:
 
 
 _COMMANDS = {'run': _run, 'show': _show, 'runs': _runs, 'diff': _diff,
-             'compile': _compile, 'export': _export}
+             'compile': _compile, 'export': _export, 'report': _report}
 
 
 if __name__ == '__main__':

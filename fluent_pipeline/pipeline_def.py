@@ -16,6 +16,7 @@ vanilla `tfx.orchestration.pipeline.Pipeline` for any TFX DagRunner.
 """
 
 import functools
+import html
 import inspect
 import os
 import re
@@ -39,6 +40,7 @@ class _Latest:
 latest = _Latest()
 
 _NAME_RE = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.-]{0,62}')
+_REPR_WIDTH = 79  # a longer repr puts one call per line
 _EXAMPLE_CHOICES = ('transformed', 'raw')
 
 
@@ -140,8 +142,39 @@ class PipelineDef:
     return calls
 
   def __repr__(self) -> str:
-    chain = ''.join(f'.{c}()' for c in self.steps)
-    return f'PipelineDef({self._plan.name!r}){chain}'
+    """The chain as code: the calls made, with the arguments that differ
+    from the defaults (secrets masked, long values shortened). Instant: no
+    TFX import."""
+    from fluent_pipeline import _chain_repr  # pylint: disable=g-import-not-at-top
+    calls = _chain_repr.chain_calls(self._plan)
+    one_line = '.'.join(calls)
+    if len(one_line) <= _REPR_WIDTH:
+      return one_line
+    return '(' + '\n .'.join(calls) + ')'
+
+  def _repr_html_(self) -> str:
+    """Jupyter shows the planned component graph above the chain, or why
+    the chain does not build; it never raises (a display hook must not)."""
+    chain = f'<pre>{html.escape(repr(self))}</pre>'
+    try:
+      from fluent_pipeline import _graph, _wiring  # pylint: disable=g-import-not-at-top
+      pipeline, nodes_by_call = _wiring.build_indexed(self._plan)
+      from fluent_pipeline import _chain_repr  # pylint: disable=g-import-not-at-top
+      details = {node_id: _chain_repr.call_detail(call, self._plan)
+                 for call, ids in nodes_by_call.items() for node_id in ids}
+      components = pipeline.components
+      graph = _graph.svg(
+          [_graph.Node(c.id, detail=details.get(c.id)) for c in components],
+          sorted((up.id, c.id) for c in components
+                 for up in c.upstream_nodes),
+          title=f'Pipeline {self._plan.name!r}: {len(components)} '
+          'components, as planned')
+    except Exception as e:  # pylint: disable=broad-except
+      problem = (str(e) if isinstance(e, PipelineDefinitionError)
+                 else f'{type(e).__name__}: {e}')
+      graph = ('<pre style="color: #b3261e; white-space: pre-wrap">'
+               f'{html.escape(problem)}</pre>')
+    return f'<div class="fluent-pipeline">{graph}{chain}</div>'
 
   # ------------------------------------------------------------------ sources
   def from_source(self, source: inputs.Source) -> 'PipelineDef':

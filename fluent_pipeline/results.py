@@ -10,13 +10,14 @@ import difflib
 import functools
 import json
 import re
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from fluent_pipeline import _paths
 
 # ml_metadata Execution.State values, by name.
 _STATES = {0: 'UNKNOWN', 1: 'NEW', 2: 'RUNNING', 3: 'COMPLETE', 4: 'FAILED',
            5: 'CACHED', 6: 'CANCELED'}
+_INPUT_EVENT = 3  # metadata_store_pb2.Event.INPUT
 _OUTPUT_EVENT = 4  # metadata_store_pb2.Event.OUTPUT
 
 
@@ -48,6 +49,8 @@ class RunResult:
   started: Optional[datetime.datetime] = None
   seconds: float = 0.0
   configuration: Optional[Dict[str, Any]] = None  # the PipelineConfiguration
+  # (producer, consumer) node ids: an artifact one made, the other read.
+  edges: List[Tuple[str, str]] = dataclasses.field(default_factory=list)
 
   @property
   def parameters(self) -> Dict[str, Any]:
@@ -68,6 +71,63 @@ class RunResult:
   @property
   def cached(self) -> int:
     return sum(c.state == 'CACHED' for c in self.components)
+
+  # ------------------------------------------- what the artifacts hold
+  def _output(self, key: str) -> Optional[str]:
+    for c in self.components:
+      if c.outputs.get(key):
+        return c.outputs[key][0]
+    return None
+
+  def _needs(self, key: str, step: str) -> str:
+    uri = self._output(key)
+    if uri is None:
+      raise LookupError(f'run {self.run_id} has no {key}: {step} is not in '
+                        'the pipeline or did not run')
+    return uri
+
+  @property
+  def schema(self) -> List[Dict[str, Any]]:
+    """The schema's features (name, type, presence, shape, domain)."""
+    from fluent_pipeline import _artifacts  # pylint: disable=g-import-not-at-top
+    return _artifacts.schema(self._needs('schema', 'infer_schema()'))
+
+  def statistics(self, split: str = 'train') -> Dict[str, Dict[str, Any]]:
+    """Per feature of `split`: count, missing, mean/std/min/median/max or
+    unique and top values, and the histogram (TFDV's statistics)."""
+    from fluent_pipeline import _artifacts  # pylint: disable=g-import-not-at-top
+    return _artifacts.statistics(
+        self._needs('statistics', 'generate_statistics()'), split)
+
+  @property
+  def anomalies(self) -> Dict[str, List[Dict[str, str]]]:
+    """Per split, the anomalies ExampleValidator found (empty: none)."""
+    from fluent_pipeline import _artifacts  # pylint: disable=g-import-not-at-top
+    return _artifacts.anomalies(
+        self._needs('anomalies', 'validate_input_data()'))
+
+  @property
+  def metrics_by_slice(self) -> Dict[str, Dict[str, float]]:
+    """The candidate's metrics per slice: {'Overall': {...},
+    'trip_start_hour:3': {...}} (TFMA's slice names)."""
+    from fluent_pipeline import _artifacts  # pylint: disable=g-import-not-at-top
+    slices = _artifacts.slice_metrics(
+        self._needs('evaluation', 'evaluate_model()'))
+    return {name: dict(entry['candidate']) for name, entry in slices.items()}
+
+  def report(self, path: Optional[str] = None,
+             compare: Optional['RunResult'] = None) -> str:
+    """Writes the run's HTML report (default: <pipeline root>/reports/
+    report-<run id>.html; with `compare`, side by side with that run) and
+    returns its path."""
+    from fluent_pipeline import _report  # pylint: disable=g-import-not-at-top
+    return _report.write(self, path, compare)
+
+  def _repr_html_(self) -> str:
+    """A notebook shows the run's summary: graph, states, metrics, blessing
+    and a link to the full report (written next to the run once)."""
+    from fluent_pipeline._report import summary  # pylint: disable=g-import-not-at-top
+    return summary.html_of(self)
 
   def _repr_pretty_(self, printer, cycle) -> None:
     """A notebook shows a run as its summary, not the dataclass fields."""
@@ -95,7 +155,9 @@ class RunResult:
       lines.append(f'  pushed model: {self.pushed_model}')
     elif 'Pusher' in self.states:
       lines.append('  pushed model: none (not blessed)')
-    if self.inference_result:
+    if self.inference_result and self.blessed is False:
+      lines.append('  bulk inference: skipped (the model was not blessed)')
+    elif self.inference_result:
       lines.append(f'  bulk inference: {self.inference_result}')
     if self.log_path:
       lines.append(f'  full log: {self.log_path}')
@@ -147,6 +209,7 @@ def collect_run(store, run, pipeline_name: str, pipeline_root: str,
         seconds=max(0.0, (execution.last_update_time_since_epoch -
                           execution.create_time_since_epoch) / 1000.0),
         outputs=outputs, execution_id=execution.id))
+  result_edges = _edges(executions, events, nodes)
   if executions:
     seconds = (max(e.last_update_time_since_epoch for e in executions) -
                min(e.create_time_since_epoch for e in executions)) / 1000.0
@@ -157,10 +220,30 @@ def collect_run(store, run, pipeline_name: str, pipeline_root: str,
       pipeline_root=pipeline_root, components=components,
       started=datetime.datetime.fromtimestamp(
           run.create_time_since_epoch / 1000.0),
-      seconds=max(0.0, seconds))
+      seconds=max(0.0, seconds), edges=result_edges)
   result.configuration = _read_configuration(result)
   _read_outcomes(store, result, details)
   return result
+
+
+def _edges(executions, events, nodes) -> List[Tuple[str, str]]:
+  """Who fed whom in the run: an execution that output an artifact, to one
+  that took it as input (a cached execution re-outputs the artifacts it
+  reuses, so cached steps are linked as well)."""
+  name = {e.id: nodes.get(e.id, e.name or str(e.id)) for e in executions}
+  producers: Dict[int, List[int]] = {}
+  for event in events:
+    if event.type == _OUTPUT_EVENT:
+      producers.setdefault(event.artifact_id, []).append(event.execution_id)
+  found = []
+  for event in events:
+    if event.type != _INPUT_EVENT:
+      continue
+    for producer in producers.get(event.artifact_id, []):
+      edge = (name[producer], name[event.execution_id])
+      if producer != event.execution_id and edge not in found:
+        found.append(edge)
+  return found
 
 
 def _read_configuration(result: RunResult) -> Optional[Dict[str, Any]]:
@@ -295,10 +378,15 @@ def _failed_thresholds(evaluation_uri: str) -> List[str]:
     validation = tfma.load_validation_result(evaluation_uri)
   except Exception:  # pylint: disable=broad-except
     return []
+  from tensorflow_model_analysis.slicer import slicer_lib  # pylint: disable=g-import-not-at-top
   lines = []
   for per_slice in validation.metric_validations_per_slice:
+    slice_name = slicer_lib.stringify_slice_key(
+        slicer_lib.deserialize_slice_key(per_slice.slice_key))
     for failure in per_slice.failures:
-      lines.append(_describe_failure(failure))
+      line = _describe_failure(failure, slice_name)
+      if line not in lines:  # TFMA repeats a failure per threshold kind
+        lines.append(line)
   if not lines and not validation.validation_ok:
     if validation.missing_thresholds:
       lines.append('the eval_config has no thresholds, so TFMA blesses no '
@@ -312,9 +400,10 @@ def _failed_thresholds(evaluation_uri: str) -> List[str]:
   return lines
 
 
-def _describe_failure(failure) -> str:
+def _describe_failure(failure, slice_name: str = 'Overall') -> str:
   key = failure.metric_key
-  name = key.name + (' change vs baseline' if key.is_diff else '')
+  name = (key.name + (' change vs baseline' if key.is_diff else '') +
+          f' on {slice_name}')
   value = (failure.metric_value.double_value.value
            if failure.metric_value.HasField('double_value') else None)
   threshold = failure.metric_threshold

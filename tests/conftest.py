@@ -28,3 +28,20 @@ def taxi_csv_dir(tmp_path_factory):
   """A tiny labelled CSV folder for tests that only build pipelines."""
   root = tmp_path_factory.mktemp('taxi_tiny')
   return taxi_data.write_data(str(root), rows=50, unlabelled_rows=10)['data']
+
+
+@pytest.fixture(scope='session')
+def taxi_runs(tmp_path_factory, taxi_sample):
+  """The taxi demo chain run twice on the sample (the second from cache):
+  (PipelineDef, first RunResult, second RunResult). Shared by the e2e and
+  report tests; tests that add runs to its store come after test_e2e."""
+  import pipeline as taxi_pipeline  # examples/chicago_taxi/pipeline.py  pylint: disable=g-import-not-at-top
+  root = tmp_path_factory.mktemp('e2e')
+  pdef = taxi_pipeline.create_pipeline(
+      root=str(root), data_dir=taxi_sample['data'],
+      unlabelled_dir=taxi_sample['data_unlabelled'],
+      train_steps=100, eval_steps=10, tune_steps=10, max_trials=1,
+      name='taxi_e2e')
+  first = pdef.run()
+  second = pdef.run()
+  return pdef, first, second

@@ -201,7 +201,10 @@ def test_missing_imported_paths(start, tmp_path):
     trained.with_base_model(nowhere).build()
 
 
-def test_repr_lists_the_chain(start):
+def test_repr_lists_the_chain(start, tmp_path, taxi_csv_dir):
   pdef = start.generate_statistics().infer_schema().train(TAXI_MODULE)
-  assert repr(pdef) == ("PipelineDef('chain').from_source()"
-                        '.generate_statistics().infer_schema().train()')
+  assert repr(pdef) == (f"(PipelineDef('chain', root={str(tmp_path)!r})\n"
+                        f' .from_csv({taxi_csv_dir!r})\n'
+                        ' .generate_statistics()\n'
+                        ' .infer_schema()\n'
+                        f' .train({TAXI_MODULE!r}))')

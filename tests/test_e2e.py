@@ -10,8 +10,6 @@ import os
 
 import pytest
 
-import pipeline as taxi_pipeline  # examples/chicago_taxi/pipeline.py
-
 pytestmark = pytest.mark.e2e
 
 UPSTREAM = ('CsvExampleGen', 'bulk_infer_example_gen', 'StatisticsGen',
@@ -20,16 +18,8 @@ UPSTREAM = ('CsvExampleGen', 'bulk_infer_example_gen', 'StatisticsGen',
 
 
 @pytest.fixture(scope='module')
-def runs(tmp_path_factory, taxi_sample):
-  root = tmp_path_factory.mktemp('e2e')
-  pdef = taxi_pipeline.create_pipeline(
-      root=str(root), data_dir=taxi_sample['data'],
-      unlabelled_dir=taxi_sample['data_unlabelled'],
-      train_steps=100, eval_steps=10, tune_steps=10, max_trials=1,
-      name='taxi_e2e')
-  first = pdef.run()
-  second = pdef.run()
-  return pdef, first, second
+def runs(taxi_runs):
+  return taxi_runs
 
 
 def test_every_component_ran_and_recorded_its_artifacts(runs):

@@ -23,7 +23,7 @@ TFX_TAXI_MODULE = os.path.join(
 def tfx_eval_config():
   """The eval config of _create_pipeline (the example's, without its extra
   example count); test_same_... would fail on any difference."""
-  return taxi_example.eval_config(example_count=False)
+  return taxi_example.eval_config(tfx_exact=True)
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ notebook run's cache."""
 import glob
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -13,6 +14,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+import browser
 from conftest import TAXI_DIR
 from kernels import kernel_manager
 
@@ -65,7 +67,8 @@ def test_the_notebook_trains_and_pushes_a_model(executed):
   progress = run_outputs[0].data['text/plain'].splitlines()
   assert progress and all(l.startswith('  ok  ') for l in progress), progress
   everything = json.dumps([c.get('outputs', []) for c in notebook.cells])
-  assert 'http://' not in everything and 'https://' not in everything
+  # (SVG's namespace names w3.org; nothing is loaded from it)
+  assert not re.search(r'https?://(?!www\.w3\.org/)', everything)
   assert '<script' not in everything
   summary = plain(run_outputs)
   assert "Pipeline 'taxi-notebook'" in summary
@@ -81,6 +84,31 @@ def test_the_notebook_trains_and_pushes_a_model(executed):
   partial = plain(outputs_of(notebook, "pipeline.run(only='train')"))
   assert 'Trainer' in partial
   assert 'Evaluator' not in partial and 'Pusher' not in partial
+
+
+def test_the_notebook_shows_the_planned_graph_and_the_run_summary(executed):
+  folder, notebook = executed
+  planned = outputs_of(notebook, 'pipeline  # the planned graph')[-1].data
+  assert '<svg' in planned['text/html']
+  for component in ('CsvExampleGen', 'Transform', 'Trainer', 'Pusher'):
+    assert component in planned['text/html']
+  assert planned['text/plain'].startswith("(PipelineDef('taxi-notebook'")
+  summary = outputs_of(notebook, 'result = pipeline.run()')[-1].data
+  html = summary['text/html']
+  link = re.search(r'<a href="([^"]+)"[^>]*class="fluent-report-link"',
+                   html).group(1)
+  assert os.path.isfile(os.path.join(folder, link)), link
+  with open(os.path.join(folder, link), encoding='utf-8') as f:
+    assert 'id="evaluation"' in f.read()
+  # As the notebook shows it: rendered, nothing loaded, no error.
+  with browser.open_page(html=html) as page:
+    assert page.console == [] and page.page_errors == []
+    assert page.requests == [] or page.requests == ['about:blank']
+    shown = page.text('.fluent-summary')
+    assert 'blessed' in shown and 'binary_accuracy' in shown
+    graph = page.dom.locator('.graph svg').inner_html()
+    assert 'Trainer' in graph and 'COMPLETE' in graph
+    page.dom.screenshot(path=str(folder / 'summary.png'), full_page=True)
 
 
 def test_the_export_is_source_and_is_served_from_the_cache(executed):

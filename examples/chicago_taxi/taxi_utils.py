@@ -160,12 +160,19 @@ def run_fn(fn_args: FnArgs) -> None:
   else:
     hparams = _search_space()
   model = _model(hparams)
+  # Ten epochs of train_steps / 10, each validated on eval_steps / 10, so the
+  # TensorBoard logs (which the run report reads) hold learning curves.
+  epochs = max(1, min(10, fn_args.train_steps))
   model.fit(
       _dataset(fn_args.train_files, fn_args.data_accessor, transform_output),
-      steps_per_epoch=fn_args.train_steps,
+      epochs=epochs,
+      steps_per_epoch=max(1, fn_args.train_steps // epochs),
       validation_data=_dataset(fn_args.eval_files, fn_args.data_accessor,
                                transform_output),
-      validation_steps=fn_args.eval_steps,
+      validation_steps=max(1, fn_args.eval_steps // epochs),
+      callbacks=[tf.keras.callbacks.TensorBoard(
+          log_dir=fn_args.model_run_dir, update_freq='epoch',
+          write_graph=False)],
       verbose=2)
   tf.saved_model.save(model, fn_args.serving_model_dir,
                       signatures=_serving_signatures(model, transform_output))

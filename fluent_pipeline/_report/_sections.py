@@ -1,0 +1,291 @@
+"""The report's content: each section's values read from one run.
+
+Sections hold plain values (and chart SVGs) for the template. A section whose
+step is not in the pipeline says so; one whose artifacts cannot be read (a
+failed step, a deleted folder) says why, and the rest of the report is still
+written.
+"""
+
+import dataclasses
+import json
+import traceback
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from fluent_pipeline import _artifacts
+from fluent_pipeline import _paths
+from fluent_pipeline._report import _charts
+
+
+@dataclasses.dataclass
+class Part:
+  """What one piece of a section shows: its values, or why there are none."""
+  values: Any = None
+  absent: Optional[str] = None  # why nothing is shown (not an error)
+  error: Optional[str] = None   # reading it failed
+
+  @property
+  def ok(self) -> bool:
+    return self.absent is None and self.error is None
+
+
+def _read(reader: Callable[[], Any]) -> Part:
+  try:
+    return Part(values=reader())
+  except Exception as e:  # pylint: disable=broad-except
+    last = traceback.extract_tb(e.__traceback__)[-1:]
+    where = f' ({last[0].filename}:{last[0].lineno})' if last else ''
+    return Part(error=f'{type(e).__name__}: {e}{where}')
+
+
+def output(result, key: str) -> Optional[Tuple[str, str]]:
+  """(component id, URI) of the first artifact under output `key`."""
+  for component in result.components:
+    uris = component.outputs.get(key)
+    if uris:
+      return component.node_id, uris[0]
+  return None
+
+
+def _absent(result, key: str, step: str) -> Part:
+  failed = [c.node_id for c in result.components if c.state == 'FAILED']
+  if failed:
+    return Part(absent=f'no {key}: {", ".join(failed)} failed before it')
+  return Part(absent=f'not in this pipeline (add {step} to the chain)')
+
+
+def pipeline(result) -> Dict[str, Any]:
+  from fluent_pipeline import _graph  # pylint: disable=g-import-not-at-top
+  nodes = [_graph.Node(c.node_id, c.state, c.seconds)
+           for c in result.components]
+  config = result.configuration or {}
+  steps = {name: json.dumps(args, indent=1, sort_keys=True, default=str)
+           for name, args in (config.get('steps') or {}).items()}
+  code = [{'sha256': sha, 'given_as': info.get('given_as'),
+           'location': info.get('location') or info.get('module_file')
+           or info.get('name')}
+          for sha, info in (config.get('user_code') or {}).items()]
+  return {
+      'graph': _read(lambda: _graph.svg(nodes, result.edges)),
+      'components': result.components,
+      'configuration': bool(config),
+      'parameters': config.get('parameters') or {},
+      'source': json.dumps(config.get('source'), indent=1, default=str)
+                if config.get('source') else None,
+      'steps': steps,
+      'settings': config.get('settings') or {},
+      'versions': config.get('versions') or {},
+      'code': code,
+  }
+
+
+def data(result) -> Dict[str, Any]:
+  stats = output(result, 'statistics')
+  section: Dict[str, Any] = {}
+  if stats is None:
+    section['statistics'] = _absent(result, 'statistics',
+                                    '.generate_statistics()')
+  else:
+    def read_splits():
+      splits = []
+      names = _artifacts.splits(stats[1])
+      for split in sorted(names, key=lambda n: (n != 'train', n)):
+        features = _artifacts.statistics(stats[1], split)
+        for row in features.values():
+          row['chart'] = _charts.histogram(row)
+        splits.append({'name': split, 'features': list(features.values())})
+      return splits
+    section['statistics'] = _read(read_splits)
+  schema = output(result, 'schema')
+  section['schema'] = (_read(lambda: _artifacts.schema(schema[1]))
+                       if schema else _absent(result, 'schema',
+                                              '.infer_schema()'))
+  anomalies = output(result, 'anomalies')
+  section['anomalies'] = (
+      _read(lambda: _artifacts.anomalies(anomalies[1])) if anomalies
+      else _absent(result, 'anomalies', '.validate_input_data()'))
+  return section
+
+
+def training(result) -> Dict[str, Any]:
+  section: Dict[str, Any] = {}
+  from fluent_pipeline import _wiring  # pylint: disable=g-import-not-at-top
+  tuned = output(result, 'best_hyperparameters')
+  given = [c for c in result.components
+           if c.node_id == _wiring.HYPERPARAMETERS_IMPORTER_ID and
+           c.outputs.get('result')]
+  if tuned:
+    section['hyperparameters'] = _read(
+        lambda: _artifacts.hyperparameters(tuned[1]))
+    section['hyperparameters_source'] = f'tuned ({tuned[0]})'
+  elif given:
+    section['hyperparameters'] = _read(
+        lambda: _artifacts.hyperparameters(given[0].outputs['result'][0]))
+    section['hyperparameters_source'] = 'given (with_hyperparameters)'
+  else:
+    section['hyperparameters'] = Part(
+        absent='none: the Trainer used its own defaults (no tune() or '
+        'with_hyperparameters())')
+  run = output(result, 'model_run')
+  if run is None:
+    section['curves'] = _absent(result, 'training logs', '.train()')
+  else:
+    def read_curves():
+      charts = _charts.curves(_artifacts.training_curves(run[1]))
+      if not charts:
+        raise LookupError(
+            'the Trainer wrote no TensorBoard logs: pass '
+            'tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir) '
+            'to model.fit in run_fn')
+      return charts
+    section['curves'] = _read(read_curves)
+    if section['curves'].error and section['curves'].error.startswith(
+        'LookupError'):
+      section['curves'] = Part(absent=section['curves'].error.split(': ', 1)
+                               [1].rsplit(' (', 1)[0])
+  trials = output(result, 'tuner_results')
+  if trials is None:
+    section['trials'] = Part(absent='no Tuner in this pipeline')
+  else:
+    def read_trials():
+      rows = _artifacts.tuner_trials(trials[1])
+      names = []
+      for row in rows:
+        names += [k for k in row if k not in names]
+      return {'columns': names, 'rows': rows}
+    section['trials'] = _read(read_trials)
+  return section
+
+
+def evaluation(result) -> Dict[str, Any]:
+  section: Dict[str, Any] = {'blessed': result.blessed}
+  evaluated = output(result, 'evaluation')
+  if evaluated is None:
+    absent = _absent(result, 'evaluation', '.evaluate_model(eval_config)')
+    return dict(section, slices=absent, thresholds=absent)
+  uri = evaluated[1]
+  section['slices'] = _read(lambda: _artifacts.slice_metrics(uri))
+  section['thresholds'] = _read(lambda: _artifacts.thresholds(uri))
+  if section['slices'].ok:
+    slices = section['slices'].values
+    names: List[str] = []
+    for entry in slices.values():
+      names += [k for k in entry['candidate'] if k not in names]
+    section['metric_names'] = names
+    bounds = {}
+    if section['thresholds'].ok:
+      for row in section['thresholds'].values:
+        if not row['change'] and row['bound'].startswith('>= '):
+          bounds.setdefault(row['metric'], float(row['bound'][3:]))
+    charted = [n for n in names if 'example_count' not in n]
+    section['charts'] = [
+        chart for chart in (
+            _charts.slice_bars(slices, name, bounds.get(name))
+            for name in sorted(charted, key=lambda n: (n not in bounds, n)))
+        if chart][:2]
+    overall = slices.get('Overall', {})
+    section['baseline'] = [
+        {'metric': m, 'candidate': overall['candidate'].get(m),
+         'baseline': overall['baseline'].get(m), 'diff': overall['diff'].get(m)}
+        for m in names if m in overall.get('baseline', {})]
+  return section
+
+
+def serving(result) -> Dict[str, Any]:
+  section: Dict[str, Any] = {'infra_blessed': result.infra_blessed,
+                             'check': result.serving,
+                             'pushed_model': result.pushed_model}
+  section['latency_chart'] = _charts.latency(
+      result.serving.get('latencies_ms') or [])
+  model_dir = result.pushed_model
+  if model_dir is None:
+    model = output(result, 'model')
+    if model is not None:
+      model_dir = _paths.join(model[1], 'Format-Serving')
+  if model_dir is None:
+    section['signatures'] = _absent(result, 'model', '.train()')
+  else:
+    section['model_dir'] = model_dir
+    section['signatures'] = _read(
+        lambda: _artifacts.serving_signatures(model_dir))
+  return section
+
+
+def inference(result, limit: int = 20) -> Dict[str, Any]:
+  found = output(result, 'inference_result')
+  if found is None:
+    return {'sample': _absent(result, 'bulk inference', '.bulk_infer(...)')}
+  if result.blessed is False:
+    return {'sample': Part(absent='skipped: the model was not blessed, so '
+                           'BulkInferrer made no predictions')}
+
+  def read():
+    rows = _artifacts.predictions(found[1], limit)
+    columns: List[str] = []
+    for row in rows:
+      columns += [k for k in row if k not in columns]
+    predicted = [c for c in columns if c.startswith('prediction: ')]
+    columns = predicted + [c for c in columns if c not in predicted]
+    return {'columns': columns, 'rows': rows, 'uri': found[1]}
+  return {'sample': _read(read)}
+
+
+_COMPARED_STATS = ('count', 'missing', 'mean', 'std', 'min', 'max', 'unique')
+
+
+def comparison(result, other) -> Dict[str, Any]:
+  """What changed from run `other` to `result`: metrics per slice with
+  deltas, the statistics that moved, and the configuration's diff."""
+  from fluent_pipeline import _run_diff  # pylint: disable=g-import-not-at-top
+  section: Dict[str, Any] = {'other': other}
+
+  def metrics():
+    mine, theirs = (output(r, 'evaluation') for r in (result, other))
+    if not (mine and theirs):
+      raise LookupError('both runs need an evaluation to compare metrics')
+    a = _artifacts.slice_metrics(theirs[1])
+    b = _artifacts.slice_metrics(mine[1])
+    metrics: List[str] = []
+    for entry in list(b.values()) + list(a.values()):
+      metrics += [m for m in entry['candidate'] if m not in metrics]
+    rows = []
+    for name in list(b) + [n for n in a if n not in b]:
+      ma = a.get(name, {}).get('candidate', {})
+      mb = b.get(name, {}).get('candidate', {})
+      cells = {}
+      for metric in metrics:
+        va, vb = ma.get(metric), mb.get(metric)
+        cells[metric] = {'other': va, 'this': vb, 'delta': None if None in (
+            va, vb) else vb - va}
+      rows.append({'slice': name, 'cells': cells})
+    return {'metrics': metrics, 'rows': rows}
+  section['metrics'] = _read(metrics)
+
+  def statistics():
+    mine, theirs = (output(r, 'statistics') for r in (result, other))
+    if not (mine and theirs):
+      raise LookupError('both runs need statistics to compare data')
+    if mine[1] == theirs[1]:
+      return []  # the same artifact (cached): nothing moved
+    rows = []
+    for split in _artifacts.splits(mine[1]):
+      b = _artifacts.statistics(mine[1], split)
+      try:
+        a = _artifacts.statistics(theirs[1], split)
+      except LookupError:
+        a = {}
+      for feature in sorted(set(a) | set(b)):
+        fa, fb = a.get(feature, {}), b.get(feature, {})
+        for stat in _COMPARED_STATS:
+          va, vb = fa.get(stat), fb.get(stat)
+          if va is None and vb is None:
+            continue
+          if va is not None and vb is not None and abs(vb - va) <= 1e-9 * max(
+              1.0, abs(va)):
+            continue
+          rows.append({'split': split, 'feature': feature, 'stat': stat,
+                       'other': va, 'this': vb,
+                       'delta': None if None in (va, vb) else vb - va})
+    return rows
+  section['statistics'] = _read(statistics)
+  section['diff'] = _read(lambda: str(_run_diff.compare(other, result)))
+  return section

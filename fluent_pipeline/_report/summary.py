@@ -1,0 +1,75 @@
+"""A run as a notebook shows it: the report's summary, inline.
+
+The graph, each component's state, the metrics, the blessing, the serving
+check and a link to the full report, which is written beside the run the
+first time the run is shown (later displays reuse it).
+"""
+
+import html
+import os
+
+from fluent_pipeline import _paths
+
+
+def html_of(result) -> str:
+  """The summary's HTML; never raises (a notebook display must not)."""
+  from fluent_pipeline import _graph  # pylint: disable=g-import-not-at-top
+  from fluent_pipeline import _report  # pylint: disable=g-import-not-at-top
+  esc = html.escape
+  parts = ['<div class="fluent-run" style="font-family: sans-serif; '
+           'max-width: 1100px">',
+           f'<h3 style="margin: 4px 0">{esc(result.pipeline_name)} '
+           f'<span style="color: #6b7280; font-weight: normal">run '
+           f'{esc(result.run_id)} · {result.seconds:.1f} s</span></h3>']
+  try:
+    nodes = [_graph.Node(c.node_id, c.state, c.seconds)
+             for c in result.components]
+    parts.append(f'<div class="graph">{_graph.svg(nodes, result.edges)}'
+                 '</div>')
+  except Exception as e:  # pylint: disable=broad-except
+    parts.append(f'<p>(graph not drawn: {esc(repr(e))})</p>')
+  rows = []
+  if result.metrics:
+    rows.append(('evaluation', ', '.join(
+        f'{k} = {v:.4g}' for k, v in sorted(result.metrics.items()))))
+  if result.blessed is not None:
+    verdict = 'yes' if result.blessed else 'NO'
+    if result.failed_thresholds:
+      verdict += ': ' + '; '.join(result.failed_thresholds)
+    rows.append(('blessed', verdict))
+  text = str(result).splitlines()
+  for line in text:
+    line = line.strip()
+    for key in ('serving check:', 'pushed model:', 'bulk inference:',
+                'full log:'):
+      if line.startswith(key):
+        rows.append((key[:-1], line[len(key):].strip()))
+  failed = [c.node_id for c in result.components if c.state == 'FAILED']
+  if failed:
+    rows.insert(0, ('failed', ', '.join(failed)))
+  parts.append('<table class="fluent-summary">' + ''.join(
+      f'<tr><th style="text-align: left; padding-right: 12px">{esc(k)}</th>'
+      f'<td style="text-align: left">{esc(v)}</td></tr>' for k, v in rows)
+               + '</table>')
+  try:
+    path = _report.default_path(result)
+    if not _paths.exists(path):
+      path = _report.write(result, path)
+    parts.append(f'<p>Full report: <a href="{esc(_link(path))}" '
+                 f'target="_blank" class="fluent-report-link">'
+                 f'{esc(path)}</a></p>')
+  except Exception as e:  # pylint: disable=broad-except
+    parts.append(f'<p>(the full report could not be written: '
+                 f'{esc(type(e).__name__)}: {esc(str(e))}; '
+                 'result.report() retries)</p>')
+  parts.append('</div>')
+  return ''.join(parts)
+
+
+def _link(path: str) -> str:
+  """A link Jupyter serves: relative to the notebook's directory (the
+  kernel's working directory) when the report is below it."""
+  if _paths.is_uri(path):
+    return path
+  relative = os.path.relpath(path)
+  return path if relative.startswith('..') else relative

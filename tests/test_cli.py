@@ -68,7 +68,7 @@ def test_unknown_parameter_and_bad_value_are_clear_errors(tmp_path):
 
 
 @pytest.mark.parametrize('command', ['', 'run', 'show', 'runs', 'diff',
-                                     'compile', 'export'])
+                                     'compile', 'export', 'report'])
 def test_help_answers_fast_without_importing_tfx(command):
   args = f'["{command}", "--help"]' if command else '["--help"]'
   started = time.perf_counter()

@@ -257,3 +257,22 @@ def test_notebook_summary_links_the_written_report(taxi_runs):
   with browser.open_page(html=html) as page:
     assert page.console == [] and page.page_errors == []
     assert 'blessed' in page.text('.fluent-summary')
+
+
+def test_a_short_pipeline_says_what_it_lacks(tmp_path, taxi_csv_dir):
+  from fluent_pipeline import PipelineDef  # pylint: disable=g-import-not-at-top
+  result = (PipelineDef('short', root=str(tmp_path))
+            .from_csv(taxi_csv_dir).generate_statistics().run())
+  path = result.report()
+  assert path == os.path.join(result.pipeline_root, 'reports',
+                              f'report-{result.run_id}.html')
+  with browser.open_page(path) as page:
+    assert page.console == [] and page.page_errors == []
+    assert page.dom.locator('[data-error]').count() == 0
+    assert page.dom.locator('.stats[data-split="train"] tr[data-feature]'
+                            ).count() == 18
+    for section, step in (('training', '.train()'),
+                          ('evaluation', '.evaluate_model(eval_config)'),
+                          ('inference', '.bulk_infer(...)')):
+      assert f'add {step} to the chain' in page.text(f'#{section}'), section
+    assert page.text('#verdict') == 'complete'

@@ -107,7 +107,7 @@ def data(result) -> Dict[str, Any]:
 
 
 def training(result) -> Dict[str, Any]:
-  section: Dict[str, Any] = {}
+  section: Dict[str, Any] = {'hyperparameters_source': None}
   from fluent_pipeline import _wiring  # pylint: disable=g-import-not-at-top
   tuned = output(result, 'best_hyperparameters')
   given = [c for c in result.components
@@ -157,7 +157,8 @@ def training(result) -> Dict[str, Any]:
 
 
 def evaluation(result) -> Dict[str, Any]:
-  section: Dict[str, Any] = {'blessed': result.blessed}
+  section: Dict[str, Any] = {'blessed': result.blessed, 'metric_names': [],
+                             'charts': [], 'baseline': []}
   evaluated = output(result, 'evaluation')
   if evaluated is None:
     absent = _absent(result, 'evaluation', '.evaluate_model(eval_config)')
@@ -192,8 +193,9 @@ def evaluation(result) -> Dict[str, Any]:
 
 def serving(result) -> Dict[str, Any]:
   section: Dict[str, Any] = {'infra_blessed': result.infra_blessed,
-                             'check': result.serving,
-                             'pushed_model': result.pushed_model}
+                             'check': dict(result.serving),
+                             'pushed_model': result.pushed_model,
+                             'model_dir': None}
   section['latency_chart'] = _charts.latency(
       result.serving.get('latencies_ms') or [])
   model_dir = result.pushed_model

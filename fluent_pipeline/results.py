@@ -134,6 +134,31 @@ class RunResult:
     del cycle
     printer.text(str(self))
 
+  def _outcomes(self) -> List[Tuple[str, str]]:
+    """The summary's outcome lines as (name, text): evaluation, blessed
+    (then each failed threshold), serving check, pushed model, bulk
+    inference, full log."""
+    found = []
+    if self.metrics:
+      found.append(('evaluation', ', '.join(
+          f'{k}={v:.4g}' for k, v in sorted(self.metrics.items()))))
+    if self.blessed is not None:
+      found.append(('blessed', 'yes' if self.blessed else 'NO'))
+      found += [('failed', failure) for failure in self.failed_thresholds]
+    if self.infra_blessed is not None:
+      found.append(('serving check', _serving_line(self)))
+    if self.pushed_model:
+      found.append(('pushed model', self.pushed_model))
+    elif 'Pusher' in self.states:
+      found.append(('pushed model', 'none (not blessed)'))
+    if self.inference_result and self.blessed is False:
+      found.append(('bulk inference', 'skipped (the model was not blessed)'))
+    elif self.inference_result:
+      found.append(('bulk inference', self.inference_result))
+    if self.log_path:
+      found.append(('full log', self.log_path))
+    return found
+
   def __str__(self) -> str:
     lines = [f'Pipeline {self.pipeline_name!r}, run {self.run_id}',
              f'  root: {self.pipeline_root}']
@@ -143,24 +168,11 @@ class RunResult:
     width = max([len(c.node_id) for c in self.components] + [10])
     for c in self.components:
       lines.append(f'  {c.node_id:<{width}}  {c.state:<8} {c.seconds:7.1f} s')
-    if self.metrics:
-      shown = ', '.join(f'{k}={v:.4g}' for k, v in sorted(self.metrics.items()))
-      lines.append(f'  evaluation: {shown}')
-    if self.blessed is not None:
-      lines.append(f'  blessed: {"yes" if self.blessed else "NO"}')
-      lines += [f'    failed: {failure}' for failure in self.failed_thresholds]
-    if self.infra_blessed is not None:
-      lines.append(f'  serving check: {_serving_line(self)}')
-    if self.pushed_model:
-      lines.append(f'  pushed model: {self.pushed_model}')
-    elif 'Pusher' in self.states:
-      lines.append('  pushed model: none (not blessed)')
-    if self.inference_result and self.blessed is False:
-      lines.append('  bulk inference: skipped (the model was not blessed)')
-    elif self.inference_result:
-      lines.append(f'  bulk inference: {self.inference_result}')
-    if self.log_path:
-      lines.append(f'  full log: {self.log_path}')
+    for name, value in self._outcomes():
+      if name == 'failed':
+        lines.append(f'    failed: {value}')
+      else:
+        lines.append(f'  {name}: {value}')
     return '\n'.join(lines)
 
 

@@ -29,21 +29,11 @@ def html_of(result) -> str:
   except Exception as e:  # pylint: disable=broad-except
     parts.append(f'<p>(graph not drawn: {esc(repr(e))})</p>')
   rows = []
-  if result.metrics:
-    rows.append(('evaluation', ', '.join(
-        f'{k} = {v:.4g}' for k, v in sorted(result.metrics.items()))))
-  if result.blessed is not None:
-    verdict = 'yes' if result.blessed else 'NO'
-    if result.failed_thresholds:
-      verdict += ': ' + '; '.join(result.failed_thresholds)
-    rows.append(('blessed', verdict))
-  text = str(result).splitlines()
-  for line in text:
-    line = line.strip()
-    for key in ('serving check:', 'pushed model:', 'bulk inference:',
-                'full log:'):
-      if line.startswith(key):
-        rows.append((key[:-1], line[len(key):].strip()))
+  for name, text in result._outcomes():  # pylint: disable=protected-access
+    if name == 'failed':  # a failed threshold, under the blessing
+      rows[-1] = (rows[-1][0], f'{rows[-1][1]}; failed: {text}')
+    else:
+      rows.append((name, text))
   failed = [c.node_id for c in result.components if c.state == 'FAILED']
   if failed:
     rows.insert(0, ('failed', ', '.join(failed)))

@@ -32,20 +32,28 @@ class PipelineRunError(RuntimeError):
   """A component failed while the pipeline ran.
 
   The message names the component and the root cause in one line; the full
-  traceback and every log line are in `log_path`. Outputs of the components
-  that finished stay in ML Metadata under `run_id`, so `run(resume=True)`
+  traceback and every log line are in `log_path`. When the user's own
+  function raised, `location` (a _code_location.CodeLocation) is the line of their
+  code, named on the next lines: TFX runs an installed copy, so the log's
+  traceback points at a temporary file. Outputs of the components that
+  finished stay in ML Metadata under `run_id`, so `run(resume=True)`
   (`fluent-pipeline run FILE --resume`) goes on from the failed component.
   """
 
   def __init__(self, component: Optional[str], reason: str,
                log_path: Optional[str] = None,
-               run_id: Optional[str] = None):
+               run_id: Optional[str] = None, location=None):
     self.component = component
     self.reason = reason
     self.log_path = log_path
     self.run_id = run_id
+    self.location = location
     where = component or 'the pipeline'
-    message = f'{where} failed: {reason}'
+    if location is None:
+      message = f'{where} failed: {reason}'
+    else:
+      message = '\n'.join([f'{where} failed in your {location.fn_name}: '
+                           f'{reason}'] + location.lines())
     if log_path:
       message += f'\n  full log: {log_path}'
     if run_id:

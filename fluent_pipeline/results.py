@@ -29,6 +29,7 @@ class ComponentRun:
   seconds: float
   outputs: Dict[str, List[str]]  # output key -> artifact URIs
   execution_id: int
+  error: Optional[str] = None  # why it failed, as its execution records it
 
 
 @dataclasses.dataclass
@@ -168,6 +169,8 @@ class RunResult:
     width = max([len(c.node_id) for c in self.components] + [10])
     for c in self.components:
       lines.append(f'  {c.node_id:<{width}}  {c.state:<8} {c.seconds:7.1f} s')
+      if c.error:
+        lines += ['    ' + line for line in c.error.splitlines()]
     for name, value in self._outcomes():
       if name == 'failed':
         lines.append(f'    failed: {value}')
@@ -220,7 +223,8 @@ def collect_run(store, run, pipeline_name: str, pipeline_root: str,
         state=_STATES.get(execution.last_known_state, 'UNKNOWN'),
         seconds=max(0.0, (execution.last_update_time_since_epoch -
                           execution.create_time_since_epoch) / 1000.0),
-        outputs=outputs, execution_id=execution.id))
+        outputs=outputs, execution_id=execution.id,
+        error=_execution_error(execution)))
   result_edges = _edges(executions, events, nodes)
   if executions:
     seconds = (max(e.last_update_time_since_epoch for e in executions) -
@@ -234,8 +238,28 @@ def collect_run(store, run, pipeline_name: str, pipeline_root: str,
           run.create_time_since_epoch / 1000.0),
       seconds=max(0.0, seconds), edges=result_edges)
   result.configuration = _read_configuration(result)
+  log = _paths.join(pipeline_root, 'logs', f'run-{run.name}.log')
+  if not _paths.is_uri(log) and _paths.exists(log):
+    result.log_path = log
   _read_outcomes(store, result, details)
   return result
+
+
+EXECUTION_RESULT = '__execution_result__'  # TFX's execution_lib key
+
+
+def _execution_error(execution) -> Optional[str]:
+  """The result message TFX (or fluent_pipeline's runner) recorded on a
+  failed execution: ExecutionResult JSON under '__execution_result__'."""
+  if execution.last_known_state != 4:  # FAILED
+    return None
+  value = execution.custom_properties.get(EXECUTION_RESULT)
+  if value is None or not value.string_value:
+    return None
+  try:
+    return json.loads(value.string_value).get('resultMessage') or None
+  except ValueError:
+    return None
 
 
 def _edges(executions, events, nodes) -> List[Tuple[str, str]]:
@@ -347,7 +371,10 @@ def _read_outcomes(store, result: RunResult, details: bool = True) -> None:
       pushed = _pushed_destination(store, artifact_uri)
       if pushed:
         result.pushed_model = pushed
-    for uri in c.outputs.get('inference_result', []):
+    # BulkInferrer writes PredictionLogs, or Examples with the predictions
+    # when given an output_example_spec.
+    for uri in (c.outputs.get('inference_result', []) +
+                c.outputs.get('output_examples', [])):
       result.inference_result = uri
 
 
@@ -390,11 +417,10 @@ def _failed_thresholds(evaluation_uri: str) -> List[str]:
     validation = tfma.load_validation_result(evaluation_uri)
   except Exception:  # pylint: disable=broad-except
     return []
-  from tensorflow_model_analysis.slicer import slicer_lib  # pylint: disable=g-import-not-at-top
+  from fluent_pipeline import _artifacts  # pylint: disable=g-import-not-at-top
   lines = []
   for per_slice in validation.metric_validations_per_slice:
-    slice_name = slicer_lib.stringify_slice_key(
-        slicer_lib.deserialize_slice_key(per_slice.slice_key))
+    slice_name = _artifacts.slice_name(per_slice)
     for failure in per_slice.failures:
       line = _describe_failure(failure, slice_name)
       if line not in lines:  # TFMA repeats a failure per threshold kind

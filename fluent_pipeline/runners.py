@@ -13,6 +13,7 @@ import os
 import tempfile
 from typing import Any, Iterator
 
+from fluent_pipeline import _code_location
 from fluent_pipeline import _configuration
 from fluent_pipeline import _diagnose
 from fluent_pipeline import _logs
@@ -124,7 +125,8 @@ def run(pipeline_def, runner=None, *, verbose: bool = False,
     else:
       failure = errors.PipelineRunError(
           running, reason, log_path=None if verbose else log_path,
-          run_id=run_id)
+          run_id=run_id, location=_code_location.locate(e, plan, running))
+    _record_failure(pipeline, run_id, str(failure).split('\n  full log:')[0])
     if verbose:
       raise failure from e
     raise failure from None  # the traceback is in the log
@@ -132,6 +134,34 @@ def run(pipeline_def, runner=None, *, verbose: bool = False,
   result = run_history.read_run(pipeline, run_id)
   result.log_path = None if verbose else log_path
   return result
+
+
+def _record_failure(pipeline, run_id: str, message: str) -> None:
+  """Records why the run failed on its failed execution, where TFX records
+  an executor's result (execution_lib.set_execution_result), so the run's
+  report and `fluent-pipeline show` say it later. TFX records nothing when
+  an executor raises; a result already there is kept."""
+  try:
+    from ml_metadata import metadata_store  # pylint: disable=g-import-not-at-top
+    from tfx.orchestration.portable.mlmd import execution_lib  # pylint: disable=g-import-not-at-top
+    from tfx.proto.orchestration import execution_result_pb2  # pylint: disable=g-import-not-at-top
+    from fluent_pipeline import results  # pylint: disable=g-import-not-at-top
+    store = metadata_store.MetadataStore(pipeline.metadata_connection_config)
+    run = store.get_context_by_type_and_name('pipeline_run', run_id)
+    if run is None:
+      return
+    failed = [e for e in store.get_executions_by_context(run.id)
+              if e.last_known_state == e.FAILED and
+              results.EXECUTION_RESULT not in e.custom_properties]
+    for execution in failed:
+      execution_lib.set_execution_result(
+          execution_result_pb2.ExecutionResult(code=2,  # UNKNOWN
+                                               result_message=message),
+          execution)
+    if failed:
+      store.put_executions(failed)
+  except Exception:  # pylint: disable=broad-except
+    pass  # the failure is still raised and logged; only the record is lost
 
 
 def _log_folder(pipeline_def) -> str:

@@ -2,6 +2,7 @@
 one store: real runs, each checked for the message the user sees and for
 what is preserved."""
 
+import ast
 import glob
 import hashlib
 import os
@@ -12,6 +13,8 @@ import sys
 import time
 
 import pytest
+
+import browser
 
 import fault_pipeline
 from fluent_pipeline import (DataValidationError, PipelineDef,
@@ -98,6 +101,80 @@ def test_anomalies_stop_the_run_before_training(tmp_path, taxi_csv_dir):
   assert not os.path.exists(os.path.join(pdef.pipeline_root, 'serving'))
 
 
+def test_a_failing_run_fn_is_named_by_the_users_file_and_line(
+    tmp_path, taxi_csv_dir):
+  # The user's copy of the taxi module, with a typo on run_fn's first line.
+  with open(TAXI_MODULE) as f:
+    text = f.read()
+  run_fn = next(node for node in ast.parse(text).body
+                if getattr(node, 'name', None) == 'run_fn')
+  first = run_fn.body[0].lineno  # the new line's number
+  lines = text.splitlines()
+  lines.insert(first - 1, '  model_dir = fn_args.serving_model_dir_typo')
+  module = tmp_path / 'my_taxi_utils.py'
+  module.write_text('\n'.join(lines) + '\n')
+  pdef = (PipelineDef('run_fn_bug', root=str(tmp_path / 'root'))
+          .from_csv(taxi_csv_dir).generate_statistics().infer_schema()
+          .preprocess(str(module))  # one module for two steps
+          .train(str(module), train_args=2, eval_args=1))
+  with pytest.raises(PipelineRunError) as failure:
+    pdef.run()
+  # TFX ran an installed copy in a temporary folder; the message names
+  # the file the user edits.
+  assert str(failure.value).splitlines()[:3] == [
+      "Trainer failed in your run_fn: AttributeError: 'FnArgs' object has "
+      "no attribute 'serving_model_dir_typo'",
+      f'  at {module}, line {first}, in run_fn:',
+      '    model_dir = fn_args.serving_model_dir_typo']
+  assert failure.value.location.path == str(module)
+  # The run records why: its report and `show` say it later.
+  from fluent_pipeline import read_run  # pylint: disable=g-import-not-at-top
+  failed = read_run(pdef, failure.value.run_id)
+  assert failed.component('Trainer').error.splitlines()[:2] == str(
+      failure.value).splitlines()[:2]
+  assert f'  at {module}, line {first}, in run_fn:' in str(failed)
+  assert failed.log_path == failure.value.log_path
+  with browser.open_page(failed.report()) as page:
+    assert page.console == [] and page.page_errors == []
+    assert page.text('#failure h3') == 'Trainer failed'
+    assert page.text('#failure pre').splitlines()[:3] == str(
+        failure.value).splitlines()[:3]
+    assert failure.value.log_path in page.text('#failure')
+    assert 'no evaluation: the run failed at Trainer' not in page.text(
+        '#evaluation')  # no Evaluator in this chain
+    assert 'no training logs: the run failed at Trainer' in page.text(
+        '#training')
+
+
+def _broken_preprocessing_fn(inputs):
+  """A user function: it runs as a module fluent_pipeline writes for TFX."""
+  features = dict(inputs)
+  raise ValueError(f'cannot scale {len(features)} features')
+
+
+def test_a_failing_function_object_is_named_by_its_own_file_and_line(
+    tmp_path, taxi_csv_dir):
+  pdef = (PipelineDef('function_bug', root=str(tmp_path))
+          .from_csv(taxi_csv_dir).generate_statistics().infer_schema()
+          .preprocess(_broken_preprocessing_fn))
+  with pytest.raises(PipelineRunError) as failure:
+    pdef.run()
+  line = _broken_preprocessing_fn.__code__.co_firstlineno + 3
+  lines = str(failure.value).splitlines()
+  assert lines[:3] == [
+      'Transform failed in your preprocessing_fn: ValueError: cannot scale '
+      '18 features',
+      f'  at {__file__}, line {line}, in _broken_preprocessing_fn:',
+      "    raise ValueError(f'cannot scale {len(features)} features')"]
+  # And the generated module TFX ran, which is kept under the root.
+  generated, at = failure.value.location.generated
+  assert lines[3] == f'  (run as {generated}, line {at})'
+  assert generated.startswith(
+      os.path.join(pdef.pipeline_root, '_fluent_user_code', ''))
+  with open(generated) as f:
+    assert f.read().splitlines()[at - 1].strip() == lines[2].strip()
+
+
 def pdef_states(pdef):
   from fluent_pipeline import read_run
   return read_run(pdef).states
@@ -165,7 +242,8 @@ def test_killed_trainer_resumes_from_cache_and_keeps_pushed_models(
   assert strict.states['Trainer'] == 'CACHED'
   assert strict.blessed is False and strict.pushed_model is None
   assert len(strict.failed_thresholds) == 1
-  assert strict.failed_thresholds[0].startswith('binary_accuracy = ')
+  assert strict.failed_thresholds[0].startswith(
+      'binary_accuracy on Overall = ')
   assert 'needs >= 0.999 (off by ' in strict.failed_thresholds[0]
   assert 'pushed model: none (not blessed)' in str(strict)
   versions = sorted(os.listdir(os.path.join(pdef.pipeline_root, 'serving')))

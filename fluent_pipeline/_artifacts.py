@@ -8,21 +8,35 @@ Every reader takes an artifact URI (local or remote: TFX's fileio) and
 returns dicts, lists, strings and floats.
 """
 
+import glob
 import json
 import math
+import os
 import posixpath
 from typing import Any, Dict, List, Optional, Tuple
 
 from fluent_pipeline import _paths
 
 
-def _fileio():
+class _LocalFiles:
+  """The part of TFX's fileio the readers use, for local paths: importing
+  TFX (and TensorFlow's filesystems) costs seconds a local report needs not."""
+  exists = staticmethod(os.path.exists)
+  listdir = staticmethod(os.listdir)
+  walk = staticmethod(os.walk)
+  glob = staticmethod(glob.glob)
+  open = staticmethod(open)
+
+
+def _fileio(path: str):
+  if not _paths.is_uri(path):
+    return _LocalFiles
   from tfx.dsl.io import fileio  # pylint: disable=g-import-not-at-top
   return fileio
 
 
 def _read_bytes(path: str) -> bytes:
-  with _fileio().open(path, 'rb') as f:
+  with _fileio(path).open(path, 'rb') as f:
     return f.read()
 
 
@@ -32,7 +46,7 @@ def _join(uri: str, *parts: str) -> str:
 
 def splits(uri: str) -> List[str]:
   """The split names of a split artifact (its `Split-<name>` folders)."""
-  fileio = _fileio()
+  fileio = _fileio(uri)
   if not fileio.exists(uri):
     return []
   names = [n.rstrip('/') for n in fileio.listdir(uri)]
@@ -50,13 +64,17 @@ def statistics(uri: str, split: str) -> Dict[str, Dict[str, Any]]:
   summary (unique, top values), and its histogram."""
   from tensorflow_metadata.proto.v0 import statistics_pb2  # pylint: disable=g-import-not-at-top
   path = _join(uri, f'Split-{split}', 'FeatureStats.pb')
-  if not _fileio().exists(path):
+  if not _fileio(path).exists(path):
     raise LookupError(f'no statistics for split {split!r} under {uri} '
                       f'(splits: {", ".join(splits(uri)) or "none"})')
   stats_list = statistics_pb2.DatasetFeatureStatisticsList.FromString(
       _read_bytes(path))
+  # With slicing, TFDV writes one dataset per slice: the whole split is the
+  # one it names 'All Examples' (the first).
+  datasets = list(stats_list.datasets)
+  whole = [d for d in datasets if d.name == 'All Examples'] or datasets[:1]
   features = {}
-  for dataset in stats_list.datasets:
+  for dataset in whole:
     for feature in dataset.features:
       row = _feature_statistics(feature, dataset.num_examples)
       features[row['name']] = row
@@ -87,8 +105,14 @@ def _feature_statistics(feature, num_examples: int) -> Dict[str, Any]:
         (v.value, v.frequency) for v in strings.top_values])
     row['histogram'] = [(b.label, b.sample_count)
                         for b in strings.rank_histogram.buckets]
+  elif stats == 'bytes_stats':
+    common = feature.bytes_stats.common_stats
+    row['unique'] = int(feature.bytes_stats.unique)
+  elif stats == 'struct_stats':
+    common = feature.struct_stats.common_stats
   else:
     common = None
+  row.update(count=None, missing=None, missing_fraction=None)
   if common is not None:
     row['count'] = int(common.num_non_missing)
     row['missing'] = int(common.num_missing)
@@ -109,7 +133,8 @@ def schema(uri: str) -> List[Dict[str, Any]]:
   rows = []
   for feature in proto.feature:
     row = {'name': feature.name,
-           'type': schema_pb2.FeatureType.Name(feature.type)}
+           'type': schema_pb2.FeatureType.Name(feature.type),
+           'presence': None}
     if feature.HasField('presence'):
       row['presence'] = ('required' if feature.presence.min_fraction >= 1
                          else 'optional')
@@ -141,7 +166,7 @@ def anomalies(uri: str) -> Dict[str, List[Dict[str, str]]]:
   found = {}
   for split in splits(uri):
     path = _join(uri, f'Split-{split}', 'SchemaDiff.pb')
-    if not _fileio().exists(path):
+    if not _fileio(path).exists(path):
       continue
     proto = anomalies_pb2.Anomalies.FromString(_read_bytes(path))
     rows = []
@@ -172,30 +197,63 @@ def _slice_sort_key(item):
     return (2, 0, name)
 
 
-def slice_metrics(evaluation_uri: str) -> Dict[str, Dict[str, Dict[str, float]]]:
-  """Per slice ('Overall', 'trip_start_hour:3', TFMA's names): the
-  candidate's metrics, and with a baseline the baseline's and the
-  differences, as {'candidate': {...}, 'baseline': {...}, 'diff': {...}}.
-  Overall first, then slices in the order of their values."""
+def slice_name(metrics) -> str:
+  """TFMA's name of a slice ('Overall', 'trip_start_hour:3'); a cross slice
+  (a comparison of two slices) as 'A vs B'."""
+  from tensorflow_model_analysis.slicer import slicer_lib  # pylint: disable=g-import-not-at-top
+
+  def name(key) -> str:
+    return slicer_lib.stringify_slice_key(
+        slicer_lib.deserialize_slice_key(key))
+  if metrics.HasField('cross_slice_key'):
+    cross = metrics.cross_slice_key
+    return (f'{name(cross.baseline_slice_key)} vs '
+            f'{name(cross.comparison_slice_key)}')
+  return name(metrics.slice_key)
+
+
+def _baseline_names(evaluation_uri: str) -> set:
+  """The model names the EvalConfig marks as the baseline (TFX names them
+  'baseline'); every other model is the candidate."""
+  try:
+    specs = _eval_config(evaluation_uri).model_specs
+  except Exception:  # pylint: disable=broad-except
+    return {'baseline'}
+  return {spec.name for spec in specs if spec.is_baseline}
+
+
+def _metric_values(evaluation_uri: str):
+  """(slice name, slice key or None for a cross slice, 'candidate' |
+  'baseline' | 'diff', metric name, value) for each double metric."""
   import tensorflow_model_analysis as tfma  # pylint: disable=g-import-not-at-top
   from tensorflow_model_analysis.slicer import slicer_lib  # pylint: disable=g-import-not-at-top
-  found = {}
+  baselines = _baseline_names(evaluation_uri)
   for metrics in tfma.load_metrics(evaluation_uri):
-    name = slicer_lib.stringify_slice_key(
-        slicer_lib.deserialize_slice_key(metrics.slice_key))
-    entry = found.setdefault(name, {'candidate': {}, 'baseline': {},
-                                    'diff': {}})
+    name = slice_name(metrics)
+    key = (None if metrics.HasField('cross_slice_key') else
+           slicer_lib.deserialize_slice_key(metrics.slice_key))
     for kv in metrics.metric_keys_and_values:
       if not kv.value.HasField('double_value'):
         continue
-      key = kv.key
-      if key.is_diff:
+      if kv.key.is_diff:
         group = 'diff'
-      elif key.model_name in ('', 'candidate'):
-        group = 'candidate'
-      else:
+      elif kv.key.model_name in baselines:
         group = 'baseline'
-      entry[group][key.name] = kv.value.double_value.value
+      else:
+        group = 'candidate'
+      yield name, key, group, kv.key.name, kv.value.double_value.value
+
+
+def slice_metrics(evaluation_uri: str) -> Dict[str, Dict[str, Dict[str, float]]]:
+  """Per slice ('Overall', 'trip_start_hour:3', TFMA's names; 'A vs B' for
+  a cross slice): the candidate's metrics, and with a baseline the
+  baseline's and the differences, as {'candidate': {...}, 'baseline': {...},
+  'diff': {...}}. Overall first, then slices in the order of their values."""
+  found: Dict[str, Dict[str, Dict[str, float]]] = {}
+  for name, _, group, metric, value in _metric_values(evaluation_uri):
+    entry = found.setdefault(name, {'candidate': {}, 'baseline': {},
+                                    'diff': {}})
+    entry[group][metric] = value
   return dict(sorted(found.items(), key=_slice_sort_key))
 
 
@@ -206,10 +264,12 @@ def _eval_config(evaluation_uri: str):
 
 def thresholds(evaluation_uri: str) -> List[Dict[str, Any]]:
   """Each threshold of the evaluation's EvalConfig on each slice it applies
-  to: the metric, the slice, the bound, the value and whether it passed (as
-  TFMA's validation result says)."""
+  to: the metric, the slice, the bound (as text, and `lower` the number of a
+  value threshold's lower bound), the value and whether it passed (as TFMA's
+  validation result says)."""
   import tensorflow_model_analysis as tfma  # pylint: disable=g-import-not-at-top
   from tensorflow_model_analysis.metrics import metric_specs  # pylint: disable=g-import-not-at-top
+  from tensorflow_model_analysis.proto import config_pb2  # pylint: disable=g-import-not-at-top
   from tensorflow_model_analysis.slicer import slicer_lib  # pylint: disable=g-import-not-at-top
   config = _eval_config(evaluation_uri)
   by_key = metric_specs.metric_thresholds_from_metrics_specs(
@@ -217,25 +277,21 @@ def thresholds(evaluation_uri: str) -> List[Dict[str, Any]]:
   validation = tfma.load_validation_result(evaluation_uri)
   failed = set()
   for per_slice in validation.metric_validations_per_slice:
-    name = slicer_lib.stringify_slice_key(
-        slicer_lib.deserialize_slice_key(per_slice.slice_key))
+    name = slice_name(per_slice)
     for failure in per_slice.failures:
       failed.add((name, failure.metric_key.name,
                   failure.metric_key.is_diff))
   values = {}
   slice_keys = {}
-  for metrics in tfma.load_metrics(evaluation_uri):
-    key = slicer_lib.deserialize_slice_key(metrics.slice_key)
-    name = slicer_lib.stringify_slice_key(key)
-    slice_keys[name] = key
-    for kv in metrics.metric_keys_and_values:
-      if kv.value.HasField('double_value') and (
-          kv.key.is_diff or kv.key.model_name in ('', 'candidate')):
-        values[(name, kv.key.name, kv.key.is_diff)] = (
-            kv.value.double_value.value)
+  for name, key, group, metric, value in _metric_values(evaluation_uri):
+    if key is not None:
+      slice_keys[name] = key
+    if group != 'baseline':
+      values[(name, metric, group == 'diff')] = value
+  baselines = _baseline_names(evaluation_uri)
   rows = []
   for metric_key, pairs in by_key.items():
-    if metric_key.model_name not in ('', 'candidate'):
+    if metric_key.model_name in baselines:
       continue
     for slice_spec, threshold in pairs:
       for name, key in sorted(slice_keys.items(),
@@ -246,11 +302,16 @@ def thresholds(evaluation_uri: str) -> List[Dict[str, Any]]:
             .is_slice_applicable(key)):
           continue
         value = values.get((name, metric_key.name, metric_key.is_diff))
+        lower = None
+        if (isinstance(threshold, config_pb2.GenericValueThreshold) and
+            threshold.HasField('lower_bound')):
+          lower = threshold.lower_bound.value
         rows.append({
             'metric': metric_key.name,
             'change': bool(metric_key.is_diff),
             'slice': name,
             'bound': _bound_text(threshold),
+            'lower': lower,
             'value': value,
             'passed': (name, metric_key.name, metric_key.is_diff) not in
                       failed and value is not None})
@@ -291,7 +352,7 @@ def training_curves(model_run_uri: str
   model_run artifact: {tag: {'train'|'validation'|...: [(step, value)]}}."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from tensorboard.backend.event_processing import event_file_loader  # pylint: disable=g-import-not-at-top
-  fileio = _fileio()
+  fileio = _fileio(model_run_uri)
   curves: Dict[str, Dict[str, List[Tuple[int, float]]]] = {}
   if not fileio.exists(model_run_uri):
     return curves
@@ -326,14 +387,14 @@ def tuner_trials(tuner_results_uri: str) -> List[Dict[str, Any]]:
   """The Tuner's trials as TFX wrote them (tuner_results.json): each
   trial's hyperparameters and score, best first."""
   path = _join(tuner_results_uri, 'tuner_results.json')
-  if not _fileio().exists(path):
+  if not _fileio(path).exists(path):
     return []
   return json.loads(_read_bytes(path).decode('utf-8'))
 
 
 def hyperparameters(uri: str) -> Dict[str, Any]:
   """The values of a HyperParameters artifact (KerasTuner's config)."""
-  fileio = _fileio()
+  fileio = _fileio(uri)
   for name in ('best_hyperparameters.txt',):
     path = _join(uri, name)
     if fileio.exists(path):
@@ -374,24 +435,46 @@ def serving_signatures(saved_model_dir: str
 
 
 def predictions(inference_uri: str, limit: int = 20) -> List[Dict[str, Any]]:
-  """Up to `limit` of BulkInferrer's PredictionLogs as rows: the input
-  example's features, then each output (prefixed 'prediction:')."""
+  """Up to `limit` of BulkInferrer's predictions as rows: the input
+  example's features, then each output (prefixed 'prediction: ').
+
+  `inference_uri` is its inference_result (PredictionLogs) or, when it was
+  given an output_example_spec, its output_examples (Examples that carry the
+  predictions as features).
+  """
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from tensorflow_serving.apis import prediction_log_pb2  # pylint: disable=g-import-not-at-top
-  fileio = _fileio()
+  fileio = _fileio(inference_uri)
   if not fileio.exists(inference_uri):
     return []
-  files = sorted(f for f in fileio.glob(_join(inference_uri, '*'))
-                 if 'prediction_logs' in posixpath.basename(str(f)))
+  split_names = splits(inference_uri)
+  if split_names:  # output_examples: Split-<name>/*.gz of tf.Examples
+    files = sorted(fileio.glob(_join(inference_uri, f'Split-{split_names[0]}',
+                                     '*')))
+  else:
+    files = sorted(f for f in fileio.glob(_join(inference_uri, '*'))
+                   if 'prediction_logs' in posixpath.basename(str(f)))
   rows = []
   for path in files:
     compression = 'GZIP' if str(path).endswith('.gz') else ''
-    for record in tf.data.TFRecordDataset(str(path), compression_type=compression):
-      log = prediction_log_pb2.PredictionLog.FromString(record.numpy())
-      rows.extend(_prediction_rows(log))
+    for record in tf.data.TFRecordDataset(str(path),
+                                          compression_type=compression):
+      if split_names:
+        rows.append(_example_values(tf.train.Example.FromString(
+            record.numpy())))
+      else:
+        from tensorflow_serving.apis import prediction_log_pb2  # pylint: disable=g-import-not-at-top
+        rows.extend(_prediction_rows(
+            prediction_log_pb2.PredictionLog.FromString(record.numpy())))
       if len(rows) >= limit:
         return rows[:limit]
   return rows
+
+
+def _classes(classifications) -> Dict[str, float]:
+  """One classification's scores by label ('class 0', ... when the model
+  gives no labels)."""
+  return {f'prediction: {c.label or f"class {i}"}': c.score
+          for i, c in enumerate(classifications.classes)}
 
 
 def _prediction_rows(log) -> List[Dict[str, Any]]:
@@ -421,9 +504,24 @@ def _prediction_rows(log) -> List[Dict[str, Any]]:
       outputs = [{'prediction: value': r.value}
                  for r in entry.response.result.regressions]
     else:
-      outputs = [{f'prediction: {c.label}': c.score for c in cls.classes}
-                 for cls in entry.response.result.classifications]
+      outputs = [_classes(c)
+                 for c in entry.response.result.classifications]
     return [dict(_example_values(e), **o) for e, o in zip(examples, outputs)]
+  if kind == 'multi_inference_log':
+    entry = log.multi_inference_log
+    examples = list(entry.request.input.example_list.examples)
+    rows = [_example_values(e) for e in examples]
+    for result in entry.response.results:
+      signature = result.model_spec.signature_name or 'serving_default'
+      if result.HasField('classification_result'):
+        outputs = [{f'{k} ({signature})': v for k, v in _classes(c).items()}
+                   for c in result.classification_result.classifications]
+      else:
+        outputs = [{f'prediction: value ({signature})': r.value}
+                   for r in result.regression_result.regressions]
+      for row, values in zip(rows, outputs):
+        row.update(values)
+    return rows
   return []
 
 

@@ -162,6 +162,9 @@ def run_fn(fn_args: FnArgs) -> None:
   model = _model(hparams)
   # Ten epochs of train_steps / 10, each validated on eval_steps / 10, so the
   # TensorBoard logs (which the run report reads) hold learning curves.
+  if not fn_args.train_steps or not fn_args.eval_steps:
+    raise ValueError('this run_fn repeats its datasets, so it needs a number '
+                     'of steps: pass train_args=N and eval_args=M to train()')
   epochs = max(1, min(10, fn_args.train_steps))
   model.fit(
       _dataset(fn_args.train_files, fn_args.data_accessor, transform_output),

@@ -10,6 +10,7 @@ loads nothing from the network (its Content-Security-Policy forbids it).
 import datetime
 import math
 import os
+import tempfile
 from typing import Any, Optional
 
 from fluent_pipeline import _paths
@@ -94,7 +95,10 @@ def write(result, path: Optional[str] = None, compare=None) -> str:
   from fluent_pipeline.errors import PipelineDefinitionError  # pylint: disable=g-import-not-at-top
   path = _paths.absolute(path) if path else default_path(result, compare)
   if _paths.exists(path):
-    head = _paths.read_text(path)[:2000] if not os.path.isdir(path) else ''
+    try:
+      head = _paths.read_text(path)[:2000] if not os.path.isdir(path) else ''
+    except UnicodeDecodeError:
+      head = ''  # not text: not a report
     if f'content="{MARKER}' not in head:
       raise PipelineDefinitionError(
           'report', f'{path} exists and is not a run report written by '
@@ -106,9 +110,19 @@ def write(result, path: Optional[str] = None, compare=None) -> str:
     with fileio.open(path, 'w') as f:
       f.write(html)
   else:
-    os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
-    tmp = path + '.tmp'
-    with open(tmp, 'w', encoding='utf-8') as f:
-      f.write(html)
-    os.replace(tmp, path)
+    directory = os.path.dirname(path) or '.'
+    os.makedirs(directory, exist_ok=True)
+    # A unique temporary file, then a rename: two writers never mix pages
+    # and a reader never sees half a page.
+    fd, tmp = tempfile.mkstemp(prefix='.report-', suffix='.tmp',
+                               dir=directory)
+    try:
+      with os.fdopen(fd, 'w', encoding='utf-8') as f:
+        f.write(html)
+      os.chmod(tmp, 0o644)
+      os.replace(tmp, path)
+    except BaseException:
+      if os.path.exists(tmp):
+        os.remove(tmp)
+      raise
   return path

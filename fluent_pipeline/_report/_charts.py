@@ -5,6 +5,8 @@ sharp, searchable). Each chart gets its own hash salt so the ids matplotlib
 writes are unique across the many charts of one page.
 """
 
+import functools
+import html
 import io
 import itertools
 import re
@@ -12,6 +14,18 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 _PALETTE = ('#2563eb', '#f97316', '#16a34a', '#9333ea', '#dc2626', '#0891b2')
 _counter = itertools.count()
+
+
+def _drawn(chart):
+  """Draws `chart` with the report's settings: text stays text in the SVG,
+  and labels are data (feature values, metric names), so '$' is not TeX."""
+  @functools.wraps(chart)
+  def draw(*args, **kwargs):
+    import matplotlib  # pylint: disable=g-import-not-at-top
+    with matplotlib.rc_context({'svg.fonttype': 'none',
+                                'text.parse_math': False}):
+      return chart(*args, **kwargs)
+  return draw
 
 
 def _figure(width: float, height: float):
@@ -22,22 +36,17 @@ def _figure(width: float, height: float):
 def _svg(figure, label: str) -> str:
   import matplotlib  # pylint: disable=g-import-not-at-top
   buffer = io.StringIO()
-  with matplotlib.rc_context({'svg.fonttype': 'none',
-                              'svg.hashsalt': f'fluent{next(_counter)}'}):
+  with matplotlib.rc_context({'svg.hashsalt': f'fluent{next(_counter)}'}):
     figure.savefig(buffer, format='svg', metadata={'Date': None},
                    bbox_inches='tight', pad_inches=0.02, transparent=True)
   text = buffer.getvalue()
   text = text[text.index('<svg'):]
   # Scale with the page: keep the viewBox, drop the fixed size.
-  text = re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"',
-                rf'<svg\1 class="chart" role="img" aria-label="{_attr(label)}"',
-                text, count=1)
-  return text
-
-
-def _attr(text: str) -> str:
-  return (text.replace('&', '&amp;').replace('"', '&quot;')
-          .replace('<', '&lt;'))
+  return re.sub(
+      r'<svg([^>]*?) width="[^"]*" height="[^"]*"',
+      lambda m: (f'<svg{m.group(1)} class="chart" role="img" '
+                 f'aria-label="{html.escape(label, quote=True)}"'),
+      text, count=1)
 
 
 def _style(ax, grid: bool = True) -> None:
@@ -49,6 +58,7 @@ def _style(ax, grid: bool = True) -> None:
     ax.set_axisbelow(True)
 
 
+@_drawn
 def histogram(feature: Dict) -> Optional[str]:
   """A small histogram of one feature's statistics: value buckets for a
   number, the most frequent values for a string."""
@@ -71,16 +81,18 @@ def histogram(feature: Dict) -> Optional[str]:
   return _svg(figure, f'histogram of {feature["name"]}')
 
 
+@_drawn
 def slice_bars(slices: Dict[str, Dict[str, Dict[str, float]]], metric: str,
-               bound: Optional[float] = None) -> Optional[str]:
-  """`metric` per slice (candidate, and baseline when evaluated), with the
-  overall value and a threshold as lines."""
+               bound: Optional[float], column: str) -> Optional[str]:
+  """`metric` per slice of one slicing `column` (candidate, and baseline
+  when evaluated), with the overall value and a threshold as lines."""
   names = [n for n, v in slices.items()
-           if n != 'Overall' and metric in v['candidate']]
+           if n.rpartition(':')[0] == column and ' vs ' not in n
+           and metric in v['candidate']]
   if not names:
     return None
   labels = [n.rpartition(':')[2] for n in names]
-  feature = names[0].rpartition(':')[0]
+  feature = column
   candidate = [slices[n]['candidate'][metric] for n in names]
   baseline = [slices[n]['baseline'].get(metric) for n in names]
   figure = _figure(7.5, 2.4)
@@ -109,6 +121,7 @@ def slice_bars(slices: Dict[str, Dict[str, Dict[str, float]]], metric: str,
   return _svg(figure, f'{metric} per {feature}')
 
 
+@_drawn
 def curves(tags: Dict[str, Dict[str, List[Tuple[int, float]]]]
            ) -> List[Tuple[str, str]]:
   """One line chart per logged scalar (loss, accuracy, ...), a line per
@@ -134,6 +147,7 @@ def curves(tags: Dict[str, Dict[str, List[Tuple[int, float]]]]
   return charts
 
 
+@_drawn
 def latency(latencies_ms: Sequence[float]) -> Optional[str]:
   """The serving check's request latencies, in request order."""
   if not latencies_ms:

@@ -47,9 +47,18 @@ def output(result, key: str) -> Optional[Tuple[str, str]]:
 
 
 def _absent(result, key: str, step: str) -> Part:
+  """Why a run has no `key`: its step is not in the pipeline, or a failure
+  stopped the run before the step ran."""
+  call = step.lstrip('.').split('(', 1)[0]
+  steps = (result.configuration or {}).get('steps')
   failed = [c.node_id for c in result.components if c.state == 'FAILED']
+  if steps is not None and call not in steps:
+    return Part(absent=f'not in this pipeline (add {step} to the chain)')
   if failed:
-    return Part(absent=f'no {key}: {", ".join(failed)} failed before it')
+    return Part(absent=f'no {key}: the run failed at {", ".join(failed)}')
+  if steps is not None:
+    return Part(absent=f'no {key}: {step} is in the pipeline but did not '
+                'run')
   return Part(absent=f'not in this pipeline (add {step} to the chain)')
 
 
@@ -64,10 +73,22 @@ def pipeline(result) -> Dict[str, Any]:
            'location': info.get('location') or info.get('module_file')
            or info.get('name')}
           for sha, info in (config.get('user_code') or {}).items()]
+  failed = [c for c in result.components if c.state == 'FAILED']
+  if config:
+    no_configuration = None
+  elif failed:
+    no_configuration = ('this run recorded no configuration: it failed '
+                        'before the configuration was written')
+  else:
+    no_configuration = ('this run recorded no configuration '
+                        '(record_configuration was off)')
   return {
       'graph': _read(lambda: _graph.svg(nodes, result.edges)),
       'components': result.components,
+      'failures': [{'node_id': c.node_id, 'reason': c.error or
+                    'the reason is in the full log'} for c in failed],
       'configuration': bool(config),
+      'no_configuration': no_configuration,
       'parameters': config.get('parameters') or {},
       'source': json.dumps(config.get('source'), indent=1, default=str)
                 if config.get('source') else None,
@@ -156,9 +177,26 @@ def training(result) -> Dict[str, Any]:
   return section
 
 
+_CHARTED_METRICS = 2
+
+
+def _slice_columns(slices) -> List[str]:
+  """The slicing columns ('trip_start_hour', 'a_X_b' for a feature cross)
+  in the order their slices come."""
+  columns: List[str] = []
+  for name in slices:
+    if name == 'Overall' or ' vs ' in name:
+      continue
+    column = name.rpartition(':')[0]
+    if column not in columns:
+      columns.append(column)
+  return columns
+
+
 def evaluation(result) -> Dict[str, Any]:
   section: Dict[str, Any] = {'blessed': result.blessed, 'metric_names': [],
-                             'charts': [], 'baseline': []}
+                             'charts': Part(values=[]), 'baseline': [],
+                             'charted_metrics': []}
   evaluated = output(result, 'evaluation')
   if evaluated is None:
     absent = _absent(result, 'evaluation', '.evaluate_model(eval_config)')
@@ -175,14 +213,17 @@ def evaluation(result) -> Dict[str, Any]:
     bounds = {}
     if section['thresholds'].ok:
       for row in section['thresholds'].values:
-        if not row['change'] and row['bound'].startswith('>= '):
-          bounds.setdefault(row['metric'], float(row['bound'][3:]))
-    charted = [n for n in names if 'example_count' not in n]
-    section['charts'] = [
-        chart for chart in (
-            _charts.slice_bars(slices, name, bounds.get(name))
-            for name in sorted(charted, key=lambda n: (n not in bounds, n)))
-        if chart][:2]
+        if row['lower'] is not None and row['slice'] == 'Overall':
+          bounds.setdefault(row['metric'], row['lower'])
+    # The metrics with a threshold first, then the others, up to
+    # _CHARTED_METRICS; one chart per metric and slicing column.
+    charted = sorted((n for n in names if 'example_count' not in n),
+                     key=lambda n: (n not in bounds, n))[:_CHARTED_METRICS]
+    section['charted_metrics'] = charted
+    section['charts'] = _read(lambda: [
+        chart for name in charted for column in _slice_columns(slices)
+        for chart in [_charts.slice_bars(slices, name, bounds.get(name),
+                                         column)] if chart])
     overall = slices.get('Overall', {})
     section['baseline'] = [
         {'metric': m, 'candidate': overall['candidate'].get(m),
@@ -199,10 +240,11 @@ def serving(result) -> Dict[str, Any]:
   section['latency_chart'] = _charts.latency(
       result.serving.get('latencies_ms') or [])
   model_dir = result.pushed_model
-  if model_dir is None:
-    model = output(result, 'model')
-    if model is not None:
-      model_dir = _paths.join(model[1], 'Format-Serving')
+  trainers = [c for c in result.components  # not a resolver's 'model'
+              if c.outputs.get('model') and 'model_run' in c.outputs]
+  if model_dir is None and trainers:
+    model_dir = _paths.join(trainers[0].outputs['model'][0],
+                            'Format-Serving')
   if model_dir is None:
     section['signatures'] = _absent(result, 'model', '.train()')
   else:
@@ -213,7 +255,8 @@ def serving(result) -> Dict[str, Any]:
 
 
 def inference(result, limit: int = 20) -> Dict[str, Any]:
-  found = output(result, 'inference_result')
+  found = output(result, 'inference_result') or output(result,
+                                                       'output_examples')
   if found is None:
     return {'sample': _absent(result, 'bulk inference', '.bulk_infer(...)')}
   if result.blessed is False:

@@ -7,6 +7,8 @@ first time the run is shown (later displays reuse it).
 
 import html
 import os
+import pathlib
+import urllib.parse
 
 from fluent_pipeline import _paths
 
@@ -58,8 +60,13 @@ def html_of(result) -> str:
 
 def _link(path: str) -> str:
   """A link Jupyter serves: relative to the notebook's directory (the
-  kernel's working directory) when the report is below it."""
+  kernel's working directory) when the report is below it. Jupyter serves
+  no file outside the folder it was started in, so a report elsewhere is
+  linked as a file:// URL (which opens where the browser runs on the same
+  machine) and its path is shown beside the link."""
   if _paths.is_uri(path):
     return path
   relative = os.path.relpath(path)
-  return path if relative.startswith('..') else relative
+  if relative.startswith('..'):
+    return pathlib.Path(path).as_uri()
+  return urllib.parse.quote(relative.replace(os.sep, '/'))

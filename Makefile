@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install mariadb chromium taxi test unit bench clean
+.PHONY: install mariadb postgresql chromium taxi test unit bench clean
 
 install: $(STAMP)
 
@@ -14,7 +14,7 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt
 	@if [ -z "$(PYTHON310)" ]; then echo "Python 3.10 is required (TFX 1.16 supports 3.9-3.10); install it or pass PYTHON310=/path/to/python3.10" >&2; exit 1; fi
 	@test -x $(PY) || $(PYTHON310) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt pip setuptools wheel
-	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test,airflow]'
 	@touch $(STAMP)
 
 taxi: install
@@ -29,6 +29,15 @@ mariadb:
 	  || { $$sudo apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q mariadb-server >/dev/null; }; \
 	fi
 
+# Airflow's scheduler is tested with the LocalExecutor on PostgreSQL (Debian's).
+postgresql:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  echo "installing postgresql (Debian) for the Airflow scheduler test"; \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo -n"; \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q postgresql >/dev/null \
+	  || { $$sudo apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q postgresql >/dev/null; }; \
+	fi
+
 # The HTML report is tested in headless Chromium (Debian's).
 chromium:
 	@if ! command -v chromium >/dev/null; then \
@@ -38,7 +47,7 @@ chromium:
 	  || { $$sudo apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q chromium >/dev/null; }; \
 	fi
 
-test: install mariadb chromium
+test: install mariadb chromium postgresql
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 unit: install

@@ -80,7 +80,7 @@ def check_reusable(ir, run_options, store, pipeline_name: str) -> List[str]:
   if not to_reuse:
     return to_run
   pinned = partial.snapshot_settings.base_pipeline_run_strategy.base_run_id
-  runs = results.run_contexts(store, pipeline_name)
+  runs = results.run_contexts(store, pipeline_name, legacy=False)
   if pinned:
     runs = [r for r in runs if r.name == pinned]
   newest_missing = None
@@ -110,7 +110,7 @@ def _completed_nodes(store, pipeline_name: str, run) -> Set[str]:
 def resume_from(store, pipeline_name: str, all_nodes: Sequence[str],
                 always: Iterable[str]) -> Tuple[List[str], str]:
   """The nodes that did not complete in the latest run, and its id."""
-  base = next(iter(results.run_contexts(store, pipeline_name)), None)
+  base = next(iter(results.run_contexts(store, pipeline_name, legacy=False)), None)
   if base is None:
     raise errors.PipelineDefinitionError(
         'resume', f'pipeline {pipeline_name!r} has no run to resume',

@@ -13,12 +13,14 @@ needs it, so `--help` answers at once.
 """
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
+import tempfile
 from typing import Any, Dict, List, Optional
 
-_RUNNERS = ('local', 'beam', 'kubeflow_v2', 'vertex')
+_RUNNERS = ('local', 'beam', 'airflow', 'kubeflow_v2', 'vertex')
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -118,13 +120,22 @@ def _parser() -> argparse.ArgumentParser:
   with_file(comp)
   comp.add_argument('--runner', choices=_RUNNERS, required=True)
   comp.add_argument('-o', '--output', required=True,
-                    help='local, beam: the JSON file; kubeflow_v2, vertex: '
-                    'a directory (spec, Dockerfile, code)')
+                    help='local, beam: the JSON file; airflow: the dags '
+                    'folder; kubeflow_v2, vertex: a directory (spec, '
+                    'Dockerfile, code)')
   comp.add_argument('--image', help='kubeflow_v2, vertex: the image you will '
                     'build from the output directory and push, e.g. '
                     'gcr.io/PROJECT/NAME:TAG; every component runs in it')
   comp.add_argument('--root', help="overrides the file's root, e.g. "
                     'gs://BUCKET/pipelines')
+  comp.add_argument('--schedule', help="airflow: the DAG's schedule (cron, "
+                    "'@daily'; default: only when triggered)")
+  comp.add_argument('--start-date', help="airflow: the schedule's start, "
+                    'e.g. 2026-12-01')
+  comp.add_argument('--metadata-connection', metavar='CONN_ID',
+                    help='airflow: the Airflow connection of the MySQL '
+                    'server holding ML Metadata (its password stays in '
+                    'Airflow)')
   return parser
 
 
@@ -333,6 +344,8 @@ def _compile(args, extra) -> int:
   if args.root:
     pdef = pdef.with_root(args.root)
   from fluent_pipeline import _compile as compile_  # pylint: disable=g-import-not-at-top
+  if args.runner == 'airflow':
+    return _compile_airflow(args, extra, pdef)
   if args.runner not in compile_.IMAGE_RUNNERS:
     path = compile_.write_ir(pdef, args.runner, args.output)
     print(f'wrote {path} ({args.runner})')
@@ -356,6 +369,40 @@ def _compile(args, extra) -> int:
     print('note: the spec names paths of this machine, which the containers '
           'must be able to read (or use gs:// paths):\n  '
           + written['local_paths'].replace('\n', '\n  '))
+  return 0
+
+
+def _compile_airflow(args, extra, pdef) -> int:
+  from fluent_pipeline import _pipeline_file, airflow  # pylint: disable=g-import-not-at-top
+  if args.file.endswith('.ipynb'):
+    raise SystemExit('error: an Airflow DAG builds its pipeline from a '
+                     'pipeline file: `fluent-pipeline export` the notebook '
+                     'first, then compile its pipeline.py')
+  parameters = _pipeline_file.split_assignments(args.set, extra)
+  path = airflow.write_dag_file(
+      args.file, args.output, pdef, name=args.name,
+      parameters=parameters, root=args.root, schedule=args.schedule,
+      start_date=args.start_date,
+      metadata_connection=args.metadata_connection)
+  if importlib.util.find_spec('airflow') is not None:
+    # Build it as Airflow will (TFX also packages the user code now), with
+    # the output of TFX and Airflow in a log rather than on the terminal.
+    from fluent_pipeline import _logs  # pylint: disable=g-import-not-at-top
+    log = os.path.join(tempfile.gettempdir(), 'fluent_pipeline_logs',
+                       f'compile-airflow-{pdef.name}.log')
+    try:
+      with _logs.quiet_run(log):
+        airflow.dag(pdef, schedule=args.schedule, start_date=args.start_date)
+    except Exception as e:
+      raise SystemExit(f'error: the DAG did not build: {type(e).__name__}: '
+                       f'{e}\n  full log: {log}') from None
+  else:
+    print('note: Apache Airflow is not installed here, so the DAG was not '
+          "built (pip install 'fluent-pipeline[airflow]')")
+  print(f'wrote {path} (airflow: DAG {pdef.name!r}, one task per component)')
+  print(f'next: put it in your dags folder, then `airflow dags test '
+        f'{pdef.name}` runs it once here, or `airflow dags trigger '
+        f'{pdef.name}` on your scheduler')
   return 0
 
 

@@ -190,12 +190,32 @@ def _serving_line(result: 'RunResult') -> str:
           f'{len(serving["latencies_ms"])} requests)')
 
 
-def run_contexts(store, pipeline_name: str) -> List[Any]:
-  """The pipeline_run contexts of `pipeline_name`, newest first."""
-  runs = [c for c in store.get_contexts_by_type('pipeline_run')
+def _contexts_of_type(store, type_name: str) -> List[Any]:
+  try:
+    return store.get_contexts_by_type(type_name)
+  except Exception:  # pylint: disable=broad-except
+    return []  # the type is not registered in this store
+
+
+def run_contexts(store, pipeline_name: str, legacy: bool = True
+                 ) -> List[Any]:
+  """The run contexts of `pipeline_name`, newest first: 'pipeline_run'
+  (TFX's IR-based runners) and, with `legacy`, 'run' (the launchers of
+  TFX's AirflowDagRunner, named '<pipeline>.<run id>')."""
+  runs = [c for c in _contexts_of_type(store, 'pipeline_run')
           if _belongs(store, c, pipeline_name)]
+  if legacy:
+    runs += [c for c in _contexts_of_type(store, 'run')
+             if c.properties['pipeline_name'].string_value == pipeline_name]
   return sorted(runs, key=lambda c: (c.create_time_since_epoch, c.id),
                 reverse=True)
+
+
+def run_id_of(context) -> str:
+  """The run id of a run context (a legacy one holds it as a property)."""
+  if 'run_id' in context.properties:
+    return context.properties['run_id'].string_value
+  return context.name
 
 
 def collect_run(store, run, pipeline_name: str, pipeline_root: str,
@@ -232,13 +252,13 @@ def collect_run(store, run, pipeline_name: str, pipeline_root: str,
   else:
     seconds = 0.0
   result = RunResult(
-      pipeline_name=pipeline_name, run_id=run.name,
+      pipeline_name=pipeline_name, run_id=run_id_of(run),
       pipeline_root=pipeline_root, components=components,
       started=datetime.datetime.fromtimestamp(
           run.create_time_since_epoch / 1000.0),
       seconds=max(0.0, seconds), edges=result_edges)
   result.configuration = _read_configuration(result)
-  log = _paths.join(pipeline_root, 'logs', f'run-{run.name}.log')
+  log = _paths.join(pipeline_root, 'logs', f'run-{result.run_id}.log')
   if not _paths.is_uri(log) and _paths.exists(log):
     result.log_path = log
   _read_outcomes(store, result, details)
@@ -309,9 +329,9 @@ def find_run(store, pipeline_name: str, run_id: Optional[str]):
     raise LookupError(f'{run_id}: pipeline {pipeline_name!r} has only '
                       f'{len(runs)} runs')
   for run in runs:
-    if run.name == run_id:
+    if run_id_of(run) == run_id:
       return run
-  ids = [r.name for r in runs]
+  ids = [run_id_of(r) for r in runs]
   near = difflib.get_close_matches(run_id, ids, n=3, cutoff=0.4)
   prefixed = [i for i in ids if i.startswith(run_id)]
   if len(prefixed) == 1:
@@ -339,14 +359,24 @@ def _belongs(store, run_context, pipeline_name: str) -> bool:
 
 
 def node_ids(store, executions, pipeline_name: str) -> Dict[int, str]:
-  """Execution id -> the id of the pipeline node that ran it."""
+  """Execution id -> the id of the pipeline node that ran it (its 'node'
+  context, or a legacy launcher's 'component_run' context)."""
   found = {}
   prefix = f'{pipeline_name}.'
-  node_type = store.get_context_type('node').id
+  types = {}
+  for name in ('node', 'component_run'):
+    try:
+      types[store.get_context_type(name).id] = name
+    except Exception:  # pylint: disable=broad-except
+      pass  # not registered in this store
   for execution in executions:
     for context in store.get_contexts_by_execution(execution.id):
-      if context.name.startswith(prefix) and context.type_id == node_type:
+      kind = types.get(context.type_id)
+      if kind == 'node' and context.name.startswith(prefix):
         found[execution.id] = context.name[len(prefix):]
+      elif kind == 'component_run' and execution.id not in found:
+        found[execution.id] = context.properties[
+            'component_id'].string_value
   return found
 
 

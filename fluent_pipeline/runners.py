@@ -51,6 +51,23 @@ def default_runner():
   return LocalDagRunner()
 
 
+_RUNNER_NAMES = ('local', 'beam', 'airflow')
+
+
+def _named_runner(name: str):
+  """A runner given by name: 'local', 'beam' or 'airflow' (kept as the
+  name: run() runs it through fluent_pipeline.airflow)."""
+  if name not in _RUNNER_NAMES:
+    raise errors.PipelineDefinitionError(
+        'run()', f'runner {name!r} is not one of {_RUNNER_NAMES}',
+        fix="run(runner='airflow'), or pass a TFX runner object; Kubeflow "
+        'and Vertex: fluent-pipeline compile --runner vertex')
+  if name == 'beam':
+    from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner  # pylint: disable=g-import-not-at-top
+    return BeamDagRunner()
+  return default_runner() if name == 'local' else name
+
+
 def _reads_local_metadata(runner) -> bool:
   """Runners that execute here against the pipeline's own MLMD store."""
   from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner  # pylint: disable=g-import-not-at-top
@@ -73,9 +90,22 @@ def run(pipeline_def, runner=None, *, verbose: bool = False,
   On LocalDagRunner and BeamDagRunner the run gets a run id of one format
   (RUN_ID_FORMAT) and may be partial: `from_step` / `to_step` / `only` (chain
   call names or component ids) or `resume` (the steps that did not complete
-  in the latest run). For runners that only compile or submit (Kubeflow,
-  Vertex, Airflow) the runner's own return value is returned instead.
+  in the latest run). `runner='airflow'` runs the pipeline's Airflow DAG
+  once here (fluent_pipeline.airflow.run_here). For runners that only
+  compile or submit (Kubeflow, Vertex) the runner's own return value is
+  returned instead.
   """
+  if isinstance(runner, str):
+    runner = _named_runner(runner)
+  if runner == 'airflow':
+    if any(x for x in (from_step, to_step, only)) or resume:
+      raise errors.PipelineDefinitionError(
+          'run()', "partial runs need LocalDagRunner or BeamDagRunner, not "
+          "Airflow", fix='drop from_step/to_step/only/resume')
+    from fluent_pipeline import airflow  # pylint: disable=g-import-not-at-top
+    return airflow.run_here(pipeline_def, verbose=verbose, log_path=(
+        None if verbose else os.path.join(
+            _log_folder(pipeline_def), f'airflow-{new_run_id()}.log')))
   runner = runner or default_runner()
   plan = pipeline_def._plan  # pylint: disable=protected-access
   pipeline, nodes_by_call = _wiring.build_indexed(plan, type(runner).__name__)

@@ -1,0 +1,315 @@
+"""The chain on a real Apache Airflow (2.10, installed by the `airflow`
+extra): the DAG file `compile --runner airflow` writes, loaded by Airflow's
+DagBag and run by `airflow dags test`; `run(runner='airflow')`; and a real
+scheduler with the LocalExecutor on PostgreSQL (Debian's, started here on
+loopback), whose task instances show independent components running at the
+same time, with the same ML Metadata records as a LocalDagRunner run.
+
+Airflow configures the process it is imported in (logging, its database),
+so every Airflow command runs in a child process with its own AIRFLOW_HOME.
+"""
+
+import datetime
+import json
+import os
+import pathlib
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+from conftest import REPO, TAXI_DIR
+from fluent_pipeline import PipelineDefinitionError, read_run
+
+pytestmark = pytest.mark.e2e
+
+BIN = os.path.dirname(sys.executable)
+AIRFLOW = os.path.join(BIN, 'airflow')
+CLI = os.path.join(BIN, 'fluent-pipeline')
+FAULT_PIPELINE = os.path.join(REPO, 'tests', 'fault_pipeline.py')
+TAXI_PIPELINE = os.path.join(TAXI_DIR, 'pipeline.py')
+
+
+def _env(home, **extra):
+  env = dict(os.environ, AIRFLOW_HOME=str(home),
+             AIRFLOW__CORE__DAGS_FOLDER=str(home / 'dags'),
+             AIRFLOW__CORE__LOAD_EXAMPLES='False',
+             AIRFLOW__CORE__UNIT_TEST_MODE='False',
+             # Parsing imports TFX, TensorFlow and Beam: 12 s or more on
+             # 2 busy cores, against Airflow's default limit of 30 s.
+             AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT='300',
+             AIRFLOW__CORE__DAG_FILE_PROCESSOR_TIMEOUT='300',
+             TF_USE_LEGACY_KERAS='1')
+  env.update(extra)
+  return env
+
+
+def _airflow(env, *args, timeout=900, check=True):
+  done = subprocess.run([AIRFLOW, *args], env=env, capture_output=True,
+                        text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+  if check:
+    assert done.returncode == 0, (args, done.stdout[-3000:],
+                                  done.stderr[-5000:])
+  return done
+
+
+def _compile(env, *args):
+  done = subprocess.run(
+      [CLI, 'compile', *args, '--runner', 'airflow', '-o',
+       env['AIRFLOW__CORE__DAGS_FOLDER']], env=env, capture_output=True,
+      text=True, timeout=600, stdin=subprocess.DEVNULL)
+  assert done.returncode == 0, done.stderr[-3000:]
+  assert done.stdout.startswith('wrote '), done.stdout[:3000]  # nothing else
+  return done.stdout.split()[1]  # 'wrote PATH (...)'
+
+
+def _dagbag(env, dag_id):
+  """What Airflow's own DagBag makes of the dags folder: import errors,
+  and the DAG's tasks with their upstream tasks."""
+  code = ('import json, sys\n'
+          'from airflow.models import DagBag\n'
+          'bag = DagBag(include_examples=False)\n'
+          f'dag = bag.get_dag({dag_id!r})\n'
+          'print(json.dumps({"errors": {k: v[-2000:] for k, v in '
+          'bag.import_errors.items()}, "tasks": dag and {t.task_id: '
+          'sorted(t.upstream_task_ids) for t in dag.tasks}, '
+          '"schedule": dag and str(dag.schedule_interval)}))')
+  done = subprocess.run([sys.executable, '-c', code], env=env,
+                        capture_output=True, text=True, timeout=600)
+  assert done.returncode == 0, done.stderr[-3000:]
+  return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope='module')
+def airflow_home(tmp_path_factory):
+  home = tmp_path_factory.mktemp('airflow_home')
+  env = _env(home)
+  _airflow(env, 'db', 'migrate')
+  return home, env
+
+
+def test_compiled_dag_runs_with_airflow_dags_test(airflow_home, tmp_path,
+                                                  taxi_csv_dir):
+  _, env = airflow_home
+  root = tmp_path / 'root'
+  path = _compile(env, FAULT_PIPELINE, '--name', 'create', '--set',
+                  f'root={root}', '--set', f'data_dir={taxi_csv_dir}',
+                  '--set', 'train_steps=20', '--schedule', '@daily',
+                  '--start-date', '2026-11-01')
+  assert path == os.path.join(env['AIRFLOW__CORE__DAGS_FOLDER'],
+                              'faults_dag.py')
+  bag = _dagbag(env, 'faults')
+  assert bag['errors'] == {}
+  assert bag['schedule'] == '@daily'
+  tasks = bag['tasks']
+  assert tasks['Trainer'] == ['SchemaGen', 'Transform']
+  assert tasks['Pusher'] == ['Evaluator', 'Trainer']
+  _airflow(env, 'dags', 'test', 'faults', '2026-11-02')
+  from fluent_pipeline.pipeline_def import PipelineDef  # pylint: disable=g-import-not-at-top
+  result = read_run(PipelineDef('faults', root=str(root)))
+  assert result.run_id.startswith('manual__2026-11-02')
+  assert set(result.states) == set(tasks)
+  states = dict(result.states)
+  # TFX's legacy launcher records a resolver's execution as cached.
+  assert states.pop('latest_blessed_model_resolver') == 'CACHED'
+  assert set(states.values()) == {'COMPLETE'}
+  assert result.blessed is True and result.pushed_model
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  model = tf.saved_model.load(result.pushed_model)
+  assert 'serving_default' in model.signatures
+
+
+def test_run_with_the_airflow_runner(tmp_path, taxi_csv_dir):
+  """run(runner='airflow') in a fresh process (Airflow configures the
+  process it runs in): Airflow's dag.test() under <root>/airflow."""
+  code = ('import sys\n'
+          'from fluent_pipeline import PipelineDef\n'
+          'r = (PipelineDef("short", root=sys.argv[1]).from_csv(sys.argv[2])'
+          '.generate_statistics().infer_schema().run(runner="airflow"))\n'
+          'print(r.run_id, sorted(r.states.items()), r.log_path)\n')
+  env = dict(os.environ, TF_USE_LEGACY_KERAS='1')
+  env.pop('AIRFLOW_HOME', None)
+  done = subprocess.run([sys.executable, '-c', code, str(tmp_path),
+                         taxi_csv_dir], env=env, capture_output=True,
+                        text=True, timeout=600)
+  assert done.returncode == 0, done.stderr[-3000:]
+  run_id, rest = done.stdout.strip().splitlines()[-1].split(' ', 1)
+  assert run_id.startswith('manual__')
+  assert ("('CsvExampleGen', 'COMPLETE')" in rest and
+          "('SchemaGen', 'COMPLETE')" in rest)
+  assert os.path.isfile(tmp_path / 'airflow' / 'airflow.db')
+  log = tmp_path / 'short' / 'logs' / f'run-{run_id}.log'
+  assert rest.endswith(str(log)) and 'SchemaGen' in log.read_text()
+
+
+def test_metadata_passwords_stay_out_of_dag_files(tmp_path):
+  pipeline_file = tmp_path / 'secret_pipeline.py'
+  pipeline_file.write_text(
+      'from fluent_pipeline import PipelineDef\n'
+      'def create_pipeline(password: str = "Planted-Pw-1"):\n'
+      '  return (PipelineDef("secret", root="gs://bucket/p").from_csv("gs://'
+      'bucket/data").with_mysql_ml_metadata(password=password))\n')
+  from fluent_pipeline import _pipeline_file, airflow  # pylint: disable=g-import-not-at-top
+  pdef = _pipeline_file.load(str(pipeline_file)).build({})
+  dags = tmp_path / 'dags'
+  with pytest.raises(PipelineDefinitionError, match='--metadata-connection'):
+    airflow.write_dag_file(str(pipeline_file), str(dags), pdef)
+  assert not dags.exists()
+  written = airflow.write_dag_file(
+      str(pipeline_file), str(dags), pdef.with_mysql_ml_metadata(),
+      metadata_connection='mlmd')
+  text = open(written).read()
+  assert 'Planted-Pw-1' not in text and "metadata_connection='mlmd'" in text
+  # A file that is not ours is never overwritten.
+  other = dags / 'secret_dag.py'
+  other.write_text('# my own DAG\n')
+  with pytest.raises(PipelineDefinitionError, match='not written by'):
+    airflow.write_dag_file(str(pipeline_file), str(dags),
+                           pdef.with_mysql_ml_metadata(),
+                           metadata_connection='mlmd')
+  assert other.read_text() == '# my own DAG\n'
+
+
+# ------------------------------------------- a scheduler on PostgreSQL
+def _free_port() -> int:
+  with socket.socket() as s:
+    s.bind(('127.0.0.1', 0))
+    return s.getsockname()[1]
+
+
+def _pg_bin(name: str) -> str:
+  versions = sorted(os.listdir('/usr/lib/postgresql')) if os.path.isdir(
+      '/usr/lib/postgresql') else []
+  for version in reversed(versions):
+    path = os.path.join('/usr/lib/postgresql', version, 'bin', name)
+    if os.path.exists(path):
+      return path
+  pytest.fail(f'PostgreSQL ({name}) not found: apt-get install postgresql '
+              '(make test does it)')
+
+
+@pytest.fixture(scope='module')
+def postgres():
+  """A throwaway PostgreSQL server on loopback; as root, it runs as the
+  'postgres' user (PostgreSQL refuses to run as root)."""
+  # (not in pytest's tmp folders: they are private to root)
+  folder = pathlib.Path(tempfile.mkdtemp(prefix='fluent-postgres-'))
+  data = folder / 'data'
+  as_user = []
+  if os.geteuid() == 0:
+    shutil.chown(folder, 'postgres')
+    as_user = ['runuser', '-u', 'postgres', '--']
+  port = _free_port()
+  subprocess.run(as_user + [_pg_bin('initdb'), '-D', str(data), '-U',
+                            'airflow', '--auth=trust'], check=True,
+                 capture_output=True)
+  subprocess.run(as_user + [
+      _pg_bin('pg_ctl'), '-D', str(data), '-l', str(folder / 'log'), '-w',
+      '-o', f'-h 127.0.0.1 -p {port} -k {folder}', 'start'], check=True,
+      capture_output=True)
+  try:
+    subprocess.run([_pg_bin('createdb'), '-h', '127.0.0.1', '-p', str(port),
+                    '-U', 'airflow', 'airflow'], check=True,
+                   capture_output=True)
+    yield f'postgresql+psycopg2://airflow@127.0.0.1:{port}/airflow'
+  finally:
+    subprocess.run(as_user + [_pg_bin('pg_ctl'), '-D', str(data), '-m',
+                              'fast', 'stop'], capture_output=True)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _task_instances(env, dag_id, run_id):
+  done = _airflow(env, 'tasks', 'states-for-dag-run', dag_id, run_id,
+                  '--output', 'json')
+  rows = json.loads(done.stdout[done.stdout.index('['):])
+  return {r['task_id']: r for r in rows}
+
+
+def _records(root, name, run_id):
+  """What ML Metadata holds for a run: per component, its state and each
+  output key with the types of its artifacts."""
+  from fluent_pipeline.pipeline_def import PipelineDef  # pylint: disable=g-import-not-at-top
+  result = read_run(PipelineDef(name, root=str(root)), run_id)
+  from ml_metadata import metadata_store  # pylint: disable=g-import-not-at-top
+  from ml_metadata.proto import metadata_store_pb2  # pylint: disable=g-import-not-at-top
+  config = metadata_store_pb2.ConnectionConfig()
+  config.sqlite.filename_uri = os.path.join(str(root), name,
+                                            'metadata.sqlite')
+  store = metadata_store.MetadataStore(config)
+  types = {t.id: t.name for t in store.get_artifact_types()}
+  records = {}
+  for c in result.components:
+    outputs = {}
+    for key, uris in c.outputs.items():
+      artifacts = [a for uri in uris for a in store.get_artifacts_by_uri(uri)]
+      outputs[key] = sorted({types[a.type_id] for a in artifacts})
+    records[c.node_id] = (c.state, outputs)
+  return result, records
+
+
+def test_scheduler_with_local_executor_on_postgres(
+    postgres, tmp_path, taxi_runs, taxi_sample):
+  pdef, first, _ = taxi_runs
+  home = tmp_path / 'home'
+  env = _env(home, AIRFLOW__CORE__EXECUTOR='LocalExecutor',
+             AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=postgres,
+             AIRFLOW__CORE__PARALLELISM='4',
+             AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC='1',
+             # Parse the DAG file once, not every 30 s: a parse imports
+             # TensorFlow, TFX and Beam (docs/SCALING.md).
+             AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL='600',
+             AIRFLOW__SCHEDULER__PARSING_PROCESSES='1',
+             AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION='False')
+  _airflow(env, 'db', 'migrate')
+  root = tmp_path / 'root'
+  _compile(env, TAXI_PIPELINE, '--set', f'root={root}',
+           '--set', f'data_dir={taxi_sample["data"]}',
+           '--set', f'unlabelled_dir={taxi_sample["data_unlabelled"]}',
+           '--set', 'train_steps=100', '--set', 'eval_steps=10',
+           '--set', 'tune_steps=10', '--set', 'max_trials=1',
+           '--set', 'name=taxi_e2e')
+  scheduler = subprocess.Popen([AIRFLOW, 'scheduler'], env=env,
+                               stdout=open(tmp_path / 'scheduler.log', 'w'),
+                               stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL)
+  try:
+    run_id = 'fluent_ci_' + datetime.datetime.now().strftime('%H%M%S')
+    deadline = time.monotonic() + 300
+    while _airflow(env, 'dags', 'trigger', 'taxi_e2e', '--run-id', run_id,
+                   check=False).returncode != 0:
+      assert time.monotonic() < deadline, 'the scheduler never parsed the DAG'
+      time.sleep(5)
+    deadline = time.monotonic() + 1500
+    while True:
+      states = _task_instances(env, 'taxi_e2e', run_id)
+      if states and all(s['state'] in ('success', 'failed', 'upstream_failed')
+                        for s in states.values()):
+        break
+      assert scheduler.poll() is None, 'the scheduler stopped'
+      assert time.monotonic() < deadline, states
+      time.sleep(10)
+  finally:
+    scheduler.terminate()
+    scheduler.wait(timeout=120)
+  assert {s['state'] for s in states.values()} == {'success'}, (
+      states, (tmp_path / 'scheduler.log').read_text()[-3000:])
+  # Independent components ran at the same time on the LocalExecutor.
+  spans = {t: (datetime.datetime.fromisoformat(s['start_date']),
+               datetime.datetime.fromisoformat(s['end_date']))
+           for t, s in states.items()}
+  overlapping = [(a, b) for a in spans for b in spans if a < b and
+                 spans[a][0] < spans[b][1] and spans[b][0] < spans[a][1]]
+  assert overlapping, spans
+  # The same ML Metadata records as the LocalDagRunner run of this chain.
+  result, records = _records(root, 'taxi_e2e', run_id)
+  _, local = _records(os.path.dirname(pdef.pipeline_root), 'taxi_e2e',
+                      first.run_id)
+  # (TFX's legacy launcher records a resolver's execution as cached.)
+  assert records.pop('latest_blessed_model_resolver')[0] == 'CACHED'
+  assert local.pop('latest_blessed_model_resolver')[0] == 'COMPLETE'
+  assert records == local
+  assert result.blessed == first.blessed

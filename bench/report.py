@@ -1,7 +1,8 @@
 """Writes docs/BENCHMARKS.md and docs/benchmarks.png from bench results."""
 
+import json
 import os
-from typing import Dict
+from typing import Dict, List
 
 
 # What was found while chasing the missed targets (py-spy, 50 Hz sampling,
@@ -191,10 +192,92 @@ def write(results: Dict, docs_dir: str, chart: bool = True) -> None:
   if notes:
     lines += ['## Notes', ''] + notes + ['']
   lines += ['## Investigated (2026-11-24, 2026-11-29)', ''] + _INVESTIGATED + ['']
+  beam_workers = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                              'beam_workers.json')
+  if os.path.exists(beam_workers):  # bench/beam_workers.py, run on its own
+    with open(beam_workers) as f:
+      lines += beam_workers_lines(json.load(f)) + ['']
   with open(os.path.join(docs_dir, 'BENCHMARKS.md'), 'w') as f:
     f.write('\n'.join(lines))
   if chart:
     _chart(results, os.path.join(docs_dir, 'benchmarks.png'))
+
+
+BEAM_WORKERS_TITLE = '## Multi-process Beam: when local(workers=2) wins'
+
+# What the figures of bench/beam_workers.py were found to mean.
+_BEAM_WORKERS_FINDINGS: List[str] = []
+
+
+def beam_workers_lines(results: Dict) -> List[str]:
+  """The section bench/beam_workers.py measures, from bench/beam_workers.json."""
+  sizes = results['sizes']
+  lines = [
+      BEAM_WORKERS_TITLE, '',
+      'Written by `python bench/beam_workers.py` '
+      f'({results["date"]}, {results["machine"]}, median of '
+      f'{results["repeats"]} run(s) per cell, {results["bench_seconds"]} s in '
+      'all). The data stage (CsvExampleGen, StatisticsGen, SchemaGen, '
+      'Transform) on the taxi CSV resampled to each size, in fresh '
+      'processes: in-process Beam (the default, no Beam args) against '
+      '`.with_beam(beam.local(workers=2))`. Seconds are the sum of the '
+      'Beam-powered components\' own times (CsvExampleGen, StatisticsGen, '
+      'Transform; SchemaGen does not use Beam); a ratio below 1 means '
+      'workers=2 is faster. Each run waited for a quiet '
+      'machine (up to 3 minutes) and was run once more when other processes '
+      'took over half a core during it (the cleaner run is kept): this '
+      'machine is shared. "cores" is what the run kept busy and what '
+      'other processes took, on average.', '',
+      '| rows | in-process (s) | workers=2 (s) | ratio | wall, in-process / '
+      'workers=2 (s) | cores, in-process / workers=2 (own, others) |',
+      '|---|---|---|---|---|---|']
+  for size in sizes:
+    inp, two = size['in_process'], size['workers2']
+    lines.append(f'| {size["rows"]:,} | {inp["beam_seconds"]} | '
+                 f'{two["beam_seconds"]} | {size["ratio"]} | '
+                 f'{inp["wall_seconds"]} / {two["wall_seconds"]} | '
+                 f'{inp["own_cores"]}, {inp["other_cores"]} / '
+                 f'{two["own_cores"]}, {two["other_cores"]} |')
+  lines += ['', '| rows | component | in-process (s) | workers=2 (s) | ratio |',
+            '|---|---|---|---|---|']
+  for size in sizes:
+    inp = size['in_process']['components']
+    two = size['workers2']['components']
+    for node in ('CsvExampleGen', 'StatisticsGen', 'Transform'):
+      lines.append(f'| {size["rows"]:,} | {node} | {inp[node]} | {two[node]} '
+                   f'| {round(two[node] / inp[node], 2) if inp[node] else "-"}'
+                   ' |')
+  wins = [s for s in sizes if s['ratio'] < 1]
+  if not wins:
+    verdict = (f'workers=2 never won: at every size tried, up to '
+               f'{sizes[-1]["rows"]:,} rows, the in-process default was '
+               'faster (ratios ' + ', '.join(str(s['ratio']) for s in sizes) +
+               ').')
+  else:
+    first = wins[0]
+    before = [s for s in sizes if s['rows'] < first['rows']]
+    verdict = (f'workers=2 first wins at {first["rows"]:,} rows (ratio '
+               f'{first["ratio"]})' + (
+                   f'; at {before[-1]["rows"]:,} rows it was still slower '
+                   f'({before[-1]["ratio"]})' if before else '') + '.')
+    if any(s['ratio'] >= 1 for s in sizes if s['rows'] > first['rows']):
+      verdict += (' It does not win at every larger size: ' + ', '.join(
+          f'{s["rows"]:,} rows {s["ratio"]}' for s in sizes
+          if s['rows'] > first['rows']) + '.')
+  lines += ['', '- ' + verdict]
+  tfx_args = sizes[0].get('workers2_tfx_args')
+  if tfx_args:
+    lines.append(
+        f'- At {sizes[0]["rows"]:,} rows, TFX\'s examples\' own flags '
+        '(`--direct_running_mode=multi_processing --direct_num_workers=2`, '
+        'no dependency flag) took '
+        f'{tfx_args["beam_seconds"]} s against {sizes[0]["workers2"]["beam_seconds"]}'
+        ' s for the preset: with Beam args that name no dependency, each TFX '
+        'Beam component first builds an sdist of the installed TFX for '
+        'remote workers (tfx/utils/dependency_utils.py), which local workers '
+        'never use; the preset names TFX\'s image, which the DirectRunner '
+        'ignores, so TFX skips it.')
+  return lines + _BEAM_WORKERS_FINDINGS
 
 
 def _chart(results: Dict, path: str) -> None:

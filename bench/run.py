@@ -268,8 +268,15 @@ def main() -> int:
   log('data stage scaling ...')
   scaling = bench_scaling(work, [1, 4] if args.quick else [1, 4, 16])
 
+  log('airflow task start-up ...')
+  import airflow_overhead  # pylint: disable=g-import-not-at-top
+  airflow = airflow_overhead.measure(args.repeats)
+
   med = {k: median_of([r['wall_seconds'] for r in v]) for k, v in e2e.items()}
   results = {
+      'airflow': airflow,
+      'airflow_task_overhead_seconds': airflow[
+          'airflow_task_overhead_seconds'],
       'machine': machine(),
       'repeats_e2e': args.repeats,
       'e2e_seconds': med,

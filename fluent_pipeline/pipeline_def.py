@@ -496,6 +496,28 @@ class PipelineDef:
           fix="with_beam_pipeline_args(['--direct_num_workers=2'])")
     return self._with(self._plan.replace(beam_pipeline_args=tuple(args)))
 
+  def with_beam(self, preset_or_args: Iterable[str]) -> 'PipelineDef':
+    """Where the Beam-powered components run: a `fluent_pipeline.beam`
+    preset (`beam.local(workers=2)`, `beam.dataflow(...)`, ...) or any
+    iterable of Beam flags; replaces earlier Beam args."""
+    step, fix = 'with_beam', ('with_beam(beam.local(workers=2)), after '
+                              '`from fluent_pipeline import beam`')
+    if callable(preset_or_args):
+      raise PipelineDefinitionError(
+          step, f'got the preset {getattr(preset_or_args, "__name__", "")!r} '
+          'itself, not its flags',
+          fix=f'call it: {fix}')
+    if isinstance(preset_or_args, str) or not isinstance(preset_or_args,
+                                                         Iterable):
+      raise PipelineDefinitionError(
+          step, f'expected a list of flags, got {preset_or_args!r}', fix=fix)
+    args = list(preset_or_args)
+    for arg in args:
+      if not isinstance(arg, str):
+        raise PipelineDefinitionError(
+            step, f'Beam flags are strings, got {arg!r}', fix=fix)
+    return self.with_beam_pipeline_args(args)
+
   def with_sqlite_ml_metadata(self, path=None) -> 'PipelineDef':
     """ML Metadata in a sqlite file (default: <pipeline_root>/metadata.sqlite)."""
     if path is not None:
@@ -569,7 +591,9 @@ class PipelineDef:
           to_step: Union[str, Sequence[str], None] = None,
           only: Union[str, Sequence[str], None] = None,
           resume: bool = False):
-    """Builds and runs the pipeline; LocalDagRunner by default.
+    """Builds and runs the pipeline; LocalDagRunner by default, or a runner
+    by name: 'local', 'beam', 'airflow' (the pipeline's Airflow DAG, run
+    once here with Airflow's dag.test(); see fluent_pipeline.airflow).
 
     Returns a RunResult (component states, evaluation, pushed model, bulk
     inference output, configuration) for runners that use this pipeline's

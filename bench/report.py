@@ -205,8 +205,34 @@ def write(results: Dict, docs_dir: str, chart: bool = True) -> None:
 
 BEAM_WORKERS_TITLE = '## Multi-process Beam: when local(workers=2) wins'
 
-# What the figures of bench/beam_workers.py were found to mean.
-_BEAM_WORKERS_FINDINGS: List[str] = []
+# What the figures of bench/beam_workers.py (2026-12-01) were found to mean.
+_BEAM_WORKERS_FINDINGS = [
+    '- The fixed cost: with workers=2 each Beam component first starts two '
+    'SDK worker processes (`python -m '
+    'apache_beam.runners.worker.sdk_worker_main`), which import TensorFlow '
+    'and TFX\'s libraries, and then ships its data to them pickled over '
+    'gRPC. At 15,002 rows that added 15 s to CsvExampleGen (7 -> 22 s), '
+    '14 s to StatisticsGen (8 -> 22 s) and 22 s to Transform: about 50 s '
+    'per data stage before any parallel work pays back.',
+    '- Only Transform used the second core: at 480,064 rows 227 -> 141 s. '
+    'CsvExampleGen never got faster (264 vs 283 s at 480,064 rows): TFX\'s '
+    'CSV reader reads each file as one element, in order '
+    '(tfx/components/example_gen/csv_example_gen/executor.py: "Read each '
+    'CSV file while maintaining order"), so one file is parsed by one '
+    'worker and the other only adds the cost of moving rows between '
+    'processes. Data split into several CSV files may parallelize; not '
+    'measured. StatisticsGen gained nothing measurable (42 vs 46 s at '
+    '480,064 rows). In-process Transform grew faster than the data between '
+    '240,032 and 480,064 rows (82 -> 227 s), and that is where workers=2 '
+    'won; interpolating the ratios puts the crossover near 330,000 rows.',
+    '- One run per cell, on a 2-core VM shared with other sessions: a '
+    'second round was abandoned because other processes took 0.8-1.0 '
+    'cores during it, and run-to-run noise here reaches 30% (see '
+    '"Investigated"), so read the crossover as "between 240,000 and '
+    '480,000 rows", not as a number. The absolute times are about twice '
+    'those of the data stage scaling table above, measured on another '
+    'day with the same code: compare ratios within this section only.',
+]
 
 
 def beam_workers_lines(results: Dict) -> List[str]:
@@ -215,9 +241,8 @@ def beam_workers_lines(results: Dict) -> List[str]:
   lines = [
       BEAM_WORKERS_TITLE, '',
       'Written by `python bench/beam_workers.py` '
-      f'({results["date"]}, {results["machine"]}, median of '
-      f'{results["repeats"]} run(s) per cell, {results["bench_seconds"]} s in '
-      'all). The data stage (CsvExampleGen, StatisticsGen, SchemaGen, '
+      f'({results["date"]}, {results["machine"]}, '
+      f'{results["bench_seconds"]} s in all). The data stage (CsvExampleGen, StatisticsGen, SchemaGen, '
       'Transform) on the taxi CSV resampled to each size, in fresh '
       'processes: in-process Beam (the default, no Beam args) against '
       '`.with_beam(beam.local(workers=2))`. Seconds are the sum of the '
@@ -226,16 +251,19 @@ def beam_workers_lines(results: Dict) -> List[str]:
       'workers=2 is faster. Each run waited for a quiet '
       'machine (up to 3 minutes) and was run once more when other processes '
       'took over half a core during it (the cleaner run is kept): this '
-      'machine is shared. "cores" is what the run kept busy and what '
-      'other processes took, on average.', '',
+      'machine is shared. Each cell is the median of its runs, leaving out '
+      'those during which other processes still took over half a core when '
+      'a cleaner one exists ("runs": how many counted). "cores" is what the '
+      'run kept busy and what other processes took, on average.', '',
       '| rows | in-process (s) | workers=2 (s) | ratio | wall, in-process / '
-      'workers=2 (s) | cores, in-process / workers=2 (own, others) |',
-      '|---|---|---|---|---|---|']
+      'workers=2 (s) | runs | cores, in-process / workers=2 (own, others) |',
+      '|---|---|---|---|---|---|---|']
   for size in sizes:
     inp, two = size['in_process'], size['workers2']
     lines.append(f'| {size["rows"]:,} | {inp["beam_seconds"]} | '
                  f'{two["beam_seconds"]} | {size["ratio"]} | '
                  f'{inp["wall_seconds"]} / {two["wall_seconds"]} | '
+                 f'{inp.get("runs_used", 1)} / {two.get("runs_used", 1)} | '
                  f'{inp["own_cores"]}, {inp["other_cores"]} / '
                  f'{two["own_cores"]}, {two["other_cores"]} |')
   lines += ['', '| rows | component | in-process (s) | workers=2 (s) | ratio |',
@@ -275,8 +303,9 @@ def beam_workers_lines(results: Dict) -> List[str]:
         ' s for the preset: with Beam args that name no dependency, each TFX '
         'Beam component first builds an sdist of the installed TFX for '
         'remote workers (tfx/utils/dependency_utils.py), which local workers '
-        'never use; the preset names TFX\'s image, which the DirectRunner '
-        'ignores, so TFX skips it.')
+        'never use, and leaves it in /tmp (49 MB a component and run); the '
+        'preset names TFX\'s image, which the DirectRunner ignores, so TFX '
+        'skips it.')
   return lines + _BEAM_WORKERS_FINDINGS
 
 

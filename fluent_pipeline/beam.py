@@ -83,7 +83,8 @@ def local(workers: Optional[int] = None) -> List[str]:
   """Beam's DirectRunner with `workers` processes on this machine.
 
   Worth it only for data big enough that parallel work outweighs starting
-  the workers and pickling data to them (docs/BENCHMARKS.md measures where);
+  the workers and pickling data to them: on 2 cores the taxi data stage
+  first ran faster between 240,000 and 480,000 rows (docs/BENCHMARKS.md);
   below that the in-process default is faster. `workers=None` takes one per
   CPU of the machine the pipeline runs on, counted at run time.
   """

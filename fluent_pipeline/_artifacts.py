@@ -212,22 +212,23 @@ def slice_name(metrics) -> str:
   return name(metrics.slice_key)
 
 
-def _baseline_names(evaluation_uri: str) -> set:
+def _baseline_names(evaluation_uri: str, config=None) -> set:
   """The model names the EvalConfig marks as the baseline (TFX names them
   'baseline'); every other model is the candidate."""
   try:
-    specs = _eval_config(evaluation_uri).model_specs
+    specs = (config or _eval_config(evaluation_uri)).model_specs
   except Exception:  # pylint: disable=broad-except
     return {'baseline'}
   return {spec.name for spec in specs if spec.is_baseline}
 
 
-def _metric_values(evaluation_uri: str):
+def _metric_values(evaluation_uri: str, baselines=None):
   """(slice name, slice key or None for a cross slice, 'candidate' |
   'baseline' | 'diff', metric name, value) for each double metric."""
   import tensorflow_model_analysis as tfma  # pylint: disable=g-import-not-at-top
   from tensorflow_model_analysis.slicer import slicer_lib  # pylint: disable=g-import-not-at-top
-  baselines = _baseline_names(evaluation_uri)
+  if baselines is None:
+    baselines = _baseline_names(evaluation_uri)
   for metrics in tfma.load_metrics(evaluation_uri):
     name = slice_name(metrics)
     key = (None if metrics.HasField('cross_slice_key') else
@@ -281,14 +282,15 @@ def thresholds(evaluation_uri: str) -> List[Dict[str, Any]]:
     for failure in per_slice.failures:
       failed.add((name, failure.metric_key.name,
                   failure.metric_key.is_diff))
+  baselines = _baseline_names(evaluation_uri, config)  # read once
   values = {}
   slice_keys = {}
-  for name, key, group, metric, value in _metric_values(evaluation_uri):
+  for name, key, group, metric, value in _metric_values(evaluation_uri,
+                                                        baselines):
     if key is not None:
       slice_keys[name] = key
     if group != 'baseline':
       values[(name, metric, group == 'diff')] = value
-  baselines = _baseline_names(evaluation_uri)
   rows = []
   for metric_key, pairs in by_key.items():
     if metric_key.model_name in baselines:

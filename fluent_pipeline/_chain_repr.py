@@ -33,13 +33,14 @@ def chain_calls(plan: Plan) -> List[str]:
   """The calls that make `plan`, as code: the constructor, the source, the
   steps in pipeline order, then the settings that differ from the
   defaults."""
-  from fluent_pipeline._wiring import STEP_ORDER  # pylint: disable=g-import-not-at-top
   calls = [f'PipelineDef({plan.name!r}, root={_short(plan.root)})']
   if plan.source is not None:
     calls.append(_source_call(plan.source, method=True))
-  for kind in STEP_ORDER:
-    step = plan.steps.get(kind)
-    if step is not None:
+  for _, step in plan.ordered():
+    if 'factory' in step.opts:
+      calls.append(f'add_component({_short(step.opts["factory"])}, '
+                   f'replaces={step.opts["replaces"]!r})')
+    else:
       calls.append(_step_call(step))
   return calls + _settings_calls(plan)
 

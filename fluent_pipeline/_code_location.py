@@ -110,9 +110,8 @@ def _known_files(plan) -> List[_Known]:
   (TFX packages the folder), a dotted path's module, a function's file."""
   from fluent_pipeline import _user_code  # pylint: disable=g-import-not-at-top
   known = []
-  for kind, _, fn_name in _STEPS:
-    step = plan.steps.get(kind)
-    if step is None or 'code' not in step.opts:
+  for kind, step, _, fn_name in plan.code_steps():
+    if 'code' not in step.opts:
       continue
     code = _user_code.resolve(step.opts['code'], fn_name=fn_name,
                               step=step.call,
@@ -185,6 +184,10 @@ def _default_fn_name(component_id: Optional[str], plan) -> str:
     if component_id and component_id.startswith(default_id) and (
         kind in plan.steps):
       return fn_name
+  if component_id and component_id.startswith('FilterExamples'):
+    return 'predicate_fn'
+  if component_id and component_id.startswith('StratifiedSample'):
+    return 'key_fn'
   return 'code'
 
 

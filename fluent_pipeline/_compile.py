@@ -79,8 +79,8 @@ def write_image_build(pdef, runner: str, output_dir: str, *,
         where, f'{output_dir!r} is remote; the build context is local',
         fix='pass a local directory')
   project = _export.make(plan, where=where)
-  for kind in _export.CODE_ARGS:
-    if kind in plan.steps and kind not in project.dotted_paths:
+  for kind, _, _, _ in plan.code_steps():
+    if kind not in project.dotted_paths:
       raise PipelineDefinitionError(
           f'{where}: {plan.steps[kind].call}()', 'its module file '
           f'{plan.steps[kind].opts.get("code")!r} is remote: TFX would '
@@ -118,11 +118,11 @@ def _code_shim(plan, project: _export.Project) -> str:
   spec's exec properties and Vertex / Kubeflow's cache never serves outputs
   of older code."""
   lines = []
-  for kind, fn_name in _export.CODE_ARGS.items():
-    if kind in plan.steps:
-      module, _, attr = project.dotted_paths[kind].rpartition('.')
-      lines.append(f'from {module} import {attr}'
-                   + (f' as {fn_name}' if attr != fn_name else ''))
+  for kind, _, _, fn_name in plan.code_steps():
+    module, _, attr = project.dotted_paths[kind].rpartition('.')
+    alias = f'{fn_name}_{kind}' if kind.startswith('reshape_') else fn_name
+    lines.append(f'from {module} import {attr}'
+                 + (f' as {alias}' if attr != alias else ''))
   code = project.code_files()
   code['imports'] = '\n'.join(lines)
   name = f'fluent_code_{_user_code._content_hash(code)[:16]}'  # pylint: disable=protected-access
@@ -139,12 +139,10 @@ def _in_image(plan, project: _export.Project, shim: str):
   image."""
   steps = dict(plan.steps)
   module_files = project.code_files()
-  for kind, fn_name in _export.CODE_ARGS.items():
-    step = steps.get(kind)
-    if step is None:
-      continue
+  for kind, step, _, fn_name in plan.code_steps():
+    alias = f'{fn_name}_{kind}' if kind.startswith('reshape_') else fn_name
     opts = dict(step.opts)
-    opts['code'] = _user_code.InImage(f'{shim}.{fn_name}', module_files)
+    opts['code'] = _user_code.InImage(f'{shim}.{alias}', module_files)
     steps[kind] = type(step)(step.call, step.tfx, opts, step.args)
   return plan.replace(steps=steps)
 

@@ -28,7 +28,6 @@ FORMAT = 1
 COMPONENT_ID = 'PipelineConfigurationGen'  # its node id
 FILE_NAME = 'configuration.json'  # in the PipelineConfiguration artifact
 REDACTED = '***'
-USER_CODE_ARGS = ('preprocessing_fn', 'tuner_fn', 'run_fn')
 
 # A config key or Beam flag whose value is a secret.
 _SECRET_NAME = re.compile(
@@ -155,23 +154,25 @@ def build(plan: Plan, user_code: Mapping[str, Any], *,
           ) -> Dict[str, Any]:
   """The configuration of `plan`; `user_code` maps a step kind to the
   UserCode its function resolved to."""
-  from fluent_pipeline._wiring import STEP_ORDER  # pylint: disable=g-import-not-at-top
   secrets = set() if secrets is None else secrets
   steps, code_table, records = {}, {}, {}
-  for kind in STEP_ORDER:
-    step = plan.steps.get(kind)
-    if step is None:
+  code_args = {kind: arg for kind, _, arg, _ in plan.code_steps()}
+  replaced = []
+  for kind, step in plan.ordered():
+    if 'factory' in step.opts:
+      replaced.append(dict(_extra_json(step.opts['factory']),
+                           replaces=step.opts['replaces']))
       continue
     args = {}
     for name, value in step.args.items():
-      if name in USER_CODE_ARGS and kind in user_code:
+      if name == code_args.get(kind) and kind in user_code:
         code = user_code[kind]  # one module often serves several steps
         entry = records.get(code) or records.setdefault(code, code.record())
         code_table.setdefault(entry['sha256'], entry)
         args[name] = {'user_code': entry['sha256']}
       else:
         args[name] = to_json(value, secrets, name)
-    steps[step.call] = args
+    steps[step_key(steps, step.call)] = args
   beam_args, beam_secrets = _redact_args(plan.beam_pipeline_args)
   secrets |= beam_secrets
   return {
@@ -187,16 +188,32 @@ def build(plan: Plan, user_code: Mapping[str, Any], *,
           'beam_pipeline_args': beam_args,
           'metadata': _metadata_json(plan, secrets),
           'runner': runner,
-          'extra_components': [_extra_json(c) for c in
-                               plan.extra_components],
+          'extra_components': replaced + [_extra_json(c) for c in
+                                          plan.extra_components],
       },
       'user_code': code_table,
       'versions': dict(versions()),
   }
 
 
+def step_key(steps: Mapping[str, Any], call: str) -> str:
+  """The key of a step in the configuration: its call, and for a dataset
+  step written again, `call#2`, `call#3`... in the order written."""
+  if call not in steps:
+    return call
+  n = 2
+  while f'{call}#{n}' in steps:
+    n += 1
+  return f'{call}#{n}'
+
+
+def call_of(key: str) -> str:
+  return key.split('#', 1)[0]
+
+
 def _extra_json(component: Any) -> Dict[str, str]:
-  if hasattr(component, 'outputs') and hasattr(component, 'id'):
+  from fluent_pipeline import _channels  # pylint: disable=g-import-not-at-top
+  if _channels.is_component(component):
     return {'id': component.id, 'type': _type_name(component)}
   return {'factory': getattr(component, '__qualname__', repr(component))}
 

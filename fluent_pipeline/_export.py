@@ -38,9 +38,6 @@ from fluent_pipeline.errors import PipelineDefinitionError
 USER_MODULES_DIR = 'user_modules'
 PIPELINE_FILE = 'pipeline.py'
 
-# Step kind -> the argument that holds its user code, and TFX's name for it.
-CODE_ARGS = {'transform': 'preprocessing_fn', 'tuner': 'tuner_fn',
-             'trainer': 'run_fn'}
 
 
 @dataclasses.dataclass
@@ -71,10 +68,7 @@ def make(plan, *, where: str = 'export') -> Project:
   project = Project(plan.name, functions_module_name(plan.name))
   bundle = _function_source.Bundle()
   entries: List[Tuple[str, str, Callable[..., Any]]] = []
-  for kind, fn_name in CODE_ARGS.items():
-    step = plan.steps.get(kind)
-    if step is None:
-      continue
+  for kind, step, _, fn_name in plan.code_steps():
     code = step.opts.get('code')
     fn = _function_of(code, fn_name, step.call, where)
     if fn is not None:
@@ -168,27 +162,24 @@ def _add(project: Project, name: str, text: str, where: str) -> None:
 # --------------------------------------------------------------- pipeline.py
 def _pipeline_text(plan, project: Project, where: str) -> str:
   from fluent_pipeline.pipeline_def import PipelineDef  # pylint: disable=g-import-not-at-top
-  from fluent_pipeline._wiring import STEP_ORDER  # pylint: disable=g-import-not-at-top
-  if plan.extra_components:
-    raise PipelineDefinitionError(
-        where, 'the chain has hand-built components (add_component), which '
-        'cannot be written as source', fix='export the chain without them '
-        'and add them to the exported pipeline.py by hand')
   imports = {'from fluent_pipeline import PipelineDef'} | project.imports
   calls = [f'PipelineDef({plan.name!r}, root={plan.root!r})']
   constants: List[str] = []
   if plan.source is not None:
     calls.append(_source_call(plan.source, imports, where, method=True))
-  for kind in STEP_ORDER:
-    step = plan.steps.get(kind)
-    if step is None:
+  code_args = {kind: arg for kind, _, arg, _ in plan.code_steps()}
+  for kind, step in plan.ordered():
+    if 'factory' in step.opts:
+      name = _added_component(project, step.opts['factory'], where)
+      calls.append(f'add_component({name}, '
+                   f'replaces={step.opts["replaces"]!r})')
       continue
     method = getattr(PipelineDef, step.call)
     signature = inspect.signature(method)
     args = []
     for param in list(signature.parameters.values())[1:]:
       value = step.args.get(param.name, param.default)
-      if param.name == CODE_ARGS.get(kind):
+      if param.name == code_args.get(kind):
         text = project.code_refs[kind]
       elif param.default is not param.empty and _same(value, param.default):
         continue
@@ -204,6 +195,9 @@ def _pipeline_text(plan, project: Project, where: str) -> str:
       args.append(text if param.default is param.empty
                   else f'{param.name}={text}')
     calls.append(f'{step.call}({", ".join(args)})')
+  calls += [f'add_component({_added_component(project, extra, where)})'
+            for extra in plan.extra_components]
+  imports |= project.imports
   calls += _settings(plan, imports, where)
   chain = '\n    .'.join(calls)
   plain = sorted(i for i in imports if i.startswith('import '))
@@ -283,6 +277,35 @@ def _python(value, imports: Set[str], what: str, where: str) -> str:
   raise PipelineDefinitionError(
       where, f'{what} is a {type(value).__name__}, which cannot be written '
       'as source', fix='pass a proto, a dict of its fields or a plain value')
+
+
+def _added_component(project: Project, factory: Any, where: str) -> str:
+  """How pipeline.py names an added component: a component class or a
+  function defined at the top of a module, imported from it (a module of
+  the user's own is copied beside pipeline.py, so the image has it too)."""
+  from fluent_pipeline import _channels  # pylint: disable=g-import-not-at-top
+  name = getattr(factory, '__qualname__', '')
+  module = sys.modules.get(getattr(factory, '__module__', None) or '')
+  if (_channels.is_component(factory) or module is None or
+      module.__name__ == '__main__' or not name.isidentifier() or
+      getattr(module, name, None) is not factory):
+    raise PipelineDefinitionError(
+        where, f'add_component({_channels.label(factory)}): only a component '
+        'class or a function defined at the top of a module can be written '
+        'as source', fix='define it (or a function returning it) in a module '
+        'file of its own and add that')
+  if not _user_code.installed(module):
+    path = getattr(module, '__file__', None)
+    if '.' in module.__name__ or not path:
+      raise PipelineDefinitionError(
+          where, f'add_component({name}): its module {module.__name__} is '
+          'part of a package of your own, which is not copied',
+          fix='install the package in the image, or define the component '
+          'in a module file beside the pipeline')
+    with open(path, encoding='utf-8', newline='') as f:
+      _add(project, f'{module.__name__}.py', f.read(), where)
+  project.imports.add(f'from {module.__name__} import {name}')
+  return name
 
 
 def _settings(plan, imports: Set[str], where: str) -> List[str]:

@@ -6,12 +6,30 @@ calls can come in any order and a shared prefix can seed several variants.
 
 import dataclasses
 import types
-from typing import Any, Mapping, Optional, Tuple
+from typing import Any, List, Mapping, Optional, Tuple
 
 from fluent_pipeline import _paths
 from fluent_pipeline.inputs import Source
 
 _EMPTY = types.MappingProxyType({})
+
+# Pipeline order of the step kinds that a chain holds at most once; dataset
+# steps (RESHAPE_PREFIX + n, in the order written) come before them all.
+STEP_ORDER = (
+    'statistics', 'schema', 'imported_schema', 'validate', 'transform',
+    'tuner', 'imported_hyperparameters', 'base_model', 'trainer', 'evaluator',
+    'infra_validator', 'pusher', 'bulk_inferrer')
+RESHAPE_PREFIX = 'reshape_'
+
+# Step kind -> (the argument holding its user code, TFX's name for the
+# function). A dataset step names its own in opts ('code_arg', 'fn_name').
+CODE_STEPS = {'transform': ('preprocessing_fn', 'preprocessing_fn'),
+              'tuner': ('tuner_fn', 'tuner_fn'),
+              'trainer': ('run_fn', 'run_fn')}
+
+
+def is_reshape(kind: str) -> bool:
+  return kind.startswith(RESHAPE_PREFIX)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,9 +76,35 @@ class Plan:
     steps[kind] = step
     return dataclasses.replace(self, steps=types.MappingProxyType(steps))
 
+  def with_reshape(self, step: Step) -> 'Plan':
+    """Appends a dataset step: they run in the order written."""
+    return self.with_step(
+        f'{RESHAPE_PREFIX}{len(self.reshape_kinds()) + 1}', step)
+
+  def reshape_kinds(self) -> List[str]:
+    return sorted((k for k in self.steps if is_reshape(k)),
+                  key=lambda k: int(k[len(RESHAPE_PREFIX):]))
+
+  def ordered(self) -> List[Tuple[str, Step]]:
+    """(kind, step) in pipeline order: dataset steps, then STEP_ORDER."""
+    kinds = self.reshape_kinds() + [k for k in STEP_ORDER if k in self.steps]
+    return [(kind, self.steps[kind]) for kind in kinds]
+
+  def code_steps(self) -> List[Tuple[str, Step, str, str]]:
+    """(kind, step, argument, TFX function name) of each step holding user
+    code, in pipeline order."""
+    found = []
+    for kind, step in self.ordered():
+      if kind in CODE_STEPS:
+        found.append((kind, step) + CODE_STEPS[kind])
+      elif 'code' in step.opts:
+        found.append((kind, step, step.opts['code_arg'], step.opts['fn_name']))
+    return found
+
   def with_call_args(self, call: str, args: Mapping[str, Any]) -> 'Plan':
-    """Attaches the arguments of chain call `call` to the step it made."""
-    for kind, step in self.steps.items():
+    """Attaches the arguments of chain call `call` to the step it made (the
+    latest one made by that call)."""
+    for kind, step in reversed(list(self.steps.items())):
       if step.call == call:
         return self.with_step(kind, dataclasses.replace(
             step, args=types.MappingProxyType(dict(args))))

@@ -55,10 +55,10 @@ def rebuild(config: Dict[str, Any], run_id: str, metadata_config=None):
   pdef = PipelineDef(pipeline['name'], root=pipeline['root'])
   if config.get('source'):
     pdef = pdef.from_source(source_from_json(config['source'], run_id))
-  for call, args in config['steps'].items():
+  for key, args in config['steps'].items():
     args = {name: _argument(name, value, config, run_id)
             for name, value in args.items()}
-    pdef = getattr(pdef, call)(**args)
+    pdef = getattr(pdef, _configuration.call_of(key))(**args)
   pdef = pdef.cache(settings.get('cache', False))
   beam_args = [a for a in settings.get('beam_pipeline_args', [])
                if _configuration.REDACTED not in a]

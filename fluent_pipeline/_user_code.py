@@ -424,4 +424,6 @@ _ARG_NAMES = {
     'preprocessing_fn': 'inputs',
     'run_fn': 'fn_args',
     'tuner_fn': 'fn_args',
+    'predicate_fn': 'features',
+    'key_fn': 'features',
 }

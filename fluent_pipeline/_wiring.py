@@ -2,30 +2,30 @@
 
 Wiring defaults (the README has them as a table):
 - schema: the imported schema when given, else the inferred one;
+- examples: the output of the last dataset step (filter_examples(),
+  stratified_sample(), in the order written) for every step, else
+  ExampleGen's; `examples='raw'` asks for ExampleGen's;
 - Tuner/Trainer examples: Transform's output when preprocess() is in the
-  chain, else the raw examples (`examples=` overrides per step);
+  chain, else the (reshaped) examples (`examples=` overrides per step);
 - hyperparameters: imported ones when given, else the Tuner's best;
-- Evaluator: raw examples, baseline = latest blessed model;
+- Evaluator: untransformed examples, baseline = latest blessed model;
 - Pusher: gated by every blessing present (Evaluator, InfraValidator);
 - BulkInferrer: its own ExampleGen, the trained model, the Evaluator blessing.
 
 Every missing input is found before any TFX component is created and reported
-as a MissingStepError naming the call that fixes it.
+as a MissingStepError naming the call that fixes it. Added components
+(add_component) get the chain's channels by name (_channels.py).
 """
 
 import os
 from typing import Any, Dict, List, Optional, Tuple
 
+from fluent_pipeline import _channels
 from fluent_pipeline import _paths
 from fluent_pipeline import _user_code
-from fluent_pipeline._plan import Plan
+from fluent_pipeline._plan import STEP_ORDER, Plan
+from fluent_pipeline._plan import is_reshape as _plan_is_reshape
 from fluent_pipeline.errors import MissingStepError, PipelineDefinitionError
-
-# Pipeline order of the step kinds; also the order build() creates them.
-STEP_ORDER = (
-    'statistics', 'schema', 'imported_schema', 'validate', 'transform',
-    'tuner', 'imported_hyperparameters', 'base_model', 'trainer', 'evaluator',
-    'infra_validator', 'pusher', 'bulk_inferrer')
 
 # What each step needs, and the call that provides it.
 _NEEDS = {
@@ -67,10 +67,11 @@ def check(plan: Plan) -> None:
     have.add('source')
   if 'imported_schema' in have:
     have.add('schema')
-  for kind in STEP_ORDER:
-    if kind not in plan.steps:
-      continue
-    for need in _NEEDS.get(kind, ()):
+  for kind, step in plan.ordered():
+    if 'factory' in step.opts:
+      continue  # an added component: its channels are checked as it is made
+    needs = ('source',) if _plan_is_reshape(kind) else _NEEDS.get(kind, ())
+    for need in needs:
       if need not in have:
         call = plan.steps[kind].call
         raise MissingStepError(
@@ -105,16 +106,9 @@ def build_indexed(plan: Plan, runner: Optional[str] = None
   """The TFX pipeline and, for each chain call, the ids of its nodes."""
   check(plan)
   from tfx.orchestration import pipeline as tfx_pipeline  # pylint: disable=g-import-not-at-top
-  made = _Components(plan)
+  made = _Components(plan, runner)
   components = made.create()
   nodes_by_call = made.nodes_by_call()
-  if plan.record_configuration:
-    from fluent_pipeline import _configuration  # pylint: disable=g-import-not-at-top
-    from fluent_pipeline.components import configuration  # pylint: disable=g-import-not-at-top
-    text = _configuration.dumps(_configuration.build(
-        plan, made.user_code, runner=runner))
-    components.insert(0, configuration.PipelineConfigurationGen(
-        configuration_json=text))
   ids: Dict[str, Any] = {}
   for component in components:
     if component.id in ids:
@@ -178,12 +172,14 @@ def sqlite_config(path: str):
 class _Components:
   """Creates the components of one plan, in order, remembering outputs."""
 
-  def __init__(self, plan: Plan):
+  def __init__(self, plan: Plan, runner: Optional[str] = None):
     self.plan = plan
+    self.runner = runner
     self.steps = plan.steps
     self.made: Dict[str, Any] = {}
     self.order: List[Any] = []
     self.user_code: Dict[str, _user_code.UserCode] = {}
+    self._making: Optional[str] = None  # the step kind being made
 
   def nodes_by_call(self) -> Dict[str, List[str]]:
     """Chain call name -> ids of the nodes it made."""
@@ -191,6 +187,8 @@ class _Components:
     # The step's own component first, then the nodes made for it.
     ordered = sorted(self.made.items(), key=lambda kv: kv[0] in _PART_OF)
     for kind, component in ordered:
+      if kind == 'configuration':
+        continue
       if kind == 'example_gen':
         call = 'from_' + (self.plan.source.kind
                           if self.plan.source.kind != 'component'
@@ -213,7 +211,26 @@ class _Components:
 
   def _output(self, kind: str, key: str):
     component = self.made.get(kind)
-    return None if component is None else component.outputs[key]
+    if component is None:
+      return None
+    if key not in component.outputs:
+      raise self._unfit(kind, component, key)
+    return component.outputs[key]
+
+  def _unfit(self, kind: str, component, key: str) -> PipelineDefinitionError:
+    """A component that replaced a standard step lacks an output key that
+    TFX's component has and the chain wires."""
+    step = self.steps.get(kind)
+    made_by = (f"add_component({component.id}, replaces="
+               f"{step.opts['replaces']!r})" if step is not None and
+               'factory' in step.opts else f'{component.id}')
+    needed_by = (self.steps[self._making].call + '()'
+                 if self._making in self.steps else 'the chain')
+    return PipelineDefinitionError(
+        made_by, f'{component.id} has no output {key!r} (its outputs: '
+        f'{", ".join(sorted(component.outputs)) or "none"}), which '
+        f'{needed_by} reads: the chain wires to TFX\'s standard output keys',
+        fix=f'name that output {key!r} in the component\'s spec')
 
   def _code(self, kind: str, fn_name: str) -> Dict[str, str]:
     step = self.steps[kind]
@@ -228,13 +245,44 @@ class _Components:
     return (self._output('imported_schema', 'schema')
             or self._output('schema', 'schema'))
 
+  @property
+  def examples(self):
+    """The examples as the dataset steps left them (ExampleGen's when the
+    chain has none)."""
+    for kind in reversed(self.plan.reshape_kinds()):
+      if kind in self.made:
+        return self.made[kind].outputs['output_examples']
+    return self._output('example_gen', 'examples')
+
   def _examples_for(self, kind: str):
     choice = self.steps[kind].opts.get('examples')
-    if choice is None:
-      choice = 'transformed' if 'transform' in self.made else 'raw'
+    if choice is None and kind in ('tuner', 'trainer'):
+      choice = 'transformed' if 'transform' in self.made else None
     if choice == 'transformed':
       return self._output('transform', 'transformed_examples')
-    return self._output('example_gen', 'examples')
+    if choice == 'raw':
+      return self._output('example_gen', 'examples')
+    return self.examples
+
+  def channels(self) -> Dict[str, Any]:
+    """The chain's channels so far, by name (_channels.NAMES)."""
+    found = {'examples': self.examples, 'schema': self.schema,
+             'hyperparameters': (
+                 self._output('imported_hyperparameters', 'result')
+                 or self._output('tuner', 'best_hyperparameters'))}
+    for name, (kind, key) in _channels.OUTPUTS.items():
+      component = self.made.get(kind)
+      if component is not None and key in component.outputs:
+        found[name] = component.outputs[key]
+    return {k: v for k, v in found.items() if v is not None}
+
+  def _from_factory(self, kind: str) -> None:
+    """A step replaced by an added component."""
+    opts = self._opts(kind)
+    where = f"add_component(replaces={opts['replaces']!r})"
+    self._add(kind, _channels.make(
+        opts['factory'], self.channels(),
+        lambda: {c.id: c for c in self.order}, where))
 
   def create(self) -> List[Any]:
     if self.plan.source is not None:
@@ -242,25 +290,69 @@ class _Components:
                              if self.plan.source.kind != 'component'
                              else 'from_example_gen')
       self._add('example_gen', self.plan.source.make_component())
-    for kind in STEP_ORDER:
-      if kind in self.steps:
+    for kind, step in self.plan.ordered():
+      self._making = kind
+      if 'factory' in step.opts:
+        self._from_factory(kind)
+      elif _plan_is_reshape(kind):
+        self._make_reshape(kind)
+      else:
         getattr(self, '_make_' + kind)()
+    self._making = None
     gate = self.made.get('anomalies_gate')
     if gate is not None:  # nothing learns from data the gate rejects
       for kind in ('transform', 'tuner', 'trainer'):
         if kind in self.made:
           self.made[kind].add_upstream_node(gate)
+    if self.plan.record_configuration:
+      self._make_configuration()
     for extra in self.plan.extra_components:
-      if callable(extra) and not hasattr(extra, 'outputs'):
-        extra = extra({c.id: c for c in self.order})
-      self.order.append(extra)
+      self.order.append(_channels.make(
+          extra, self.channels(), lambda: {c.id: c for c in self.order},
+          f'add_component({_channels.label(extra)})'))
     return self.order
+
+  def _make_configuration(self):
+    """First node of the pipeline; made after the steps, whose user code it
+    records, and before added components, which may read it."""
+    from fluent_pipeline import _configuration  # pylint: disable=g-import-not-at-top
+    from fluent_pipeline.components import configuration  # pylint: disable=g-import-not-at-top
+    text = _configuration.dumps(_configuration.build(
+        self.plan, self.user_code, runner=self.runner))
+    component = configuration.PipelineConfigurationGen(
+        configuration_json=text)
+    self.made['configuration'] = component
+    self.order.insert(0, component)
+
+  def _make_reshape(self, kind: str):
+    from fluent_pipeline.components import filter_examples, stratified_sample  # pylint: disable=g-import-not-at-top
+    step = self.steps[kind]
+    opts = self._opts(kind)
+    kwargs = dict(splits=opts.get('splits'))
+    if 'code' in opts:
+      kwargs.update(self._code(kind, opts['fn_name']))
+      kwargs.setdefault(opts['fn_name'], opts['fn_name'])  # in module_file
+      kwargs['code_sha256'] = self.user_code[kind].record()['sha256']
+    if step.call == 'filter_examples':
+      component = filter_examples.FilterExamples(
+          examples=self.examples, **kwargs)
+    else:
+      component = stratified_sample.StratifiedSample(
+          examples=self.examples, key_feature=opts.get('key_feature'),
+          samples_per_key=opts.get('samples_per_key'),
+          fraction=opts.get('fraction'), seed=opts['seed'], **kwargs)
+    number = int(kind[len('reshape_'):])
+    same_call = [k for k in self.plan.reshape_kinds()[:number]
+                 if self.steps[k].call == step.call]
+    if len(same_call) > 1:  # ids stay unique, and stable as steps are added
+      component = component.with_id(f'{component.id}_{len(same_call)}')
+    self._add(kind, component)
 
   # One method per step kind, in STEP_ORDER.
   def _make_statistics(self):
     from tfx.components import StatisticsGen  # pylint: disable=g-import-not-at-top
     self._add('statistics', StatisticsGen(
-        examples=self._output('example_gen', 'examples'),
+        examples=self._examples_for('statistics'),
         **self._tfx('statistics')))
 
   def _make_schema(self):
@@ -292,7 +384,7 @@ class _Components:
   def _make_transform(self):
     from tfx.components import Transform  # pylint: disable=g-import-not-at-top
     self._add('transform', Transform(
-        examples=self._output('example_gen', 'examples'),
+        examples=self._examples_for('transform'),
         schema=self.schema,
         **self._code('transform', 'preprocessing_fn'),
         **self._tfx('transform')))
@@ -365,7 +457,7 @@ class _Components:
       ).with_id(MODEL_RESOLVER_ID)).outputs['model']
     self._check_label_key()
     self._add('evaluator', Evaluator(
-        examples=self._output('example_gen', 'examples'),
+        examples=self._examples_for('evaluator'),
         model=self._output('trainer', 'model'),
         baseline_model=baseline,
         **self._tfx('evaluator')))
@@ -396,13 +488,13 @@ class _Components:
       from fluent_pipeline.components import local_infra_validator  # pylint: disable=g-import-not-at-top
       self._add('infra_validator', local_infra_validator.LocalInfraValidator(
           model=self._output('trainer', 'model'),
-          examples=self._output('example_gen', 'examples'), **local))
+          examples=self.examples, **local))
       return
     from tfx.components import InfraValidator  # pylint: disable=g-import-not-at-top
     tfx = self._tfx('infra_validator')
     examples = None
     if 'request_spec' in tfx:
-      examples = self._output('example_gen', 'examples')
+      examples = self.examples
     self._add('infra_validator', InfraValidator(
         model=self._output('trainer', 'model'), examples=examples, **tfx))
 

@@ -41,7 +41,8 @@ latest = _Latest()
 
 _NAME_RE = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.-]{0,62}')
 _REPR_WIDTH = 79  # a longer repr puts one call per line
-_EXAMPLE_CHOICES = ('transformed', 'raw')
+_EXAMPLE_CHOICES = ('transformed', 'reshaped', 'raw')
+_RAW_CHOICES = ('reshaped', 'raw')  # for steps before Transform
 
 
 def _trainer_pb2():
@@ -135,11 +136,8 @@ class PipelineDef:
   @property
   def steps(self) -> Sequence[str]:
     """The chain calls recorded so far, in pipeline order."""
-    from fluent_pipeline._wiring import STEP_ORDER  # pylint: disable=g-import-not-at-top
     calls = ['from_source'] if self._plan.source else []
-    calls += [self._plan.steps[k].call for k in STEP_ORDER
-              if k in self._plan.steps]
-    return calls
+    return calls + [step.call for _, step in self._plan.ordered()]
 
   def __repr__(self) -> str:
     """The chain as code: the calls made, with the arguments that differ
@@ -228,11 +226,14 @@ class PipelineDef:
   # ------------------------------------------------------------- data checks
   @_recorded
   def generate_statistics(self, *, stats_options=None,
-                          exclude_splits: Optional[Iterable[str]] = None
-                          ) -> 'PipelineDef':
-    """Dataset statistics [StatisticsGen]."""
+                          exclude_splits: Optional[Iterable[str]] = None,
+                          examples: Optional[str] = None) -> 'PipelineDef':
+    """Dataset statistics [StatisticsGen]. examples: 'reshaped' (the
+    default: after the dataset steps) or 'raw' (ExampleGen's)."""
     return self._step('statistics', 'generate_statistics', tfx=dict(
-        stats_options=stats_options, exclude_splits=_list(exclude_splits)))
+        stats_options=stats_options, exclude_splits=_list(exclude_splits)),
+        opts=dict(examples=_examples_choice('generate_statistics', examples,
+                                            _RAW_CHOICES)))
 
   @_recorded
   def infer_schema(self, *, infer_feature_shape: bool = True,
@@ -264,13 +265,87 @@ class PipelineDef:
         custom_validation_config=custom_validation_config),
         opts=dict(fail_on_anomalies=bool(fail_on_anomalies)))
 
+  # ------------------------------------------------------------ dataset steps
+  @_recorded
+  def filter_examples(self, predicate, *,
+                      splits: Optional[Iterable[str]] = None
+                      ) -> 'PipelineDef':
+    """Keeps the examples for which `predicate(features)` is true
+    [FilterExamples, Apache Beam]. `features` maps each feature name to its
+    list of values (ints, floats, or bytes for string features), as a
+    tf.Example holds them. predicate: a function (one defined in a notebook
+    too) or a dotted path; it runs inside the Beam workers. Only the named
+    splits are filtered (default: all); the others are copied unchanged.
+
+    Dataset steps run in the order written, and the steps after them read
+    their output; a step can ask for ExampleGen's with examples='raw'.
+    """
+    step = 'filter_examples'
+    _check_code(step, 'predicate', predicate)
+    return self._with(self._plan.with_reshape(Step.of(step, opts=dict(
+        code=predicate, code_arg='predicate', fn_name='predicate_fn',
+        splits=_splits(step, splits)))))
+
+  @_recorded
+  def stratified_sample(self, key, *, samples_per_key: Optional[int] = None,
+                        fraction: Optional[float] = None,
+                        splits: Optional[Iterable[str]] = None,
+                        seed: int = 0) -> 'PipelineDef':
+    """A reproducible stratified sample [StratifiedSample, Apache Beam].
+
+    key: a feature name, or a function of the feature dict (as in
+    filter_examples) returning the stratum. samples_per_key: keep at most
+    this many examples of each stratum; fraction: keep each example with
+    this probability, decided by a hash of (seed, example), so about that
+    fraction of each stratum. The same seed and data give the same sample
+    on every runner and number of workers. Only the named splits are
+    sampled (default: all); the others are copied unchanged.
+    """
+    step = 'stratified_sample'
+    if (samples_per_key is None) == (fraction is None):
+      raise PipelineDefinitionError(
+          step, 'give exactly one of samples_per_key and fraction',
+          fix=f"{step}('label', samples_per_key=1000) or "
+          f"{step}('label', fraction=0.1)")
+    if samples_per_key is not None and (
+        isinstance(samples_per_key, bool) or
+        not isinstance(samples_per_key, int) or samples_per_key < 1):
+      raise PipelineDefinitionError(
+          step, f'samples_per_key must be a positive int, got '
+          f'{samples_per_key!r}', fix=f'{step}(key, samples_per_key=1000)')
+    if fraction is not None and (
+        isinstance(fraction, bool) or not isinstance(fraction, (int, float))
+        or not 0 < fraction <= 1):
+      raise PipelineDefinitionError(
+          step, f'fraction must be in (0, 1], got {fraction!r}',
+          fix=f'{step}(key, fraction=0.1)')
+    if isinstance(seed, bool) or not isinstance(seed, int):
+      raise PipelineDefinitionError(
+          step, f'seed must be an int, got {seed!r}', fix=f'{step}(..., seed=0)')
+    opts = dict(splits=_splits(step, splits), seed=seed,
+                samples_per_key=samples_per_key,
+                fraction=None if fraction is None else float(fraction))
+    if isinstance(key, str) and key:
+      opts['key_feature'] = key
+    elif callable(key):
+      opts.update(code=key, code_arg='key', fn_name='key_fn')
+    else:
+      raise PipelineDefinitionError(
+          step, f'key must be a feature name or a function of the feature '
+          f'dict, got {key!r}',
+          fix=f"{step}('payment_type', ...) or {step}(lambda f: "
+          "f['trip_start_hour'][0] // 6, ...)")
+    return self._with(self._plan.with_reshape(Step.of(step, opts=opts)))
+
   # ------------------------------------------------------------------- model
   @_recorded
   def preprocess(self, preprocessing_fn, *, splits_config=None,
                  force_tf_compat_v1: bool = False, custom_config=None,
                  disable_statistics: bool = False,
-                 materialize: bool = True) -> 'PipelineDef':
-    """Feature engineering with tf.Transform [Transform]."""
+                 materialize: bool = True,
+                 examples: Optional[str] = None) -> 'PipelineDef':
+    """Feature engineering with tf.Transform [Transform]. examples:
+    'reshaped' (the default: after the dataset steps) or 'raw'."""
     from tfx.proto import transform_pb2  # pylint: disable=g-import-not-at-top
     return self._step('transform', 'preprocess', tfx=dict(
         splits_config=_protos.coerce(splits_config, transform_pb2.SplitsConfig,
@@ -279,7 +354,8 @@ class PipelineDef:
         custom_config=custom_config,
         disable_statistics=disable_statistics or None,
         materialize=None if materialize else False,
-    ), opts=dict(code=preprocessing_fn))
+    ), opts=dict(code=preprocessing_fn, examples=_examples_choice(
+        'preprocess', examples, _RAW_CHOICES)))
 
   @_recorded
   def tune(self, tuner_fn, *, train_args=None, eval_args=None, tune_args=None,
@@ -289,7 +365,8 @@ class PipelineDef:
 
     train_args / eval_args: a TrainArgs / EvalArgs, a dict of its fields, or
     an int number of steps. examples: 'transformed' (the default when
-    preprocess() is in the chain) or 'raw'.
+    preprocess() is in the chain), 'reshaped' (untransformed, after the
+    dataset steps; the default otherwise) or 'raw' (ExampleGen's).
     """
     from tfx.proto import tuner_pb2  # pylint: disable=g-import-not-at-top
     trainer_pb2 = _trainer_pb2()
@@ -321,7 +398,8 @@ class PipelineDef:
 
     train_args / eval_args: a TrainArgs / EvalArgs, a dict of its fields, or
     an int number of steps. examples: 'transformed' (the default when
-    preprocess() is in the chain) or 'raw'.
+    preprocess() is in the chain), 'reshaped' (untransformed, after the
+    dataset steps; the default otherwise) or 'raw' (ExampleGen's).
     """
     trainer_pb2 = _trainer_pb2()
     return self._step('trainer', 'train', tfx=dict(
@@ -347,9 +425,11 @@ class PipelineDef:
   @_recorded
   def evaluate_model(self, eval_config, *, example_splits=None,
                      fairness_indicator_thresholds=None,
-                     compare_to_baseline: bool = True) -> 'PipelineDef':
+                     compare_to_baseline: bool = True,
+                     examples: Optional[str] = None) -> 'PipelineDef':
     """Model analysis and blessing with TFMA against the latest blessed
-    model [Resolver + Evaluator]. eval_config: a tfma.EvalConfig or a dict."""
+    model [Resolver + Evaluator]. eval_config: a tfma.EvalConfig or a dict.
+    examples: 'reshaped' (the default: after the dataset steps) or 'raw'."""
     from tensorflow_model_analysis.proto import config_pb2  # pylint: disable=g-import-not-at-top
     if _protos.is_runtime_parameter(eval_config):
       raise PipelineDefinitionError(
@@ -364,7 +444,9 @@ class PipelineDef:
     return self._step('evaluator', 'evaluate_model', tfx=dict(
         eval_config=config, example_splits=_list(example_splits),
         fairness_indicator_thresholds=_list(fairness_indicator_thresholds),
-    ), opts=dict(compare_to_baseline=bool(compare_to_baseline)))
+    ), opts=dict(compare_to_baseline=bool(compare_to_baseline),
+                 examples=_examples_choice('evaluate_model', examples,
+                                           _RAW_CHOICES)))
 
   @_recorded
   def infra_validate(self, *, local: Optional[bool] = None,
@@ -558,13 +640,46 @@ class PipelineDef:
     config.mysql.password = password
     return self.with_metadata_connection(config)
 
-  def add_component(self, *components) -> 'PipelineDef':
-    """Adds hand-built TFX components. To consume the DSL's outputs pass a
-    function instead: it gets the built components by id and returns the
-    component, e.g. `lambda made: StatisticsGen(
-    examples=made['Transform'].outputs['transformed_examples'])`."""
-    return self._with(self._plan.replace(
-        extra_components=self._plan.extra_components + tuple(components)))
+  def add_component(self, *components, replaces: Optional[str] = None
+                    ) -> 'PipelineDef':
+    """Adds TFX components wired to the chain's channels by name.
+
+    Each one is a component; a component class (a TFX `@component`
+    function too), given the channels named like its inputs; or a function
+    whose parameters name the channels it takes, returning the component:
+    `lambda examples, transform_graph: MyCheck(examples=examples,
+    transform_graph=transform_graph)`. Channels: examples (after the
+    dataset steps), raw_examples, statistics, schema, anomalies,
+    transform_graph, transformed_examples, hyperparameters, model,
+    model_run, evaluation, blessing, infra_blessing, pushed_model,
+    inference_result, configuration. A function of one parameter named
+    `made` gets the built components by id instead.
+
+    replaces: a chain call ('train', 'push_to', 'from_source', ...) whose
+    TFX component this one replaces; the rest of the chain wires to its
+    outputs by TFX's standard output keys ('model', 'blessing', ...).
+    """
+    from fluent_pipeline import _channels  # pylint: disable=g-import-not-at-top
+    if replaces is None:
+      return self._with(self._plan.replace(
+          extra_components=self._plan.extra_components + tuple(components)))
+    step = 'add_component'
+    if len(components) != 1:
+      raise PipelineDefinitionError(
+          step, f'replaces={replaces!r} takes exactly one component, got '
+          f'{len(components)}', fix='add the others in another call')
+    component = components[0]
+    if isinstance(replaces, str) and replaces.startswith('from_'):
+      if _channels.is_component_class(component):
+        component = component()
+      return self.from_example_gen(component)
+    kinds = {call: kind for kind, call in _REPLACEABLE.items()}
+    if replaces not in kinds:
+      raise PipelineDefinitionError(
+          step, f'replaces={replaces!r} is not a chain step',
+          fix=f'name one of: from_source, {", ".join(sorted(kinds))}')
+    return self._step(kinds[replaces], step, opts=dict(
+        factory=component, replaces=replaces))
 
   # ------------------------------------------------------------------ endings
   def build(self):
@@ -614,6 +729,33 @@ class PipelineDef:
                        resume=resume)
 
 
+# Step kind -> the chain call whose component add_component(replaces=) swaps.
+_REPLACEABLE = {
+    'statistics': 'generate_statistics', 'schema': 'infer_schema',
+    'validate': 'validate_input_data', 'transform': 'preprocess',
+    'tuner': 'tune', 'trainer': 'train', 'evaluator': 'evaluate_model',
+    'infra_validator': 'infra_validate', 'pusher': 'push_to',
+    'bulk_inferrer': 'bulk_infer'}
+
+
+def _check_code(step: str, arg: str, code: Any) -> None:
+  if not (callable(code) or (isinstance(code, str) and code)):
+    raise PipelineDefinitionError(
+        step, f'{arg} must be a function or a dotted path, got {code!r}',
+        fix=f"{step}(lambda features: features['fare'][0] > 0) or "
+        f"{step}('my_package.filters.keep')")
+
+
+def _splits(step: str, splits) -> Optional[list]:
+  names = _list(splits)
+  if names is not None and (not names or not all(
+      isinstance(n, str) and n for n in names)):
+    raise PipelineDefinitionError(
+        step, f'splits must be split names, got {splits!r}',
+        fix=f"{step}(..., splits=['train']) or leave it out for all splits")
+  return names
+
+
 def _list(values):
   if values is None:
     return None
@@ -622,9 +764,10 @@ def _list(values):
   return list(values)
 
 
-def _examples_choice(step: str, examples: Optional[str]) -> Optional[str]:
-  if examples is not None and examples not in _EXAMPLE_CHOICES:
+def _examples_choice(step: str, examples: Optional[str],
+                     choices=_EXAMPLE_CHOICES) -> Optional[str]:
+  if examples is not None and examples not in choices:
     raise PipelineDefinitionError(
-        step, f'examples={examples!r} is not one of {_EXAMPLE_CHOICES}',
-        fix=f"{step}(..., examples='transformed') or examples='raw'")
+        step, f'examples={examples!r} is not one of {choices}',
+        fix=f"{step}(..., examples={choices[0]!r}) or examples='raw'")
   return examples

@@ -1,0 +1,394 @@
+"""Dataset steps and added components in the chain.
+
+Build-level (milliseconds, TFX's own compiler): what each step reads, the
+order of dataset steps, their exec properties, channels by name, custom
+components replacing standard steps, and the errors. Real runs (e2e): the
+example under examples/reshape_and_extend on LocalDagRunner and on
+BeamDagRunner, the cache re-running a step whose predicate changed, and a
+Python-function component consuming transform_graph.
+"""
+
+import json
+import os
+import sys
+
+import pytest
+from tfx.dsl.component.experimental.annotations import InputArtifact
+from tfx.dsl.component.experimental.annotations import OutputArtifact
+from tfx.dsl.component.experimental.annotations import Parameter
+from tfx.dsl.component.experimental.decorators import component
+from tfx.types import standard_artifacts
+
+from fluent_pipeline import PipelineDef, read_run
+from fluent_pipeline import _configuration
+from fluent_pipeline.components.configuration import PipelineConfiguration
+from fluent_pipeline.errors import PipelineDefinitionError
+from conftest import REPO, TAXI_MODULE
+from ir import compile_ir, edges, nodes, params
+import dataset_fns
+
+EXAMPLE_DIR = os.path.join(REPO, 'examples', 'reshape_and_extend')
+sys.path.insert(0, EXAMPLE_DIR)
+import pipeline as example  # examples/reshape_and_extend/pipeline.py  pylint: disable=g-import-not-at-top,wrong-import-position
+
+EVAL_CONFIG = {
+    'model_specs': [{'label_key': 'tips_xf',
+                     'preprocessing_function_names': ['transform_features']}],
+    'metrics_specs': [{'metrics': [{
+        'class_name': 'BinaryAccuracy',
+        'threshold': {'value_threshold': {'lower_bound': 0.5}}}]}],
+}
+KEY = 'output_examples'  # the dataset steps' output key
+
+
+def long_trip(features):
+  return (features.get('trip_seconds') or [0])[0] > 600
+
+
+def longer_trip(features):
+  return (features.get('trip_seconds') or [0])[0] > 900
+
+
+@component
+def CountFeatures(  # pylint: disable=invalid-name
+    transform_graph: InputArtifact[standard_artifacts.TransformGraph],
+    examples: InputArtifact[standard_artifacts.Examples],
+    counted: OutputArtifact[standard_artifacts.ExampleStatistics],
+    label: Parameter[str] = 'xf'):
+  """Consumes the Transform graph: writes its transformed features."""
+  import tensorflow_transform as tft  # pylint: disable=g-import-not-at-top
+  features = sorted(tft.TFTransformOutput(
+      transform_graph.uri).transformed_feature_spec())
+  with open(os.path.join(counted.uri, 'features.json'), 'w') as f:
+    json.dump({'label': label, 'features': features,
+               'examples': examples.uri}, f)
+
+
+@component
+def TinyTrainer(  # pylint: disable=invalid-name
+    examples: InputArtifact[standard_artifacts.Examples],
+    model: OutputArtifact[standard_artifacts.Model],
+    model_run: OutputArtifact[standard_artifacts.ModelRun]):
+  del examples, model, model_run
+
+
+@component
+def Misnamed(  # pylint: disable=invalid-name
+    examples: InputArtifact[standard_artifacts.Examples],
+    trained: OutputArtifact[standard_artifacts.Model]):
+  del examples, trained
+
+
+@component
+def ReadsConfiguration(  # pylint: disable=invalid-name
+    configuration: InputArtifact[PipelineConfiguration]):
+  del configuration
+
+
+@pytest.fixture
+def base(tmp_path, taxi_csv_dir):
+  return PipelineDef('reshape', root=str(tmp_path)).from_csv(taxi_csv_dir)
+
+
+def compiled(pdef):
+  ir = compile_ir(pdef.build())
+  return nodes(ir), edges(ir)
+
+
+# ------------------------------------------------------------ build level
+def test_every_step_reads_the_reshaped_examples(base):
+  pdef = (base.filter_examples(long_trip)
+          .stratified_sample('payment_type', samples_per_key=5,
+                             splits=['train'])
+          .generate_statistics().infer_schema().preprocess(TAXI_MODULE)
+          .train(TAXI_MODULE, train_args=10, eval_args=5)
+          .evaluate_model(EVAL_CONFIG).infra_validate())
+  _, e = compiled(pdef)
+  assert e[('FilterExamples', 'examples')] == [('CsvExampleGen', 'examples')]
+  assert e[('StratifiedSample', 'examples')] == [('FilterExamples', KEY)]
+  for node in ('StatisticsGen', 'Transform', 'Evaluator',
+               'LocalInfraValidator'):
+    assert e[(node, 'examples')] == [('StratifiedSample', KEY)], node
+  assert e[('Trainer', 'examples')] == [('Transform', 'transformed_examples')]
+
+
+def test_each_step_can_still_ask_for_the_raw_examples(base):
+  pdef = (base.filter_examples(long_trip)
+          .generate_statistics(examples='raw').infer_schema()
+          .preprocess(TAXI_MODULE, examples='raw')
+          .train(TAXI_MODULE, examples='reshaped')
+          .evaluate_model(EVAL_CONFIG, examples='raw'))
+  _, e = compiled(pdef)
+  for node in ('StatisticsGen', 'Transform', 'Evaluator'):
+    assert e[(node, 'examples')] == [('CsvExampleGen', 'examples')], node
+  assert e[('Trainer', 'examples')] == [('FilterExamples', KEY)]
+  raw = compiled(pdef.train(TAXI_MODULE, examples='raw'))[1]
+  assert raw[('Trainer', 'examples')] == [('CsvExampleGen', 'examples')]
+  with pytest.raises(PipelineDefinitionError, match="examples='transformed'"):
+    base.generate_statistics(examples='transformed')
+
+
+def test_dataset_steps_run_in_the_order_written(base):
+  pdef = (base.stratified_sample('company', fraction=0.5)
+          .filter_examples(long_trip).filter_examples(longer_trip)
+          .generate_statistics())
+  assert pdef.steps == ['from_source', 'stratified_sample',
+                        'filter_examples', 'filter_examples',
+                        'generate_statistics']
+  n, e = compiled(pdef)
+  assert e[('FilterExamples', 'examples')] == [('StratifiedSample', KEY)]
+  assert e[('FilterExamples_2', 'examples')] == [('FilterExamples', KEY)]
+  assert e[('StatisticsGen', 'examples')] == [('FilterExamples_2', KEY)]
+  assert params(n['StratifiedSample'])['fraction'] == 0.5
+  assert params(n['StratifiedSample'])['key_feature'] == 'company'
+  # The receiver is unchanged: a shared prefix seeds variants.
+  assert base.steps == ['from_source']
+  assert repr(pdef).index('stratified_sample') < repr(pdef).index(
+      'filter_examples(long_trip)') < repr(pdef).index(
+          'filter_examples(longer_trip)')
+
+
+def test_parameters_and_the_predicate_hash_are_exec_properties(base):
+  def sha(pdef, node):
+    return params(compiled(pdef)[0][node])['code_sha256']
+  one = base.filter_examples(long_trip).generate_statistics()
+  assert sha(one, 'FilterExamples') == sha(
+      base.filter_examples(long_trip).generate_statistics(), 'FilterExamples')
+  assert sha(one, 'FilterExamples') != sha(
+      base.filter_examples(longer_trip).generate_statistics(),
+      'FilterExamples')
+  dotted = base.filter_examples('dataset_fns.keep_cash', splits=['train'])
+  p = params(compiled(dotted)[0]['FilterExamples'])
+  assert p['predicate_fn'] == 'dataset_fns.keep_cash'
+  assert len(p['code_sha256']) == 64 and json.loads(p['splits']) == ['train']
+  sample = params(compiled(base.stratified_sample(
+      dataset_fns.payment_kind, samples_per_key=3, seed=11))[0][
+          'StratifiedSample'])
+  assert (sample['samples_per_key'], sample['seed']) == (3, 11)
+  assert sample['module_file'].endswith('key_fn_module.py')
+  assert len(sample['code_sha256']) == 64
+
+
+def test_the_configuration_records_each_dataset_step(base):
+  from fluent_pipeline import _wiring  # pylint: disable=g-import-not-at-top
+  pdef = (base.filter_examples(long_trip)
+          .stratified_sample('company', samples_per_key=2)
+          .filter_examples('dataset_fns.keep_cash').generate_statistics())
+  made = _wiring._Components(pdef._plan)  # pylint: disable=protected-access
+  made.create()
+  config = _configuration.build(pdef._plan, made.user_code, runner=None)  # pylint: disable=protected-access
+  assert list(config['steps']) == ['filter_examples', 'stratified_sample',
+                                   'filter_examples#2', 'generate_statistics']
+  assert config['steps']['stratified_sample']['key'] == 'company'
+  assert config['steps']['filter_examples#2']['predicate'] == {
+      'user_code': made.user_code['reshape_3'].record()['sha256']}
+  source = config['user_code'][
+      config['steps']['filter_examples']['predicate']['user_code']]
+  assert 'def long_trip' in source['source']
+
+
+@pytest.mark.parametrize('make, message', [
+    (lambda b: b.stratified_sample('company'), 'exactly one of'),
+    (lambda b: b.stratified_sample('company', samples_per_key=2,
+                                   fraction=0.1), 'exactly one of'),
+    (lambda b: b.stratified_sample('company', samples_per_key=0),
+     'positive int'),
+    (lambda b: b.stratified_sample('company', fraction=1.5), r'\(0, 1\]'),
+    (lambda b: b.stratified_sample(3, fraction=0.5), 'feature name'),
+    (lambda b: b.stratified_sample('company', fraction=0.5, seed='x'),
+     'seed must be an int'),
+    (lambda b: b.filter_examples(None), 'function or a dotted path'),
+    (lambda b: b.filter_examples(long_trip, splits=[]), 'split names'),
+    (lambda b: b.filter_examples(lambda a, b: True).build(),
+     'cannot be called with one argument'),
+])
+def test_bad_dataset_step_arguments_are_clear_errors(base, make, message):
+  with pytest.raises(Exception, match=message):
+    make(base)
+
+
+def test_added_components_get_the_chain_channels_by_name(base):
+  pdef = (base.filter_examples(long_trip).generate_statistics()
+          .infer_schema().preprocess(TAXI_MODULE)
+          .add_component(CountFeatures)
+          .add_component(lambda examples, transform_graph: CountFeatures(
+              transform_graph=transform_graph, examples=examples,
+              label='again').with_id('count_again')))
+  n, e = compiled(pdef)
+  for node in ('CountFeatures', 'count_again'):
+    assert e[(node, 'transform_graph')] == [('Transform', 'transform_graph')]
+    assert e[(node, 'examples')] == [('FilterExamples', KEY)]
+  assert params(n['count_again'])['label'] == 'again'
+
+
+def test_a_missing_or_misspelt_channel_is_a_build_error(base):
+  chain = base.generate_statistics().infer_schema()
+  with pytest.raises(PipelineDefinitionError,
+                     match=r"'transform_graph'.*\n.*preprocess"):
+    chain.add_component(CountFeatures).build()
+  with pytest.raises(PipelineDefinitionError,
+                     match="'exmaples', which is not a channel"):
+    chain.add_component(lambda exmaples: CountFeatures(
+        examples=exmaples)).build()
+  with pytest.raises(PipelineDefinitionError, match='not a TFX component'):
+    chain.add_component(lambda schema: 'a string').build()
+
+
+def test_a_custom_component_replaces_a_standard_step(base):
+  pdef = (base.generate_statistics().infer_schema()
+          .train(TAXI_MODULE)  # replaced below, whatever the order
+          .add_component(TinyTrainer, replaces='train')
+          .evaluate_model(EVAL_CONFIG).push_to('serving'))
+  n, e = compiled(pdef)
+  assert 'Trainer' not in n and 'TinyTrainer' in n
+  assert e[('Evaluator', 'model')] == [('TinyTrainer', 'model')]
+  assert e[('Pusher', 'model')] == [('TinyTrainer', 'model')]
+  assert pdef.steps[-3] == 'add_component'
+  with pytest.raises(PipelineDefinitionError,
+                     match=r"Misnamed has no output 'model' \(its outputs: "
+                     r"trained\), which evaluate_model\(\) reads"):
+    pdef.add_component(Misnamed, replaces='train').build()
+  with pytest.raises(PipelineDefinitionError, match="replaces='trian'"):
+    base.add_component(TinyTrainer, replaces='trian')
+
+
+def test_a_custom_example_gen_replaces_the_source(tmp_path, taxi_csv_dir):
+  from tfx.components import CsvExampleGen  # pylint: disable=g-import-not-at-top
+  pdef = (PipelineDef('custom_source', root=str(tmp_path))
+          .add_component(CsvExampleGen(input_base=taxi_csv_dir).with_id(
+              'my_example_gen'), replaces='from_source')
+          .filter_examples(long_trip).generate_statistics())
+  _, e = compiled(pdef)
+  assert e[('FilterExamples', 'examples')] == [('my_example_gen', 'examples')]
+
+
+def test_the_configuration_is_a_channel(base):
+  _, e = compiled(base.generate_statistics().add_component(
+      ReadsConfiguration))
+  assert e[('ReadsConfiguration', 'configuration')] == [
+      ('PipelineConfigurationGen', 'configuration')]
+  with pytest.raises(PipelineDefinitionError, match='record_configuration'):
+    base.record_configuration(False).add_component(ReadsConfiguration).build()
+
+
+
+def test_the_example_compiles_for_kubeflow_v2(tmp_path):
+  from fluent_pipeline.cli import main  # pylint: disable=g-import-not-at-top
+  out = tmp_path / 'job'
+  assert main(['compile', os.path.join(EXAMPLE_DIR, 'pipeline.py'),
+               '--runner', 'kubeflow_v2', '--image', 'gcr.io/p/rx:1',
+               '-o', str(out), '--set', 'root=gs://bucket/p']) == 0
+  text = (out / 'pipeline.json').read_text()
+  tasks = json.loads(text)['pipelineSpec']['root']['dag']['tasks']
+  assert {'FilterExamples', 'StratifiedSample', 'FeatureReport'} <= set(tasks)
+  # Every user module the spec names is in the image's build context.
+  app = out / 'app'
+  assert 'feature_report.FeatureReport_Executor' in text
+  assert (app / 'feature_report.py').is_file()
+  assert 'from feature_report import FeatureReport' in (
+      app / 'pipeline.py').read_text()
+  shim = next(p for p in os.listdir(app) if p.startswith('fluent_code_'))
+  assert f'{shim[:-3]}.predicate_fn_reshape_1' in text
+  assert 'gs://bucket/p/taxi-reshaped' in text
+
+
+# -------------------------------------------------------------- real runs
+@pytest.fixture(scope='module')
+def example_run(tmp_path_factory, taxi_sample):
+  root = tmp_path_factory.mktemp('reshape_example')
+  pdef = example.create_pipeline(root=str(root), data_dir=taxi_sample['data'],
+                                 samples_per_payment=40)
+  return pdef, pdef.run()
+
+
+def _records(uri, split):
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  folder = os.path.join(uri, f'Split-{split}')
+  files = [os.path.join(folder, f) for f in sorted(os.listdir(folder))]
+  return [bytes(r.numpy()) for r in tf.data.TFRecordDataset(
+      files, compression_type='GZIP')]
+
+
+def _features(record):
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  example_ = tf.train.Example.FromString(record)
+  out = {}
+  for name, feature in example_.features.feature.items():
+    kind = feature.WhichOneof('kind')
+    out[name] = list(getattr(feature, kind).value) if kind else []
+  return out
+
+
+@pytest.mark.e2e
+def test_the_example_runs_on_local_dag_runner(example_run):
+  pdef, result = example_run
+  assert set(result.states.values()) == {'COMPLETE'}, result.states
+  raw = result.component('CsvExampleGen').outputs['examples'][0]
+  kept = result.component('FilterExamples').outputs[KEY][0]
+  sample = result.component('StratifiedSample').outputs[KEY][0]
+  for split in ('train', 'eval'):
+    expected = [r for r in _records(raw, split)
+                if example.paid_trip(_features(r))]
+    assert sorted(_records(kept, split)) == sorted(expected)
+  strata = {}
+  for record in _records(sample, 'train'):
+    strata.setdefault(tuple(_features(record)['payment_type']), 0)
+    strata[tuple(_features(record)['payment_type'])] += 1
+  before = {}
+  for record in _records(kept, 'train'):
+    key = tuple(_features(record)['payment_type'])
+    before[key] = before.get(key, 0) + 1
+  assert strata == {k: min(40, n) for k, n in before.items()}
+  assert _records(sample, 'eval') == _records(kept, 'eval')
+  # Statistics describe the reshaped data, and the report read the schema,
+  # the Transform graph and the run's configuration.
+  stats = result.statistics('train')
+  assert stats['payment_type']['count'] == sum(strata.values())
+  report = example.report_of(result)
+  assert report['parameters'] == {'samples_per_payment': 40}
+  assert report['dataset_steps'] == ['filter_examples', 'stratified_sample']
+  assert 'payment_type' in report['raw_features']
+  assert 'payment_type_xf' in report['transformed_features']
+
+
+@pytest.mark.e2e
+def test_the_example_runs_on_beam_dag_runner(tmp_path, taxi_sample,
+                                             example_run):
+  """BeamDagRunner, from a fresh process (as `--runner beam` is used):
+  the same examples come out as on LocalDagRunner."""
+  import subprocess  # pylint: disable=g-import-not-at-top
+  _, local = example_run
+  done = subprocess.run(
+      [sys.executable, os.path.join(EXAMPLE_DIR, 'pipeline.py'), '--runner',
+       'beam', '--root', str(tmp_path), '--data-dir', taxi_sample['data']],
+      capture_output=True, text=True, timeout=900,
+      env=dict(os.environ, TF_USE_LEGACY_KERAS='1'))
+  assert done.returncode == 0, done.stderr[-3000:]
+  assert '"payment_type_xf"' in done.stdout
+  beam = read_run(PipelineDef('taxi-reshaped', root=str(tmp_path)))
+  assert set(beam.states.values()) == {'COMPLETE'}, beam.states
+  # Another sample size (the default 300), the same filter.
+  kept = [beam.component('FilterExamples').outputs[KEY][0],
+          local.component('FilterExamples').outputs[KEY][0]]
+  for split in ('train', 'eval'):
+    assert sorted(_records(kept[0], split)) == sorted(
+        _records(kept[1], split))
+
+
+@pytest.mark.e2e
+def test_a_changed_predicate_reruns_the_step_an_unchanged_one_is_cached(
+    tmp_path, taxi_sample):
+  def chain(predicate):
+    return (PipelineDef('cache', root=str(tmp_path))
+            .from_csv(taxi_sample['data']).filter_examples(predicate)
+            .generate_statistics().cache())
+  first = chain(long_trip).run()
+  again = chain(long_trip).run()
+  changed = chain(longer_trip).run()
+  assert first.states['FilterExamples'] == 'COMPLETE'
+  assert again.states['FilterExamples'] == 'CACHED'
+  assert again.states['StatisticsGen'] == 'CACHED'
+  assert changed.states['FilterExamples'] == 'COMPLETE'
+  assert changed.states['StatisticsGen'] == 'COMPLETE'
+  assert changed.statistics('train')['trip_seconds']['count'] < \
+      first.statistics('train')['trip_seconds']['count']

@@ -251,7 +251,7 @@ class _Components:
     chain has none)."""
     for kind in reversed(self.plan.reshape_kinds()):
       if kind in self.made:
-        return self.made[kind].outputs['output_examples']
+        return self.made[kind].outputs['reshaped_examples']
     return self._output('example_gen', 'examples')
 
   def _examples_for(self, kind: str):

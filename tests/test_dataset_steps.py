@@ -8,6 +8,7 @@ BeamDagRunner, the cache re-running a step whose predicate changed, and a
 Python-function component consuming transform_graph.
 """
 
+import importlib.util
 import json
 import os
 import sys
@@ -28,8 +29,20 @@ from ir import compile_ir, edges, nodes, params
 import dataset_fns
 
 EXAMPLE_DIR = os.path.join(REPO, 'examples', 'reshape_and_extend')
-sys.path.insert(0, EXAMPLE_DIR)
-import pipeline as example  # examples/reshape_and_extend/pipeline.py  pylint: disable=g-import-not-at-top,wrong-import-position
+
+
+def _load_example():
+  """examples/reshape_and_extend/pipeline.py, under a name of its own (the
+  taxi example is imported as `pipeline`)."""
+  spec = importlib.util.spec_from_file_location(
+      'reshape_and_extend_pipeline', os.path.join(EXAMPLE_DIR, 'pipeline.py'))
+  module = importlib.util.module_from_spec(spec)
+  sys.modules[spec.name] = module
+  spec.loader.exec_module(module)
+  return module
+
+
+example = _load_example()
 
 EVAL_CONFIG = {
     'model_specs': [{'label_key': 'tips_xf',
@@ -38,7 +51,7 @@ EVAL_CONFIG = {
         'class_name': 'BinaryAccuracy',
         'threshold': {'value_threshold': {'lower_bound': 0.5}}}]}],
 }
-KEY = 'output_examples'  # the dataset steps' output key
+KEY = 'reshaped_examples'  # the dataset steps' output key
 
 
 def long_trip(features):

@@ -22,7 +22,7 @@ import fluent_pipeline  # first: selects tf-keras before TensorFlow loads
 from fluent_pipeline import PipelineDef
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+sys.path.append(HERE)  # feature_report.py, when imported from elsewhere
 from feature_report import FeatureReport, REPORT_FILE  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 TAXI_DIR = os.path.join(os.path.dirname(HERE), 'chicago_taxi')

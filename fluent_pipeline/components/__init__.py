@@ -6,7 +6,13 @@
 - `anomalies_gate.AnomaliesGate`: stops a run whose data has anomalies
   (`validate_input_data(fail_on_anomalies=True)`);
 - `local_infra_validator.LocalInfraValidator` (with `serving_probe`, the
-  process it starts): the serving check that runs without Docker.
+  process it starts): the serving check that runs without Docker;
+- `filter_examples.FilterExamples`: keeps the examples a user predicate
+  accepts, in the chosen splits (the others copied byte for byte), and fails
+  (NothingKept) when a split keeps none;
+- `stratified_sample.StratifiedSample`: a seeded, runner-independent sample
+  of every stratum (a feature's value or a user key): N examples per key,
+  or a fraction of each.
 
 Each is a regular TFX component, so any TFX runner executes it; the runner's
 workers need fluent_pipeline installed, as they need TFX.

@@ -1,0 +1,230 @@
+"""The splits of an Examples artifact, read and written as ExampleGen does.
+
+Shared by FilterExamples and StratifiedSample: both read the gzip TFRecords
+of some splits with Beam, keep some records unchanged (never re-serialized,
+so what goes on is byte for byte what came in), write them as ExampleGen
+does, copy the other splits file by file and carry the input's properties
+over. Every path goes through `tfx.dsl.io.fileio` or Beam's file systems, so
+artifact URIs may be remote (gs://, s3://).
+"""
+
+import json
+import os
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+import apache_beam as beam
+from apache_beam.io.filesystem import CompressionTypes
+from tfx import types
+from tfx.components.util import examples_utils
+from tfx.dsl.io import fileio
+from tfx.proto import example_gen_pb2
+from tfx.types import artifact_utils
+
+FILE_PREFIX = 'data_tfrecord'  # ExampleGen's (write_split.py)
+FILE_FORMAT = 'tfrecords_gzip'
+FILE_FORMAT_PROPERTY = 'file_format'  # example_gen's FILE_FORMAT_PROPERTY_NAME
+SUPPORTED_FORMATS = (example_gen_pb2.FORMAT_TF_EXAMPLE,
+                     example_gen_pb2.FORMAT_TF_SEQUENCE_EXAMPLE)
+USER_FN_KEYS = ('module_file', 'module_path')
+
+
+# --- what the input holds ----------------------------------------------------
+
+
+def split_names(examples: types.Artifact) -> List[str]:
+  return artifact_utils.decode_split_names(examples.split_names)
+
+
+def selected_splits(examples: types.Artifact,
+                    splits_json: Optional[str]) -> List[str]:
+  """The splits named by the `splits` exec property; all when it is empty."""
+  known = split_names(examples)
+  wanted = json.loads(splits_json) if splits_json else []
+  unknown = [s for s in wanted if s not in known]
+  if unknown:
+    raise ValueError(f'Unknown split(s) {unknown}: the input Examples has '
+                     f'splits {known}.')
+  return [s for s in known if s in wanted] if wanted else known
+
+
+def payload_format(examples: types.Artifact, component: str) -> int:
+  """The payload format, refused unless it is tf.Example / SequenceExample
+  in gzip TFRecords (the records a predicate or key reads)."""
+  fmt = examples_utils.get_payload_format(examples)
+  if fmt not in SUPPORTED_FORMATS:
+    raise ValueError(
+        f'{component} reads tf.Example and tf.SequenceExample records; the '
+        f'input Examples holds {example_gen_pb2.PayloadFormat.Name(fmt)}.')
+  file_format = examples_utils.get_file_format(examples)
+  if file_format != FILE_FORMAT:
+    raise ValueError(f'{component} reads {FILE_FORMAT} files; the input '
+                     f'Examples holds {file_format}.')
+  return fmt
+
+
+def split_pattern(examples: types.Artifact, split: str) -> str:
+  return examples_utils.get_split_file_patterns([examples], split)[0]
+
+
+# --- records -----------------------------------------------------------------
+
+
+def parse(record: bytes, fmt: int):
+  """The tf.Example or tf.SequenceExample in `record`."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  if fmt == example_gen_pb2.FORMAT_TF_SEQUENCE_EXAMPLE:
+    return tf.train.SequenceExample.FromString(record)
+  return tf.train.Example.FromString(record)
+
+
+def features_of(proto, fmt: int) -> Dict[str, list]:
+  """Feature name -> Python list of its values (ints, floats or bytes), as a
+  user reads a tf.Example; the context features of a SequenceExample."""
+  if fmt == example_gen_pb2.FORMAT_TF_SEQUENCE_EXAMPLE:
+    features = proto.context
+  else:
+    features = proto.features
+  result = {}
+  for name, feature in features.feature.items():
+    kind = feature.WhichOneof('kind')
+    result[name] = list(getattr(feature, kind).value) if kind else []
+  return result
+
+
+def read_split(pipeline: beam.Pipeline, examples: types.Artifact,
+               split: str) -> beam.PCollection:
+  """The serialized records of one split, as bytes."""
+  pattern = split_pattern(examples, split)
+  if not fileio.glob(pattern):
+    raise ValueError(f'Split {split!r} of {examples.uri} has no files '
+                     f'({pattern}).')
+  return pipeline | f'Read[{split}]' >> beam.io.ReadFromTFRecord(
+      pattern, compression_type=CompressionTypes.GZIP)
+
+
+def write_split(records: beam.PCollection, output: types.Artifact,
+                split: str) -> None:
+  """Writes records (bytes) to Split-<split> the way ExampleGen does."""
+  uri = artifact_utils.get_split_uri([output], split)
+  _ = (records
+       | f'Shuffle[{split}]' >> beam.Reshuffle()
+       | f'Write[{split}]' >> beam.io.WriteToTFRecord(
+           os.path.join(uri, FILE_PREFIX), file_name_suffix='.gz'))
+
+
+def copy_split(examples: types.Artifact, output: types.Artifact,
+               split: str) -> None:
+  """Copies the files of a split byte for byte (the split is not touched)."""
+  target = artifact_utils.get_split_uri([output], split)
+  fileio.makedirs(target)
+  for path in fileio.glob(split_pattern(examples, split)):
+    if not fileio.isdir(path):
+      fileio.copy(path, os.path.join(target, os.path.basename(path)),
+                  overwrite=True)
+
+
+# --- properties --------------------------------------------------------------
+
+
+def copy_properties(examples: types.Artifact, output: types.Artifact) -> None:
+  """split_names, payload and file format, span and version of the input."""
+  output.split_names = examples.split_names
+  examples_utils.set_payload_format(
+      output, examples_utils.get_payload_format(examples))
+  if examples.has_custom_property(FILE_FORMAT_PROPERTY):
+    examples_utils.set_file_format(output, FILE_FORMAT)
+  for name in ('span', 'version'):
+    if examples.has_property(name):
+      setattr(output, name, getattr(examples, name))
+
+
+def record_counts(output: types.Artifact, counts: Dict[str, Any]) -> None:
+  output.set_string_custom_property('example_counts',
+                                    json.dumps(counts, sort_keys=True))
+
+
+def splits_json(splits: Optional[Sequence[str]]) -> Optional[str]:
+  """The `splits` exec property for a list of split names (None: all)."""
+  if splits is None:
+    return None
+  if isinstance(splits, str):
+    raise ValueError(f'splits takes a list of split names, not {splits!r}.')
+  return json.dumps(list(splits))
+
+
+# --- counters ----------------------------------------------------------------
+
+
+class CountRecords(beam.DoFn):
+  """Passes records on, counting them in a Beam counter."""
+
+  def __init__(self, namespace: str, name: str):
+    self._counter = beam.metrics.Metrics.counter(namespace, name)
+
+  def process(self, element):
+    self._counter.inc()
+    yield element
+
+
+def read_counters(result, namespace: str) -> Dict[str, int]:
+  """The counters of a finished Beam pipeline, by name (any runner)."""
+  from apache_beam.metrics.metric import MetricsFilter  # pylint: disable=g-import-not-at-top
+  query = result.metrics().query(MetricsFilter().with_namespace(namespace))
+  counts: Dict[str, int] = {}
+  for counter in query['counters']:
+    value = counter.committed
+    if value is None:
+      value = counter.attempted
+    name = counter.key.metric.name
+    counts[name] = counts.get(name, 0) + (value or 0)
+  return counts
+
+
+def run(pipeline: beam.Pipeline, namespace: str) -> Dict[str, int]:
+  result = pipeline.run()
+  result.wait_until_finish()
+  return read_counters(result, namespace)
+
+
+# --- user code ---------------------------------------------------------------
+
+
+def package_user_module(component) -> None:
+  """Has TFX package `module_file` into a wheel at run time, as Trainer does
+  (the runner then fills `module_path`)."""
+  from tfx.components.util import udf_utils  # pylint: disable=g-import-not-at-top
+  if udf_utils.should_package_user_modules():
+    udf_utils.add_user_module_dependency(component, 'module_file',
+                                         'module_path')
+
+
+def user_fn_props(exec_properties: Dict[str, Any], key: str) -> Dict[str, str]:
+  """The few strings that locate a user function, all a Beam worker needs."""
+  return {k: exec_properties[k] for k in (key,) + USER_FN_KEYS
+          if exec_properties.get(k)}
+
+
+def load_user_fn(props: Dict[str, str], key: str) -> Callable[..., Any]:
+  """The user function props[key] names, loaded by `udf_utils.get_fn`.
+
+  With a packaged module (module_path), get_fn looks up a function named
+  after the property (`key`), not its value: ask for the name instead."""
+  from tfx.components.util import udf_utils  # pylint: disable=g-import-not-at-top
+  name = props.get(key)
+  if props.get('module_path') and name:
+    return udf_utils.get_fn({'module_path': props['module_path']}, name)
+  return udf_utils.get_fn(props, key)
+
+
+def check_user_fn(name: Optional[str], module_file: Optional[str],
+                  what: str) -> None:
+  """A function name inside module_file, or a dotted path without it."""
+  if not name:
+    raise ValueError(f'{what} is required: a dotted path (pkg.mod.fn), or a '
+                     'function name with module_file.')
+  if module_file and '.' in name:
+    raise ValueError(f'{what}={name!r}: with module_file, give the name of a '
+                     'function in that file, not a dotted path.')
+  if not module_file and '.' not in name:
+    raise ValueError(f'{what}={name!r}: give a dotted path (pkg.mod.fn), or '
+                     'module_file too.')

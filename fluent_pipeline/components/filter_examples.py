@@ -1,0 +1,134 @@
+"""FilterExamples: keeps the examples a user predicate accepts.
+
+The predicate gets each example's features as a dict (name -> list of ints,
+floats or bytes; a SequenceExample's context features) and the example is
+kept when it returns something truthy. The chosen splits are filtered in one
+Beam pipeline and written as ExampleGen writes them, records unchanged; the
+other splits are copied byte for byte. The output records how many examples
+each filtered split had and kept (`example_counts`), and a split that keeps
+nothing fails the run (NothingKept) instead of feeding an empty split on.
+
+The predicate is loaded inside the Beam workers from the few strings that
+name it (a worker may be another process, or another machine); a module file
+is packaged into a wheel by TFX, as for Trainer.
+"""
+
+from typing import Any, Dict, List, Optional, Sequence
+
+import apache_beam as beam
+from tfx import types
+from tfx.dsl.components.base import base_beam_component
+from tfx.dsl.components.base import base_beam_executor
+from tfx.dsl.components.base import executor_spec
+from tfx.types import artifact_utils
+from tfx.types import channel
+from tfx.types import standard_artifacts
+from tfx.types.component_spec import ChannelParameter
+from tfx.types.component_spec import ExecutionParameter
+
+from fluent_pipeline.components import _examples_io
+
+NAMESPACE = 'fluent_pipeline.FilterExamples'
+
+
+class NothingKept(RuntimeError):
+  """A filtered split kept none of its examples."""
+
+  def __init__(self, split: str, count: int, predicate: str):
+    self.split, self.count, self.predicate = split, count, predicate
+    super().__init__(
+        f'FilterExamples kept none of the {count} examples of split '
+        f'{split!r}: {predicate} returned a falsy value for every one. Note '
+        "that bytes features hold bytes: compare with b'Cash', not 'Cash'.")
+
+  def __reduce__(self):  # picklable, for runners that ship errors back
+    return NothingKept, (self.split, self.count, self.predicate)
+
+
+class FilterExamplesSpec(types.ComponentSpec):
+  PARAMETERS = {
+      'predicate_fn': ExecutionParameter(type=str, optional=True),
+      'module_file': ExecutionParameter(type=str, optional=True),
+      'module_path': ExecutionParameter(type=str, optional=True),
+      'code_sha256': ExecutionParameter(type=str),
+      'splits': ExecutionParameter(type=str, optional=True),
+  }
+  INPUTS = {'examples': ChannelParameter(type=standard_artifacts.Examples)}
+  OUTPUTS = {
+      'reshaped_examples': ChannelParameter(type=standard_artifacts.Examples)}
+
+
+class _Keep(beam.DoFn):
+  """Keeps the records (bytes, unchanged) the predicate accepts."""
+
+  def __init__(self, props: Dict[str, str], fmt: int, split: str):
+    self._props, self._fmt = props, fmt
+    self._in = beam.metrics.Metrics.counter(NAMESPACE, f'{split}/in')
+    self._out = beam.metrics.Metrics.counter(NAMESPACE, f'{split}/out')
+    self._predicate = None
+
+  def setup(self):
+    self._predicate = _examples_io.load_user_fn(self._props, 'predicate_fn')
+
+  def process(self, record: bytes):
+    self._in.inc()
+    proto = _examples_io.parse(record, self._fmt)
+    if self._predicate(_examples_io.features_of(proto, self._fmt)):
+      self._out.inc()
+      yield record
+
+
+class Executor(base_beam_executor.BaseBeamExecutor):
+  """Filters the chosen splits with Beam, copies the others."""
+
+  def Do(self, input_dict: Dict[str, List[types.Artifact]],
+         output_dict: Dict[str, List[types.Artifact]],
+         exec_properties: Dict[str, Any]) -> None:
+    examples = artifact_utils.get_single_instance(input_dict['examples'])
+    output = artifact_utils.get_single_instance(
+        output_dict['reshaped_examples'])
+    fmt = _examples_io.payload_format(examples, 'FilterExamples')
+    chosen = _examples_io.selected_splits(examples,
+                                          exec_properties.get('splits'))
+    _examples_io.copy_properties(examples, output)  # split URIs need names
+    props = _examples_io.user_fn_props(exec_properties, 'predicate_fn')
+    pipeline = self._make_beam_pipeline()
+    for split in chosen:
+      kept = (_examples_io.read_split(pipeline, examples, split)
+              | f'Filter[{split}]' >> beam.ParDo(_Keep(props, fmt, split)))
+      _examples_io.write_split(kept, output, split)
+    counters = _examples_io.run(pipeline, NAMESPACE)
+    counts = {s: {'in': counters.get(f'{s}/in', 0),
+                  'out': counters.get(f'{s}/out', 0)} for s in chosen}
+    for split in _examples_io.split_names(examples):
+      if split not in chosen:
+        _examples_io.copy_split(examples, output, split)
+    _examples_io.record_counts(output, counts)
+    for split in chosen:
+      if not counts[split]['out']:
+        raise NothingKept(split, counts[split]['in'],
+                          exec_properties.get('predicate_fn') or 'predicate')
+
+
+class FilterExamples(base_beam_component.BaseBeamComponent):
+  """Keeps the examples for which `predicate_fn(features)` is truthy.
+
+  predicate_fn: a dotted path ('pkg.mod.fn'), or a function name in
+  module_file. code_sha256: a hash of the predicate's source, so that TFX's
+  cache sees a changed predicate. splits: the split names to filter (None:
+  all); the others are copied unchanged.
+  """
+
+  SPEC_CLASS = FilterExamplesSpec
+  EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
+
+  def __init__(self, examples: types.BaseChannel,
+               predicate_fn: Optional[str] = None,
+               module_file: Optional[str] = None, code_sha256: str = '',
+               splits: Optional[Sequence[str]] = None):
+    _examples_io.check_user_fn(predicate_fn, module_file, 'predicate_fn')
+    super().__init__(spec=FilterExamplesSpec(
+        examples=examples, predicate_fn=predicate_fn, module_file=module_file,
+        code_sha256=code_sha256, splits=_examples_io.splits_json(splits),
+        reshaped_examples=channel.Channel(type=standard_artifacts.Examples)))
+    _examples_io.package_user_module(self)

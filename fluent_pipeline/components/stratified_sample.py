@@ -1,0 +1,262 @@
+"""StratifiedSample: a deterministic sample of every stratum of the data.
+
+The stratum of an example is its key: the values of `key_feature` (the value
+itself when there is one, a tuple when there are several, None when the
+feature is missing or empty: a stratum of its own), or what a user `key_fn`
+returns for the example's features (a str, bytes, number or tuple of them:
+the key is grouped by its repr()).
+
+Every example gets a 64-bit hash h of the seed and of the example's
+deterministic serialization, so the sample depends on the seed and the data
+only, never on the runner, its number of workers or the order and sharding
+of the input:
+- samples_per_key=N keeps, in every stratum, the N examples with the
+  smallest (h, record bytes): the whole stratum when it has N or fewer;
+- fraction=f keeps an example when h < f * 2**64: a decision per example,
+  made while streaming, that keeps about f of every stratum (binomially
+  distributed, not exactly f).
+
+Kept records are written unchanged as ExampleGen writes them; splits not
+chosen are copied byte for byte. The output records `example_counts`: per
+sampled split, the examples in, out and kept per key (repr of the key).
+"""
+
+import hashlib
+import json
+import os
+import struct
+from typing import Any, Dict, List, Optional, Sequence
+
+import apache_beam as beam
+from tfx import types
+from tfx.dsl.components.base import base_beam_component
+from tfx.dsl.components.base import base_beam_executor
+from tfx.dsl.components.base import executor_spec
+from tfx.dsl.io import fileio
+from tfx.types import artifact_utils
+from tfx.types import channel
+from tfx.types import standard_artifacts
+from tfx.types.component_spec import ChannelParameter
+from tfx.types.component_spec import ExecutionParameter
+
+from fluent_pipeline.components import _examples_io
+
+NAMESPACE = 'fluent_pipeline.StratifiedSample'
+
+
+class StratifiedSampleSpec(types.ComponentSpec):
+  PARAMETERS = {
+      'key_feature': ExecutionParameter(type=str, optional=True),
+      'key_fn': ExecutionParameter(type=str, optional=True),
+      'module_file': ExecutionParameter(type=str, optional=True),
+      'module_path': ExecutionParameter(type=str, optional=True),
+      'code_sha256': ExecutionParameter(type=str),
+      'samples_per_key': ExecutionParameter(type=int, optional=True),
+      'fraction': ExecutionParameter(type=float, optional=True),
+      'splits': ExecutionParameter(type=str, optional=True),
+      'seed': ExecutionParameter(type=int),
+  }
+  INPUTS = {'examples': ChannelParameter(type=standard_artifacts.Examples)}
+  OUTPUTS = {
+      'reshaped_examples': ChannelParameter(type=standard_artifacts.Examples)}
+
+
+def feature_key(features: Dict[str, list], name: str):
+  """The key of key_feature: one value, a tuple of several, or None."""
+  values = features.get(name)
+  if not values:
+    return None
+  return values[0] if len(values) == 1 else tuple(values)
+
+
+def example_hash(seed: int, proto) -> bytes:
+  """8 bytes of sha256(seed, deterministic serialization): as bytes, they
+  order as the big-endian 64-bit h does (and need no big-int coder)."""
+  canonical = proto.SerializeToString(deterministic=True)
+  return hashlib.sha256(struct.pack('>q', seed) + canonical).digest()[:8]
+
+
+class _Key(beam.DoFn):
+  """record -> (repr(key), (h, record)); the record stays unchanged."""
+
+  def __init__(self, props: Dict[str, str], key_feature: Optional[str],
+               seed: int, fmt: int, split: str):
+    self._props, self._key_feature = props, key_feature
+    self._seed, self._fmt = seed, fmt
+    self._in = beam.metrics.Metrics.counter(NAMESPACE, f'{split}/in')
+    self._key_fn = None
+
+  def setup(self):
+    if self._props.get('key_fn'):
+      self._key_fn = _examples_io.load_user_fn(self._props, 'key_fn')
+
+  def process(self, record: bytes):
+    self._in.inc()
+    proto = _examples_io.parse(record, self._fmt)
+    features = _examples_io.features_of(proto, self._fmt)
+    if self._key_fn is not None:
+      key = self._key_fn(features)
+    else:
+      key = feature_key(features, self._key_feature)
+    yield repr(key), (example_hash(self._seed, proto), record)
+
+
+def _below(keyed, threshold: float) -> bool:
+  return int.from_bytes(keyed[1][0], 'big') < threshold
+
+
+def _each(key_and_values):
+  key, values = key_and_values
+  return [(key, value) for value in values]
+
+
+def _choose(keyed: beam.PCollection, split: str,
+            samples_per_key: Optional[int],
+            fraction: Optional[float]) -> beam.PCollection:
+  """The kept (repr(key), (h, record)) of one split."""
+  if samples_per_key:
+    return (keyed
+            | f'Smallest[{split}]' >> beam.combiners.Top.SmallestPerKey(
+                samples_per_key)
+            | f'Each[{split}]' >> beam.FlatMap(_each))
+  return keyed | f'Threshold[{split}]' >> beam.Filter(
+      _below, fraction * 2.0**64)
+
+
+def _record(keyed) -> bytes:
+  return keyed[1][1]
+
+
+def _key(keyed) -> str:
+  return keyed[0]
+
+
+def _write_per_key(kept: beam.PCollection, split: str, prefix: str) -> None:
+  """Writes [repr(key), kept] lines: a small side output read after the run."""
+  _ = (kept
+       | f'Keys[{split}]' >> beam.Map(_key)
+       | f'PerKey[{split}]' >> beam.combiners.Count.PerElement()
+       | f'Json[{split}]' >> beam.Map(json.dumps)
+       | f'WritePerKey[{split}]' >> beam.io.WriteToText(prefix))
+
+
+def _per_key_prefix(folder: str, split: str) -> str:
+  """A folder per split: 'train*' would also match split 'train2'."""
+  return os.path.join(folder, split, 'counts')
+
+
+def _read_per_key(prefix: str) -> Dict[str, int]:
+  counts = {}
+  for path in fileio.glob(prefix + '*'):
+    with fileio.open(path, 'r') as f:
+      for line in f:
+        if line.strip():
+          key, count = json.loads(line)
+          counts[key] = count
+  return dict(sorted(counts.items()))
+
+
+def _sample_split(pipeline, examples, output, split, fmt, exec_properties,
+                  per_key_prefix) -> None:
+  """Adds the sampling of one split to the pipeline."""
+  props = _examples_io.user_fn_props(exec_properties, 'key_fn')
+  keyer = _Key(props, exec_properties.get('key_feature'),
+               exec_properties['seed'], fmt, split)
+  keyed = (_examples_io.read_split(pipeline, examples, split)
+           | f'Key[{split}]' >> beam.ParDo(keyer))
+  kept = _choose(keyed, split, exec_properties.get('samples_per_key'),
+                 exec_properties.get('fraction'))
+  records = (kept
+             | f'Record[{split}]' >> beam.Map(_record)
+             | f'Count[{split}]' >> beam.ParDo(
+                 _examples_io.CountRecords(NAMESPACE, f'{split}/out')))
+  _examples_io.write_split(records, output, split)
+  _write_per_key(kept, split, per_key_prefix)
+
+
+class Executor(base_beam_executor.BaseBeamExecutor):
+  """Samples the chosen splits with Beam, copies the others."""
+
+  def Do(self, input_dict: Dict[str, List[types.Artifact]],
+         output_dict: Dict[str, List[types.Artifact]],
+         exec_properties: Dict[str, Any]) -> None:
+    examples = artifact_utils.get_single_instance(input_dict['examples'])
+    output = artifact_utils.get_single_instance(
+        output_dict['reshaped_examples'])
+    fmt = _examples_io.payload_format(examples, 'StratifiedSample')
+    chosen = _examples_io.selected_splits(examples,
+                                          exec_properties.get('splits'))
+    _examples_io.copy_properties(examples, output)  # split URIs need names
+    per_key_dir = os.path.join(self._get_tmp_dir(), 'per_key')
+    if fileio.exists(per_key_dir):  # left by an earlier attempt
+      fileio.rmtree(per_key_dir)
+    pipeline = self._make_beam_pipeline()
+    for split in chosen:
+      _sample_split(pipeline, examples, output, split, fmt, exec_properties,
+                    _per_key_prefix(per_key_dir, split))
+    counters = _examples_io.run(pipeline, NAMESPACE)
+    counts = {s: {'in': counters.get(f'{s}/in', 0),
+                  'out': counters.get(f'{s}/out', 0),
+                  'per_key': _read_per_key(_per_key_prefix(per_key_dir, s))}
+              for s in chosen}
+    fileio.rmtree(per_key_dir)
+    for split in _examples_io.split_names(examples):
+      if split not in chosen:
+        _examples_io.copy_split(examples, output, split)
+    _examples_io.record_counts(output, counts)
+
+
+def _check_arguments(key_feature, key_fn, module_file, samples_per_key,
+                     fraction, seed) -> None:
+  """Exactly one key and one size, of sensible values."""
+  if bool(key_feature) == bool(key_fn):
+    raise ValueError('Give exactly one of key_feature (a feature name) and '
+                     'key_fn (a function of the features).')
+  if key_fn:
+    _examples_io.check_user_fn(key_fn, module_file, 'key_fn')
+  elif module_file:
+    raise ValueError('module_file goes with key_fn; key_feature needs none.')
+  if (samples_per_key is None) == (fraction is None):
+    raise ValueError('Give exactly one of samples_per_key and fraction.')
+  if samples_per_key is not None and (
+      isinstance(samples_per_key, bool) or not isinstance(samples_per_key, int)
+      or samples_per_key < 1):
+    raise ValueError(f'samples_per_key must be an int >= 1, not '
+                     f'{samples_per_key!r}.')
+  if fraction is not None and not 0 < fraction <= 1:
+    raise ValueError(f'fraction must be in (0, 1], not {fraction!r}.')
+  if isinstance(seed, bool) or not isinstance(seed, int) or not (
+      -2**63 <= seed < 2**63):
+    raise ValueError(f'seed must be a 64-bit int, not {seed!r}.')
+
+
+class StratifiedSample(base_beam_component.BaseBeamComponent):
+  """A deterministic per-stratum sample (see the module docstring).
+
+  key_feature or key_fn (a dotted path, or a function name in module_file);
+  samples_per_key or fraction; seed; code_sha256: a hash of key_fn's source,
+  so that TFX's cache sees a changed function; splits: the split names to
+  sample (None: all), the others are copied unchanged.
+  """
+
+  SPEC_CLASS = StratifiedSampleSpec
+  EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
+
+  def __init__(self, examples: types.BaseChannel,
+               key_feature: Optional[str] = None,
+               key_fn: Optional[str] = None,
+               module_file: Optional[str] = None,
+               samples_per_key: Optional[int] = None,
+               fraction: Optional[float] = None, seed: int = 0,
+               code_sha256: str = '',
+               splits: Optional[Sequence[str]] = None):
+    _check_arguments(key_feature, key_fn, module_file, samples_per_key,
+                     fraction, seed)
+    super().__init__(spec=StratifiedSampleSpec(
+        examples=examples, key_feature=key_feature, key_fn=key_fn,
+        module_file=module_file, code_sha256=code_sha256,
+        samples_per_key=samples_per_key,
+        fraction=None if fraction is None else float(fraction), seed=seed,
+        splits=_examples_io.splits_json(splits),
+        reshaped_examples=channel.Channel(type=standard_artifacts.Examples)))
+    _examples_io.package_user_module(self)

@@ -1,0 +1,392 @@
+"""FilterExamples and StratifiedSample, run for real on the taxi sample.
+
+Hand-wired TFX pipelines (CsvExampleGen -> the components) on
+LocalDagRunner: one run with one Beam worker, one with two worker processes
+(the same samples must come out), one whose predicate keeps nothing. What
+the components wrote is read back and checked against the input examples,
+computed here independently.
+"""
+
+import collections
+import hashlib
+import json
+import math
+import os
+import struct
+
+import pytest
+
+import dataset_fns
+from fluent_pipeline.components import filter_examples
+from fluent_pipeline.components import stratified_sample
+
+FNS = os.path.abspath(dataset_fns.__file__)
+NAME = 'dataset_components'
+ONE_WORKER = ['--direct_num_workers=1']
+TWO_PROCESSES = ['--direct_num_workers=2',
+                 '--direct_running_mode=multi_processing']
+SAMPLES_PER_KEY, FRACTION = 5, 0.3
+
+
+# --- running pipelines and reading what they wrote ---------------------------
+
+
+def _run(root, data, make_components):
+  """Runs CsvExampleGen -> make_components(examples); the example gen comes
+  from cache after the first run (same pipeline, root and store)."""
+  from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
+  example_gen = tfx.components.CsvExampleGen(input_base=data)
+  components = make_components(example_gen.outputs['examples'])
+  tfx.orchestration.LocalDagRunner().run(tfx.dsl.Pipeline(
+      pipeline_name=NAME, pipeline_root=os.path.join(root, 'pipeline'),
+      components=[example_gen] + components, enable_cache=True,
+      metadata_connection_config=_metadata(root)))
+  return _outputs(root, ['CsvExampleGen'] + [c.id for c in components])
+
+
+def _metadata(root):
+  from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
+  return tfx.orchestration.metadata.sqlite_metadata_connection_config(
+      os.path.join(root, 'metadata.sqlite'))
+
+
+def _outputs(root, node_ids):
+  """node id -> the Examples its latest execution output (an MLMD artifact)."""
+  from ml_metadata import metadata_store  # pylint: disable=g-import-not-at-top
+  from ml_metadata.proto import metadata_store_pb2  # pylint: disable=g-import-not-at-top
+  store = metadata_store.MetadataStore(_metadata(root))
+  result = {}
+  for node_id in node_ids:
+    context = store.get_context_by_type_and_name('node', f'{NAME}.{node_id}')
+    latest = max(store.get_executions_by_context(context.id),
+                 key=lambda e: e.id)
+    (event,) = [e for e in store.get_events_by_execution_ids([latest.id])
+                if e.type == metadata_store_pb2.Event.OUTPUT]
+    (result[node_id],) = store.get_artifacts_by_id([event.artifact_id])
+  return result
+
+
+def split_names(artifact):
+  return json.loads(artifact.properties['split_names'].string_value)
+
+
+def counts(artifact):
+  return json.loads(artifact.custom_properties['example_counts'].string_value)
+
+
+def split_dir(artifact, split):
+  return os.path.join(artifact.uri, f'Split-{split}')
+
+
+def records(artifact, split):
+  """The serialized records of a split, as written (gzip TFRecords)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  folder = split_dir(artifact, split)
+  files = sorted(os.path.join(folder, f) for f in os.listdir(folder))
+  return list(tf.data.TFRecordDataset(files, compression_type='GZIP')
+              .as_numpy_iterator())
+
+
+def features(record):
+  """The feature dict the components give user functions, built here."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  example = tf.train.Example.FromString(record)
+  return {name: list(getattr(f, f.WhichOneof('kind')).value)
+          if f.WhichOneof('kind') else []
+          for name, f in example.features.feature.items()}
+
+
+def payment_key(record):
+  values = features(record).get('payment_type')
+  return repr(values[0] if values else None)
+
+
+def h(seed, record):
+  """The component's hash, recomputed: sha256(seed, canonical bytes)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  canonical = tf.train.Example.FromString(record).SerializeToString(
+      deterministic=True)
+  return int.from_bytes(hashlib.sha256(
+      struct.pack('>q', seed) + canonical).digest()[:8], 'big')
+
+
+def strata(recs, key):
+  groups = collections.defaultdict(list)
+  for record in recs:
+    groups[key(record)].append(record)
+  return groups
+
+
+# --- the runs ----------------------------------------------------------------
+
+
+def _first_components(examples):
+  fe, ss = filter_examples, stratified_sample
+  return [
+      fe.FilterExamples(examples, predicate_fn='keep_cash', module_file=FNS,
+                        code_sha256='cash', splits=['train'])
+      .with_id('filter_cash'),
+      fe.FilterExamples(examples, predicate_fn='dataset_fns.keep_long_trips',
+                        code_sha256='long').with_id('filter_long'),
+  ] + _sample_components(examples) + [
+      ss.StratifiedSample(examples, key_feature='payment_type',
+                          samples_per_key=SAMPLES_PER_KEY, seed=2)
+      .with_id('sample_n_seed2'),
+  ]
+
+
+def _sample_components(examples):
+  ss = stratified_sample
+  return [
+      ss.StratifiedSample(examples, key_feature='payment_type',
+                          samples_per_key=SAMPLES_PER_KEY, seed=1)
+      .with_id('sample_n'),
+      ss.StratifiedSample(examples, key_fn='payment_kind', module_file=FNS,
+                          fraction=FRACTION, seed=1, code_sha256='kind',
+                          splits=['train']).with_id('sample_frac'),
+  ]
+
+
+def _with_beam_args(make_components, args):
+  return lambda examples: [c.with_beam_pipeline_args(args)
+                           for c in make_components(examples)]
+
+
+@pytest.fixture(scope='module')
+def root(tmp_path_factory):
+  return str(tmp_path_factory.mktemp('dataset_components'))
+
+
+@pytest.fixture(scope='module')
+def one_worker(root, taxi_sample):
+  """The outputs of every component, run with one Beam worker."""
+  return _run(root, taxi_sample['data'],
+              _with_beam_args(_first_components, ONE_WORKER))
+
+
+@pytest.fixture(scope='module')
+def two_processes(root, taxi_sample, one_worker):
+  """The samplers again, on two Beam worker processes."""
+  del one_worker  # runs after it, taking its example gen from cache
+  return _run(root, taxi_sample['data'],
+              _with_beam_args(_sample_components, TWO_PROCESSES))
+
+
+# --- FilterExamples ----------------------------------------------------------
+
+
+@pytest.mark.e2e
+def test_filter_keeps_exactly_the_examples_the_predicate_accepts(one_worker):
+  source, out = one_worker['CsvExampleGen'], one_worker['filter_cash']
+  given = records(source, 'train')
+  kept = records(out, 'train')
+  assert kept and all(dataset_fns.keep_cash(features(r)) for r in kept)
+  expected = [r for r in given if dataset_fns.keep_cash(features(r))]
+  assert 0 < len(expected) < len(given)
+  assert collections.Counter(kept) == collections.Counter(expected)
+  assert counts(out) == {'train': {'in': len(given), 'out': len(expected)}}
+
+
+@pytest.mark.e2e
+def test_filter_copies_the_unnamed_splits_byte_for_byte(one_worker):
+  source, out = one_worker['CsvExampleGen'], one_worker['filter_cash']
+  _assert_same_files(split_dir(source, 'eval'), split_dir(out, 'eval'))
+
+
+@pytest.mark.e2e
+def test_filter_by_dotted_path_filters_every_split(one_worker):
+  source, out = one_worker['CsvExampleGen'], one_worker['filter_long']
+  for split in split_names(source):
+    given = records(source, split)
+    kept = [r for r in given if dataset_fns.keep_long_trips(features(r))]
+    assert collections.Counter(records(out, split)) == collections.Counter(
+        kept)
+    assert counts(out)[split] == {'in': len(given), 'out': len(kept)}
+
+
+@pytest.mark.e2e
+def test_outputs_keep_split_names_and_payload_format(one_worker):
+  source = one_worker['CsvExampleGen']
+  assert split_names(source) == ['train', 'eval']
+  for node_id, out in one_worker.items():
+    assert split_names(out) == split_names(source), node_id
+    assert (out.custom_properties['payload_format'].string_value
+            == 'FORMAT_TF_EXAMPLE'), node_id
+    for name in ('span', 'version'):  # CsvExampleGen sets neither here
+      assert (name in out.properties) == (name in source.properties), node_id
+    if node_id != 'CsvExampleGen':
+      assert 'example_counts' in out.custom_properties, node_id
+
+
+@pytest.mark.e2e
+def test_a_predicate_keeping_nothing_fails_the_run(root, taxi_sample,
+                                                   one_worker):
+  del one_worker  # shares its example gen, from cache
+  make = lambda examples: [filter_examples.FilterExamples(  # noqa: E731
+      examples, predicate_fn='keep_cash_str', module_file=FNS,
+      code_sha256='str', splits=['eval']).with_id('filter_nothing')
+                           .with_beam_pipeline_args(ONE_WORKER)]
+  with pytest.raises(filter_examples.NothingKept) as error:
+    _run(root, taxi_sample['data'], make)
+  message = str(error.value)
+  assert "split 'eval'" in message and "b'Cash'" in message
+  assert error.value.split == 'eval' and error.value.count > 0
+
+
+# --- StratifiedSample --------------------------------------------------------
+
+
+def _expected_bottom_k(recs, seed, n):
+  """Per stratum, the n records of smallest (h, record): independently."""
+  chosen = []
+  for group in strata(recs, payment_key).values():
+    chosen += sorted(group, key=lambda r: (h(seed, r), r))[:n]
+  return collections.Counter(chosen)
+
+
+@pytest.mark.e2e
+def test_samples_per_key_keeps_min_of_n_and_stratum_size(one_worker):
+  source, out = one_worker['CsvExampleGen'], one_worker['sample_n']
+  for split in split_names(source):
+    given, kept = records(source, split), records(out, split)
+    sizes = {k: len(v) for k, v in strata(given, payment_key).items()}
+    assert min(sizes.values()) < SAMPLES_PER_KEY < max(sizes.values())
+    got = {k: len(v) for k, v in strata(kept, payment_key).items()}
+    assert got == {k: min(SAMPLES_PER_KEY, n) for k, n in sizes.items()}
+    assert collections.Counter(kept) == _expected_bottom_k(
+        given, 1, SAMPLES_PER_KEY)
+    assert counts(out)[split] == {'in': len(given), 'out': len(kept),
+                                  'per_key': dict(sorted(got.items()))}
+
+
+@pytest.mark.e2e
+def test_fraction_keeps_about_that_share_of_every_stratum(one_worker):
+  source, out = one_worker['CsvExampleGen'], one_worker['sample_frac']
+  given, kept = records(source, 'train'), records(out, 'train')
+  kind = lambda r: repr(dataset_fns.payment_kind(features(r)))  # noqa: E731
+  sizes = {k: len(v) for k, v in strata(given, kind).items()}
+  got = {k: len(v) for k, v in strata(kept, kind).items()}
+  for key, n in sizes.items():
+    spread = 4 * math.sqrt(n * FRACTION * (1 - FRACTION)) + 1
+    assert abs(got[key] - FRACTION * n) <= spread, (key, got[key], n)
+  expected = [r for r in given if h(1, r) < FRACTION * 2**64]
+  assert collections.Counter(kept) == collections.Counter(expected)
+  assert counts(out) == {'train': {'in': len(given), 'out': len(kept),
+                                   'per_key': got}}
+  _assert_same_files(split_dir(source, 'eval'), split_dir(out, 'eval'))
+
+
+@pytest.mark.e2e
+def test_same_seed_same_sample_on_two_worker_processes(one_worker,
+                                                       two_processes):
+  for node_id in ('sample_n', 'sample_frac'):
+    a, b = one_worker[node_id], two_processes[node_id]
+    assert a.uri != b.uri, 'the second run must not come from cache'
+    for split in split_names(a):
+      assert collections.Counter(records(a, split)) == collections.Counter(
+          records(b, split)), (node_id, split)
+    assert counts(a) == counts(b)
+
+
+@pytest.mark.e2e
+def test_another_seed_another_sample(one_worker):
+  a, b = one_worker['sample_n'], one_worker['sample_n_seed2']
+  assert collections.Counter(records(a, 'train')) != collections.Counter(
+      records(b, 'train'))
+  assert counts(a) == counts(b)  # same sizes per key, other examples
+
+
+# --- errors found without a run ----------------------------------------------
+
+
+def _examples_channel():
+  from tfx.types import channel, standard_artifacts  # pylint: disable=g-import-not-at-top
+  return channel.Channel(type=standard_artifacts.Examples)
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    ({}, 'predicate_fn is required'),
+    ({'predicate_fn': 'keep_cash'}, 'give a dotted path'),
+    ({'predicate_fn': 'a.b', 'module_file': FNS}, 'not a dotted path'),
+    ({'predicate_fn': 'a.b', 'splits': 'train'}, 'list of split names'),
+])
+def test_filter_refuses_bad_arguments(kwargs, message):
+  with pytest.raises(ValueError, match=message):
+    filter_examples.FilterExamples(_examples_channel(), **kwargs)
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    ({'samples_per_key': 1}, 'exactly one of key_feature'),
+    ({'key_feature': 'a', 'key_fn': 'm.f', 'samples_per_key': 1},
+     'exactly one of key_feature'),
+    ({'key_feature': 'a', 'module_file': FNS, 'samples_per_key': 1},
+     'module_file goes with key_fn'),
+    ({'key_feature': 'a'}, 'exactly one of samples_per_key'),
+    ({'key_feature': 'a', 'samples_per_key': 1, 'fraction': 0.5},
+     'exactly one of samples_per_key'),
+    ({'key_feature': 'a', 'samples_per_key': 0}, 'int >= 1'),
+    ({'key_feature': 'a', 'fraction': 0.0}, r'in \(0, 1\]'),
+    ({'key_feature': 'a', 'fraction': 1.5}, r'in \(0, 1\]'),
+    ({'key_feature': 'a', 'fraction': 0.5, 'seed': 2**63}, '64-bit int'),
+])
+def test_sample_refuses_bad_arguments(kwargs, message):
+  with pytest.raises(ValueError, match=message):
+    stratified_sample.StratifiedSample(_examples_channel(), **kwargs)
+
+
+def _artifact(mlmd_artifact):
+  from tfx.types import standard_artifacts  # pylint: disable=g-import-not-at-top
+  artifact = standard_artifacts.Examples()
+  copy = type(mlmd_artifact)()
+  copy.CopyFrom(mlmd_artifact)  # the fixture's stays as it is
+  artifact.set_mlmd_artifact(copy)
+  return artifact
+
+
+@pytest.mark.e2e
+def test_unknown_split_and_other_payloads_are_refused(one_worker, tmp_path):
+  from tfx.types import standard_artifacts  # pylint: disable=g-import-not-at-top
+  source = _artifact(one_worker['CsvExampleGen'])
+  output = standard_artifacts.Examples()
+  output.uri = str(tmp_path)
+  do = lambda splits: filter_examples.Executor().Do(  # noqa: E731
+      {'examples': [source]}, {'reshaped_examples': [output]},
+      {'predicate_fn': 'dataset_fns.keep_cash', 'splits': splits})
+  with pytest.raises(ValueError, match=r"\['test'\].*\['train', 'eval'\]"):
+    do('["test"]')
+  source.set_string_custom_property('payload_format', 'FORMAT_PARQUET')
+  with pytest.raises(ValueError, match='FORMAT_PARQUET'):
+    do(None)
+
+
+def test_properties_carry_over_and_sequence_examples_give_their_context():
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from tfx.proto import example_gen_pb2  # pylint: disable=g-import-not-at-top
+  from tfx.types import standard_artifacts  # pylint: disable=g-import-not-at-top
+  from fluent_pipeline.components import _examples_io  # pylint: disable=g-import-not-at-top
+  source, output = standard_artifacts.Examples(), standard_artifacts.Examples()
+  source.split_names, source.span, source.version = '["a", "b"]', 7, 2
+  source.set_string_custom_property('payload_format',
+                                    'FORMAT_TF_SEQUENCE_EXAMPLE')
+  _examples_io.copy_properties(source, output)
+  assert (output.split_names, output.span, output.version) == (
+      '["a", "b"]', 7, 2)
+  fmt = _examples_io.payload_format(output, 'test')
+  assert fmt == example_gen_pb2.FORMAT_TF_SEQUENCE_EXAMPLE
+  sequence = tf.train.SequenceExample()
+  sequence.context.feature['id'].int64_list.value.append(3)
+  sequence.context.feature['kind'].bytes_list.value.append(b'x')
+  sequence.feature_lists.feature_list['steps'].feature.add()
+  proto = _examples_io.parse(sequence.SerializeToString(), fmt)
+  assert _examples_io.features_of(proto, fmt) == {'id': [3], 'kind': [b'x']}
+  assert stratified_sample.feature_key({'k': [1, 2]}, 'k') == (1, 2)
+  assert stratified_sample.feature_key({'k': []}, 'k') is None
+  assert stratified_sample.feature_key({}, 'k') is None
+
+
+def _assert_same_files(a, b):
+  assert sorted(os.listdir(a)) == sorted(os.listdir(b))
+  for name in os.listdir(a):
+    with open(os.path.join(a, name), 'rb') as fa, \
+        open(os.path.join(b, name), 'rb') as fb:
+      assert fa.read() == fb.read(), name

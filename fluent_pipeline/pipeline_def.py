@@ -327,7 +327,7 @@ class PipelineDef:
                 fraction=None if fraction is None else float(fraction))
     if isinstance(key, str) and key:
       opts['key_feature'] = key
-    elif callable(key):
+    elif _is_code(key):
       opts.update(code=key, code_arg='key', fn_name='key_fn')
     else:
       raise PipelineDefinitionError(
@@ -738,8 +738,15 @@ _REPLACEABLE = {
     'bulk_inferrer': 'bulk_infer'}
 
 
+def _is_code(value: Any) -> bool:
+  """A function, or user code restored from a run (PipelineDef.from_run)."""
+  from fluent_pipeline import _user_code  # pylint: disable=g-import-not-at-top
+  return callable(value) or isinstance(value, (_user_code.Restored,
+                                               _user_code.InImage))
+
+
 def _check_code(step: str, arg: str, code: Any) -> None:
-  if not (callable(code) or (isinstance(code, str) and code)):
+  if not (_is_code(code) or (isinstance(code, str) and code)):
     raise PipelineDefinitionError(
         step, f'{arg} must be a function or a dotted path, got {code!r}',
         fix=f"{step}(lambda features: features['fare'][0] > 0) or "

@@ -200,6 +200,46 @@ def test_the_configuration_records_each_dataset_step(base):
   assert 'def long_trip' in source['source']
 
 
+def test_from_run_rebuilds_the_dataset_steps(base):
+  from fluent_pipeline import _replay, _wiring  # pylint: disable=g-import-not-at-top
+  pdef = (base.filter_examples(long_trip)
+          .stratified_sample(dataset_fns.payment_kind, samples_per_key=2)
+          .filter_examples(longer_trip).generate_statistics())
+  made = _wiring._Components(pdef._plan)  # pylint: disable=protected-access
+  made.create()
+  config = json.loads(_configuration.dumps(_configuration.build(
+      pdef._plan, made.user_code, runner=None)))  # pylint: disable=protected-access
+  rebuilt = _replay.rebuild(config, 'run-1')
+  assert rebuilt.steps == pdef.steps
+  before, after = compiled(pdef)[0], compiled(rebuilt)[0]
+  for node in ('FilterExamples', 'StratifiedSample', 'FilterExamples_2'):
+    assert params(after[node])['code_sha256'] == params(
+        before[node])['code_sha256'], node
+
+
+def test_export_writes_the_dataset_steps_as_source(base, tmp_path):
+  from fluent_pipeline import _pipeline_file  # pylint: disable=g-import-not-at-top
+  pdef = (base.filter_examples(long_trip)
+          .stratified_sample('company', fraction=0.5, splits=['train'])
+          .generate_statistics())
+  path = pdef.export(tmp_path / 'project')
+  text = open(path).read()
+  assert '.filter_examples(long_trip)' in text
+  assert ".stratified_sample('company', fraction=0.5, splits=['train'])" in \
+      text
+  functions = (tmp_path / 'project' / 'reshape_functions.py').read_text()
+  assert 'def long_trip(features):' in functions
+  saved = list(sys.path)
+  try:
+    exported = _pipeline_file.load(path).build({})
+  finally:
+    sys.path[:] = saved
+    sys.modules.pop('reshape_functions', None)
+  before, after = compiled(pdef)[0], compiled(exported)[0]
+  for node in ('FilterExamples', 'StratifiedSample'):
+    assert params(after[node]) == params(before[node]), node
+
+
 @pytest.mark.parametrize('make, message', [
     (lambda b: b.stratified_sample('company'), 'exactly one of'),
     (lambda b: b.stratified_sample('company', samples_per_key=2,
@@ -410,3 +450,59 @@ def test_a_changed_predicate_reruns_the_step_an_unchanged_one_is_cached(
   assert changed.states['StatisticsGen'] == 'COMPLETE'
   assert changed.statistics('train')['trip_seconds']['count'] < \
       first.statistics('train')['trip_seconds']['count']
+
+
+NOTEBOOK_CELLS = [
+    '''import glob, json, os
+import fluent_pipeline
+from fluent_pipeline import PipelineDef
+from fluent_pipeline.components.configuration import PipelineConfiguration
+from tfx.dsl.component.experimental.annotations import InputArtifact, OutputDict
+from tfx.dsl.component.experimental.decorators import component
+from tfx.types.standard_artifacts import Examples''',
+    '''def short_trip(features):
+    return (features.get('trip_seconds') or [0])[0] < 600''',
+    '''@component
+def CountKept(examples: InputArtifact[Examples],
+              configuration: InputArtifact[PipelineConfiguration]
+              ) -> OutputDict(kept=int, filters=int):
+    import tensorflow as tf
+    files = glob.glob(os.path.join(examples.uri, 'Split-train', '*.gz'))
+    kept = sum(1 for _ in tf.data.TFRecordDataset(files,
+                                                  compression_type='GZIP'))
+    with open(os.path.join(configuration.uri, 'configuration.json')) as f:
+        steps = json.load(f)['steps']
+    return {'kept': kept,
+            'filters': sum(s.startswith('filter_examples') for s in steps)}''',
+    '''result = (PipelineDef('nb-reshape', root='runs').from_csv(DATA)
+          .filter_examples(short_trip).add_component(CountKept).run())
+print(sorted(result.states.items()))''',
+]
+
+
+@pytest.mark.e2e
+def test_a_notebooks_predicate_and_component_run_in_the_chain(
+    tmp_path, taxi_sample):
+  """A predicate and a TFX @component defined in notebook cells, run on
+  LocalDagRunner from a Jupyter kernel (nbclient), as a person runs them."""
+  import nbformat  # pylint: disable=g-import-not-at-top
+  from nbclient import NotebookClient  # pylint: disable=g-import-not-at-top
+  from kernels import kernel_manager  # pylint: disable=g-import-not-at-top
+  notebook = nbformat.v4.new_notebook(cells=[
+      nbformat.v4.new_code_cell(f"DATA = {taxi_sample['data']!r}")] + [
+          nbformat.v4.new_code_cell(c) for c in NOTEBOOK_CELLS])
+  NotebookClient(notebook, timeout=600,
+                 km=kernel_manager(str(tmp_path / 'kernels')),
+                 resources={'metadata': {'path': str(tmp_path)}}).execute()
+  printed = ''.join(o.get('text', '') for o in notebook.cells[-1].outputs)
+  assert "('CountKept', 'COMPLETE')" in printed, printed
+  assert "('FilterExamples', 'COMPLETE')" in printed, printed
+  result = read_run(PipelineDef('nb-reshape', root=str(tmp_path / 'runs')))
+  values = {}
+  for key in ('kept', 'filters'):
+    with open(result.component('CountKept').outputs[key][0]) as f:
+      values[key] = int(f.read())
+  raw = result.component('CsvExampleGen').outputs['examples'][0]
+  expected = sum((_features(r).get('trip_seconds') or [0])[0] < 600
+                 for r in _records(raw, 'train'))
+  assert values == {'kept': expected, 'filters': 1}

@@ -52,6 +52,10 @@ class RunResult:
   configuration: Optional[Dict[str, Any]] = None  # the PipelineConfiguration
   # (producer, consumer) node ids: an artifact one made, the other read.
   edges: List[Tuple[str, str]] = dataclasses.field(default_factory=list)
+  # Dataset step node id -> split -> {'in': n, 'out': m} (its Examples'
+  # example_counts).
+  reshaped: Dict[str, Dict[str, Dict[str, int]]] = dataclasses.field(
+      default_factory=dict)
 
   @property
   def parameters(self) -> Dict[str, Any]:
@@ -140,6 +144,10 @@ class RunResult:
     (then each failed threshold), serving check, pushed model, bulk
     inference, full log."""
     found = []
+    for node_id, splits in self.reshaped.items():
+      found.append((node_id, ', '.join(
+          f'{split} {c["in"]:,} -> {c["out"]:,}'
+          for split, c in sorted(splits.items()))))
     if self.metrics:
       found.append(('evaluation', ', '.join(
           f'{k}={v:.4g}' for k, v in sorted(self.metrics.items()))))
@@ -401,11 +409,25 @@ def _read_outcomes(store, result: RunResult, details: bool = True) -> None:
       pushed = _pushed_destination(store, artifact_uri)
       if pushed:
         result.pushed_model = pushed
+    for uri in c.outputs.get('reshaped_examples', []):  # dataset steps
+      counts = _example_counts(store, uri)
+      if counts:
+        result.reshaped[c.node_id] = counts
     # BulkInferrer writes PredictionLogs, or Examples with the predictions
     # when given an output_example_spec.
     for uri in (c.outputs.get('inference_result', []) +
                 c.outputs.get('output_examples', [])):
       result.inference_result = uri
+
+
+def _example_counts(store, uri: str) -> Dict[str, Dict[str, int]]:
+  """Split -> examples in and out, as a dataset step recorded them."""
+  for artifact in store.get_artifacts_by_uri(uri):
+    counts = artifact.custom_properties.get('example_counts')
+    if counts is not None and counts.string_value:
+      return {split: {'in': c['in'], 'out': c['out']}
+              for split, c in json.loads(counts.string_value).items()}
+  return {}
 
 
 def _pushed_destination(store, uri: str) -> Optional[str]:

@@ -397,6 +397,22 @@ def test_the_example_runs_on_local_dag_runner(example_run):
   # the Transform graph and the run's configuration.
   stats = result.statistics('train')
   assert stats['payment_type']['count'] == sum(strata.values())
+  # What a person sees: the summary's counts, and the report's table.
+  kept_train = len(_records(kept, 'train'))
+  assert result.reshaped['StratifiedSample']['train'] == {
+      'in': kept_train, 'out': sum(strata.values())}
+  assert (f'StratifiedSample: train {kept_train:,} -> '
+          f'{sum(strata.values()):,}\n') in str(result)  # eval: copied
+  import browser  # pylint: disable=g-import-not-at-top
+  path = result.report()
+  with browser.open_page(path) as page:
+    rows = [r.split('\t') for r in page.texts('#reshaped tbody tr')]
+    assert not page.page_errors and not page.requests[1:]
+  assert ['StratifiedSample', 'train', f'{kept_train:,}',
+          f'{sum(strata.values()):,}'] == rows[-1][:4], rows
+  assert [r[:2] for r in rows] == [['FilterExamples', 'eval'],
+                                   ['FilterExamples', 'train'],
+                                   ['StratifiedSample', 'train']]
   report = example.report_of(result)
   assert report['parameters'] == {'samples_per_payment': 40}
   assert report['dataset_steps'] == ['filter_examples', 'stratified_sample']

@@ -101,7 +101,7 @@ def pipeline(result) -> Dict[str, Any]:
 
 def data(result) -> Dict[str, Any]:
   stats = output(result, 'statistics')
-  section: Dict[str, Any] = {}
+  section: Dict[str, Any] = {'reshaped': result.reshaped}
   if stats is None:
     section['statistics'] = _absent(result, 'statistics',
                                     '.generate_statistics()')

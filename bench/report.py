@@ -123,7 +123,7 @@ def write(results: Dict, docs_dir: str, chart: bool = True) -> None:
        '(TFX\'s own CLI: 10-20 s a command)', seconds, None, None, '', 's')
       for command, seconds in results.get('history_command_seconds',
                                           {}).items()
-  ] + [
+  ] + _dataset_steps_rows(results) + [
       ('Peak RSS of a full run (fluent vs hand-written, LocalDagRunner)',
        results['peak_rss_mb'], results['peak_rss_mb_tfx_local'],
        round(results['peak_rss_mb'] / results['peak_rss_mb_tfx_local'], 3),
@@ -197,6 +197,9 @@ def write(results: Dict, docs_dir: str, chart: bool = True) -> None:
   if os.path.exists(beam_workers):  # bench/beam_workers.py, run on its own
     with open(beam_workers) as f:
       lines += beam_workers_lines(json.load(f)) + ['']
+  dataset_steps = _dataset_steps_results(results)
+  if dataset_steps:  # make bench's, else bench/dataset_steps.py's own
+    lines += dataset_steps_lines(dataset_steps) + ['']
   with open(os.path.join(docs_dir, 'BENCHMARKS.md'), 'w') as f:
     f.write('\n'.join(lines))
   if chart:
@@ -307,6 +310,102 @@ def beam_workers_lines(results: Dict) -> List[str]:
         'preset names TFX\'s image, which the DirectRunner ignores, so TFX '
         'skips it.')
   return lines + _BEAM_WORKERS_FINDINGS
+
+
+DATASET_STEPS_TITLE = '## Dataset steps: FilterExamples and StratifiedSample vs CsvExampleGen'
+_DATASET_STEPS = ('FilterExamples', 'StratifiedSample')
+
+# What was found looking into the dataset steps' time (see the section).
+_DATASET_STEPS_FINDINGS: List[str] = []
+
+
+def _dataset_steps_results(results: Dict) -> Dict:
+  """The dataset steps figures: make bench's (results.json `dataset_steps`)
+  when it measured them, else those of bench/dataset_steps.py run alone."""
+  if results.get('dataset_steps'):
+    return {'sizes': results['dataset_steps'], 'machine': results['machine'],
+            'by': '`make bench` (bench/run.py)'}
+  path = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                      'dataset_steps.json')
+  if os.path.exists(path):
+    with open(path) as f:
+      return json.load(f)
+  return {}
+
+
+def _dataset_steps_rows(results: Dict) -> List[tuple]:
+  """The summary table's rows: each step vs CsvExampleGen, largest size."""
+  sizes = [s for s in results.get('dataset_steps') or []
+           if s.get('kind', 'dataset_steps') == 'dataset_steps']
+  if not sizes:
+    return []
+  size = sizes[-1]
+  return [(f'{step} vs the CsvExampleGen that produced its input '
+           f'({size["rows"]:,} rows)', size['seconds'][step],
+           size['seconds']['CsvExampleGen'], size['ratio'][step], '< 1', 's')
+          for step in _DATASET_STEPS]
+
+
+def dataset_steps_table(sizes: List[Dict]) -> List[str]:
+  """Rows/s and ratios per size and variant, as a Markdown table."""
+  lines = [
+      '| rows | sample | CsvExampleGen: s, rows/s | FilterExamples: s, '
+      'rows/s | FilterExamples / CsvExampleGen | StratifiedSample: rows in, '
+      's, rows/s | StratifiedSample / CsvExampleGen | runs |',
+      '|---|---|---|---|---|---|---|---|']
+  for size in sizes:
+    sec, rps = size['seconds'], size['rows_per_second']
+    lines.append(
+        f'| {size["rows"]:,} | {size["variant"]} | '
+        f'{sec["CsvExampleGen"]}, {rps["CsvExampleGen"]:,} | '
+        f'{sec["FilterExamples"]}, {rps["FilterExamples"]:,} | '
+        f'{size["ratio"]["FilterExamples"]} | '
+        f'{size["rows_in"]["StratifiedSample"]:,}, '
+        f'{sec["StratifiedSample"]}, {rps["StratifiedSample"]:,} | '
+        f'{size["ratio"]["StratifiedSample"]} | {size.get("runs", 1)} |')
+  return lines
+
+
+def dataset_steps_lines(results: Dict) -> List[str]:
+  """The section "Dataset steps", from make bench's figures or those of
+  bench/dataset_steps.py (bench/dataset_steps.json)."""
+  sizes = results['sizes']
+  by = results.get('by') or (
+      f'`python bench/dataset_steps.py` ({results["date"]}, '
+      f'{results["bench_seconds"]} s in all)')
+  lines = [
+      DATASET_STEPS_TITLE, '',
+      f'Written by {by}; {results["machine"]}. Each run is '
+      "`from_csv(data).filter_examples(keep_timed_trips).stratified_sample("
+      "'payment_type', samples_per_key=1000)` with the cache off and "
+      'nothing else (bench/workloads.py `dataset_steps`; the predicate keeps '
+      'trips with trip_seconds > 0), in a fresh process on a fresh pipeline '
+      'root, on the taxi CSV resampled to each size (the data stage scaling '
+      'sizes); at the largest size also with `fraction=0.1`. Seconds are '
+      'each component\'s own, from the run\'s RunResult; a step\'s rows/s '
+      'is the examples it read (both splits) over its seconds, and its ratio '
+      'is its seconds over those of the CsvExampleGen that produced its input '
+      'in the same run. Target: each dataset step costs less than the '
+      'CsvExampleGen that produced its input (ratio < 1).', '',
+  ] + dataset_steps_table(sizes)
+  missed = [(s, step) for s in sizes for step in _DATASET_STEPS
+            if s['ratio'][step] >= 1]
+  if not missed:
+    verdict = ('The target holds at every size: ratios ' + ', '.join(
+        f'{s["ratio"]["FilterExamples"]} / {s["ratio"]["StratifiedSample"]}'
+        f' at {s["rows"]:,} rows ({s["variant"]})' for s in sizes) +
+               ' (FilterExamples / StratifiedSample).')
+  else:
+    verdict = ('The target is missed: ' + ', '.join(
+        f'{step} {s["ratio"][step]} at {s["rows"]:,} rows ({s["variant"]})'
+        for s, step in missed) + '.')
+  others = [s['other_cores'] for s in sizes if 'other_cores' in s]
+  lines += ['', '- ' + verdict]
+  if others:
+    lines.append(f'- Other processes on this shared machine took '
+                 f'{min(others)}-{max(others)} cores on average during the '
+                 'runs; the ratios compare components of the same run.')
+  return lines + _DATASET_STEPS_FINDINGS
 
 
 def _chart(results: Dict, path: str) -> None:

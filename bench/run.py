@@ -208,6 +208,17 @@ def notes(results: Dict) -> List[str]:
                         for n in beam) + '); the Trainer, which does not '
         f'use Beam, takes {first.get("Trainer", 0):.0f} s either way '
         f'(hand-written, same runner: {local.get("Trainer", 0):.0f} s).')
+  sizes = results.get('dataset_steps')
+  if sizes:
+    import dataset_steps  # pylint: disable=g-import-not-at-top
+    out.append(
+        f'- Dataset steps (target: {dataset_steps.TARGET}): step seconds / '
+        'CsvExampleGen seconds, FilterExamples / StratifiedSample, ' +
+        ', '.join(f'{s["ratio"]["FilterExamples"]} / '
+                  f'{s["ratio"]["StratifiedSample"]} at {s["rows"]:,} rows'
+                  f' ({s["variant"]})' for s in sizes) +
+        ('; the target holds.' if dataset_steps.holds(sizes)
+         else '; the target is missed.'))
   return out
 
 
@@ -268,6 +279,11 @@ def main() -> int:
   log('data stage scaling ...')
   scaling = bench_scaling(work, [1, 4] if args.quick else [1, 4, 16])
 
+  log('dataset steps (FilterExamples, StratifiedSample) vs CsvExampleGen ...')
+  import dataset_steps  # pylint: disable=g-import-not-at-top
+  dataset_step_sizes = dataset_steps.bench_dataset_steps(
+      work, [1, 4] if args.quick else [1, 4, 16])
+
   log('airflow task start-up ...')
   import airflow_overhead  # pylint: disable=g-import-not-at-top
   airflow = airflow_overhead.measure(args.repeats)
@@ -305,6 +321,7 @@ def main() -> int:
       'peak_rss_mb': max(r['peak_rss_mb'] for r in e2e['fluent']),
       'peak_rss_mb_tfx_local': max(r['peak_rss_mb'] for r in e2e['tfx_local']),
       'scaling': scaling,
+      'dataset_steps': dataset_step_sizes,
       'e2e_all_runs': {k: [r['wall_seconds'] for r in v]
                        for k, v in e2e.items()},
       'bench_seconds': round(time.perf_counter() - started),
@@ -317,6 +334,10 @@ def main() -> int:
   shutil.rmtree(work, ignore_errors=True)
   log(json.dumps({k: v for k, v in results.items()
                   if k.endswith(('ratio', 'seconds', 'rss_mb'))}, indent=2))
+  log('dataset steps: ' + json.dumps([
+      {'rows': s['rows'], 'variant': s['variant'],
+       'rows_per_second': s['rows_per_second'], 'ratio': s['ratio']}
+      for s in dataset_step_sizes]))
   return 0
 
 

@@ -12,6 +12,12 @@ peak memory of this process and its children. KIND is one of:
 - tfx_defaults:  TFX's own `_create_pipeline` with its example's defaults:
                  BeamDagRunner, multi-processing DirectRunner;
 - data_stage:    ExampleGen, StatisticsGen, SchemaGen, Transform (fluent).
+- dataset_steps: ExampleGen, then the dataset steps FilterExamples
+                 (keep_timed_trips) and StratifiedSample (samples_per_key=
+                 1000 of each payment_type), cache off (fluent);
+- dataset_steps_fraction: the same with fraction=0.1 instead.
+The dataset_steps kinds also print `COUNTS {json}`: each step's state and
+the examples in and out it recorded.
 """
 
 import json
@@ -85,6 +91,49 @@ def data_stage(root: str, data_dir: str) -> PipelineDef:
           .generate_statistics().infer_schema().preprocess(module_file()))
 
 
+def keep_timed_trips(features):
+  """The dataset steps benchmark's filter: trips with a positive duration
+  (a missing trip_seconds is dropped too)."""
+  return (features.get('trip_seconds') or [0])[0] > 0
+
+
+SAMPLES_PER_KEY = 1000
+SAMPLE_FRACTION = 0.1
+DATASET_STEP_KINDS = ('dataset_steps', 'dataset_steps_fraction')
+
+
+def dataset_steps(root: str, data_dir: str,
+                  fraction: bool = False) -> PipelineDef:
+  """ExampleGen and the two dataset steps, nothing else, cache off."""
+  size = (dict(fraction=SAMPLE_FRACTION) if fraction
+          else dict(samples_per_key=SAMPLES_PER_KEY))
+  return (PipelineDef('dataset_steps', root=root).from_csv(data_dir)
+          .filter_examples(keep_timed_trips)
+          .stratified_sample('payment_type', **size)
+          .cache(False))
+
+
+def _example_counts(pdef: PipelineDef, result) -> dict:
+  """node id -> the `example_counts` its output Examples records (examples
+  in and out per split), found through ML Metadata whatever the output
+  key is called."""
+  from ml_metadata import metadata_store  # pylint: disable=g-import-not-at-top
+  from ml_metadata.proto import metadata_store_pb2  # pylint: disable=g-import-not-at-top
+  config = metadata_store_pb2.ConnectionConfig()
+  config.sqlite.filename_uri = pdef.metadata_path
+  store = metadata_store.MetadataStore(config)
+  counts = {}
+  for component in result.components:
+    events = store.get_events_by_execution_ids([component.execution_id])
+    ids = [e.artifact_id for e in events
+           if e.type == metadata_store_pb2.Event.OUTPUT]
+    for artifact in store.get_artifacts_by_id(ids):
+      if 'example_counts' in artifact.custom_properties:
+        counts[component.node_id] = json.loads(
+            artifact.custom_properties['example_counts'].string_value)
+  return counts
+
+
 def _component_seconds(pipeline_or_def) -> dict:
   from fluent_pipeline import read_run  # pylint: disable=g-import-not-at-top
   return {c.node_id: round(c.seconds, 2)
@@ -99,6 +148,14 @@ def main(argv) -> int:
     pdef = (fluent_chain if kind == 'fluent' else data_stage)(root, data_dir)
     pdef.run()
     components = _component_seconds(pdef)
+  elif kind in DATASET_STEP_KINDS:
+    pdef = dataset_steps(root, data_dir, kind == 'dataset_steps_fraction')
+    from fluent_pipeline import read_run  # pylint: disable=g-import-not-at-top
+    done = pdef.run() or read_run(pdef)  # the RunResult of this run
+    components = {c.node_id: round(c.seconds, 2) for c in done.components}
+    print('COUNTS ' + json.dumps({
+        'states': {c.node_id: c.state for c in done.components},
+        'example_counts': _example_counts(pdef, done)}), flush=True)
   else:
     if kind == 'tfx_local':
       from tfx.orchestration.local.local_dag_runner import LocalDagRunner  # pylint: disable=g-import-not-at-top

@@ -23,7 +23,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from fluent_pipeline import _channels
 from fluent_pipeline import _paths
 from fluent_pipeline import _user_code
-from fluent_pipeline._plan import STEP_ORDER, Plan
+from fluent_pipeline._plan import Plan
 from fluent_pipeline._plan import is_reshape as _plan_is_reshape
 from fluent_pipeline.errors import MissingStepError, PipelineDefinitionError
 

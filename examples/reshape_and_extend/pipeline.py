@@ -18,7 +18,7 @@ import json
 import os
 import sys
 
-import fluent_pipeline  # first: selects tf-keras before TensorFlow loads
+import fluent_pipeline  # noqa: F401  pylint: disable=unused-import  (tf-keras before TF)
 from fluent_pipeline import PipelineDef
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -47,8 +47,11 @@ chromium:
 	  || { $$sudo apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q chromium >/dev/null; }; \
 	fi
 
+# Two test processes (pytest-xdist): most of a test's time is one-threaded.
+PYTEST_WORKERS ?= 2
+
 test: install mariadb chromium postgresql
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 unit: install
 	$(PY) -m pytest -q -m 'not e2e' $(PYTEST_ARGS)

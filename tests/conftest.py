@@ -45,3 +45,19 @@ def taxi_runs(tmp_path_factory, taxi_sample):
   first = pdef.run()
   second = pdef.run()
   return pdef, first, second
+
+
+def pytest_collection_modifyitems(config, items):
+  """`make test` runs two pytest-xdist processes (--dist loadgroup): each
+  module stays in one process, so its module fixtures run once, and the
+  modules that read the shared taxi runs stay together, so those run once."""
+  del config
+  groups = {}
+  for item in items:
+    module = item.module.__name__
+    if 'taxi_runs' in item.fixturenames or groups.get(module) == 'taxi_runs':
+      groups[module] = 'taxi_runs'
+    else:
+      groups.setdefault(module, module)
+  for item in items:
+    item.add_marker(pytest.mark.xdist_group(groups[item.module.__name__]))

@@ -10,7 +10,7 @@ artifact URIs may be remote (gs://, s3://).
 
 import json
 import os
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes
@@ -150,6 +150,33 @@ def splits_json(splits: Optional[Sequence[str]]) -> Optional[str]:
   if isinstance(splits, str):
     raise ValueError(f'splits takes a list of split names, not {splits!r}.')
   return json.dumps(list(splits))
+
+
+# --- the executors' common course -------------------------------------------
+
+
+def reshape(executor, input_dict: Dict[str, List[types.Artifact]],
+            output_dict: Dict[str, List[types.Artifact]],
+            exec_properties: Dict[str, Any], component: str, namespace: str,
+            add_split: Callable[..., None]
+            ) -> Tuple[types.Artifact, List[str], Dict[str, int]]:
+  """Runs one Beam pipeline in which `add_split(pipeline, examples,
+  output, split, fmt)` reshapes each chosen split, copies the other splits
+  and returns (output artifact, chosen splits, Beam counters)."""
+  examples = artifact_utils.get_single_instance(input_dict['examples'])
+  output = artifact_utils.get_single_instance(
+      output_dict['reshaped_examples'])
+  fmt = payload_format(examples, component)
+  chosen = selected_splits(examples, exec_properties.get('splits'))
+  copy_properties(examples, output)  # split URIs need the names
+  pipeline = executor._make_beam_pipeline()  # pylint: disable=protected-access
+  for split in chosen:
+    add_split(pipeline, examples, output, split, fmt)
+  counters = run(pipeline, namespace)
+  for split in split_names(examples):
+    if split not in chosen:
+      copy_split(examples, output, split)
+  return output, chosen, counters
 
 
 # --- counters ----------------------------------------------------------------

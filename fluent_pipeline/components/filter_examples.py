@@ -20,7 +20,6 @@ from tfx import types
 from tfx.dsl.components.base import base_beam_component
 from tfx.dsl.components.base import base_beam_executor
 from tfx.dsl.components.base import executor_spec
-from tfx.types import artifact_utils
 from tfx.types import channel
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter
@@ -84,25 +83,17 @@ class Executor(base_beam_executor.BaseBeamExecutor):
   def Do(self, input_dict: Dict[str, List[types.Artifact]],
          output_dict: Dict[str, List[types.Artifact]],
          exec_properties: Dict[str, Any]) -> None:
-    examples = artifact_utils.get_single_instance(input_dict['examples'])
-    output = artifact_utils.get_single_instance(
-        output_dict['reshaped_examples'])
-    fmt = _examples_io.payload_format(examples, 'FilterExamples')
-    chosen = _examples_io.selected_splits(examples,
-                                          exec_properties.get('splits'))
-    _examples_io.copy_properties(examples, output)  # split URIs need names
     props = _examples_io.user_fn_props(exec_properties, 'predicate_fn')
-    pipeline = self._make_beam_pipeline()
-    for split in chosen:
+
+    def add_split(pipeline, examples, output, split, fmt):
       kept = (_examples_io.read_split(pipeline, examples, split)
               | f'Filter[{split}]' >> beam.ParDo(_Keep(props, fmt, split)))
       _examples_io.write_split(kept, output, split)
-    counters = _examples_io.run(pipeline, NAMESPACE)
+    output, chosen, counters = _examples_io.reshape(
+        self, input_dict, output_dict, exec_properties, 'FilterExamples',
+        NAMESPACE, add_split)
     counts = {s: {'in': counters.get(f'{s}/in', 0),
                   'out': counters.get(f'{s}/out', 0)} for s in chosen}
-    for split in _examples_io.split_names(examples):
-      if split not in chosen:
-        _examples_io.copy_split(examples, output, split)
     _examples_io.record_counts(output, counts)
     for split in chosen:
       if not counts[split]['out']:

@@ -33,7 +33,6 @@ from tfx.dsl.components.base import base_beam_component
 from tfx.dsl.components.base import base_beam_executor
 from tfx.dsl.components.base import executor_spec
 from tfx.dsl.io import fileio
-from tfx.types import artifact_utils
 from tfx.types import channel
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter
@@ -180,29 +179,21 @@ class Executor(base_beam_executor.BaseBeamExecutor):
   def Do(self, input_dict: Dict[str, List[types.Artifact]],
          output_dict: Dict[str, List[types.Artifact]],
          exec_properties: Dict[str, Any]) -> None:
-    examples = artifact_utils.get_single_instance(input_dict['examples'])
-    output = artifact_utils.get_single_instance(
-        output_dict['reshaped_examples'])
-    fmt = _examples_io.payload_format(examples, 'StratifiedSample')
-    chosen = _examples_io.selected_splits(examples,
-                                          exec_properties.get('splits'))
-    _examples_io.copy_properties(examples, output)  # split URIs need names
     per_key_dir = os.path.join(self._get_tmp_dir(), 'per_key')
     if fileio.exists(per_key_dir):  # left by an earlier attempt
       fileio.rmtree(per_key_dir)
-    pipeline = self._make_beam_pipeline()
-    for split in chosen:
+
+    def add_split(pipeline, examples, output, split, fmt):
       _sample_split(pipeline, examples, output, split, fmt, exec_properties,
                     _per_key_prefix(per_key_dir, split))
-    counters = _examples_io.run(pipeline, NAMESPACE)
+    output, chosen, counters = _examples_io.reshape(
+        self, input_dict, output_dict, exec_properties, 'StratifiedSample',
+        NAMESPACE, add_split)
     counts = {s: {'in': counters.get(f'{s}/in', 0),
                   'out': counters.get(f'{s}/out', 0),
                   'per_key': _read_per_key(_per_key_prefix(per_key_dir, s))}
               for s in chosen}
     fileio.rmtree(per_key_dir)
-    for split in _examples_io.split_names(examples):
-      if split not in chosen:
-        _examples_io.copy_split(examples, output, split)
     _examples_io.record_counts(output, counts)
 
 

@@ -47,6 +47,7 @@ def taxi_runs(tmp_path_factory, taxi_sample):
   return pdef, first, second
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the marks
 def pytest_collection_modifyitems(config, items):
   """`make test` runs two pytest-xdist processes (--dist loadgroup): each
   module stays in one process, so its module fixtures run once, and the

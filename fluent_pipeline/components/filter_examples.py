@@ -88,7 +88,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     def add_split(pipeline, examples, output, split, fmt):
       kept = (_examples_io.read_split(pipeline, examples, split)
               | f'Filter[{split}]' >> beam.ParDo(_Keep(props, fmt, split)))
-      _examples_io.write_split(kept, output, split)
+      _examples_io.write_split(kept, output, split, reshuffle=False)
     output, chosen, counters = _examples_io.reshape(
         self, input_dict, output_dict, exec_properties, 'FilterExamples',
         NAMESPACE, add_split)

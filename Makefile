@@ -56,7 +56,7 @@ test: install mariadb chromium postgresql
 unit: install
 	$(PY) -m pytest -q -m 'not e2e' $(PYTEST_ARGS)
 
-# Fluent pipelines against hand-written TFX, measured side by side (~20 min):
+# Fluent pipelines against hand-written TFX, measured side by side (~35 min):
 # bench/results.json, docs/BENCHMARKS.md, docs/benchmarks.png.
 bench: install
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test,bench]'

@@ -330,7 +330,8 @@ def test_the_example_compiles_for_kubeflow_v2(tmp_path):
   out = tmp_path / 'job'
   assert main(['compile', os.path.join(EXAMPLE_DIR, 'pipeline.py'),
                '--runner', 'kubeflow_v2', '--image', 'gcr.io/p/rx:1',
-               '-o', str(out), '--set', 'root=gs://bucket/p']) == 0
+               '-o', str(out), '--set', 'root=gs://bucket/p',
+               '--set', 'data_dir=gs://bucket/data']) == 0
   text = (out / 'pipeline.json').read_text()
   tasks = json.loads(text)['pipelineSpec']['root']['dag']['tasks']
   assert {'FilterExamples', 'StratifiedSample', 'FeatureReport'} <= set(tasks)

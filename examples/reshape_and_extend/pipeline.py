@@ -26,6 +26,9 @@ sys.path.append(HERE)  # feature_report.py, when imported from elsewhere
 from feature_report import FeatureReport, REPORT_FILE  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 TAXI_DIR = os.path.join(os.path.dirname(HERE), 'chicago_taxi')
+sys.path.append(TAXI_DIR)  # taxi_data.py
+import taxi_data  # pylint: disable=g-import-not-at-top,wrong-import-position
+
 MODULE_FILE = os.path.join(TAXI_DIR, 'taxi_utils.py')
 DATA_DIR = os.path.join(TAXI_DIR, 'data')
 
@@ -41,6 +44,8 @@ def create_pipeline(root: str = os.path.join(HERE, 'runs'),
                     data_dir: str = DATA_DIR,
                     samples_per_payment: int = 300,
                     name: str = 'taxi-reshaped'):
+  if data_dir == DATA_DIR and not os.path.isdir(DATA_DIR):
+    taxi_data.write_data(TAXI_DIR)  # the taxi CSV shipped with TFX
   return (PipelineDef(name, root=root)
           .from_csv(data_dir)
           .filter_examples(paid_trip)

@@ -215,21 +215,8 @@ def update_benchmarks_md(results: Dict, path: str) -> None:
   """Replaces (or appends) this section in an existing BENCHMARKS.md."""
   sys.path.insert(0, HERE)
   import report  # pylint: disable=g-import-not-at-top
-  section = '\n'.join(report.beam_workers_lines(results))
-  text = ''
-  if os.path.exists(path):
-    with open(path, encoding='utf-8') as f:
-      text = f.read()
-  start = text.find(report.BEAM_WORKERS_TITLE)
-  if start >= 0:
-    end = text.find('\n## ', start + 1)
-    rest = text[end + 1:] if end >= 0 else ''
-    text = text[:start] + section.rstrip('\n') + ('\n\n' + rest if rest
-                                                  else '')
-  else:
-    text = text.rstrip('\n') + '\n\n' + section
-  with open(path, 'w', encoding='utf-8') as f:
-    f.write(text.rstrip('\n') + '\n')
+  report.replace_section(path, report.BEAM_WORKERS_TITLE,
+                         report.beam_workers_lines(results))
 
 
 def main(argv: List[str]) -> int:

@@ -159,21 +159,8 @@ def update_benchmarks_md(results: Dict, path: str) -> None:
   leaves the others as they are."""
   sys.path.insert(0, HERE)
   import report  # pylint: disable=g-import-not-at-top
-  section = '\n'.join(report.dataset_steps_lines(results))
-  text = ''
-  if os.path.exists(path):
-    with open(path, encoding='utf-8') as f:
-      text = f.read()
-  start = text.find(report.DATASET_STEPS_TITLE)
-  if start >= 0:
-    end = text.find('\n## ', start + 1)
-    rest = text[end + 1:] if end >= 0 else ''
-    text = text[:start] + section.rstrip('\n') + ('\n\n' + rest if rest
-                                                  else '')
-  else:
-    text = text.rstrip('\n') + '\n\n' + section
-  with open(path, 'w', encoding='utf-8') as f:
-    f.write(text.rstrip('\n') + '\n')
+  report.replace_section(path, report.DATASET_STEPS_TITLE,
+                         report.dataset_steps_lines(results))
 
 
 def _write(results: Dict) -> None:

@@ -450,6 +450,26 @@ def dataset_steps_lines(results: Dict) -> List[str]:
   return lines + _DATASET_STEPS_FINDINGS
 
 
+def replace_section(path: str, title: str, lines: List[str]) -> None:
+  """Replaces the section that starts with `title` in an existing
+  BENCHMARKS.md (or appends it), leaving the others as they are."""
+  section = '\n'.join(lines)
+  text = ''
+  if os.path.exists(path):
+    with open(path, encoding='utf-8') as f:
+      text = f.read()
+  start = text.find(title)
+  if start >= 0:
+    end = text.find('\n## ', start + 1)
+    rest = text[end + 1:] if end >= 0 else ''
+    text = text[:start] + section.rstrip('\n') + ('\n\n' + rest if rest
+                                                  else '')
+  else:
+    text = text.rstrip('\n') + '\n\n' + section
+  with open(path, 'w', encoding='utf-8') as f:
+    f.write(text.rstrip('\n') + '\n')
+
+
 def _chart(results: Dict, path: str) -> None:
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use('Agg')

@@ -27,6 +27,7 @@ from fluent_pipeline.errors import PipelineDefinitionError
 from conftest import REPO, TAXI_MODULE
 from ir import compile_ir, edges, nodes, params
 import dataset_fns
+import fault_pipeline
 
 EXAMPLE_DIR = os.path.join(REPO, 'examples', 'reshape_and_extend')
 
@@ -44,13 +45,7 @@ def _load_example():
 
 example = _load_example()
 
-EVAL_CONFIG = {
-    'model_specs': [{'label_key': 'tips_xf',
-                     'preprocessing_function_names': ['transform_features']}],
-    'metrics_specs': [{'metrics': [{
-        'class_name': 'BinaryAccuracy',
-        'threshold': {'value_threshold': {'lower_bound': 0.5}}}]}],
-}
+EVAL_CONFIG = fault_pipeline.eval_config(0.5)
 KEY = 'reshaped_examples'  # the dataset steps' output key
 
 

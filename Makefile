@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install mariadb postgresql chromium taxi test unit bench clean
+.PHONY: install mariadb postgresql chromium taxi lint test unit bench clean
 
 install: $(STAMP)
 
@@ -50,7 +50,13 @@ chromium:
 # Two test processes (pytest-xdist): most of a test's time is one-threaded.
 PYTEST_WORKERS ?= 2
 
-test: install mariadb chromium postgresql
+# Style (ruff) and the layers' import contracts (import-linter), both
+# configured in pyproject.toml; .pre-commit-config.yaml runs the same.
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+
+test: install lint mariadb chromium postgresql
 	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 unit: install

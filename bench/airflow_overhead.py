@@ -48,7 +48,7 @@ def _timed(args, env) -> float:
 
 def measure(repeats: int = 3) -> dict:
   sys.path.insert(0, os.path.join(REPO, 'examples', 'chicago_taxi'))
-  import taxi_data  # pylint: disable=g-import-not-at-top
+  import taxi_data
   work = tempfile.mkdtemp(prefix='airflow-overhead-')
   data = taxi_data.write_data(work, rows=2000, unlabelled_rows=10)['data']
   home = os.path.join(work, 'airflow')
@@ -68,7 +68,7 @@ def measure(repeats: int = 3) -> dict:
                  capture_output=True)
   _timed([os.path.join(BIN, 'airflow'), 'dags', 'test', 'airflow_overhead',
           '2026-01-01'], env)  # the first run: every component executes
-  from fluent_pipeline import PipelineDef, read_run  # pylint: disable=g-import-not-at-top
+  from fluent_pipeline import PipelineDef, read_run
   pdef = PipelineDef('airflow_overhead', root=root)
   overheads, walls = [], []
   for day in range(2, repeats + 2):  # a run of its own each time

@@ -25,7 +25,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Dict, List
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -44,8 +43,9 @@ def log(message: str) -> None:
 def _one(mode: str, root: str, data_dir: str) -> int:
   """In the child: one data-stage run; prints `RESULT {json}`."""
   sys.path.insert(0, HERE)
-  import workloads  # pylint: disable=g-import-not-at-top
-  from fluent_pipeline import beam  # pylint: disable=g-import-not-at-top
+  import workloads
+
+  from fluent_pipeline import beam
   pdef = workloads.data_stage(root, data_dir)
   if mode == 'workers2':
     pdef = pdef.with_beam(beam.local(workers=2))
@@ -60,7 +60,7 @@ def _one(mode: str, root: str, data_dir: str) -> int:
                 resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
   print('RESULT ' + json.dumps({
       'mode': mode, 'run_seconds': round(run_seconds, 2),
-      'components': workloads._component_seconds(pdef),  # pylint: disable=protected-access
+      'components': workloads._component_seconds(pdef),
       'peak_rss_mb': round(peak_kb / 1024, 1)}), flush=True)
   return 0
 
@@ -93,7 +93,7 @@ def wait_for_quiet(max_wait: float = 180.0) -> float:
       log(f'    waiting: other processes use {others:.1f} cores')
 
 
-def run_once(mode: str, root: str, data_dir: str, attempts: int = 2) -> Dict:
+def run_once(mode: str, root: str, data_dir: str, attempts: int = 2) -> dict:
   """One run, on as quiet a machine as can be had: a run during which other
   processes took more than half a core on average is run again, and the
   cleanest kept (this machine is shared; the figures say how much)."""
@@ -109,7 +109,7 @@ def run_once(mode: str, root: str, data_dir: str, attempts: int = 2) -> Dict:
   return best
 
 
-def _run_once(mode: str, root: str, data_dir: str) -> Dict:
+def _run_once(mode: str, root: str, data_dir: str) -> dict:
   wait_for_quiet()
   busy, own = _busy_cpu_seconds(), _children_cpu_seconds()
   started = time.perf_counter()
@@ -134,9 +134,9 @@ def _run_once(mode: str, root: str, data_dir: str) -> Dict:
   raise SystemExit(f'{mode} failed (exit {done.returncode}):\n{tail}')
 
 
-def measure(factors: List[int], repeats: int, tfx_args: bool = True) -> Dict:
+def measure(factors: list[int], repeats: int, tfx_args: bool = True) -> dict:
   sys.path.insert(0, HERE)
-  import run as bench_run  # pylint: disable=g-import-not-at-top
+  import run as bench_run
   work = tempfile.mkdtemp(prefix='fluent-beam-workers-')
   started = time.perf_counter()
   sizes = []
@@ -144,7 +144,7 @@ def measure(factors: List[int], repeats: int, tfx_args: bool = True) -> Dict:
     data_dir = bench_run.scaled_data(work, factor)
     with open(os.path.join(data_dir, 'data.csv')) as f:
       rows = sum(1 for _ in f) - 1
-    runs: Dict[str, List[Dict]] = {m: [] for m in MODES}
+    runs: dict[str, list[dict]] = {m: [] for m in MODES}
     for i in range(repeats):
       for mode in MODES if (i + len(sizes)) % 2 == 0 else MODES[::-1]:
         log(f'  {rows} rows, {mode} (run {i + 1}/{repeats}) ...')
@@ -173,7 +173,7 @@ def measure(factors: List[int], repeats: int, tfx_args: bool = True) -> Dict:
       'bench_seconds': round(time.perf_counter() - started)}
 
 
-def summarize(size: Dict) -> Dict:
+def summarize(size: dict) -> dict:
   """Medians over a size's runs, per mode, and the ratio of the medians.
   Runs during which other processes took over half a core are left out
   when the same cell has a cleaner one (they stay in `runs`)."""
@@ -192,7 +192,7 @@ def summarize(size: Dict) -> Dict:
   return size
 
 
-def add_to(recorded: Dict, results: Dict) -> Dict:
+def add_to(recorded: dict, results: dict) -> dict:
   """`results` added to `recorded`: a size measured again gets more runs."""
   by_factor = {s['factor']: s for s in recorded['sizes']}
   for size in results['sizes']:
@@ -211,15 +211,15 @@ def add_to(recorded: Dict, results: Dict) -> Dict:
   return recorded
 
 
-def update_benchmarks_md(results: Dict, path: str) -> None:
+def update_benchmarks_md(results: dict, path: str) -> None:
   """Replaces (or appends) this section in an existing BENCHMARKS.md."""
   sys.path.insert(0, HERE)
-  import report  # pylint: disable=g-import-not-at-top
+  import report
   report.replace_section(path, report.BEAM_WORKERS_TITLE,
                          report.beam_workers_lines(results))
 
 
-def main(argv: List[str]) -> int:
+def main(argv: list[str]) -> int:
   if argv[1:2] == ['--one']:
     return _one(*argv[2:5])
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -255,7 +255,7 @@ def main(argv: List[str]) -> int:
   return 0
 
 
-def _write(results: Dict) -> None:
+def _write(results: dict) -> None:
   with open(RESULTS, 'w') as f:
     json.dump(results, f, indent=2)
   update_benchmarks_md(results, os.path.join(REPO, 'docs', 'BENCHMARKS.md'))

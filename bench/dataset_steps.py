@@ -30,7 +30,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Dict, List, Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -49,22 +50,22 @@ def log(message: str) -> None:
   print(message, flush=True)
 
 
-def _run(kind: str, root: str, data_dir: str, quiet_wait: float) -> Dict:
+def _run(kind: str, root: str, data_dir: str, quiet_wait: float) -> dict:
   """One workload in a fresh process: its RESULT and COUNTS lines, its wall
   time, and the cores it and other processes kept busy meanwhile."""
   sys.path.insert(0, HERE)
-  import beam_workers  # pylint: disable=g-import-not-at-top
+  import beam_workers
   if quiet_wait > 0:
     beam_workers.wait_for_quiet(quiet_wait)
   shutil.rmtree(root, ignore_errors=True)  # a fresh pipeline root
-  busy = beam_workers._busy_cpu_seconds()  # pylint: disable=protected-access
-  own = beam_workers._children_cpu_seconds()  # pylint: disable=protected-access
+  busy = beam_workers._busy_cpu_seconds()
+  own = beam_workers._children_cpu_seconds()
   started = time.perf_counter()
   done = subprocess.run([sys.executable, WORKLOADS, kind, root, data_dir],
                         capture_output=True, text=True, check=False)
   wall = time.perf_counter() - started
-  own = beam_workers._children_cpu_seconds() - own  # pylint: disable=protected-access
-  others = max(0.0, beam_workers._busy_cpu_seconds() - busy - own)  # pylint: disable=protected-access
+  own = beam_workers._children_cpu_seconds() - own
+  others = max(0.0, beam_workers._busy_cpu_seconds() - busy - own)
   found = {}
   for line in done.stdout.splitlines():
     for tag in ('RESULT', 'COUNTS'):
@@ -83,12 +84,12 @@ def _run(kind: str, root: str, data_dir: str, quiet_wait: float) -> Dict:
   raise SystemExit(f'workload {kind} failed (exit {done.returncode}):\n{tail}')
 
 
-def _examples(counts: Dict, key: str) -> int:
+def _examples(counts: dict, key: str) -> int:
   """Examples in (key='in') or out over a step's splits."""
   return sum(split[key] for split in counts.values())
 
 
-def summarize(factor: int, rows: int, kind: str, runs: List[Dict]) -> Dict:
+def summarize(factor: int, rows: int, kind: str, runs: list[dict]) -> dict:
   """One size and variant: medians over its runs, rows/s and ratios."""
   seconds = {n: round(statistics.median(r['components'][n] for r in runs), 2)
              for n in NODES}
@@ -116,13 +117,13 @@ def summarize(factor: int, rows: int, kind: str, runs: List[Dict]) -> Dict:
 def bench_dataset_steps(work: str, factors: Sequence[int],
                         fraction_factors: Optional[Sequence[int]] = None,
                         repeats: int = 1,
-                        quiet_wait: float = 0.0) -> List[Dict]:
+                        quiet_wait: float = 0.0) -> list[dict]:
   """The dataset steps beside CsvExampleGen at each size (see the module
   docstring): one dict per size and variant. fraction_factors: the sizes
   also run with fraction=0.1 (default: the largest). quiet_wait: seconds a
   run may wait for other processes to leave the cores (0: no wait)."""
   sys.path.insert(0, HERE)
-  import run as bench_run  # pylint: disable=g-import-not-at-top
+  import run as bench_run
   if fraction_factors is None:
     fraction_factors = list(factors)[-1:]
   out = []
@@ -150,26 +151,26 @@ def bench_dataset_steps(work: str, factors: Sequence[int],
   return out
 
 
-def holds(sizes: List[Dict]) -> bool:
+def holds(sizes: list[dict]) -> bool:
   return all(s['ratio'][n] < 1 for s in sizes for n in STEPS)
 
 
-def update_benchmarks_md(results: Dict, path: str) -> None:
+def update_benchmarks_md(results: dict, path: str) -> None:
   """Replaces (or appends) this section in an existing BENCHMARKS.md, and
   leaves the others as they are."""
   sys.path.insert(0, HERE)
-  import report  # pylint: disable=g-import-not-at-top
+  import report
   report.replace_section(path, report.DATASET_STEPS_TITLE,
                          report.dataset_steps_lines(results))
 
 
-def _write(results: Dict) -> None:
+def _write(results: dict) -> None:
   with open(RESULTS, 'w') as f:
     json.dump(results, f, indent=2)
   update_benchmarks_md(results, os.path.join(REPO, 'docs', 'BENCHMARKS.md'))
 
 
-def main(argv: List[str]) -> int:
+def main(argv: list[str]) -> int:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--factors', type=int, nargs='+', default=[1, 4, 16],
                       help='sizes, in multiples of the 15,000-row taxi CSV')
@@ -211,7 +212,7 @@ def main(argv: List[str]) -> int:
       'sizes': sizes,
       'bench_seconds': round(time.perf_counter() - started)}
   sys.path.insert(0, HERE)
-  import report  # pylint: disable=g-import-not-at-top
+  import report
   log('\n'.join(report.dataset_steps_table(sizes)))
   log(f'target ({TARGET}): {"holds" if results["target_holds"] else "missed"}')
   if not (args.quick or args.no_write):

@@ -2,8 +2,6 @@
 
 import json
 import os
-from typing import Dict, List
-
 
 # What was found while chasing the missed targets (py-spy, 50 Hz sampling,
 # and A/B runs on this machine); see the issue notes.
@@ -90,7 +88,7 @@ def _fmt(value) -> str:
   return str(value)
 
 
-def write(results: Dict, docs_dir: str, chart: bool = True) -> None:
+def write(results: dict, docs_dir: str, chart: bool = True) -> None:
   """BENCHMARKS.md, and the PNG chart unless chart=False (matplotlib)."""
   os.makedirs(docs_dir, exist_ok=True)
   s = results['e2e_seconds']
@@ -238,7 +236,7 @@ _BEAM_WORKERS_FINDINGS = [
 ]
 
 
-def beam_workers_lines(results: Dict) -> List[str]:
+def beam_workers_lines(results: dict) -> list[str]:
   """The section bench/beam_workers.py measures, from bench/beam_workers.json."""
   sizes = results['sizes']
   lines = [
@@ -361,7 +359,7 @@ _DATASET_STEPS_FINDINGS = [
 ]
 
 
-def _dataset_steps_results(results: Dict) -> Dict:
+def _dataset_steps_results(results: dict) -> dict:
   """The dataset steps figures: make bench's (results.json `dataset_steps`)
   when it measured them, else those of bench/dataset_steps.py run alone."""
   if results.get('dataset_steps'):
@@ -375,7 +373,7 @@ def _dataset_steps_results(results: Dict) -> Dict:
   return {}
 
 
-def _dataset_steps_rows(results: Dict) -> List[tuple]:
+def _dataset_steps_rows(results: dict) -> list[tuple]:
   """The summary table's rows: each step vs CsvExampleGen, largest size."""
   sizes = [s for s in results.get('dataset_steps') or []
            if s.get('kind', 'dataset_steps') == 'dataset_steps']
@@ -388,7 +386,7 @@ def _dataset_steps_rows(results: Dict) -> List[tuple]:
           for step in _DATASET_STEPS]
 
 
-def dataset_steps_table(sizes: List[Dict]) -> List[str]:
+def dataset_steps_table(sizes: list[dict]) -> list[str]:
   """Rows/s and ratios per size and variant, as a Markdown table."""
   lines = [
       '| rows | sample | CsvExampleGen: s, rows/s | FilterExamples: s, '
@@ -408,7 +406,7 @@ def dataset_steps_table(sizes: List[Dict]) -> List[str]:
   return lines
 
 
-def dataset_steps_lines(results: Dict) -> List[str]:
+def dataset_steps_lines(results: dict) -> list[str]:
   """The section "Dataset steps", from make bench's figures or those of
   bench/dataset_steps.py (bench/dataset_steps.json)."""
   sizes = results['sizes']
@@ -450,7 +448,7 @@ def dataset_steps_lines(results: Dict) -> List[str]:
   return lines + _DATASET_STEPS_FINDINGS
 
 
-def replace_section(path: str, title: str, lines: List[str]) -> None:
+def replace_section(path: str, title: str, lines: list[str]) -> None:
   """Replaces the section that starts with `title` in an existing
   BENCHMARKS.md (or appends it), leaving the others as they are."""
   section = '\n'.join(lines)
@@ -470,10 +468,10 @@ def replace_section(path: str, title: str, lines: List[str]) -> None:
     f.write(text.rstrip('\n') + '\n')
 
 
-def _chart(results: Dict, path: str) -> None:
-  import matplotlib  # pylint: disable=g-import-not-at-top
+def _chart(results: dict, path: str) -> None:
+  import matplotlib
   matplotlib.use('Agg')
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  import matplotlib.pyplot as plt
   s = results['e2e_seconds']
   fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2))
   labels = ['fluent\n(Local)', 'hand-written\n(Local)',

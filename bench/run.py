@@ -20,13 +20,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Dict, List
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, 'examples', 'chicago_taxi'))
 
-import taxi_data  # noqa: E402  pylint: disable=wrong-import-position
+import taxi_data  # noqa: E402  (on the path above)
 
 WORKLOADS = os.path.join(HERE, 'workloads.py')
 
@@ -35,7 +34,7 @@ def log(message: str) -> None:
   print(message, flush=True)
 
 
-def run_workload(kind: str, root: str, data_dir: str) -> Dict:
+def run_workload(kind: str, root: str, data_dir: str) -> dict:
   """Runs one workload in a fresh process; its wall time and its RESULT."""
   started = time.perf_counter()
   done = subprocess.run([sys.executable, WORKLOADS, kind, root, data_dir],
@@ -50,18 +49,18 @@ def run_workload(kind: str, root: str, data_dir: str) -> Dict:
   raise SystemExit(f'workload {kind} failed (exit {done.returncode}):\n{tail}')
 
 
-def median_of(values: List[float]) -> float:
+def median_of(values: list[float]) -> float:
   return round(statistics.median(values), 3)
 
 
-def component_medians(runs: List[Dict]) -> Dict[str, float]:
+def component_medians(runs: list[dict]) -> dict[str, float]:
   """Seconds per component, the median over repeated runs."""
   nodes = runs[0]['components']
   return {n: round(statistics.median(r['components'].get(n, 0.0)
                                      for r in runs), 2) for n in nodes}
 
 
-def timed_subprocess(args: List[str], repeats: int) -> float:
+def timed_subprocess(args: list[str], repeats: int) -> float:
   times = []
   for _ in range(repeats):
     started = time.perf_counter()
@@ -70,7 +69,7 @@ def timed_subprocess(args: List[str], repeats: int) -> float:
   return median_of(times)
 
 
-def write_rows(target_dir: str, rows: List[List[str]], header) -> str:
+def write_rows(target_dir: str, rows: list[list[str]], header) -> str:
   os.makedirs(target_dir, exist_ok=True)
   path = os.path.join(target_dir, 'data.csv')
   with open(path, 'w', newline='') as f:
@@ -92,9 +91,9 @@ def scaled_data(work: str, factor: int) -> str:
   return folder
 
 
-def bench_e2e(work: str, data_dir: str, repeats: int) -> Dict:
+def bench_e2e(work: str, data_dir: str, repeats: int) -> dict:
   """Figures 1, 2 and 6: first runs, cached re-runs, peak memory."""
-  out: Dict[str, List[Dict]] = {'fluent': [], 'tfx_local': [],
+  out: dict[str, list[dict]] = {'fluent': [], 'tfx_local': [],
                                 'tfx_defaults': [], 'fluent_cached': [],
                                 'tfx_local_cached': [], 'fluent_third': []}
   for i in range(repeats):
@@ -115,11 +114,11 @@ def bench_e2e(work: str, data_dir: str, repeats: int) -> Dict:
   return out
 
 
-def bench_build(repeats: int) -> Dict:
+def bench_build(repeats: int) -> dict:
   """Figure 3: build + compile of the pipeline object, in milliseconds."""
   sys.path.insert(0, HERE)
-  import workloads  # pylint: disable=g-import-not-at-top
-  from tfx.dsl.compiler import compiler  # pylint: disable=g-import-not-at-top
+  import workloads
+  from tfx.dsl.compiler import compiler
   work = tempfile.mkdtemp(prefix='bench-build-')
   data_dir = scaled_data(work, 1)
   workloads.eval_config()  # imports TFMA outside the timing
@@ -137,9 +136,9 @@ def bench_build(repeats: int) -> Dict:
   return {k: median_of(v) for k, v in timings.items()}
 
 
-def bench_scaling(work: str, factors: List[int]) -> List[Dict]:
+def bench_scaling(work: str, factors: list[int]) -> list[dict]:
   """Figure 5: the data stage at several sizes, and a plain pyarrow read."""
-  import pyarrow.csv  # pylint: disable=g-import-not-at-top
+  import pyarrow.csv
   rows_out = []
   for factor in factors:
     data_dir = scaled_data(work, factor)
@@ -163,7 +162,7 @@ def bench_scaling(work: str, factors: List[int]) -> List[Dict]:
   return rows_out
 
 
-def notes(results: Dict) -> List[str]:
+def notes(results: dict) -> list[str]:
   """What the figures mean, written from the figures themselves."""
   out = []
   runs = results['e2e_all_runs']
@@ -210,7 +209,7 @@ def notes(results: Dict) -> List[str]:
         f'(hand-written, same runner: {local.get("Trainer", 0):.0f} s).')
   sizes = results.get('dataset_steps')
   if sizes:
-    import dataset_steps  # pylint: disable=g-import-not-at-top
+    import dataset_steps
     out.append(
         f'- Dataset steps (target: {dataset_steps.TARGET}): step seconds / '
         'CsvExampleGen seconds, FilterExamples / StratifiedSample, ' +
@@ -280,12 +279,12 @@ def main() -> int:
   scaling = bench_scaling(work, [1, 4] if args.quick else [1, 4, 16])
 
   log('dataset steps (FilterExamples, StratifiedSample) vs CsvExampleGen ...')
-  import dataset_steps  # pylint: disable=g-import-not-at-top
+  import dataset_steps
   dataset_step_sizes = dataset_steps.bench_dataset_steps(
       work, [1, 4] if args.quick else [1, 4, 16])
 
   log('airflow task start-up ...')
-  import airflow_overhead  # pylint: disable=g-import-not-at-top
+  import airflow_overhead
   airflow = airflow_overhead.measure(args.repeats)
 
   med = {k: median_of([r['wall_seconds'] for r in v]) for k, v in e2e.items()}
@@ -329,7 +328,7 @@ def main() -> int:
   results['notes'] = notes(results)
   with open(os.path.join(HERE, 'results.json'), 'w') as f:
     json.dump(results, f, indent=2)
-  import report  # pylint: disable=g-import-not-at-top
+  import report
   report.write(results, os.path.join(REPO, 'docs'))
   shutil.rmtree(work, ignore_errors=True)
   log(json.dumps({k: v for k, v in results.items()

@@ -28,8 +28,7 @@ import time
 
 STARTED = time.perf_counter()
 
-import fluent_pipeline  # noqa: E402  (tf-keras before TensorFlow)
-from fluent_pipeline import PipelineDef  # noqa: E402
+from fluent_pipeline import PipelineDef  # noqa: E402  (timed from STARTED)
 
 TRAIN_STEPS, EVAL_STEPS = 1000, 150
 TFX_DEFAULT_BEAM_ARGS = ['--direct_running_mode=multi_processing',
@@ -37,7 +36,7 @@ TFX_DEFAULT_BEAM_ARGS = ['--direct_running_mode=multi_processing',
 
 
 def _tfx_example():
-  from tfx.examples.chicago_taxi_pipeline import taxi_pipeline_native_keras  # pylint: disable=g-import-not-at-top
+  from tfx.examples.chicago_taxi_pipeline import taxi_pipeline_native_keras
   return taxi_pipeline_native_keras
 
 
@@ -47,7 +46,7 @@ def module_file() -> str:
   Importing the example would import `tfx.v1` (seconds): a cost of the
   hand-written pipeline, which fluent pipelines do not pay.
   """
-  import importlib.util  # pylint: disable=g-import-not-at-top
+  import importlib.util
   spec = importlib.util.find_spec('tfx.examples.chicago_taxi_pipeline')
   return os.path.join(list(spec.submodule_search_locations)[0],
                       'taxi_utils_native_keras.py')
@@ -57,7 +56,7 @@ def eval_config():
   """Exactly the eval config of TFX's taxi_pipeline_native_keras."""
   sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
       os.path.abspath(__file__))), 'examples', 'chicago_taxi'))
-  import pipeline as taxi_example  # pylint: disable=g-import-not-at-top
+  import pipeline as taxi_example
   return taxi_example.eval_config(tfx_exact=True)
 
 
@@ -78,7 +77,7 @@ def fluent_chain(root: str, data_dir: str) -> PipelineDef:
 
 def tfx_pipeline(root: str, data_dir: str, beam_args):
   pipeline_root = os.path.join(root, 'taxi')
-  return _tfx_example()._create_pipeline(  # pylint: disable=protected-access
+  return _tfx_example()._create_pipeline(
       pipeline_name='taxi', pipeline_root=pipeline_root, data_root=data_dir,
       module_file=module_file(),
       serving_model_dir=os.path.join(pipeline_root, 'serving_model'),
@@ -117,8 +116,8 @@ def _example_counts(pdef: PipelineDef, result) -> dict:
   """node id -> the `example_counts` its output Examples records (examples
   in and out per split), found through ML Metadata whatever the output
   key is called."""
-  from ml_metadata import metadata_store  # pylint: disable=g-import-not-at-top
-  from ml_metadata.proto import metadata_store_pb2  # pylint: disable=g-import-not-at-top
+  from ml_metadata import metadata_store
+  from ml_metadata.proto import metadata_store_pb2
   config = metadata_store_pb2.ConnectionConfig()
   config.sqlite.filename_uri = pdef.metadata_path
   store = metadata_store.MetadataStore(config)
@@ -135,7 +134,7 @@ def _example_counts(pdef: PipelineDef, result) -> dict:
 
 
 def _component_seconds(pipeline_or_def) -> dict:
-  from fluent_pipeline import read_run  # pylint: disable=g-import-not-at-top
+  from fluent_pipeline import read_run
   return {c.node_id: round(c.seconds, 2)
           for c in read_run(pipeline_or_def).components}
 
@@ -150,7 +149,7 @@ def main(argv) -> int:
     components = _component_seconds(pdef)
   elif kind in DATASET_STEP_KINDS:
     pdef = dataset_steps(root, data_dir, kind == 'dataset_steps_fraction')
-    from fluent_pipeline import read_run  # pylint: disable=g-import-not-at-top
+    from fluent_pipeline import read_run
     done = pdef.run() or read_run(pdef)  # the RunResult of this run
     components = {c.node_id: round(c.seconds, 2) for c in done.components}
     print('COUNTS ' + json.dumps({
@@ -158,10 +157,10 @@ def main(argv) -> int:
         'example_counts': _example_counts(pdef, done)}), flush=True)
   else:
     if kind == 'tfx_local':
-      from tfx.orchestration.local.local_dag_runner import LocalDagRunner  # pylint: disable=g-import-not-at-top
+      from tfx.orchestration.local.local_dag_runner import LocalDagRunner
       pipeline, runner = tfx_pipeline(root, data_dir, []), LocalDagRunner()
     elif kind == 'tfx_defaults':
-      from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner  # pylint: disable=g-import-not-at-top
+      from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
       pipeline = tfx_pipeline(root, data_dir, TFX_DEFAULT_BEAM_ARGS)
       runner = BeamDagRunner()
     else:

@@ -7,29 +7,30 @@
 `PipelineDef.build()` returns a vanilla TFX pipeline for any DagRunner.
 Importing this package selects tf-keras for TensorFlow 2.16 (TFX 1.16 needs
 Keras 2) before TensorFlow loads; TFX itself is imported only when needed.
+
+The public surface is this module's `__all__` and the modules `inputs`,
+`beam` and `airflow`; docs/ARCHITECTURE.md maps the layers beneath.
 """
 
 from fluent_pipeline import _env
 
 _env.configure()
 
-# pylint: disable=g-import-not-at-top,wrong-import-position
+# The names below import TFX lazily: _env must run first.
 from fluent_pipeline import inputs
-from fluent_pipeline.errors import DataValidationError
-from fluent_pipeline.errors import MissingStepError
-from fluent_pipeline.errors import PipelineDefinitionError
-from fluent_pipeline.errors import PipelineRunError
-from fluent_pipeline.errors import UserCodeError
-from fluent_pipeline.pipeline_def import PipelineDef
-from fluent_pipeline.pipeline_def import latest
-from fluent_pipeline.results import RunResult
-from fluent_pipeline.run_history import diff
-from fluent_pipeline.run_history import read_run
-from fluent_pipeline.run_history import runs
-
-__version__ = '0.1.0'
+from fluent_pipeline._version import __version__
+from fluent_pipeline.errors import (
+    DataValidationError,
+    MissingStepError,
+    PipelineDefinitionError,
+    PipelineRunError,
+    UserCodeError,
+)
+from fluent_pipeline.pipeline_def import PipelineDef, latest
+from fluent_pipeline.runs.history import diff, read_run, runs
+from fluent_pipeline.runs.results import RunResult
 
 __all__ = ['PipelineDef', 'inputs', 'latest', 'RunResult', 'runs', 'read_run',
-           'diff',
+           'diff', '__version__',
            'PipelineDefinitionError', 'MissingStepError', 'UserCodeError',
            'PipelineRunError', 'DataValidationError']

@@ -42,10 +42,10 @@ def exists(path: str) -> bool:
   TFX is imported only for a URI."""
   if not is_uri(path):
     return os.path.exists(path)
-  from tfx.dsl.io import fileio  # pylint: disable=g-import-not-at-top
+  from tfx.dsl.io import fileio
   try:
     return fileio.exists(path)
-  except Exception:  # pylint: disable=broad-except
+  except Exception:
     return False  # no filesystem for that scheme, or no access: unknown
 
 
@@ -53,6 +53,6 @@ def read_text(path: str) -> str:
   if not is_uri(path):
     with open(path, encoding='utf-8') as f:
       return f.read()
-  from tfx.dsl.io import fileio  # pylint: disable=g-import-not-at-top
+  from tfx.dsl.io import fileio
   with fileio.open(path, 'r') as f:
     return f.read()

@@ -18,7 +18,7 @@ import json
 import os
 import sys
 import tempfile
-from typing import Any, Dict, List, Optional
+from typing import Any, Optional
 
 _RUNNERS = ('local', 'beam', 'airflow', 'kubeflow_v2', 'vertex')
 
@@ -139,12 +139,12 @@ def _parser() -> argparse.ArgumentParser:
   return parser
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: Optional[list[str]] = None) -> int:
   parser = _parser()
   args, extra = parser.parse_known_args(argv)
   if extra and args.command not in ('run', 'compile', 'show', 'export'):
     parser.error(f'unrecognized arguments: {" ".join(extra)}')
-  from fluent_pipeline import errors  # pylint: disable=g-import-not-at-top
+  from fluent_pipeline import errors
   try:
     return _COMMANDS[args.command](args, extra)
   except (errors.PipelineDefinitionError, LookupError) as e:
@@ -155,18 +155,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     return 1
 
 
-def _pipeline_def(file: str, args, extra: List[str],
+def _pipeline_def(file: str, args, extra: list[str],
                   root: Optional[str] = None):
   """The PipelineDef a file or notebook defines; `root`, when given, binds
   the file's own `root` parameter (if it has one) unless --set does."""
   if file.endswith('.ipynb'):
-    from fluent_pipeline import _notebook  # pylint: disable=g-import-not-at-top
+    from fluent_pipeline.project import notebook
     if args.set or extra:
       raise SystemExit('error: a notebook takes no parameters')
-    return _notebook.load(file, args.name)
-  from fluent_pipeline import _pipeline_file  # pylint: disable=g-import-not-at-top
-  loaded = _pipeline_file.load(file, args.name)
-  assignments = _pipeline_file.split_assignments(args.set, extra)
+    return notebook.load(file, args.name)
+  from fluent_pipeline.project import pipeline_file
+  loaded = pipeline_file.load(file, args.name)
+  assignments = pipeline_file.split_assignments(args.set, extra)
   if root and 'root' in loaded.parameters:
     assignments.setdefault('root', root)
   return loaded.build(assignments)
@@ -191,7 +191,7 @@ def _run(args, extra) -> int:
   pdef = _pipeline_def(args.file, args, extra)
   runner = None
   if args.runner == 'beam':
-    from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner  # pylint: disable=g-import-not-at-top
+    from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
     runner = BeamDagRunner()
   result = pdef.run(runner, verbose=args.verbose, from_step=args.from_step,
                     to_step=args.to_step, only=args.only,
@@ -206,8 +206,8 @@ def _show(args, extra) -> int:
     return 0
   if args.target.endswith('.py'):
     raise LookupError(f'{args.target} does not exist')
-  from fluent_pipeline import run_history  # pylint: disable=g-import-not-at-top
-  result = run_history.read_run(_store(args), args.target)
+  from fluent_pipeline.runs import history
+  result = history.read_run(_store(args), args.target)
   print(result)
   if result.configuration:
     print(_configuration_text(result.configuration))
@@ -223,9 +223,9 @@ def _producer(channel) -> str:
 
 def _print_pipeline(pdef) -> None:
   """Each component with its wiring, then the arguments of its chain call."""
-  from fluent_pipeline import _wiring  # pylint: disable=g-import-not-at-top
-  plan = pdef._plan  # pylint: disable=protected-access
-  pipeline, nodes_by_call = _wiring.build_indexed(plan)
+  from fluent_pipeline.dsl import wiring
+  plan = pdef._plan
+  pipeline, nodes_by_call = wiring.build_indexed(plan)
   config = _configuration_of(pipeline)
   call_of = {ids[0]: call for call, ids in nodes_by_call.items()}
   print(f'Pipeline {pdef.name!r} (pipeline root {pdef.pipeline_root})')
@@ -245,7 +245,7 @@ def _print_pipeline(pdef) -> None:
         print(f'    {line}')
 
 
-def _configuration_of(pipeline) -> Optional[Dict[str, Any]]:
+def _configuration_of(pipeline) -> Optional[dict[str, Any]]:
   for component in pipeline.components:
     text = component.exec_properties.get('configuration_json')
     if text:
@@ -253,7 +253,7 @@ def _configuration_of(pipeline) -> Optional[Dict[str, Any]]:
   return None
 
 
-def _argument_lines(args: Dict[str, Any], config: Dict[str, Any]) -> List[str]:
+def _argument_lines(args: dict[str, Any], config: dict[str, Any]) -> list[str]:
   lines = []
   for name, value in args.items():
     if value is None:
@@ -269,7 +269,7 @@ def _argument_lines(args: Dict[str, Any], config: Dict[str, Any]) -> List[str]:
   return lines
 
 
-def _configuration_text(config: Dict[str, Any]) -> str:
+def _configuration_text(config: dict[str, Any]) -> str:
   lines = ['  configuration:']
   if config.get('parameters'):
     lines.append('    parameters: ' + ', '.join(
@@ -289,8 +289,8 @@ def _configuration_text(config: Dict[str, Any]) -> str:
 
 def _runs(args, extra) -> int:
   del extra
-  from fluent_pipeline import run_history  # pylint: disable=g-import-not-at-top
-  found = run_history.runs(_store(args, args.target), limit=args.limit or None)
+  from fluent_pipeline.runs import history
+  found = history.runs(_store(args, args.target), limit=args.limit or None)
   print(runs_table(found))
   return 0
 
@@ -301,7 +301,7 @@ def runs_table(found) -> str:
             'PUSHED', 'PARAMETERS')
   rows = [header]
   for run in found:
-    counts: Dict[str, int] = {}
+    counts: dict[str, int] = {}
     for state in run.states.values():
       counts[state.lower()] = counts.get(state.lower(), 0) + 1
     failed = [c.node_id for c in run.components if c.state == 'FAILED']
@@ -323,17 +323,17 @@ def runs_table(found) -> str:
 
 def _diff(args, extra) -> int:
   del extra
-  from fluent_pipeline import run_history  # pylint: disable=g-import-not-at-top
-  print(run_history.diff(_store(args), args.run_a, args.run_b))
+  from fluent_pipeline.runs import history
+  print(history.diff(_store(args), args.run_a, args.run_b))
   return 0
 
 
 def _report(args, extra) -> int:
   del extra
-  from fluent_pipeline import run_history  # pylint: disable=g-import-not-at-top
+  from fluent_pipeline.runs import history
   store = _store(args)
-  result = run_history.read_run(store, args.run_id)
-  other = (run_history.read_run(store, args.compare) if args.compare
+  result = history.read_run(store, args.run_id)
+  other = (history.read_run(store, args.compare) if args.compare
            else None)
   print(result.report(args.output, compare=other))
   return 0
@@ -343,7 +343,7 @@ def _compile(args, extra) -> int:
   pdef = _pipeline_def(args.file, args, extra, root=args.root)
   if args.root:
     pdef = pdef.with_root(args.root)
-  from fluent_pipeline import _compile as compile_  # pylint: disable=g-import-not-at-top
+  from fluent_pipeline.orchestration import compile as compile_
   if args.runner == 'airflow':
     return _compile_airflow(args, extra, pdef)
   if args.runner not in compile_.IMAGE_RUNNERS:
@@ -373,12 +373,13 @@ def _compile(args, extra) -> int:
 
 
 def _compile_airflow(args, extra, pdef) -> int:
-  from fluent_pipeline import _pipeline_file, airflow  # pylint: disable=g-import-not-at-top
+  from fluent_pipeline.orchestration import airflow
+  from fluent_pipeline.project import pipeline_file
   if args.file.endswith('.ipynb'):
     raise SystemExit('error: an Airflow DAG builds its pipeline from a '
                      'pipeline file: `fluent-pipeline export` the notebook '
                      'first, then compile its pipeline.py')
-  parameters = _pipeline_file.split_assignments(args.set, extra)
+  parameters = pipeline_file.split_assignments(args.set, extra)
   path = airflow.write_dag_file(
       args.file, args.output, pdef, name=args.name,
       parameters=parameters, root=args.root, schedule=args.schedule,
@@ -387,11 +388,11 @@ def _compile_airflow(args, extra, pdef) -> int:
   if importlib.util.find_spec('airflow') is not None:
     # Build it as Airflow will (TFX also packages the user code now), with
     # the output of TFX and Airflow in a log rather than on the terminal.
-    from fluent_pipeline import _logs  # pylint: disable=g-import-not-at-top
+    from fluent_pipeline.orchestration import logs
     log = os.path.join(tempfile.gettempdir(), 'fluent_pipeline_logs',
                        f'compile-airflow-{pdef.name}.log')
     try:
-      with _logs.quiet_run(log):
+      with logs.quiet_run(log):
         airflow.dag(pdef, schedule=args.schedule, start_date=args.start_date)
     except Exception as e:
       raise SystemExit(f'error: the DAG did not build: {type(e).__name__}: '
@@ -408,8 +409,8 @@ def _compile_airflow(args, extra, pdef) -> int:
 
 def _export(args, extra) -> int:
   pdef = _pipeline_def(args.file, args, extra)
-  from fluent_pipeline import _export as export  # pylint: disable=g-import-not-at-top
-  project = export.make(pdef._plan)  # pylint: disable=protected-access
+  from fluent_pipeline.project import export as export
+  project = export.make(pdef._plan)
   path = export.write(project, args.output)
   print(f'wrote {os.path.dirname(path) or "."}/: '
         + ', '.join(sorted(project.files)))

@@ -11,7 +11,7 @@ import atexit
 import contextlib
 import dataclasses
 import shutil
-from typing import Any, List, Tuple
+from typing import Any
 
 CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser')
 
@@ -19,14 +19,14 @@ CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser')
 @dataclasses.dataclass
 class Page:
   dom: Any
-  console: List[Tuple[str, str]]
-  requests: List[str]
-  page_errors: List[str]
+  console: list[tuple[str, str]]
+  requests: list[str]
+  page_errors: list[str]
 
   def text(self, selector: str) -> str:
     return self.dom.locator(selector).first.inner_text()
 
-  def texts(self, selector: str) -> List[str]:
+  def texts(self, selector: str) -> list[str]:
     return self.dom.locator(selector).all_inner_texts()
 
 
@@ -36,7 +36,7 @@ _BROWSER = []  # one Chromium per test process: Playwright's sync API
 
 def _browser():
   if not _BROWSER:
-    from playwright.sync_api import sync_playwright  # pylint: disable=g-import-not-at-top
+    from playwright.sync_api import sync_playwright
     assert CHROMIUM, ('Chromium is missing: `apt-get install chromium` '
                       '(make test installs it)')
     playwright = sync_playwright().start()

@@ -11,7 +11,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TAXI_DIR = os.path.join(REPO, 'examples', 'chicago_taxi')
 sys.path.insert(0, TAXI_DIR)
 
-import taxi_data  # noqa: E402  pylint: disable=g-import-not-at-top,wrong-import-position
+import taxi_data  # noqa: E402  (examples/chicago_taxi, on the path above)
 
 TAXI_MODULE = os.path.join(TAXI_DIR, 'taxi_utils.py')
 
@@ -35,7 +35,7 @@ def taxi_runs(tmp_path_factory, taxi_sample):
   """The taxi demo chain run twice on the sample (the second from cache):
   (PipelineDef, first RunResult, second RunResult). Shared by the e2e and
   report tests; tests that add runs to its store come after test_e2e."""
-  import pipeline as taxi_pipeline  # examples/chicago_taxi/pipeline.py  pylint: disable=g-import-not-at-top
+  import pipeline as taxi_pipeline  # examples/chicago_taxi/pipeline.py
   root = tmp_path_factory.mktemp('e2e')
   pdef = taxi_pipeline.create_pipeline(
       root=str(root), data_dir=taxi_sample['data'],

@@ -11,7 +11,7 @@ from fluent_pipeline import PipelineDef
 
 TAXI_DIR = '@TAXI_DIR@'
 sys.path.insert(0, TAXI_DIR)
-import taxi_utils  # noqa: E402  pylint: disable=g-import-not-at-top,wrong-import-position
+import taxi_utils  # noqa: E402  (on the path above)
 
 
 def run_fn(fn_args):
@@ -24,7 +24,7 @@ def run_fn(fn_args):
 def eval_config():
   """The taxi evaluation without thresholds: nothing is ever blessed, so no
   baseline appears and the Evaluator's inputs depend on the model alone."""
-  import tensorflow_model_analysis as tfma  # pylint: disable=g-import-not-at-top
+  import tensorflow_model_analysis as tfma
   return tfma.EvalConfig(
       model_specs=[tfma.ModelSpec(
           signature_name='serving_default', label_key='tips_xf',

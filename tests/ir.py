@@ -1,6 +1,5 @@
 """Reading TFX's compiled pipeline IR in tests: nodes, edges, parameters."""
 
-from typing import Dict, List, Tuple
 
 from tfx.dsl.compiler import compiler
 
@@ -9,11 +8,11 @@ def compile_ir(tfx_pipeline):
   return compiler.Compiler().compile(tfx_pipeline)
 
 
-def nodes(ir) -> Dict[str, object]:
+def nodes(ir) -> dict[str, object]:
   return {n.pipeline_node.node_info.id: n.pipeline_node for n in ir.nodes}
 
 
-def edges(ir) -> Dict[Tuple[str, str], List[Tuple[str, str]]]:
+def edges(ir) -> dict[tuple[str, str], list[tuple[str, str]]]:
   """(node, input key) -> [(producer node, output key)], real channels only."""
   found = {}
   for node_id, node in nodes(ir).items():
@@ -25,7 +24,7 @@ def edges(ir) -> Dict[Tuple[str, str], List[Tuple[str, str]]]:
   return found
 
 
-def params(node) -> Dict[str, object]:
+def params(node) -> dict[str, object]:
   """Exec properties of a compiled node as plain Python values."""
   out = {}
   for name, value in node.parameters.parameters.items():

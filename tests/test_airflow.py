@@ -21,8 +21,8 @@ import tempfile
 import time
 
 import pytest
-
 from conftest import REPO, TAXI_DIR
+
 from fluent_pipeline import PipelineDefinitionError, read_run
 
 pytestmark = pytest.mark.e2e
@@ -109,7 +109,7 @@ def test_compiled_dag_runs_with_airflow_dags_test(airflow_home, tmp_path,
   assert tasks['Trainer'] == ['SchemaGen', 'Transform']
   assert tasks['Pusher'] == ['Evaluator', 'Trainer']
   _airflow(env, 'dags', 'test', 'faults', '2026-11-02')
-  from fluent_pipeline.pipeline_def import PipelineDef  # pylint: disable=g-import-not-at-top
+  from fluent_pipeline.pipeline_def import PipelineDef
   result = read_run(PipelineDef('faults', root=str(root)))
   assert result.run_id.startswith('manual__2026-11-02')
   assert set(result.states) == set(tasks)
@@ -118,7 +118,7 @@ def test_compiled_dag_runs_with_airflow_dags_test(airflow_home, tmp_path,
   assert states.pop('latest_blessed_model_resolver') == 'CACHED'
   assert set(states.values()) == {'COMPLETE'}
   assert result.blessed is True and result.pushed_model
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
   model = tf.saved_model.load(result.pushed_model)
   assert 'serving_default' in model.signatures
 
@@ -153,7 +153,8 @@ def test_metadata_passwords_stay_out_of_dag_files(tmp_path):
       'def create_pipeline(password: str = "Planted-Pw-1"):\n'
       '  return (PipelineDef("secret", root="gs://bucket/p").from_csv("gs://'
       'bucket/data").with_mysql_ml_metadata(password=password))\n')
-  from fluent_pipeline import _pipeline_file, airflow  # pylint: disable=g-import-not-at-top
+  from fluent_pipeline import airflow
+  from fluent_pipeline.project import pipeline_file as _pipeline_file
   pdef = _pipeline_file.load(str(pipeline_file)).build({})
   dags = tmp_path / 'dags'
   with pytest.raises(PipelineDefinitionError, match='--metadata-connection'):
@@ -225,7 +226,7 @@ def postgres():
 def _task_instances(postgres_url, dag_id, run_id):
   """The run's task instances, read from Airflow's database (each `airflow`
   command would import Airflow: seconds of CPU per poll)."""
-  import psycopg2  # pylint: disable=g-import-not-at-top
+  import psycopg2
   with psycopg2.connect(postgres_url.replace('postgresql+psycopg2',
                                              'postgresql')) as connection:
     with connection.cursor() as cursor:
@@ -241,10 +242,10 @@ def _task_instances(postgres_url, dag_id, run_id):
 def _records(root, name, run_id):
   """What ML Metadata holds for a run: per component, its state and each
   output key with the types of its artifacts."""
-  from fluent_pipeline.pipeline_def import PipelineDef  # pylint: disable=g-import-not-at-top
+  from fluent_pipeline.pipeline_def import PipelineDef
   result = read_run(PipelineDef(name, root=str(root)), run_id)
-  from ml_metadata import metadata_store  # pylint: disable=g-import-not-at-top
-  from ml_metadata.proto import metadata_store_pb2  # pylint: disable=g-import-not-at-top
+  from ml_metadata import metadata_store
+  from ml_metadata.proto import metadata_store_pb2
   config = metadata_store_pb2.ConnectionConfig()
   config.sqlite.filename_uri = os.path.join(str(root), name,
                                             'metadata.sqlite')

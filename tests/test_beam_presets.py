@@ -14,13 +14,14 @@ import textwrap
 import pytest
 from apache_beam.options import pipeline_options as po
 from apache_beam.options.pipeline_options_validator import (
-    PipelineOptionsValidator)
+  PipelineOptionsValidator,
+)
 from google.protobuf import json_format
+from ir import compile_ir
 
 from fluent_pipeline import PipelineDef, beam
 from fluent_pipeline.cli import main
 from fluent_pipeline.errors import PipelineDefinitionError
-from ir import compile_ir
 
 TFX_IMAGE = 'gcr.io/tfx-oss-public/tfx:1.16.0'
 DATAFLOW_KWARGS = dict(
@@ -49,10 +50,10 @@ RUNNERS = {'local': None, 'dataflow': 'DataflowRunner',
 
 def beam_parser():
   """Every option Beam 2.59 defines, as PipelineOptions parses them."""
-  parser = po._BeamArgumentParser()  # pylint: disable=protected-access
+  parser = po._BeamArgumentParser()
   latest = {str(cls): cls for cls in po.PipelineOptions.__subclasses__()}
   for cls in latest.values():  # as get_all_options picks them
-    cls._add_argparse_args(parser)  # pylint: disable=protected-access
+    cls._add_argparse_args(parser)
   return parser
 
 
@@ -61,7 +62,7 @@ def unknown_flags(args):
   unknown flags with a warning (and argparse abbreviations silently)."""
   parser = beam_parser()
   return [a for a in args
-          if a.partition('=')[0] not in parser._option_string_actions]  # pylint: disable=protected-access
+          if a.partition('=')[0] not in parser._option_string_actions]
 
 
 def beam_options(args, caplog):
@@ -84,7 +85,7 @@ def test_the_built_pipeline_carries_the_preset_and_beam_knows_every_flag(
   assert pipeline.beam_pipeline_args == args
   # The compiled IR hands them to each Beam-powered component's executor.
   ir = compile_ir(pipeline)
-  from tfx.proto.orchestration import executable_spec_pb2, pipeline_pb2  # pylint: disable=g-import-not-at-top
+  from tfx.proto.orchestration import executable_spec_pb2, pipeline_pb2
   config = pipeline_pb2.IntermediateDeploymentConfig()
   ir.deployment_config.Unpack(config)
   for node in ('CsvExampleGen', 'StatisticsGen'):
@@ -119,7 +120,7 @@ def test_tfx_builds_no_sdist_of_itself(args):
   """With non-empty Beam args naming no dependency, every TFX Beam component
   builds an sdist of the installed TFX (2 s, 50 MB in /tmp) for remote
   workers; the presets name TFX's image, which local workers ignore."""
-  from tfx.utils import dependency_utils  # pylint: disable=g-import-not-at-top
+  from tfx.utils import dependency_utils
   assert f'--sdk_container_image={TFX_IMAGE}' in args
   assert dependency_utils.make_beam_dependency_flags(list(args)) == args
 
@@ -222,13 +223,14 @@ def test_extra_flags_replace_the_presets_own_and_repeatable_ones_add_up():
 
 def test_the_repeatable_flags_are_beams():
   parser = beam_parser()
-  from apache_beam.options import pipeline_options  # pylint: disable=g-import-not-at-top
-  repeatable = (argparse._AppendAction,  # pylint: disable=protected-access
-                pipeline_options._DictUnionAction)  # pylint: disable=protected-access
-  appended = {option for action in parser._actions  # pylint: disable=protected-access
+  from apache_beam.options import pipeline_options
+  repeatable = (argparse._AppendAction,
+                pipeline_options._DictUnionAction)
+  appended = {option for action in parser._actions
               if isinstance(action, repeatable)
               for option in action.option_strings}
-  assert beam._REPEATABLE == appended  # pylint: disable=protected-access
+  from fluent_pipeline.orchestration import beam as presets
+  assert presets._REPEATABLE == appended
 
 
 def test_paths_stay_as_given():
@@ -352,7 +354,7 @@ def test_dataflow_pipeline_compiles_for_vertex_keeping_its_gs_paths(tmp_path):
                str(out)]) == 0
   assert not (tmp_path / 'gs:').exists()
   job = json.loads((out / 'pipeline.json').read_text())
-  from kfp.pipeline_spec import pipeline_spec_pb2  # pylint: disable=g-import-not-at-top
+  from kfp.pipeline_spec import pipeline_spec_pb2
   json_format.ParseDict(job['pipelineSpec'], pipeline_spec_pb2.PipelineSpec())
   executors = job['pipelineSpec']['deploymentSpec']['executors']
   expected = beam.dataflow('my-project', 'us-central1', 'gs://my-bucket/tmp',

@@ -18,8 +18,8 @@ def _bench(monkeypatch):
   monkeypatch.syspath_prepend(BENCH)
   with open(os.path.join(BENCH, 'results.json')) as f:
     results = json.load(f)
-  import report  # pylint: disable=g-import-not-at-top
-  import run  # pylint: disable=g-import-not-at-top
+  import report
+  import run
   yield results, report, run
   for name in ('report', 'run', 'workloads', 'taxi_data'):
     sys.modules.pop(name, None)
@@ -42,9 +42,9 @@ def test_report_states_each_figure_its_baseline_and_the_time_per_component(
   text = (tmp_path / 'BENCHMARKS.md').read_text()
   s = results['e2e_seconds']
   assert (f"| End to end, first run: fluent vs hand-written TFX, both "
-          f"LocalDagRunner | {report._fmt(s['fluent'])} | "  # pylint: disable=protected-access
-          f"{report._fmt(s['tfx_local'])} | "  # pylint: disable=protected-access
-          f"{report._fmt(results['e2e_ratio_same_runner'])} | <= 1.0 |") in text  # pylint: disable=protected-access
+          f"LocalDagRunner | {report._fmt(s['fluent'])} | "
+          f"{report._fmt(s['tfx_local'])} | "
+          f"{report._fmt(results['e2e_ratio_same_runner'])} | <= 1.0 |") in text
   trainer = results['first_run_components']['Trainer']
   assert f'| Trainer | {trainer} |' in text
   assert '| outside components |' in text

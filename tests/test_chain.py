@@ -1,11 +1,15 @@
 """The chain is a plan: immutable, order-forgiving, checked early and clearly."""
 
 import pytest
-
-from fluent_pipeline import (MissingStepError, PipelineDef,
-                             PipelineDefinitionError, inputs)
 from conftest import TAXI_MODULE
 from ir import compile_ir, edges, nodes, params
+
+from fluent_pipeline import (
+  MissingStepError,
+  PipelineDef,
+  PipelineDefinitionError,
+  inputs,
+)
 
 EVAL_CONFIG = {
     'model_specs': [{'label_key': 'tips'}],

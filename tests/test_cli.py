@@ -8,9 +8,9 @@ import sys
 import time
 
 import pytest
+from conftest import TAXI_DIR
 
 from fluent_pipeline import cli
-from conftest import TAXI_DIR
 
 CLI = os.path.join(os.path.dirname(sys.executable), 'fluent-pipeline')
 TAXI_FILE = os.path.join(TAXI_DIR, 'pipeline.py')
@@ -34,16 +34,16 @@ def test_show_prints_components_wiring_and_arguments(capsys, tmp_path):
       'infra_blessing<-LocalInfraValidator.blessing)' in out
   assert 'model<-MLMD query (Model)' in out
   lines = out.splitlines()
-  trainer = lines.index(next(l for l in lines if l.startswith('Trainer:')))
+  trainer = lines.index(next(ln for ln in lines if ln.startswith('Trainer:')))
   arguments = lines[trainer + 1:trainer + 5]
   assert '    train_args: 321' in arguments  # the parameter reached it
   assert '    eval_args: 150' in arguments
-  assert any(l.startswith('    run_fn: module file ') and
-             'taxi_utils.py (sha256 ' in l for l in arguments)
+  assert any(ln.startswith('    run_fn: module file ') and
+             'taxi_utils.py (sha256 ' in ln for ln in arguments)
   assert '"lower_bound": 0.6' in out  # the Evaluator's threshold
   assert 'train_steps=321' in lines[1]  # parameters, on the second line
-  components = [l for l in lines if l and not l.startswith(' ')
-                and ': ' in l and not l.startswith('Pipeline ')]
+  components = [ln for ln in lines if ln and not ln.startswith(' ')
+                and ': ' in ln and not ln.startswith('Pipeline ')]
   assert len(components) == 14  # TFX's 13 and PipelineConfigurationGen
 
 

@@ -16,10 +16,10 @@ import sys
 import textwrap
 
 import pytest
+from conftest import TAXI_DIR, TAXI_MODULE
 from google.protobuf import json_format
 
 from fluent_pipeline.cli import main
-from conftest import TAXI_DIR, TAXI_MODULE
 
 IMAGE = 'europe-docker.pkg.dev/project/pipelines/taxi:7'
 ROOT = 'gs://bucket/pipelines'

@@ -6,11 +6,13 @@ import json
 import os
 
 import pytest
+from conftest import TAXI_DIR, TAXI_MODULE
 
 from fluent_pipeline import PipelineDef, PipelineDefinitionError
-from fluent_pipeline import _configuration, _pipeline_file, _run_diff
-from fluent_pipeline.results import RunResult
-from conftest import TAXI_DIR, TAXI_MODULE
+from fluent_pipeline.dsl import configuration as _configuration
+from fluent_pipeline.project import pipeline_file as _pipeline_file
+from fluent_pipeline.runs import diff as _run_diff
+from fluent_pipeline.runs.results import RunResult
 
 
 def configuration(pdef):
@@ -45,7 +47,7 @@ def test_records_every_call_its_arguments_code_and_versions(chain,
   assert config['steps']['preprocess']['preprocessing_fn'] == {
       'user_code': sha}
   sources = sorted(f for f in os.listdir(TAXI_DIR) if f.endswith('.py'))
-  assert sha == udf_utils._get_version_hash(TAXI_DIR, sources)  # pylint: disable=protected-access
+  assert sha == udf_utils._get_version_hash(TAXI_DIR, sources)
   code = config['user_code'][sha]
   assert code['given_as'] == 'module_file'
   assert code['location'] == TAXI_MODULE
@@ -60,8 +62,9 @@ def test_records_every_call_its_arguments_code_and_versions(chain,
 
 
 def test_same_chain_same_bytes_and_a_change_shows(chain):
-  node = lambda p: [c for c in p.build().components  # noqa: E731
-                    if c.id == 'PipelineConfigurationGen'][0]
+  def node(p):
+    return [c for c in p.build().components
+                      if c.id == 'PipelineConfigurationGen'][0]
   same = node(chain).exec_properties['configuration_json']
   assert node(chain).exec_properties['configuration_json'] == same
   other = node(chain.train(TAXI_MODULE, train_args=101, eval_args=10))
@@ -86,7 +89,7 @@ def test_secrets_are_masked_and_collected(chain):
   assert config['settings']['metadata']['mysql']['user'] == 'tfx'
   assert config['steps']['tune']['custom_config'] == {
       'db_password': '***', 'max_trials': 1}
-  assert _configuration.secrets_of(pdef._plan) == {  # pylint: disable=protected-access
+  assert _configuration.secrets_of(pdef._plan) == {
       'Planted-1', 'Planted-2', 'Planted-3', 'Planted-4'}
 
 
@@ -152,7 +155,7 @@ def test_parameters_are_typed_bound_and_recorded(tmp_path, taxi_csv_dir):
       'out': 'path', 'name': 'str'}
   pdef = loaded.build({'data': taxi_csv_dir, 'steps': '30', 'rate': '1e-3',
                        'deep': 'yes', 'out': str(tmp_path / 'o')})
-  assert pdef._plan.parameters == {  # pylint: disable=protected-access
+  assert pdef._plan.parameters == {
       'data': taxi_csv_dir, 'steps': 30, 'rate': 0.001, 'deep': True,
       'out': str(tmp_path / 'o'), 'name': 'p'}
   assert pdef.pipeline_root == str(tmp_path / 'o' / 'p')
@@ -188,6 +191,7 @@ def test_a_tfx_runtime_parameter_becomes_a_kubeflow_pipeline_parameter(
     tmp_path, taxi_csv_dir):
   """Bound at submission on Kubeflow V2 / Vertex; its default elsewhere."""
   import json as json_
+
   from tfx.orchestration import data_types
   from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner as kfv2
   steps = data_types.RuntimeParameter(name='train_args', ptype=str,

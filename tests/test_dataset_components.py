@@ -14,11 +14,10 @@ import math
 import os
 import struct
 
+import dataset_fns
 import pytest
 
-import dataset_fns
-from fluent_pipeline.components import filter_examples
-from fluent_pipeline.components import stratified_sample
+from fluent_pipeline.components import filter_examples, stratified_sample
 
 FNS = os.path.abspath(dataset_fns.__file__)
 NAME = 'dataset_components'
@@ -34,7 +33,7 @@ SAMPLES_PER_KEY, FRACTION = 5, 0.3
 def _run(root, data, make_components):
   """Runs CsvExampleGen -> make_components(examples); the example gen comes
   from cache after the first run (same pipeline, root and store)."""
-  from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
+  from tfx import v1 as tfx
   example_gen = tfx.components.CsvExampleGen(input_base=data)
   components = make_components(example_gen.outputs['examples'])
   tfx.orchestration.LocalDagRunner().run(tfx.dsl.Pipeline(
@@ -45,15 +44,15 @@ def _run(root, data, make_components):
 
 
 def _metadata(root):
-  from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
+  from tfx import v1 as tfx
   return tfx.orchestration.metadata.sqlite_metadata_connection_config(
       os.path.join(root, 'metadata.sqlite'))
 
 
 def _outputs(root, node_ids):
   """node id -> the Examples its latest execution output (an MLMD artifact)."""
-  from ml_metadata import metadata_store  # pylint: disable=g-import-not-at-top
-  from ml_metadata.proto import metadata_store_pb2  # pylint: disable=g-import-not-at-top
+  from ml_metadata import metadata_store
+  from ml_metadata.proto import metadata_store_pb2
   store = metadata_store.MetadataStore(_metadata(root))
   result = {}
   for node_id in node_ids:
@@ -80,7 +79,7 @@ def split_dir(artifact, split):
 
 def records(artifact, split):
   """The serialized records of a split, as written (gzip TFRecords)."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
   folder = split_dir(artifact, split)
   files = sorted(os.path.join(folder, f) for f in os.listdir(folder))
   return list(tf.data.TFRecordDataset(files, compression_type='GZIP')
@@ -89,7 +88,7 @@ def records(artifact, split):
 
 def features(record):
   """The feature dict the components give user functions, built here."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
   example = tf.train.Example.FromString(record)
   return {name: list(getattr(f, f.WhichOneof('kind')).value)
           if f.WhichOneof('kind') else []
@@ -103,7 +102,7 @@ def payment_key(record):
 
 def h(seed, record):
   """The component's hash, recomputed: sha256(seed, canonical bytes)."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
   canonical = tf.train.Example.FromString(record).SerializeToString(
       deterministic=True)
   return int.from_bytes(hashlib.sha256(
@@ -222,10 +221,11 @@ def test_outputs_keep_split_names_and_payload_format(one_worker):
 def test_a_predicate_keeping_nothing_fails_the_run(root, taxi_sample,
                                                    one_worker):
   del one_worker  # shares its example gen, from cache
-  make = lambda examples: [filter_examples.FilterExamples(  # noqa: E731
-      examples, predicate_fn='keep_cash_str', module_file=FNS,
-      code_sha256='str', splits=['eval']).with_id('filter_nothing')
-                           .with_beam_pipeline_args(ONE_WORKER)]
+  def make(examples):
+    return [filter_examples.FilterExamples(
+        examples, predicate_fn='keep_cash_str', module_file=FNS,
+        code_sha256='str', splits=['eval']).with_id('filter_nothing')
+                             .with_beam_pipeline_args(ONE_WORKER)]
   with pytest.raises(filter_examples.NothingKept) as error:
     _run(root, taxi_sample['data'], make)
   message = str(error.value)
@@ -263,7 +263,8 @@ def test_samples_per_key_keeps_min_of_n_and_stratum_size(one_worker):
 def test_fraction_keeps_about_that_share_of_every_stratum(one_worker):
   source, out = one_worker['CsvExampleGen'], one_worker['sample_frac']
   given, kept = records(source, 'train'), records(out, 'train')
-  kind = lambda r: repr(dataset_fns.payment_kind(features(r)))  # noqa: E731
+  def kind(r):
+    return repr(dataset_fns.payment_kind(features(r)))
   sizes = {k: len(v) for k, v in strata(given, kind).items()}
   got = {k: len(v) for k, v in strata(kept, kind).items()}
   for key, n in sizes.items():
@@ -300,7 +301,7 @@ def test_another_seed_another_sample(one_worker):
 
 
 def _examples_channel():
-  from tfx.types import channel, standard_artifacts  # pylint: disable=g-import-not-at-top
+  from tfx.types import channel, standard_artifacts
   return channel.Channel(type=standard_artifacts.Examples)
 
 
@@ -335,7 +336,7 @@ def test_sample_refuses_bad_arguments(kwargs, message):
 
 
 def _artifact(mlmd_artifact):
-  from tfx.types import standard_artifacts  # pylint: disable=g-import-not-at-top
+  from tfx.types import standard_artifacts
   artifact = standard_artifacts.Examples()
   copy = type(mlmd_artifact)()
   copy.CopyFrom(mlmd_artifact)  # the fixture's stays as it is
@@ -345,13 +346,14 @@ def _artifact(mlmd_artifact):
 
 @pytest.mark.e2e
 def test_unknown_split_and_other_payloads_are_refused(one_worker, tmp_path):
-  from tfx.types import standard_artifacts  # pylint: disable=g-import-not-at-top
+  from tfx.types import standard_artifacts
   source = _artifact(one_worker['CsvExampleGen'])
   output = standard_artifacts.Examples()
   output.uri = str(tmp_path)
-  do = lambda splits: filter_examples.Executor().Do(  # noqa: E731
-      {'examples': [source]}, {'reshaped_examples': [output]},
-      {'predicate_fn': 'dataset_fns.keep_cash', 'splits': splits})
+  def do(splits):
+    return filter_examples.Executor().Do(
+        {'examples': [source]}, {'reshaped_examples': [output]},
+        {'predicate_fn': 'dataset_fns.keep_cash', 'splits': splits})
   with pytest.raises(ValueError, match=r"\['test'\].*\['train', 'eval'\]"):
     do('["test"]')
   source.set_string_custom_property('payload_format', 'FORMAT_PARQUET')
@@ -360,10 +362,11 @@ def test_unknown_split_and_other_payloads_are_refused(one_worker, tmp_path):
 
 
 def test_properties_carry_over_and_sequence_examples_give_their_context():
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from tfx.proto import example_gen_pb2  # pylint: disable=g-import-not-at-top
-  from tfx.types import standard_artifacts  # pylint: disable=g-import-not-at-top
-  from fluent_pipeline.components import _examples_io  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
+  from tfx.proto import example_gen_pb2
+  from tfx.types import standard_artifacts
+
+  from fluent_pipeline.components import _examples_io
   source, output = standard_artifacts.Examples(), standard_artifacts.Examples()
   source.split_names, source.span, source.version = '["a", "b"]', 7, 2
   source.set_string_custom_property('payload_format',

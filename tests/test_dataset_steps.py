@@ -13,21 +13,23 @@ import json
 import os
 import sys
 
+import dataset_fns
+import fault_pipeline
 import pytest
-from tfx.dsl.component.experimental.annotations import InputArtifact
-from tfx.dsl.component.experimental.annotations import OutputArtifact
-from tfx.dsl.component.experimental.annotations import Parameter
+from conftest import REPO, TAXI_MODULE
+from ir import compile_ir, edges, nodes, params
+from tfx.dsl.component.experimental.annotations import (
+  InputArtifact,
+  OutputArtifact,
+  Parameter,
+)
 from tfx.dsl.component.experimental.decorators import component
 from tfx.types import standard_artifacts
 
 from fluent_pipeline import PipelineDef, read_run
-from fluent_pipeline import _configuration
 from fluent_pipeline.components.configuration import PipelineConfiguration
+from fluent_pipeline.dsl import configuration as _configuration
 from fluent_pipeline.errors import PipelineDefinitionError
-from conftest import REPO, TAXI_MODULE
-from ir import compile_ir, edges, nodes, params
-import dataset_fns
-import fault_pipeline
 
 EXAMPLE_DIR = os.path.join(REPO, 'examples', 'reshape_and_extend')
 
@@ -58,13 +60,13 @@ def longer_trip(features):
 
 
 @component
-def CountFeatures(  # pylint: disable=invalid-name
+def CountFeatures(
     transform_graph: InputArtifact[standard_artifacts.TransformGraph],
     examples: InputArtifact[standard_artifacts.Examples],
     counted: OutputArtifact[standard_artifacts.ExampleStatistics],
     label: Parameter[str] = 'xf'):
   """Consumes the Transform graph: writes its transformed features."""
-  import tensorflow_transform as tft  # pylint: disable=g-import-not-at-top
+  import tensorflow_transform as tft
   features = sorted(tft.TFTransformOutput(
       transform_graph.uri).transformed_feature_spec())
   with open(os.path.join(counted.uri, 'features.json'), 'w') as f:
@@ -73,7 +75,7 @@ def CountFeatures(  # pylint: disable=invalid-name
 
 
 @component
-def TinyTrainer(  # pylint: disable=invalid-name
+def TinyTrainer(
     examples: InputArtifact[standard_artifacts.Examples],
     model: OutputArtifact[standard_artifacts.Model],
     model_run: OutputArtifact[standard_artifacts.ModelRun]):
@@ -81,14 +83,14 @@ def TinyTrainer(  # pylint: disable=invalid-name
 
 
 @component
-def Misnamed(  # pylint: disable=invalid-name
+def Misnamed(
     examples: InputArtifact[standard_artifacts.Examples],
     trained: OutputArtifact[standard_artifacts.Model]):
   del examples, trained
 
 
 @component
-def ReadsConfiguration(  # pylint: disable=invalid-name
+def ReadsConfiguration(
     configuration: InputArtifact[PipelineConfiguration]):
   del configuration
 
@@ -178,13 +180,13 @@ def test_parameters_and_the_predicate_hash_are_exec_properties(base):
 
 
 def test_the_configuration_records_each_dataset_step(base):
-  from fluent_pipeline import _wiring  # pylint: disable=g-import-not-at-top
+  from fluent_pipeline.dsl import wiring as _wiring
   pdef = (base.filter_examples(long_trip)
           .stratified_sample('company', samples_per_key=2)
           .filter_examples('dataset_fns.keep_cash').generate_statistics())
-  made = _wiring._Components(pdef._plan)  # pylint: disable=protected-access
+  made = _wiring._Components(pdef._plan)
   made.create()
-  config = _configuration.build(pdef._plan, made.user_code, runner=None)  # pylint: disable=protected-access
+  config = _configuration.build(pdef._plan, made.user_code, runner=None)
   assert list(config['steps']) == ['filter_examples', 'stratified_sample',
                                    'filter_examples#2', 'generate_statistics']
   assert config['steps']['stratified_sample']['key'] == 'company'
@@ -196,14 +198,15 @@ def test_the_configuration_records_each_dataset_step(base):
 
 
 def test_from_run_rebuilds_the_dataset_steps(base):
-  from fluent_pipeline import _replay, _wiring  # pylint: disable=g-import-not-at-top
+  from fluent_pipeline.dsl import wiring as _wiring
+  from fluent_pipeline.runs import replay as _replay
   pdef = (base.filter_examples(long_trip)
           .stratified_sample(dataset_fns.payment_kind, samples_per_key=2)
           .filter_examples(longer_trip).generate_statistics())
-  made = _wiring._Components(pdef._plan)  # pylint: disable=protected-access
+  made = _wiring._Components(pdef._plan)
   made.create()
   config = json.loads(_configuration.dumps(_configuration.build(
-      pdef._plan, made.user_code, runner=None)))  # pylint: disable=protected-access
+      pdef._plan, made.user_code, runner=None)))
   rebuilt = _replay.rebuild(config, 'run-1')
   assert rebuilt.steps == pdef.steps
   before, after = compiled(pdef)[0], compiled(rebuilt)[0]
@@ -213,7 +216,7 @@ def test_from_run_rebuilds_the_dataset_steps(base):
 
 
 def test_export_writes_the_dataset_steps_as_source(base, tmp_path):
-  from fluent_pipeline import _pipeline_file  # pylint: disable=g-import-not-at-top
+  from fluent_pipeline.project import pipeline_file as _pipeline_file
   pdef = (base.filter_examples(long_trip)
           .stratified_sample('company', fraction=0.5, splits=['train'])
           .generate_statistics())
@@ -301,7 +304,7 @@ def test_a_custom_component_replaces_a_standard_step(base):
 
 
 def test_a_custom_example_gen_replaces_the_source(tmp_path, taxi_csv_dir):
-  from tfx.components import CsvExampleGen  # pylint: disable=g-import-not-at-top
+  from tfx.components import CsvExampleGen
   pdef = (PipelineDef('custom_source', root=str(tmp_path))
           .add_component(CsvExampleGen(input_base=taxi_csv_dir).with_id(
               'my_example_gen'), replaces='from_source')
@@ -321,7 +324,7 @@ def test_the_configuration_is_a_channel(base):
 
 
 def test_the_example_compiles_for_kubeflow_v2(tmp_path):
-  from fluent_pipeline.cli import main  # pylint: disable=g-import-not-at-top
+  from fluent_pipeline.cli import main
   out = tmp_path / 'job'
   assert main(['compile', os.path.join(EXAMPLE_DIR, 'pipeline.py'),
                '--runner', 'kubeflow_v2', '--image', 'gcr.io/p/rx:1',
@@ -351,7 +354,7 @@ def example_run(tmp_path_factory, taxi_sample):
 
 
 def _records(uri, split):
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
   folder = os.path.join(uri, f'Split-{split}')
   files = [os.path.join(folder, f) for f in sorted(os.listdir(folder))]
   return [bytes(r.numpy()) for r in tf.data.TFRecordDataset(
@@ -359,7 +362,7 @@ def _records(uri, split):
 
 
 def _features(record):
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
   example_ = tf.train.Example.FromString(record)
   out = {}
   for name, feature in example_.features.feature.items():
@@ -399,7 +402,7 @@ def test_the_example_runs_on_local_dag_runner(example_run):
       'in': kept_train, 'out': sum(strata.values())}
   assert (f'StratifiedSample: train {kept_train:,} -> '
           f'{sum(strata.values()):,}\n') in str(result)  # eval: copied
-  import browser  # pylint: disable=g-import-not-at-top
+  import browser
   path = result.report()
   with browser.open_page(path) as page:
     rows = [r.split('\t') for r in page.texts('#reshaped tbody tr')]
@@ -421,7 +424,7 @@ def test_the_example_runs_on_beam_dag_runner(tmp_path, taxi_sample,
                                              example_run):
   """BeamDagRunner, from a fresh process (as `--runner beam` is used):
   the same examples come out as on LocalDagRunner."""
-  import subprocess  # pylint: disable=g-import-not-at-top
+  import subprocess
   _, local = example_run
   done = subprocess.run(
       [sys.executable, os.path.join(EXAMPLE_DIR, 'pipeline.py'), '--runner',
@@ -440,7 +443,7 @@ def test_the_example_runs_on_beam_dag_runner(tmp_path, taxi_sample,
 
 
 def _canonical(uri, split):
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
   return sorted(tf.train.Example.FromString(r).SerializeToString(
       deterministic=True) for r in _records(uri, split))
 
@@ -497,9 +500,9 @@ def test_a_notebooks_predicate_and_component_run_in_the_chain(
     tmp_path, taxi_sample):
   """A predicate and a TFX @component defined in notebook cells, run on
   LocalDagRunner from a Jupyter kernel (nbclient), as a person runs them."""
-  import nbformat  # pylint: disable=g-import-not-at-top
-  from nbclient import NotebookClient  # pylint: disable=g-import-not-at-top
-  from kernels import kernel_manager  # pylint: disable=g-import-not-at-top
+  import nbformat
+  from kernels import kernel_manager
+  from nbclient import NotebookClient
   notebook = nbformat.v4.new_notebook(cells=[
       nbformat.v4.new_code_cell(f"DATA = {taxi_sample['data']!r}")] + [
           nbformat.v4.new_code_cell(c) for c in NOTEBOOK_CELLS])

@@ -6,7 +6,7 @@ import sys
 
 from absl import logging as absl_logging
 
-from fluent_pipeline import _logs
+from fluent_pipeline.orchestration import logs as _logs
 
 
 def test_import_selects_tf_keras_before_tensorflow_loads():
@@ -64,7 +64,7 @@ def test_quiet_run_names_the_failing_component_and_the_log(tmp_path, capfd):
 
 def test_user_code_pip_env_needs_no_index_and_restores_the_callers(
     monkeypatch):
-  from fluent_pipeline import runners
+  from fluent_pipeline.orchestration import runners
   monkeypatch.setenv('PIP_NO_INDEX', 'caller')
   monkeypatch.delenv('PIP_NO_DEPS', raising=False)
   with runners.user_code_pip_env():

@@ -8,12 +8,12 @@ property, executor for executor.
 
 import os
 
+import pipeline as taxi_example  # examples/chicago_taxi/pipeline.py
 import pytest
+from ir import compile_ir, edges, node_type, nodes, params
 from tfx.examples.chicago_taxi_pipeline import taxi_pipeline_native_keras
 
 from fluent_pipeline import PipelineDef
-import pipeline as taxi_example  # examples/chicago_taxi/pipeline.py
-from ir import compile_ir, edges, node_type, nodes, params
 
 TFX_TAXI_MODULE = os.path.join(
     os.path.dirname(taxi_pipeline_native_keras.__file__),
@@ -32,7 +32,7 @@ def both(tmp_path, taxi_csv_dir):
   serving = os.path.join(root, 'serving_model')
   beam_args = ['--direct_running_mode=multi_processing',
                '--direct_num_workers=0']
-  hand_written = taxi_pipeline_native_keras._create_pipeline(  # pylint: disable=protected-access
+  hand_written = taxi_pipeline_native_keras._create_pipeline(
       pipeline_name='taxi', pipeline_root=os.path.join(root, 'taxi'),
       data_root=taxi_csv_dir, module_file=TFX_TAXI_MODULE,
       serving_model_dir=serving,

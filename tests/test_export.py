@@ -7,15 +7,14 @@ import sys
 import textwrap
 
 import pytest
-
-from fluent_pipeline import PipelineDef, PipelineDefinitionError, inputs
-from fluent_pipeline import _pipeline_file
-from fluent_pipeline import _user_code
-from fluent_pipeline.cli import main
-from conftest import TAXI_DIR, TAXI_MODULE
+import taxi_utils  # examples/chicago_taxi, on sys.path (conftest)
+from conftest import TAXI_MODULE
 from ir import compile_ir, nodes, params
 
-import taxi_utils  # examples/chicago_taxi, on sys.path (conftest)
+from fluent_pipeline import PipelineDef, PipelineDefinitionError, inputs
+from fluent_pipeline.cli import main
+from fluent_pipeline.project import pipeline_file as _pipeline_file
+from fluent_pipeline.usercode import user_code as _user_code
 
 
 def eval_config():
@@ -110,7 +109,7 @@ def test_renamed_functions_keep_their_names(tmp_path, taxi_csv_dir,
         return {k: scaled(v) for k, v in inputs.items()}
       '''))
   sys.path.insert(0, str(tmp_path))
-  import renamed_model  # pylint: disable=import-outside-toplevel
+  import renamed_model
   original = (PipelineDef('renamed', root=str(tmp_path / 'runs'))
               .from_csv(taxi_csv_dir).generate_statistics().infer_schema()
               .preprocess(renamed_model.my_preprocessing))
@@ -122,7 +121,7 @@ def test_renamed_functions_keep_their_names(tmp_path, taxi_csv_dir,
   assert 'SCALE = 2.5' in text and 'def scaled(x):' in text
   assert 'import tensorflow' not in text  # not used by the function
   namespace = {}
-  exec(compile(text, path, 'exec'), namespace)  # pylint: disable=exec-used
+  exec(compile(text, path, 'exec'), namespace)
   assert namespace['preprocessing_fn']({'a': 2}) == {'a': 5.0}
 
 
@@ -276,7 +275,7 @@ def test_export_of_a_remote_pipeline(tmp_path, clean_modules):
 
 
 def test_other_sources_and_the_run_history_keep_a_uri(tmp_path, monkeypatch):
-  from fluent_pipeline import run_history
+  from fluent_pipeline.runs import history as run_history
   monkeypatch.chdir(tmp_path)
   for make, kind in ((PipelineDef.from_tfrecord, 'ImportExampleGen'),
                      (PipelineDef.from_avro, 'AvroExampleGen')):

@@ -8,8 +8,8 @@ import textwrap
 
 import pytest
 
-from fluent_pipeline import _function_source
-from fluent_pipeline import _user_code
+from fluent_pipeline.usercode import function_source as _function_source
+from fluent_pipeline.usercode import user_code as _user_code
 
 
 @pytest.fixture
@@ -141,7 +141,8 @@ def test_a_notebook_read_by_the_cli_keeps_its_magics_apart(tmp_path):
   """%%writefile writes its module (TFX notebooks do); !pip is skipped; only
   the cells up to run() count."""
   import nbformat
-  from fluent_pipeline import _notebook
+
+  from fluent_pipeline.project import notebook as _notebook
   data = tmp_path / 'data'
   data.mkdir()
   (data / 'x.csv').write_text('a,b\n1,2\n')

@@ -9,9 +9,10 @@ import sys
 import xml.etree.ElementTree as ET
 
 import pytest
-
-from fluent_pipeline import PipelineDef, _graph
 from conftest import TAXI_MODULE
+
+from fluent_pipeline import PipelineDef
+from fluent_pipeline.report import graph as _graph
 
 Node = _graph.Node
 SVG_NS = '{http://www.w3.org/2000/svg}'
@@ -169,7 +170,7 @@ def test_repr_imports_neither_tensorflow_nor_the_graph_libraries(
   code = '\n'.join([
       'import sys',
       f'sys.path.insert(0, {TESTS!r})',
-      'import fluent_pipeline._graph',
+      'import fluent_pipeline.report.graph',
       'from fluent_pipeline import PipelineDef',
       'from test_graph import run_fn',
       f'pdef = (PipelineDef("p", root={str(tmp_path)!r})'

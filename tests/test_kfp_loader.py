@@ -34,11 +34,11 @@ import textwrap
 import time
 
 import pytest
-
-from fluent_pipeline import _pipeline_file
-from fluent_pipeline.cli import main
 from conftest import TAXI_DIR, TAXI_MODULE
 from test_compile_image import PIPELINE_FILE as PROTOTYPE_FILE
+
+from fluent_pipeline.cli import main
+from fluent_pipeline.project import pipeline_file as _pipeline_file
 
 KFP_VERSION = '2.5.0'
 CONSTRAINTS = os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -144,7 +144,7 @@ PROBE = textwrap.dedent('''
             'sub_tasks': sorted(nested['components'][ref]['dag']['tasks']),
             'executors': sorted(nested['deploymentSpec']['executors'])}
         found['stage'] = None
-      except Exception as e:  # pylint: disable=broad-except
+      except Exception as e:
         frame = traceback.extract_tb(e.__traceback__)[-1]
         found['error'] = f'{type(e).__name__}: {e}'
         found['where'] = f'{os.path.basename(frame.filename)}:{frame.name}'
@@ -255,7 +255,7 @@ def compile_spec(file: str, out, *, runner='kubeflow_v2', sets=None,
 @contextlib.contextmanager
 def pipeline_spec_2_1():
   """KubeflowV2DagRunner writes schema 2.1 (TFX's use_pipeline_spec_2_1)."""
-  from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner as kfv2  # pylint: disable=g-import-not-at-top
+  from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner as kfv2
   original = kfv2.KubeflowV2DagRunnerConfig
 
   class Config(original):
@@ -291,8 +291,8 @@ def compiled(tmp_path_factory, taxi_csv_dir):
           unlabelled_dir=unlabelled, train_steps=77))
   # The same through TFX's runner itself, as test_runners does (TFX builds
   # the module file into a wheel under the root).
-  from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner as kfv2  # pylint: disable=g-import-not-at-top
-  import pipeline as taxi_pipeline  # examples/chicago_taxi/pipeline.py  pylint: disable=g-import-not-at-top
+  import pipeline as taxi_pipeline  # examples/chicago_taxi/pipeline.py
+  from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner as kfv2
   pdef = taxi_pipeline.create_pipeline(
       root=local_root, data_dir=taxi_csv_dir, unlabelled_dir=unlabelled,
       name='taxi-runner')

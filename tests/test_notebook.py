@@ -10,13 +10,12 @@ import re
 import subprocess
 import sys
 
+import browser
 import nbformat
 import pytest
-from nbclient import NotebookClient
-
-import browser
 from conftest import TAXI_DIR
 from kernels import kernel_manager
+from nbclient import NotebookClient
 
 NOTEBOOK = os.path.join(TAXI_DIR, 'notebook.ipynb')
 CLI = os.path.join(os.path.dirname(sys.executable), 'fluent-pipeline')
@@ -65,7 +64,7 @@ def test_the_notebook_trains_and_pushes_a_model(executed):
   assert [o.output_type for o in run_outputs] == ['display_data',
                                                   'execute_result']
   progress = run_outputs[0].data['text/plain'].splitlines()
-  assert progress and all(l.startswith('  ok  ') for l in progress), progress
+  assert progress and all(ln.startswith('  ok  ') for ln in progress), progress
   everything = json.dumps([c.get('outputs', []) for c in notebook.cells])
   # (SVG's namespace names w3.org; nothing is loaded from it)
   assert not re.search(r'https?://(?!www\.w3\.org/)', everything)

@@ -11,11 +11,9 @@ import os
 import re
 import sys
 
-import pytest
-
 import nbclient
 import nbformat
-
+import pytest
 from kernels import kernel_manager
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -32,7 +30,7 @@ import tensorflow as tf
 import tf_keras
 from absl import logging as absl_logging
 from IPython.display import HTML, clear_output, display
-from fluent_pipeline import _logs
+from fluent_pipeline.orchestration import logs as _logs
 with _logs.quiet_run(os.path.join({root!r}, 'noise', 'run.log')):
   absl_logging.info('Component %s is running.', 'Noise')
   print('noise: print')

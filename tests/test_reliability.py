@@ -12,14 +12,12 @@ import subprocess
 import sys
 import time
 
-import pytest
-
 import browser
-
 import fault_pipeline
-from fluent_pipeline import (DataValidationError, PipelineDef,
-                             PipelineRunError)
+import pytest
 from conftest import TAXI_MODULE
+
+from fluent_pipeline import DataValidationError, PipelineDef, PipelineRunError
 
 pytestmark = pytest.mark.e2e
 
@@ -128,7 +126,7 @@ def test_a_failing_run_fn_is_named_by_the_users_file_and_line(
       '    model_dir = fn_args.serving_model_dir_typo']
   assert failure.value.location.path == str(module)
   # The run records why: its report and `show` say it later.
-  from fluent_pipeline import read_run  # pylint: disable=g-import-not-at-top
+  from fluent_pipeline import read_run
   failed = read_run(pdef, failure.value.run_id)
   assert failed.component('Trainer').error.splitlines()[:2] == str(
       failure.value).splitlines()[:2]

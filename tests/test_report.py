@@ -10,10 +10,9 @@ import re
 import subprocess
 import sys
 
-import pytest
-
 import browser
 import pipeline as taxi_pipeline  # examples/chicago_taxi/pipeline.py
+import pytest
 
 pytestmark = pytest.mark.e2e
 
@@ -71,8 +70,8 @@ def _close(shown: str, value: float) -> bool:
 
 
 def _tfma_slices(evaluation_uri):
-  import tensorflow_model_analysis as tfma  # pylint: disable=g-import-not-at-top
-  from tensorflow_model_analysis.slicer import slicer_lib  # pylint: disable=g-import-not-at-top
+  import tensorflow_model_analysis as tfma
+  from tensorflow_model_analysis.slicer import slicer_lib
   found = {}
   for metrics in tfma.load_metrics(evaluation_uri):
     name = slicer_lib.stringify_slice_key(
@@ -86,8 +85,8 @@ def _tfma_slices(evaluation_uri):
 
 def _mlmd_states(metadata_path, run_id):
   """Node id -> state of each execution of the run, read from the store."""
-  from ml_metadata import metadata_store  # pylint: disable=g-import-not-at-top
-  from ml_metadata.proto import metadata_store_pb2  # pylint: disable=g-import-not-at-top
+  from ml_metadata import metadata_store
+  from ml_metadata.proto import metadata_store_pb2
   config = metadata_store_pb2.ConnectionConfig()
   config.sqlite.filename_uri = metadata_path
   store = metadata_store.MetadataStore(config)
@@ -158,7 +157,7 @@ def test_metrics_per_slice_are_tfma_s(taxi_runs, blessed_page):
 
 
 def test_statistics_and_schema_are_tfdv_s(taxi_runs, blessed_page):
-  import tensorflow_data_validation as tfdv  # pylint: disable=g-import-not-at-top
+  import tensorflow_data_validation as tfdv
   _, _, second = taxi_runs
   _, page = blessed_page
   uri = second.component('StatisticsGen').outputs['statistics'][0]
@@ -210,7 +209,7 @@ def test_a_run_that_failed_its_threshold(strict_run, strict_page):
   assert strict_run.blessed is False
   # The summary names the slice once and says bulk inference was skipped.
   summary = str(strict_run)
-  failed = [l for l in summary.splitlines() if l.strip().startswith(
+  failed = [ln for ln in summary.splitlines() if ln.strip().startswith(
       'failed:')]
   assert len(failed) == 1, summary
   assert 'binary_accuracy on Overall' in failed[0] and '>= 0.999' in failed[0]
@@ -239,7 +238,7 @@ def test_compare_shows_deltas_and_what_changed(taxi_runs, strict_run,
 
 
 def test_report_refuses_to_overwrite_other_files(taxi_runs, tmp_path):
-  from fluent_pipeline.errors import PipelineDefinitionError  # pylint: disable=g-import-not-at-top
+  from fluent_pipeline.errors import PipelineDefinitionError
   _, first, _ = taxi_runs
   precious = tmp_path / 'notes.html'
   precious.write_text('<p>mine</p>')
@@ -250,7 +249,7 @@ def test_report_refuses_to_overwrite_other_files(taxi_runs, tmp_path):
 
 def test_notebook_summary_links_the_written_report(taxi_runs):
   _, first, _ = taxi_runs
-  html = first._repr_html_()  # pylint: disable=protected-access
+  html = first._repr_html_()
   assert '<svg' in html and 'binary_accuracy' in html
   link = re.search(r'class="fluent-report-link">([^<]+)<', html).group(1)
   assert os.path.isfile(link) and link.endswith(f'{first.run_id}.html')
@@ -260,7 +259,7 @@ def test_notebook_summary_links_the_written_report(taxi_runs):
 
 
 def test_a_short_pipeline_says_what_it_lacks(tmp_path, taxi_csv_dir):
-  from fluent_pipeline import PipelineDef  # pylint: disable=g-import-not-at-top
+  from fluent_pipeline import PipelineDef
   result = (PipelineDef('short', root=str(tmp_path))
             .from_csv(taxi_csv_dir).generate_statistics().run())
   path = result.report()

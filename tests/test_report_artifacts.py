@@ -6,18 +6,18 @@ opened in headless Chromium as a reviewer would."""
 
 import os
 
+import browser
 import pytest
 
-import browser
-from fluent_pipeline import _artifacts
-from fluent_pipeline import _report
-from fluent_pipeline._report import _charts
-from fluent_pipeline._report import _sections
-from fluent_pipeline.results import ComponentRun, RunResult
+from fluent_pipeline.artifacts import readers as _artifacts
+from fluent_pipeline.report import charts as _charts
+from fluent_pipeline.report import page as _report
+from fluent_pipeline.report import sections as _sections
+from fluent_pipeline.runs.results import ComponentRun, RunResult
 
 
 def _statistics(folder):
-  from tensorflow_metadata.proto.v0 import statistics_pb2  # pylint: disable=g-import-not-at-top
+  from tensorflow_metadata.proto.v0 import statistics_pb2
   stats = statistics_pb2.DatasetFeatureStatisticsList()
   whole = stats.datasets.add(name='All Examples', num_examples=100)
   fare = whole.features.add(type=statistics_pb2.FeatureNameStatistics.FLOAT)
@@ -126,7 +126,7 @@ def test_each_slicing_column_gets_its_own_chart():
                                      'baseline': {}, 'diff': {}}
   slices['hour:1 vs hour:2'] = {'candidate': {'auc': 0.1}, 'baseline': {},
                                 'diff': {}}
-  columns = _sections._slice_columns(slices)  # pylint: disable=protected-access
+  columns = _sections._slice_columns(slices)
   assert columns == ['hour', 'company']
   hour, company = (_charts.slice_bars(slices, 'auc', 0.75, c)
                    for c in columns)

@@ -16,9 +16,9 @@ import sys
 import types
 
 import pytest
+from conftest import TAXI_DIR
 
 from fluent_pipeline import PipelineDef, diff, read_run, runs
-from conftest import TAXI_DIR
 
 pytestmark = pytest.mark.e2e
 
@@ -104,7 +104,8 @@ def test_diff_names_exactly_the_parameter_and_the_changed_metrics(
     assert before != after, name
   # Metrics are read without TFMA (fast listings); they are TFMA's figures.
   import tensorflow_model_analysis as tfma
-  from fluent_pipeline import _metrics_file
+
+  from fluent_pipeline.artifacts import metrics_file as _metrics_file
   for run_id in (a, b):
     uri = read_run(project.pipeline_root, run_id).component(
         'Evaluator').outputs['evaluation'][0]
@@ -158,7 +159,7 @@ def test_from_run_names_data_that_is_gone(project, two_runs, tmp_path):
   a, _ = two_runs
   config = read_run(project.pipeline_root, a).configuration
   config['source']['location'] = str(tmp_path / 'moved')
-  from fluent_pipeline import _replay
+  from fluent_pipeline.runs import replay as _replay
   with pytest.raises(Exception) as e:
     _replay.rebuild(config, a)
   assert f'run {a} read csv data from' in str(e.value)

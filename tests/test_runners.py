@@ -30,10 +30,10 @@ def test_beam_dag_runner_runs_a_short_chain(tmp_path, taxi_csv_dir):
 
 
 def test_kubeflow_v2_runner_compiles_a_pipeline_spec(tmp_path, taxi_sample):
-  from kfp.pipeline_spec import pipeline_spec_pb2
-  from google.protobuf import json_format
-  from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner as kfv2
   import pipeline as taxi_pipeline  # examples/chicago_taxi/pipeline.py
+  from google.protobuf import json_format
+  from kfp.pipeline_spec import pipeline_spec_pb2
+  from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner as kfv2
   pdef = taxi_pipeline.create_pipeline(
       root=str(tmp_path / 'root'), data_dir=taxi_sample['data'],
       unlabelled_dir=taxi_sample['data_unlabelled'], name='taxi-v2')

@@ -6,11 +6,11 @@ import os
 import textwrap
 
 import pytest
-
-from fluent_pipeline import PipelineDef, UserCodeError
-from fluent_pipeline import _user_code
 from conftest import TAXI_MODULE
 from ir import compile_ir, nodes, params
+
+from fluent_pipeline import PipelineDef, UserCodeError
+from fluent_pipeline.usercode import user_code as _user_code
 
 
 @pytest.fixture
@@ -107,7 +107,7 @@ def test_a_closure_over_constants_is_written_out(tmp_path):
   # Same function, same file; a changed function, a new one.
   assert resolve(preprocessing_fn, 'preprocessing_fn',
                  str(tmp_path)).module_file == path
-  offset = 4  # noqa: F841  (the closure sees the new value)
+  offset = 4
   assert resolve(preprocessing_fn, 'preprocessing_fn',
                  str(tmp_path)).module_file != path
 

@@ -4,13 +4,13 @@ import json
 import os
 
 import pytest
+from conftest import TAXI_MODULE
+from ir import compile_ir, edges, node_type, nodes, params
 from tfx.proto import trainer_pb2
 
 from fluent_pipeline import PipelineDef, inputs, latest
-from fluent_pipeline import _wiring
+from fluent_pipeline.dsl import wiring as _wiring
 from fluent_pipeline.errors import PipelineDefinitionError
-from ir import compile_ir, edges, node_type, nodes, params
-from conftest import TAXI_MODULE
 
 EVAL_CONFIG = {
     'model_specs': [{'label_key': 'tips_xf',

@@ -14,12 +14,12 @@ import os
 import sys
 import time
 
-import fluent_pipeline  # first: selects tf-keras before TensorFlow loads
+import fluent_pipeline  # noqa: F401  (first: selects tf-keras before TensorFlow loads)
 from fluent_pipeline import PipelineDef, inputs
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import taxi_data  # pylint: disable=g-import-not-at-top,wrong-import-position
+import taxi_data  # noqa: E402  (on the path above)
 
 MODULE_FILE = os.path.join(HERE, 'taxi_utils.py')
 DATA_DIR = os.path.join(HERE, 'data')

@@ -11,15 +11,16 @@ import json
 import os
 
 import tensorflow_transform as tft
-from tfx.dsl.component.experimental.annotations import InputArtifact
-from tfx.dsl.component.experimental.annotations import OutputArtifact
+from tensorflow_metadata.proto.v0 import schema_pb2
+from tfx.dsl.component.experimental.annotations import (
+  InputArtifact,
+  OutputArtifact,
+)
 from tfx.dsl.component.experimental.decorators import component
-from tfx.types import artifact
-from tfx.types import standard_artifacts
+from tfx.types import artifact, standard_artifacts
 from tfx.utils import io_utils
 
 from fluent_pipeline.components.configuration import PipelineConfiguration
-from tensorflow_metadata.proto.v0 import schema_pb2
 
 REPORT_FILE = 'report.json'
 

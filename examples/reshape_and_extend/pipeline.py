@@ -18,16 +18,16 @@ import json
 import os
 import sys
 
-import fluent_pipeline  # noqa: F401  pylint: disable=unused-import  (tf-keras before TF)
+import fluent_pipeline  # noqa: F401  (tf-keras before TF)
 from fluent_pipeline import PipelineDef
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.append(HERE)  # feature_report.py, when imported from elsewhere
-from feature_report import FeatureReport, REPORT_FILE  # pylint: disable=g-import-not-at-top,wrong-import-position
+from feature_report import REPORT_FILE, FeatureReport  # noqa: E402
 
 TAXI_DIR = os.path.join(os.path.dirname(HERE), 'chicago_taxi')
 sys.path.append(TAXI_DIR)  # taxi_data.py
-import taxi_data  # pylint: disable=g-import-not-at-top,wrong-import-position
+import taxi_data  # noqa: E402  (on the path above)
 
 MODULE_FILE = os.path.join(TAXI_DIR, 'taxi_utils.py')
 DATA_DIR = os.path.join(TAXI_DIR, 'data')

@@ -17,3 +17,7 @@
 Each is a regular TFX component, so any TFX runner executes it; the runner's
 workers need fluent_pipeline installed, as they need TFX.
 """
+
+# The file inside a PipelineConfiguration artifact: PipelineConfigurationGen
+# writes it; runs read it back without importing TFX.
+CONFIGURATION_FILE = 'configuration.json'

@@ -71,7 +71,7 @@ def split_pattern(examples: types.Artifact, split: str) -> str:
 
 def parse(record: bytes, fmt: int):
   """The tf.Example or tf.SequenceExample in `record`."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
   if fmt == example_gen_pb2.FORMAT_TF_SEQUENCE_EXAMPLE:
     return tf.train.SequenceExample.FromString(record)
   return tf.train.Example.FromString(record)
@@ -171,7 +171,7 @@ def reshape(executor, input_dict: Dict[str, List[types.Artifact]],
   fmt = payload_format(examples, component)
   chosen = selected_splits(examples, exec_properties.get('splits'))
   copy_properties(examples, output)  # split URIs need the names
-  pipeline = executor._make_beam_pipeline()  # pylint: disable=protected-access
+  pipeline = executor._make_beam_pipeline()
   for split in chosen:
     add_split(pipeline, examples, output, split, fmt)
   counters = run(pipeline, namespace)
@@ -197,7 +197,7 @@ class CountRecords(beam.DoFn):
 
 def read_counters(result, namespace: str) -> Dict[str, int]:
   """The counters of a finished Beam pipeline, by name (any runner)."""
-  from apache_beam.metrics.metric import MetricsFilter  # pylint: disable=g-import-not-at-top
+  from apache_beam.metrics.metric import MetricsFilter
   query = result.metrics().query(MetricsFilter().with_namespace(namespace))
   counts: Dict[str, int] = {}
   for counter in query['counters']:
@@ -221,7 +221,7 @@ def run(pipeline: beam.Pipeline, namespace: str) -> Dict[str, int]:
 def package_user_module(component) -> None:
   """Has TFX package `module_file` into a wheel at run time, as Trainer does
   (the runner then fills `module_path`)."""
-  from tfx.components.util import udf_utils  # pylint: disable=g-import-not-at-top
+  from tfx.components.util import udf_utils
   if udf_utils.should_package_user_modules():
     udf_utils.add_user_module_dependency(component, 'module_file',
                                          'module_path')
@@ -243,7 +243,7 @@ def load_user_fn(props: Dict[str, str], key: str) -> Callable[..., Any]:
   loaded once per process: each get_fn pip-installs the wheel again, about
   1.4 s for every split's DoFn. With it, get_fn looks up a function named
   after the property (`key`), not its value: ask for the name instead."""
-  from tfx.components.util import udf_utils  # pylint: disable=g-import-not-at-top
+  from tfx.components.util import udf_utils
   name = props.get(key)
   module_path = props.get('module_path')
   if not module_path:

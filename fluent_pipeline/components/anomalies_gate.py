@@ -35,8 +35,8 @@ class AnomaliesFound(RuntimeError):
 def read_anomalies(uri: str, split_names: List[str]
                    ) -> List[Tuple[str, str, str, str]]:
   """(split, feature, kind, description) of every anomaly under `uri`."""
-  from tensorflow_metadata.proto.v0 import anomalies_pb2  # pylint: disable=g-import-not-at-top
-  from tfx.utils import io_utils  # pylint: disable=g-import-not-at-top
+  from tensorflow_metadata.proto.v0 import anomalies_pb2
+  from tfx.utils import io_utils
   found = []
   for split in split_names:
     path = os.path.join(uri, f'Split-{split}', 'SchemaDiff.pb')
@@ -58,7 +58,7 @@ def read_anomalies(uri: str, split_names: List[str]
 
 
 @component
-def AnomaliesGate(anomalies: InputArtifact[ExampleAnomalies]) -> None:  # pylint: disable=invalid-name
+def AnomaliesGate(anomalies: InputArtifact[ExampleAnomalies]) -> None:
   """Fails when ExampleValidator found any anomaly."""
   found = read_anomalies(anomalies.uri, json.loads(anomalies.split_names))
   if found:

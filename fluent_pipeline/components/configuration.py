@@ -13,15 +13,11 @@ import os
 from typing import Any, Dict, List
 
 from tfx import types
-from tfx.dsl.components.base import base_component
-from tfx.dsl.components.base import base_executor
-from tfx.dsl.components.base import executor_spec
-from tfx.types import artifact_utils
-from tfx.types import channel
-from tfx.types.component_spec import ChannelParameter
-from tfx.types.component_spec import ExecutionParameter
+from tfx.dsl.components.base import base_component, base_executor, executor_spec
+from tfx.types import artifact_utils, channel
+from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
-from fluent_pipeline._configuration import FILE_NAME
+from fluent_pipeline.components import CONFIGURATION_FILE
 
 
 class PipelineConfiguration(types.Artifact):
@@ -49,7 +45,7 @@ class Executor(base_executor.BaseExecutor):
     text = exec_properties['configuration_json']
     configuration = json.loads(text)  # refuse anything that is not JSON
     os.makedirs(artifact.uri, exist_ok=True)
-    with open(os.path.join(artifact.uri, FILE_NAME), 'w',
+    with open(os.path.join(artifact.uri, CONFIGURATION_FILE), 'w',
               encoding='utf-8') as f:
       json.dump(configuration, f, indent=1, ensure_ascii=False)
     artifact.set_string_custom_property(

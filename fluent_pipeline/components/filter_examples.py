@@ -17,13 +17,13 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import apache_beam as beam
 from tfx import types
-from tfx.dsl.components.base import base_beam_component
-from tfx.dsl.components.base import base_beam_executor
-from tfx.dsl.components.base import executor_spec
-from tfx.types import channel
-from tfx.types import standard_artifacts
-from tfx.types.component_spec import ChannelParameter
-from tfx.types.component_spec import ExecutionParameter
+from tfx.dsl.components.base import (
+  base_beam_component,
+  base_beam_executor,
+  executor_spec,
+)
+from tfx.types import channel, standard_artifacts
+from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
 from fluent_pipeline.components import _examples_io
 

@@ -19,13 +19,13 @@ def probe(model_path: str, signature_name: str, example_files,
   out = {'load_seconds': None, 'signature': signature_name,
          'latencies_ms': [], 'error': None}
   started = time.perf_counter()
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
   out['tf_import_seconds'] = round(time.perf_counter() - started, 3)
   try:
     started = time.perf_counter()
     model = tf.saved_model.load(model_path)
     out['load_seconds'] = round(time.perf_counter() - started, 3)
-  except Exception as e:  # pylint: disable=broad-except
+  except Exception as e:
     out['error'] = f'the model does not load: {type(e).__name__}: {e}'
     return out
   signature = model.signatures.get(signature_name)
@@ -61,7 +61,7 @@ def probe(model_path: str, signature_name: str, example_files,
         out['first_request_ms'] = elapsed_ms  # traced once, like a warm-up
       else:
         out['latencies_ms'].append(elapsed_ms)
-  except Exception as e:  # pylint: disable=broad-except
+  except Exception as e:
     out['error'] = (f'request {len(out["latencies_ms"]) + 1} failed: '
                     f'{type(e).__name__}: {str(e).splitlines()[0][:300]}')
   return out

@@ -1,0 +1,81 @@
+"""The overall metrics of a TFMA evaluation, read without importing TFMA.
+
+`tfma.load_metrics` needs `import tensorflow_model_analysis`, which imports
+TensorFlow: 7 s here, for a listing of runs that otherwise takes 0.3 s. The
+metrics file is a plain TFRecord file of MetricsForSlice protos, whose
+generated module depends on protobuf alone, so it is loaded by its path.
+Anything unexpected (a remote or compressed file, another layout) returns
+None and the caller falls back to TFMA.
+"""
+
+import glob
+import importlib.util
+import os
+import struct
+from collections.abc import Iterator
+from typing import Optional
+
+_MODULE = '_fluent_pipeline_tfma_metrics_for_slice_pb2'
+
+
+def _metrics_for_slice():
+  import sys
+  if _MODULE in sys.modules:
+    return sys.modules[_MODULE]
+  spec = importlib.util.find_spec('tensorflow_model_analysis')
+  if spec is None or not spec.submodule_search_locations:
+    return None
+  path = os.path.join(spec.submodule_search_locations[0], 'proto',
+                      'metrics_for_slice_pb2.py')
+  module_spec = importlib.util.spec_from_file_location(_MODULE, path)
+  module = importlib.util.module_from_spec(module_spec)
+  module_spec.loader.exec_module(module)
+  sys.modules[_MODULE] = module
+  return module
+
+
+def _records(path: str) -> Iterator[bytes]:
+  """The records of an uncompressed TFRecord file (length, crc, data, crc)."""
+  with open(path, 'rb') as f:
+    while True:
+      header = f.read(12)
+      if not header:
+        return
+      if len(header) < 12:
+        raise ValueError(f'truncated TFRecord header in {path}')
+      length, = struct.unpack('<Q', header[:8])
+      data = f.read(length)
+      if len(data) < length or len(f.read(4)) < 4:
+        raise ValueError(f'truncated TFRecord in {path}')
+      yield data
+
+
+def overall_metrics(evaluation_uri: str) -> Optional[dict[str, float]]:
+  """The candidate model's overall-slice metrics, or None when this fast
+  path cannot read them."""
+  if '://' in evaluation_uri:
+    return None
+  files = glob.glob(os.path.join(evaluation_uri, 'metrics-*.tfrecord'))
+  if not files:
+    return None
+  try:
+    module = _metrics_for_slice()
+    if module is None:
+      return None
+    for path in sorted(files):
+      for record in _records(path):
+        metrics = module.MetricsForSlice.FromString(record)
+        if metrics.slice_key.single_slice_keys:
+          continue
+        values = {}
+        for kv in metrics.metric_keys_and_values:
+          # With a baseline, TFMA writes the candidate's, the baseline's and
+          # their difference; the candidate's are the run's figures.
+          if kv.key.is_diff or kv.key.model_name not in ('', 'candidate'):
+            continue
+          if kv.value.HasField('double_value'):
+            values[kv.key.name] = kv.value.double_value.value
+        return values
+  except Exception:
+    return None
+  return {}

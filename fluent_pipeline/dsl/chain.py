@@ -1,0 +1,682 @@
+"""The chain calls: each records one step of the plan, checked at the call.
+
+Each call returns a new chain and leaves its receiver unchanged; calling the
+same step again replaces it. Arguments are checked when the call is made
+(proto types) and wiring when build() is called, which turns the plan into a
+vanilla `tfx.orchestration.pipeline.Pipeline` for any TFX DagRunner.
+
+`Chain` holds every call that records; `fluent_pipeline.PipelineDef` adds
+the endings that run, export and replay a chain, which live in the layers
+above this one.
+"""
+
+import functools
+import inspect
+import os
+import re
+import types
+from collections.abc import Iterable, Sequence
+from typing import Any, Callable, Optional, TypeVar, Union
+
+from fluent_pipeline import _paths
+from fluent_pipeline.dsl import inputs, protos
+from fluent_pipeline.dsl.plan import Plan, Step, latest
+from fluent_pipeline.errors import PipelineDefinitionError
+
+_NAME_RE = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.-]{0,62}')
+_REPR_WIDTH = 79  # a longer repr puts one call per line
+_EXAMPLE_CHOICES = ('transformed', 'reshaped', 'raw')
+_RAW_CHOICES = ('reshaped', 'raw')  # for steps before Transform
+
+
+def _trainer_pb2():
+  from tfx.proto import trainer_pb2
+  return trainer_pb2
+
+
+_F = TypeVar('_F', bound=Callable[..., Any])
+
+
+def _recorded(method: _F) -> _F:
+  """Records a step call's arguments (defaults applied) on the step it made,
+  for the configuration artifact and for PipelineDef.from_run."""
+  params = list(inspect.signature(method).parameters.values())[1:]
+  names = [p.name for p in params]
+  defaults = {p.name: p.default for p in params
+              if p.default is not inspect.Parameter.empty}
+
+  @functools.wraps(method)
+  def call(self, *args, **kwargs):
+    made = method(self, *args, **kwargs)  # which has checked the arguments
+    arguments = dict(defaults)
+    arguments.update(zip(names, args))
+    arguments.update(kwargs)
+    return made._with(made._plan.with_call_args(method.__name__, arguments))
+  return call  # type: ignore[return-value]
+
+
+_C = TypeVar('_C', bound='Chain')
+
+
+class Chain:
+  """A recorded TFX pipeline: the plan and the calls that add to it."""
+
+
+  def __init__(self, name: str, root: Union[str, os.PathLike] = 'runs', *,
+               _plan: Optional[Plan] = None):
+    if _plan is not None:
+      self._plan = _plan
+      return
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
+      raise PipelineDefinitionError(
+          'PipelineDef', f'pipeline name {name!r} is not usable: TFX needs '
+          '1-63 characters, and it names a directory and MLMD contexts',
+          fix="use letters, digits, '_', '-' or '.', starting with a letter "
+          "or digit, e.g. PipelineDef('taxi')")
+    root = _paths.absolute(root)  # a remote root (gs://, s3://) stays as given
+    self._plan = Plan(name=name, root=root)
+
+  # ----------------------------------------------------------------- plumbing
+  def _with(self: _C, plan: Plan) -> _C:
+    return type(self)('', _plan=plan)
+
+  def _step(self, kind: str, call: str, tfx: Optional[dict] = None,
+            opts: Optional[dict] = None) -> _C:
+    return self._with(self._plan.with_step(kind, Step.of(call, tfx, opts)))
+
+  @property
+  def name(self) -> str:
+    return self._plan.name
+
+  @property
+  def pipeline_root(self) -> str:
+    """Directory of this pipeline's artifacts (and, by default, its MLMD)."""
+    return self._plan.pipeline_root
+
+  @property
+  def metadata_path(self) -> Optional[str]:
+    """The sqlite MLMD file, or None when another store is configured."""
+    if self._plan.metadata_config is not None:
+      return None
+    return self._plan.metadata_path or _paths.join(
+        self._plan.pipeline_root, 'metadata.sqlite')
+
+  @property
+  def steps(self) -> Sequence[str]:
+    """The chain calls recorded so far, in pipeline order."""
+    calls = ['from_source'] if self._plan.source else []
+    return calls + [step.call for _, step in self._plan.ordered()]
+
+  def __repr__(self) -> str:
+    """The chain as code: the calls made, with the arguments that differ
+    from the defaults (secrets masked, long values shortened). Instant: no
+    TFX import."""
+    from fluent_pipeline.dsl import chain_code
+    calls = chain_code.chain_calls(self._plan, Chain)
+    one_line = '.'.join(calls)
+    if len(one_line) <= _REPR_WIDTH:
+      return one_line
+    return '(' + '\n .'.join(calls) + ')'
+
+  # ------------------------------------------------------------------ sources
+  def from_source(self, source: inputs.Source) -> _C:
+    """Uses a source built with `fluent_pipeline.inputs` for training data."""
+    if not isinstance(source, inputs.Source):
+      raise PipelineDefinitionError(
+          'from_source', f'expected a fluent_pipeline.inputs source, got '
+          f'{type(source).__name__}',
+          fix="pass inputs.from_csv('data/') or a sibling helper")
+    return self._with(self._plan.replace(source=source))
+
+  def from_csv(self: _C, path, *, input_config=None, output_config=None,
+               range_config=None) -> _C:
+    """CSV files [CsvExampleGen]."""
+    return self.from_source(inputs.from_csv(
+        path, input_config=input_config, output_config=output_config,
+        range_config=range_config))
+
+  def from_tfrecord(self: _C, path, *, input_config=None, output_config=None,
+                    range_config=None) -> _C:
+    """TFRecord files of tf.Example [ImportExampleGen]."""
+    return self.from_source(inputs.from_tfrecord(
+        path, input_config=input_config, output_config=output_config,
+        range_config=range_config))
+
+  def from_parquet(self: _C, path, *, input_config=None, output_config=None,
+                   range_config=None) -> _C:
+    """Parquet files [FileBasedExampleGen + parquet executor]."""
+    return self.from_source(inputs.from_parquet(
+        path, input_config=input_config, output_config=output_config,
+        range_config=range_config))
+
+  def from_avro(self: _C, path, *, input_config=None, output_config=None,
+                range_config=None) -> _C:
+    """Avro files [FileBasedExampleGen + avro executor]."""
+    return self.from_source(inputs.from_avro(
+        path, input_config=input_config, output_config=output_config,
+        range_config=range_config))
+
+  def from_bigquery(self: _C, query: str, *, input_config=None,
+                    output_config=None, range_config=None) -> _C:
+    """A BigQuery query [BigQueryExampleGen]; needs Google Cloud to run."""
+    return self.from_source(inputs.from_bigquery(
+        query, input_config=input_config, output_config=output_config,
+        range_config=range_config))
+
+  def from_example_gen(self: _C, component) -> _C:
+    """Any hand-built ExampleGen component."""
+    return self.from_source(inputs.from_example_gen(component))
+
+  # ------------------------------------------------------------- data checks
+  @_recorded
+  def generate_statistics(self: _C, *, stats_options=None,
+                          exclude_splits: Optional[Iterable[str]] = None,
+                          examples: Optional[str] = None) -> _C:
+    """Dataset statistics [StatisticsGen]. examples: 'reshaped' (the
+    default: after the dataset steps) or 'raw' (ExampleGen's)."""
+    return self._step('statistics', 'generate_statistics', tfx=dict(
+        stats_options=stats_options, exclude_splits=_list(exclude_splits)),
+        opts=dict(examples=_examples_choice('generate_statistics', examples,
+                                            _RAW_CHOICES)))
+
+  @_recorded
+  def infer_schema(self: _C, *, infer_feature_shape: bool = True,
+                   exclude_splits: Optional[Iterable[str]] = None
+                   ) -> _C:
+    """A schema inferred from the statistics [SchemaGen]."""
+    return self._step('schema', 'infer_schema', tfx=dict(
+        infer_feature_shape=bool(infer_feature_shape),
+        exclude_splits=_list(exclude_splits)))
+
+  @_recorded
+  def with_imported_schema(self: _C, path) -> _C:
+    """A curated schema.pbtxt [ImportSchemaGen]; wins over infer_schema()."""
+    path = _paths.absolute(path)
+    return self._step('imported_schema', 'with_imported_schema',
+                      tfx=dict(schema_file=path))
+
+  @_recorded
+  def validate_input_data(self: _C, *, fail_on_anomalies: bool = False,
+                          exclude_splits=None,
+                          custom_validation_config=None) -> _C:
+    """Anomalies of the statistics against the schema [ExampleValidator].
+
+    TFX records anomalies and goes on; with fail_on_anomalies=True the run
+    stops before Transform/Tuner/Trainer and lists them.
+    """
+    return self._step('validate', 'validate_input_data', tfx=dict(
+        exclude_splits=_list(exclude_splits),
+        custom_validation_config=custom_validation_config),
+        opts=dict(fail_on_anomalies=bool(fail_on_anomalies)))
+
+  # ------------------------------------------------------------ dataset steps
+  @_recorded
+  def filter_examples(self: _C, predicate, *,
+                      splits: Optional[Iterable[str]] = None
+                      ) -> _C:
+    """Keeps the examples for which `predicate(features)` is true
+    [FilterExamples, Apache Beam]. `features` maps each feature name to its
+    list of values (ints, floats, or bytes for string features), as a
+    tf.Example holds them. predicate: a function (one defined in a notebook
+    too) or a dotted path; it runs inside the Beam workers. Only the named
+    splits are filtered (default: all); the others are copied unchanged.
+
+    Dataset steps run in the order written, and the steps after them read
+    their output; a step can ask for ExampleGen's with examples='raw'.
+    """
+    step = 'filter_examples'
+    _check_code(step, 'predicate', predicate)
+    return self._with(self._plan.with_reshape(Step.of(step, opts=dict(
+        code=predicate, code_arg='predicate', fn_name='predicate_fn',
+        splits=_splits(step, splits)))))
+
+  @_recorded
+  def stratified_sample(self: _C, key, *, samples_per_key: Optional[int] = None,
+                        fraction: Optional[float] = None,
+                        splits: Optional[Iterable[str]] = None,
+                        seed: int = 0) -> _C:
+    """A reproducible stratified sample [StratifiedSample, Apache Beam].
+
+    key: a feature name, or a function of the feature dict (as in
+    filter_examples) returning the stratum. samples_per_key: keep at most
+    this many examples of each stratum; fraction: keep each example with
+    this probability, decided by a hash of (seed, example), so about that
+    fraction of each stratum. The same seed and data give the same sample
+    on every runner and number of workers. Only the named splits are
+    sampled (default: all); the others are copied unchanged.
+    """
+    step = 'stratified_sample'
+    if (samples_per_key is None) == (fraction is None):
+      raise PipelineDefinitionError(
+          step, 'give exactly one of samples_per_key and fraction',
+          fix=f"{step}('label', samples_per_key=1000) or "
+          f"{step}('label', fraction=0.1)")
+    if samples_per_key is not None and (
+        isinstance(samples_per_key, bool) or
+        not isinstance(samples_per_key, int) or samples_per_key < 1):
+      raise PipelineDefinitionError(
+          step, f'samples_per_key must be a positive int, got '
+          f'{samples_per_key!r}', fix=f'{step}(key, samples_per_key=1000)')
+    if fraction is not None and (
+        isinstance(fraction, bool) or not isinstance(fraction, (int, float))
+        or not 0 < fraction <= 1):
+      raise PipelineDefinitionError(
+          step, f'fraction must be in (0, 1], got {fraction!r}',
+          fix=f'{step}(key, fraction=0.1)')
+    if isinstance(seed, bool) or not isinstance(seed, int):
+      raise PipelineDefinitionError(
+          step, f'seed must be an int, got {seed!r}', fix=f'{step}(..., seed=0)')
+    opts = dict(splits=_splits(step, splits), seed=seed,
+                samples_per_key=samples_per_key,
+                fraction=None if fraction is None else float(fraction))
+    if isinstance(key, str) and key:
+      opts['key_feature'] = key
+    elif _is_code(key):
+      opts.update(code=key, code_arg='key', fn_name='key_fn')
+    else:
+      raise PipelineDefinitionError(
+          step, f'key must be a feature name or a function of the feature '
+          f'dict, got {key!r}',
+          fix=f"{step}('payment_type', ...) or {step}(lambda f: "
+          "f['trip_start_hour'][0] // 6, ...)")
+    return self._with(self._plan.with_reshape(Step.of(step, opts=opts)))
+
+  # ------------------------------------------------------------------- model
+  @_recorded
+  def preprocess(self: _C, preprocessing_fn, *, splits_config=None,
+                 force_tf_compat_v1: bool = False, custom_config=None,
+                 disable_statistics: bool = False,
+                 materialize: bool = True,
+                 examples: Optional[str] = None) -> _C:
+    """Feature engineering with tf.Transform [Transform]. examples:
+    'reshaped' (the default: after the dataset steps) or 'raw'."""
+    from tfx.proto import transform_pb2
+    return self._step('transform', 'preprocess', tfx=dict(
+        splits_config=protos.coerce(splits_config, transform_pb2.SplitsConfig,
+                                     step='preprocess', arg='splits_config'),
+        force_tf_compat_v1=force_tf_compat_v1 or None,
+        custom_config=custom_config,
+        disable_statistics=disable_statistics or None,
+        materialize=None if materialize else False,
+    ), opts=dict(code=preprocessing_fn, examples=_examples_choice(
+        'preprocess', examples, _RAW_CHOICES)))
+
+  @_recorded
+  def tune(self: _C, tuner_fn, *, train_args=None, eval_args=None, tune_args=None,
+           custom_config=None, examples: Optional[str] = None
+           ) -> _C:
+    """Hyperparameter search with KerasTuner [Tuner].
+
+    train_args / eval_args: a TrainArgs / EvalArgs, a dict of its fields, or
+    an int number of steps. examples: 'transformed' (the default when
+    preprocess() is in the chain), 'reshaped' (untransformed, after the
+    dataset steps; the default otherwise) or 'raw' (ExampleGen's).
+    """
+    from tfx.proto import tuner_pb2
+    trainer_pb2 = _trainer_pb2()
+    return self._step('tuner', 'tune', tfx=dict(
+        train_args=protos.coerce(train_args, trainer_pb2.TrainArgs,
+                                  step='tune', arg='train_args',
+                                  int_field='num_steps'),
+        eval_args=protos.coerce(eval_args, trainer_pb2.EvalArgs,
+                                 step='tune', arg='eval_args',
+                                 int_field='num_steps'),
+        tune_args=protos.coerce(tune_args, tuner_pb2.TuneArgs, step='tune',
+                                 arg='tune_args'),
+        custom_config=custom_config,
+    ), opts=dict(code=tuner_fn, examples=_examples_choice('tune', examples)))
+
+  @_recorded
+  def with_hyperparameters(self: _C, path) -> _C:
+    """Fixed hyperparameters from a Tuner's best_hyperparameters.txt
+    [Importer]; wins over tune() for train()."""
+    path = _paths.absolute(path)
+    return self._step('imported_hyperparameters', 'with_hyperparameters',
+                      opts=dict(path=path))
+
+  @_recorded
+  def train(self: _C, run_fn, *, train_args=None, eval_args=None,
+            custom_config=None, examples: Optional[str] = None
+            ) -> _C:
+    """Model training with a user run_fn [Trainer].
+
+    train_args / eval_args: a TrainArgs / EvalArgs, a dict of its fields, or
+    an int number of steps. examples: 'transformed' (the default when
+    preprocess() is in the chain), 'reshaped' (untransformed, after the
+    dataset steps; the default otherwise) or 'raw' (ExampleGen's).
+    """
+    trainer_pb2 = _trainer_pb2()
+    return self._step('trainer', 'train', tfx=dict(
+        train_args=protos.coerce(train_args, trainer_pb2.TrainArgs,
+                                  step='train', arg='train_args',
+                                  int_field='num_steps'),
+        eval_args=protos.coerce(eval_args, trainer_pb2.EvalArgs,
+                                 step='train', arg='eval_args',
+                                 int_field='num_steps'),
+        custom_config=custom_config,
+    ), opts=dict(code=run_fn, examples=_examples_choice('train', examples)))
+
+  @_recorded
+  def with_base_model(self: _C, model=latest) -> _C:
+    """Warm-starts train() from a SavedModel directory [Importer], or from
+    the newest model this pipeline trained (`latest`) [Resolver]."""
+    if model is latest or model == 'latest':
+      return self._step('base_model', 'with_base_model',
+                        opts=dict(latest=True))
+    path = _paths.absolute(model)
+    return self._step('base_model', 'with_base_model', opts=dict(path=path))
+
+  @_recorded
+  def evaluate_model(self: _C, eval_config, *, example_splits=None,
+                     fairness_indicator_thresholds=None,
+                     compare_to_baseline: bool = True,
+                     examples: Optional[str] = None) -> _C:
+    """Model analysis and blessing with TFMA against the latest blessed
+    model [Resolver + Evaluator]. eval_config: a tfma.EvalConfig or a dict.
+    examples: 'reshaped' (the default: after the dataset steps) or 'raw'."""
+    from tensorflow_model_analysis.proto import config_pb2
+    if protos.is_runtime_parameter(eval_config):
+      raise PipelineDefinitionError(
+          'evaluate_model', "TFX's Evaluator takes no RuntimeParameter for "
+          'eval_config', fix='pass a tfma.EvalConfig or a dict of its fields')
+    config = protos.coerce(eval_config, config_pb2.EvalConfig,
+                            step='evaluate_model', arg='eval_config')
+    if config is None:
+      raise PipelineDefinitionError(
+          'evaluate_model', 'eval_config is required',
+          fix='pass tfma.EvalConfig(model_specs=[...], metrics_specs=[...])')
+    return self._step('evaluator', 'evaluate_model', tfx=dict(
+        eval_config=config, example_splits=_list(example_splits),
+        fairness_indicator_thresholds=_list(fairness_indicator_thresholds),
+    ), opts=dict(compare_to_baseline=bool(compare_to_baseline),
+                 examples=_examples_choice('evaluate_model', examples,
+                                           _RAW_CHOICES)))
+
+  @_recorded
+  def infra_validate(self: _C, *, local: Optional[bool] = None,
+                     max_load_seconds: float = 5.0,
+                     max_latency_ms: float = 200.0, num_requests: int = 20,
+                     batch_size: int = 1,
+                     signature_name: str = 'serving_default',
+                     serving_spec=None, validation_spec=None,
+                     request_spec=None) -> _C:
+    """Checks that the model loads and serves before it is pushed.
+
+    By default (local) [LocalInfraValidator]: the model is loaded in a fresh
+    process, its serving signature is called with `num_requests` batches of
+    the pipeline's own eval examples, and it is blessed only when loading
+    takes at most `max_load_seconds` and the p95 request latency is at most
+    `max_latency_ms`. Runs anywhere.
+
+    With `serving_spec` [InfraValidator]: TFX's check in TensorFlow Serving,
+    which needs Docker or Kubernetes to run.
+    """
+    step = 'infra_validate'
+    if serving_spec is None and local is False:
+      raise PipelineDefinitionError(
+          step, 'local=False needs a serving_spec for TFX InfraValidator',
+          fix='pass serving_spec=ServingSpec(tensorflow_serving=..., '
+          'local_docker=...), or drop local=False to validate locally')
+    if serving_spec is None:
+      for arg, value in (('max_load_seconds', max_load_seconds),
+                         ('max_latency_ms', max_latency_ms)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or value <= 0:
+          raise PipelineDefinitionError(
+              step, f'{arg} must be a positive number, got {value!r}',
+              fix=f'{step}({arg}=...)')
+      for arg, value in (('num_requests', num_requests),
+                         ('batch_size', batch_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+          raise PipelineDefinitionError(
+              step, f'{arg} must be a positive int, got {value!r}',
+              fix=f'{step}({arg}=...)')
+      return self._step('infra_validator', step, opts=dict(
+          local=dict(max_load_seconds=float(max_load_seconds),
+                     max_latency_ms=float(max_latency_ms),
+                     num_requests=num_requests, batch_size=batch_size,
+                     signature_name=signature_name)))
+    if local:
+      raise PipelineDefinitionError(
+          step, 'local=True and a serving_spec ask for two different checks',
+          fix='drop serving_spec for the local check, or local=True for '
+          'TFX InfraValidator')
+    from tfx.proto import infra_validator_pb2 as pb
+    return self._step('infra_validator', step, tfx=dict(
+        serving_spec=protos.coerce(serving_spec, pb.ServingSpec, step=step,
+                                    arg='serving_spec'),
+        validation_spec=protos.coerce(validation_spec, pb.ValidationSpec,
+                                       step=step, arg='validation_spec'),
+        request_spec=protos.coerce(request_spec, pb.RequestSpec, step=step,
+                                    arg='request_spec')))
+
+  @_recorded
+  def push_to(self: _C, destination, *, custom_config=None) -> _C:
+    """Pushes blessed models to a directory [Pusher]. A relative path is
+    relative to the pipeline root; a PushDestination proto is used as is."""
+    from tfx.proto import pusher_pb2
+    if isinstance(destination, (str, os.PathLike)):
+      destination = os.fspath(destination)
+      opts = dict(directory=destination)
+      tfx = dict(custom_config=custom_config)
+    else:
+      opts = {}
+      tfx = dict(custom_config=custom_config, push_destination=protos.coerce(
+          destination, pusher_pb2.PushDestination, step='push_to',
+          arg='destination'))
+    return self._step('pusher', 'push_to', tfx=tfx, opts=opts)
+
+  @_recorded
+  def bulk_infer(self: _C, source: inputs.Source, *, data_spec=None,
+                 model_spec=None, output_example_spec=None) -> _C:
+    """Batch predictions over `source` (from fluent_pipeline.inputs)
+    [ExampleGen + BulkInferrer]."""
+    from tfx.proto import bulk_inferrer_pb2 as pb
+    step = 'bulk_infer'
+    if not isinstance(source, inputs.Source):
+      raise PipelineDefinitionError(
+          step, f'expected a fluent_pipeline.inputs source, got '
+          f'{type(source).__name__}',
+          fix="bulk_infer(inputs.from_csv('path/to/unlabelled/'))")
+    return self._step('bulk_inferrer', step, tfx=dict(
+        data_spec=protos.coerce(data_spec, pb.DataSpec, step=step,
+                                 arg='data_spec'),
+        model_spec=protos.coerce(model_spec, pb.ModelSpec, step=step,
+                                  arg='model_spec'),
+        output_example_spec=protos.coerce(
+            output_example_spec, pb.OutputExampleSpec, step=step,
+            arg='output_example_spec'),
+    ), opts=dict(source=source))
+
+  # ----------------------------------------------------------------- settings
+  def with_root(self: _C, root: Union[str, os.PathLike]) -> _C:
+    """The same pipeline under another root (`gs://bucket/pipelines` to
+    ship it, a local folder to try it)."""
+    return self._with(self._plan.replace(root=_paths.absolute(root)))
+
+  def cache(self: _C, enabled: bool = True) -> _C:
+    """Reuses outputs of unchanged components from earlier runs."""
+    return self._with(self._plan.replace(enable_cache=bool(enabled)))
+
+  def record_configuration(self: _C, enabled: bool = True) -> _C:
+    """Whether the pipeline starts with PipelineConfigurationGen, which
+    freezes the run's arguments, parameters, user code and package versions
+    as a PipelineConfiguration artifact (on by default). Turned off, the
+    chain compiles to exactly the pipeline hand-written TFX would."""
+    return self._with(self._plan.replace(record_configuration=bool(enabled)))
+
+  def with_parameters(self: _C, **values: Any) -> _C:
+    """Records the parameter values this pipeline was made with in its
+    configuration artifact, where `runs` and `diff` show them.
+    `fluent-pipeline run FILE --set name=value` records them for you."""
+    merged = dict(self._plan.parameters)
+    merged.update(values)
+    return self._with(self._plan.replace(
+        parameters=types.MappingProxyType(merged)))
+
+  def with_beam_pipeline_args(self: _C, args: Iterable[str]) -> _C:
+    """Beam options for every Beam-powered component."""
+    if isinstance(args, str):
+      raise PipelineDefinitionError(
+          'with_beam_pipeline_args', 'expected a list of flags, got a string',
+          fix="with_beam_pipeline_args(['--direct_num_workers=2'])")
+    return self._with(self._plan.replace(beam_pipeline_args=tuple(args)))
+
+  def with_beam(self: _C, preset_or_args: Iterable[str]) -> _C:
+    """Where the Beam-powered components run: a `fluent_pipeline.beam`
+    preset (`beam.local(workers=2)`, `beam.dataflow(...)`, ...) or any
+    iterable of Beam flags; replaces earlier Beam args."""
+    step, fix = 'with_beam', ('with_beam(beam.local(workers=2)), after '
+                              '`from fluent_pipeline import beam`')
+    if callable(preset_or_args):
+      raise PipelineDefinitionError(
+          step, f'got the preset {getattr(preset_or_args, "__name__", "")!r} '
+          'itself, not its flags',
+          fix=f'call it: {fix}')
+    if isinstance(preset_or_args, str) or not isinstance(preset_or_args,
+                                                         Iterable):
+      raise PipelineDefinitionError(
+          step, f'expected a list of flags, got {preset_or_args!r}', fix=fix)
+    args = list(preset_or_args)
+    for arg in args:
+      if not isinstance(arg, str):
+        raise PipelineDefinitionError(
+            step, f'Beam flags are strings, got {arg!r}', fix=fix)
+    return self.with_beam_pipeline_args(args)
+
+  def with_sqlite_ml_metadata(self: _C, path=None) -> _C:
+    """ML Metadata in a sqlite file (default: <pipeline_root>/metadata.sqlite)."""
+    if path is not None:
+      path = _paths.absolute(path)
+    return self._with(self._plan.replace(metadata_path=path,
+                                         metadata_config=None))
+
+  def with_metadata_connection(self: _C, config) -> _C:
+    """ML Metadata through any ml_metadata ConnectionConfig."""
+    from ml_metadata.proto import metadata_store_pb2
+    config = protos.coerce(config, metadata_store_pb2.ConnectionConfig,
+                            step='with_metadata_connection', arg='config')
+    return self._with(self._plan.replace(metadata_config=config,
+                                         metadata_path=None))
+
+  def with_mysql_ml_metadata(self: _C, host: str = '127.0.0.1', port: int = 3306,
+                             database: str = 'mlmd', user: str = 'root',
+                             password: str = '') -> _C:
+    """ML Metadata on a MySQL or MariaDB server: how teams share a store.
+
+    The database must exist; ML Metadata creates its tables on first use.
+    """
+    step = 'with_mysql_ml_metadata'
+    if not isinstance(port, int) or not 0 < port < 65536:
+      raise PipelineDefinitionError(
+          step, f'port {port!r} is not a TCP port', fix='pass port=3306')
+    for arg, value in (('host', host), ('database', database), ('user', user)):
+      if not isinstance(value, str) or not value:
+        raise PipelineDefinitionError(
+            step, f'{arg} must be a non-empty string, got {value!r}',
+            fix=f"{step}(host='db.example.com', database='mlmd', user=...)")
+    from ml_metadata.proto import metadata_store_pb2
+    config = metadata_store_pb2.ConnectionConfig()
+    config.mysql.host = host
+    config.mysql.port = port
+    config.mysql.database = database
+    config.mysql.user = user
+    config.mysql.password = password
+    return self.with_metadata_connection(config)
+
+  def add_component(self: _C, *components, replaces: Optional[str] = None
+                    ) -> _C:
+    """Adds TFX components wired to the chain's channels by name.
+
+    Each one is a component; a component class (a TFX `@component`
+    function too), given the channels named like its inputs; or a function
+    whose parameters name the channels it takes, returning the component:
+    `lambda examples, transform_graph: MyCheck(examples=examples,
+    transform_graph=transform_graph)`. Channels: examples (after the
+    dataset steps), raw_examples, statistics, schema, anomalies,
+    transform_graph, transformed_examples, hyperparameters, model,
+    model_run, evaluation, blessing, infra_blessing, pushed_model,
+    inference_result, configuration. A function of one parameter named
+    `made` gets the built components by id instead.
+
+    replaces: a chain call ('train', 'push_to', 'from_source', ...) whose
+    TFX component this one replaces; the rest of the chain wires to its
+    outputs by TFX's standard output keys ('model', 'blessing', ...).
+    """
+    from fluent_pipeline.dsl import channels
+    if replaces is None:
+      return self._with(self._plan.replace(
+          extra_components=self._plan.extra_components + tuple(components)))
+    step = 'add_component'
+    if len(components) != 1:
+      raise PipelineDefinitionError(
+          step, f'replaces={replaces!r} takes exactly one component, got '
+          f'{len(components)}', fix='add the others in another call')
+    component = components[0]
+    if isinstance(replaces, str) and replaces.startswith('from_'):
+      if channels.is_component_class(component):
+        component = component()
+      return self.from_example_gen(component)
+    kinds = {call: kind for kind, call in _REPLACEABLE.items()}
+    if replaces not in kinds:
+      raise PipelineDefinitionError(
+          step, f'replaces={replaces!r} is not a chain step',
+          fix=f'name one of: from_source, {", ".join(sorted(kinds))}')
+    return self._step(kinds[replaces], step, opts=dict(
+        factory=component, replaces=replaces))
+
+  # ------------------------------------------------------------------ endings
+  def build(self):
+    """The vanilla TFX Pipeline this plan describes."""
+    from fluent_pipeline.dsl import wiring
+    return wiring.build(self._plan)
+
+# Step kind -> the chain call whose component add_component(replaces=) swaps.
+_REPLACEABLE = {
+    'statistics': 'generate_statistics', 'schema': 'infer_schema',
+    'validate': 'validate_input_data', 'transform': 'preprocess',
+    'tuner': 'tune', 'trainer': 'train', 'evaluator': 'evaluate_model',
+    'infra_validator': 'infra_validate', 'pusher': 'push_to',
+    'bulk_inferrer': 'bulk_infer'}
+
+
+def _is_code(value: Any) -> bool:
+  """A function, or user code restored from a run (PipelineDef.from_run)."""
+  from fluent_pipeline.usercode import user_code
+  return callable(value) or isinstance(value, (user_code.Restored,
+                                               user_code.InImage))
+
+
+def _check_code(step: str, arg: str, code: Any) -> None:
+  if not (_is_code(code) or (isinstance(code, str) and code)):
+    raise PipelineDefinitionError(
+        step, f'{arg} must be a function or a dotted path, got {code!r}',
+        fix=f"{step}(lambda features: features['fare'][0] > 0) or "
+        f"{step}('my_package.filters.keep')")
+
+
+def _splits(step: str, splits) -> Optional[list]:
+  names = _list(splits)
+  if names is not None and (not names or not all(
+      isinstance(n, str) and n for n in names)):
+    raise PipelineDefinitionError(
+        step, f'splits must be split names, got {splits!r}',
+        fix=f"{step}(..., splits=['train']) or leave it out for all splits")
+  return names
+
+
+def _list(values):
+  if values is None:
+    return None
+  if isinstance(values, str):
+    return [values]
+  return list(values)
+
+
+def _examples_choice(step: str, examples: Optional[str],
+                     choices=_EXAMPLE_CHOICES) -> Optional[str]:
+  if examples is not None and examples not in choices:
+    raise PipelineDefinitionError(
+        step, f'examples={examples!r} is not one of {choices}',
+        fix=f"{step}(..., examples={choices[0]!r}) or examples='raw'")
+  return examples

@@ -1,0 +1,226 @@
+"""A run's configuration as plain JSON: what the PipelineConfiguration
+artifact holds, what `show`, `diff` and `PipelineDef.from_run` read.
+
+It records every chain call with its arguments (defaults applied, protos as
+dicts of their fields), the source, the settings, the parameters the pipeline
+was made with, the user code (content hash and source text) and the package
+versions. Secrets never reach it: the ML Metadata password, and any value of
+a Beam flag or config key that names a password, secret, token, credential or
+key, become '***'. The same values are masked in the run's log.
+"""
+
+import functools
+import importlib.metadata
+import json
+import os
+import platform
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any, Optional
+
+from google.protobuf import json_format, message
+
+from fluent_pipeline import _paths
+from fluent_pipeline.components import CONFIGURATION_FILE
+from fluent_pipeline.dsl import protos
+from fluent_pipeline.dsl.plan import Plan
+
+FORMAT = 1
+COMPONENT_ID = 'PipelineConfigurationGen'  # its node id
+FILE_NAME = CONFIGURATION_FILE  # in the PipelineConfiguration artifact
+REDACTED = '***'
+
+# A config key or Beam flag whose value is a secret.
+_SECRET_NAME = re.compile(
+    r'pass(word|wd|phrase)?|secret|token|credential|api_?key|private_?key|'
+    r'access_?key|auth', re.IGNORECASE)
+
+_PACKAGES = (
+    ('fluent_pipeline', 'fluent-pipeline'),
+    ('tfx', 'tfx'),
+    ('tensorflow', 'tensorflow'),
+    ('tensorflow_transform', 'tensorflow-transform'),
+    ('tensorflow_model_analysis', 'tensorflow-model-analysis'),
+    ('tensorflow_data_validation', 'tensorflow-data-validation'),
+    ('apache_beam', 'apache-beam'),
+    ('ml_metadata', 'ml-metadata'),
+)
+
+
+@functools.lru_cache(maxsize=1)
+def versions() -> tuple[tuple[str, str], ...]:
+  """The installed versions of the packages a run depends on."""
+  found = [('python', platform.python_version())]
+  for name, dist in _PACKAGES:
+    try:
+      found.append((name, importlib.metadata.version(dist)))
+    except importlib.metadata.PackageNotFoundError:
+      found.append((name, 'not installed'))
+  return tuple(found)
+
+
+def is_secret_name(name: str) -> bool:
+  return bool(_SECRET_NAME.search(name.replace('-', '_')))
+
+
+def _redact_args(args: Iterable[str]) -> tuple[list[str], set[str]]:
+  """Beam flags with secret values masked ('--name=v' and '--name v')."""
+  out, secrets = [], set()
+  args = list(args)
+  i = 0
+  while i < len(args):
+    arg = str(args[i])
+    name, eq, value = arg.partition('=')
+    if name.startswith('-') and is_secret_name(name):
+      if eq:
+        out.append(f'{name}={REDACTED}')
+        secrets.add(value)
+      elif i + 1 < len(args) and not str(args[i + 1]).startswith('--'):
+        out += [arg, REDACTED]
+        secrets.add(str(args[i + 1]))
+        i += 1
+      else:
+        out.append(arg)
+    else:
+      out.append(arg)
+    i += 1
+  return out, secrets
+
+
+def to_json(value: Any, secrets: set[str], key: str = '') -> Any:
+  """`value` as JSON data, secret-named keys masked (their values added to
+  `secrets`)."""
+  if key and is_secret_name(key) and value not in (None, '', {}, []):
+    if isinstance(value, str):
+      secrets.add(value)
+    return REDACTED
+  if value is None or isinstance(value, (bool, int, float, str)):
+    return value
+  if protos.is_runtime_parameter(value):
+    return {'runtime_parameter': value.name,
+            'type': getattr(value.ptype, '__name__', str(value.ptype)),
+            'default': value.default}
+  if isinstance(value, message.Message):
+    return to_json(json_format.MessageToDict(
+        value, preserving_proto_field_name=True), secrets)
+  if isinstance(value, Mapping):
+    return {str(k): to_json(v, secrets, str(k)) for k, v in value.items()}
+  if isinstance(value, (list, tuple)):
+    return [to_json(v, secrets) for v in value]
+  if isinstance(value, os.PathLike):
+    return os.fspath(value)
+  from fluent_pipeline.dsl import inputs
+  if isinstance(value, inputs.Source):
+    return source_json(value, secrets)
+  if repr(value) == 'fluent_pipeline.latest':
+    return 'latest'
+  return {'repr': repr(value)}
+
+
+def source_json(source, secrets: set[str]) -> dict[str, Any]:
+  if source.component is not None:
+    return {'kind': 'component', 'id': source.component.id,
+            'type': _type_name(source.component)}
+  found = {'kind': source.kind, 'location': source.location}
+  for name in ('input_config', 'output_config', 'range_config'):
+    value = getattr(source, name)
+    if value is not None:
+      found[name] = to_json(value, secrets)
+  return found
+
+
+def _type_name(obj: Any) -> str:
+  cls = obj if isinstance(obj, type) else type(obj)
+  return f'{cls.__module__}.{cls.__qualname__}'
+
+
+def _metadata_json(plan: Plan, secrets: set[str]) -> dict[str, Any]:
+  if plan.metadata_config is None:
+    return {'sqlite': plan.metadata_path or _paths.join(
+        plan.pipeline_root, 'metadata.sqlite')}
+  config = json_format.MessageToDict(plan.metadata_config,
+                                     preserving_proto_field_name=True)
+  return to_json(config, secrets)
+
+
+def secrets_of(plan: Plan) -> set[str]:
+  """Every secret value the plan holds (to mask in logs)."""
+  secrets: set[str] = set()
+  build(plan, {}, runner=None, secrets=secrets)
+  return {s for s in secrets if s and s != REDACTED}
+
+
+def build(plan: Plan, user_code: Mapping[str, Any], *,
+          runner: Optional[str], secrets: Optional[set[str]] = None
+          ) -> dict[str, Any]:
+  """The configuration of `plan`; `user_code` maps a step kind to the
+  UserCode its function resolved to."""
+  secrets = set() if secrets is None else secrets
+  steps, code_table, records = {}, {}, {}
+  code_args = {kind: arg for kind, _, arg, _ in plan.code_steps()}
+  replaced = []
+  for kind, step in plan.ordered():
+    if 'factory' in step.opts:
+      replaced.append(dict(_extra_json(step.opts['factory']),
+                           replaces=step.opts['replaces']))
+      continue
+    args = {}
+    for name, value in step.args.items():
+      if name == code_args.get(kind) and kind in user_code:
+        code = user_code[kind]  # one module often serves several steps
+        entry = records.get(code) or records.setdefault(code, code.record())
+        code_table.setdefault(entry['sha256'], entry)
+        args[name] = {'user_code': entry['sha256']}
+      else:
+        args[name] = to_json(value, secrets, name)
+    steps[step_key(steps, step.call)] = args
+  beam_args, beam_secrets = _redact_args(plan.beam_pipeline_args)
+  secrets |= beam_secrets
+  return {
+      'format': FORMAT,
+      'pipeline': {'name': plan.name, 'root': plan.root,
+                   'pipeline_root': plan.pipeline_root},
+      'parameters': to_json(dict(plan.parameters), secrets),
+      'source': (source_json(plan.source, secrets)
+                 if plan.source is not None else None),
+      'steps': steps,
+      'settings': {
+          'cache': plan.enable_cache,
+          'beam_pipeline_args': beam_args,
+          'metadata': _metadata_json(plan, secrets),
+          'runner': runner,
+          'extra_components': replaced + [_extra_json(c) for c in
+                                          plan.extra_components],
+      },
+      'user_code': code_table,
+      'versions': dict(versions()),
+  }
+
+
+def step_key(steps: Mapping[str, Any], call: str) -> str:
+  """The key of a step in the configuration: its call, and for a dataset
+  step written again, `call#2`, `call#3`... in the order written."""
+  if call not in steps:
+    return call
+  n = 2
+  while f'{call}#{n}' in steps:
+    n += 1
+  return f'{call}#{n}'
+
+
+def call_of(key: str) -> str:
+  return key.split('#', 1)[0]
+
+
+def _extra_json(component: Any) -> dict[str, str]:
+  from fluent_pipeline.dsl import channels
+  if channels.is_component(component):
+    return {'id': component.id, 'type': _type_name(component)}
+  return {'factory': getattr(component, '__qualname__', repr(component))}
+
+
+def dumps(configuration: dict[str, Any]) -> str:
+  """Canonical JSON text: the same configuration gives the same bytes, so
+  TFX's cache recognizes it."""
+  return json.dumps(configuration, ensure_ascii=False,
+                    separators=(',', ':'))  # compact: C encoder, 10x faster

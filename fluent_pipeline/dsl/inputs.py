@@ -1,0 +1,255 @@
+"""Where examples come from: one small value per kind of source.
+
+A source is a plan for an ExampleGen, not the component itself, so the same
+source can feed the training data (`PipelineDef.from_source`) or bulk inference
+(`PipelineDef.bulk_infer`) and each gets its own component id. The TFX
+input_config / output_config / range_config protos (or dicts of their fields)
+control splits, spans and versions exactly as in TFX.
+
+    from fluent_pipeline import inputs
+    inputs.from_csv('data/')                  # a directory of CSV files
+    inputs.from_csv('data/train.csv')         # one file
+    inputs.from_tfrecord('gs://bucket/tfrecords/')
+"""
+
+import dataclasses
+import glob
+import os
+import re
+from typing import Any, Optional
+
+from fluent_pipeline import _paths
+from fluent_pipeline.dsl import protos
+from fluent_pipeline.errors import PipelineDefinitionError
+
+_PLACEHOLDER = re.compile(r'\{(SPAN|VERSION|YYYY|MM|DD)\}')
+_FILE_KINDS = ('csv', 'tfrecord', 'parquet', 'avro')
+_DEFAULT_IDS = {
+    'csv': 'CsvExampleGen',
+    'tfrecord': 'ImportExampleGen',
+    'parquet': 'ParquetExampleGen',
+    'avro': 'AvroExampleGen',
+    'bigquery': 'BigQueryExampleGen',
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+  """A recorded ExampleGen: its kind, location and TFX configs."""
+  kind: str
+  location: Optional[str] = None
+  input_config: Any = None
+  output_config: Any = None
+  range_config: Any = None
+  component: Any = None
+
+  @property
+  def default_id(self) -> str:
+    if self.component is not None:
+      return self.component.id
+    return _DEFAULT_IDS[self.kind]
+
+  def describe(self) -> str:
+    if self.component is not None:
+      return f'{type(self.component).__name__} {self.component.id!r}'
+    return f'{self.kind} {self.location!r}'
+
+  def with_configs(self, **configs: Any) -> 'Source':
+    return dataclasses.replace(self, **configs)
+
+  def patterns(self) -> dict[str, str]:
+    """Split name -> file pattern (relative to the location), as TFX reads."""
+    if self.input_config is not None and self.input_config.splits:
+      return {s.name: s.pattern for s in self.input_config.splits}
+    return {'single_split': '*'}
+
+  def files(self, pattern: Optional[str] = None) -> list[str]:
+    """The local files TFX will read, for one split pattern or all of them
+    ({SPAN}, {VERSION} and date placeholders match any value)."""
+    if self.kind not in _FILE_KINDS or _paths.is_uri(self.location):
+      return []
+    found = []
+    for one in [pattern] if pattern else self.patterns().values():
+      glob_pattern = _PLACEHOLDER.sub('*', one)
+      found += sorted(p for p in glob.glob(
+          os.path.join(self.location, glob_pattern)) if os.path.isfile(p))
+    return found
+
+  def check(self, step: str) -> None:
+    """Refuses a local path that does not exist, holds no file matching the
+    split patterns, or (CSV) holds an empty file."""
+    if self.kind not in _FILE_KINDS or _paths.is_uri(self.location):
+      return
+    path = self.location
+    fix = f'pass an existing directory of {self.kind} files to {step}'
+    if not os.path.exists(path):
+      raise PipelineDefinitionError(
+          step, f'data path {path!r} does not exist', fix=fix)
+    matched = []
+    for split, pattern in self.patterns().items():
+      files = self.files(pattern)
+      if not files:
+        if os.path.isdir(path) and not any(
+            os.path.isfile(p) for p in glob.glob(
+                os.path.join(path, '**'), recursive=True)):
+          raise PipelineDefinitionError(
+              step, f'data directory {path!r} is empty', fix=fix)
+        raise PipelineDefinitionError(
+            step, f'no file in {path!r} matches the pattern {pattern!r} of '
+            f'split {split!r}', fix='fix input_config\'s split patterns '
+            '(they are relative to the data directory) or add the files')
+      matched += files
+    for file in matched:
+      if os.path.getsize(file) == 0:
+        raise PipelineDefinitionError(
+            step, f'data file {file!r} is empty', fix='remove it or write '
+            'its rows' + (' (CSV files need a header row)'
+                          if self.kind == 'csv' else ''))
+
+  def make_component(self, component_id: Optional[str] = None):
+    """Creates the TFX ExampleGen this source stands for."""
+    if self.component is not None:
+      return self.component
+    component = _FACTORIES[self.kind](self)
+    if component_id and component_id != component.id:
+      component = component.with_id(component_id)
+    elif self.kind in ('parquet', 'avro'):
+      component = component.with_id(_DEFAULT_IDS[self.kind])
+    return component
+
+
+def _file_source(kind: str, path: str, input_config, output_config,
+                 range_config) -> Source:
+  step = f'from_{kind}'
+  if not isinstance(path, (str, os.PathLike)):
+    raise PipelineDefinitionError(
+        step, f'path must be a string, not {type(path).__name__}',
+        fix=f"{step}('path/to/data_dir')")
+  path = _paths.absolute(path)
+  from tfx.proto import example_gen_pb2, range_config_pb2
+  input_config = protos.coerce(input_config, example_gen_pb2.Input,
+                                step=step, arg='input_config')
+  if os.path.isfile(path) and input_config is None:
+    # One file: TFX reads directories, so point at its folder and match it.
+    input_config = example_gen_pb2.Input(splits=[
+        example_gen_pb2.Input.Split(
+            name='single_split', pattern=os.path.basename(path))])
+    path = os.path.dirname(path)
+  return Source(
+      kind=kind, location=path, input_config=input_config,
+      output_config=protos.coerce(output_config, example_gen_pb2.Output,
+                                   step=step, arg='output_config'),
+      range_config=protos.coerce(range_config, range_config_pb2.RangeConfig,
+                                  step=step, arg='range_config'))
+
+
+def from_csv(path: str, *, input_config=None, output_config=None,
+             range_config=None) -> Source:
+  """CSV files with a header row [CsvExampleGen]."""
+  return _file_source('csv', path, input_config, output_config, range_config)
+
+
+def from_tfrecord(path: str, *, input_config=None, output_config=None,
+                  range_config=None) -> Source:
+  """TFRecord files of tf.Example [ImportExampleGen]."""
+  return _file_source('tfrecord', path, input_config, output_config,
+                      range_config)
+
+
+def from_parquet(path: str, *, input_config=None, output_config=None,
+                 range_config=None) -> Source:
+  """Parquet files [FileBasedExampleGen with TFX's parquet executor]."""
+  return _file_source('parquet', path, input_config, output_config,
+                      range_config)
+
+
+def from_avro(path: str, *, input_config=None, output_config=None,
+              range_config=None) -> Source:
+  """Avro files [FileBasedExampleGen with TFX's avro executor]."""
+  return _file_source('avro', path, input_config, output_config, range_config)
+
+
+def from_bigquery(query: str, *, input_config=None, output_config=None,
+                  range_config=None) -> Source:
+  """A BigQuery SQL query [BigQueryExampleGen].
+
+  Compiles anywhere; running it needs Google Cloud credentials and network
+  (pass --project and --temp_location with `with_beam_pipeline_args`).
+  """
+  step = 'from_bigquery'
+  if not isinstance(query, str) or not query.strip():
+    raise PipelineDefinitionError(
+        step, 'query must be a non-empty SQL string',
+        fix="from_bigquery('SELECT ... FROM `project.dataset.table`')")
+  from tfx.proto import example_gen_pb2, range_config_pb2
+  return Source(
+      kind='bigquery', location=query,
+      input_config=protos.coerce(input_config, example_gen_pb2.Input,
+                                  step=step, arg='input_config'),
+      output_config=protos.coerce(output_config, example_gen_pb2.Output,
+                                   step=step, arg='output_config'),
+      range_config=protos.coerce(range_config, range_config_pb2.RangeConfig,
+                                  step=step, arg='range_config'))
+
+
+def from_example_gen(component) -> Source:
+  """Any ExampleGen component built by hand (it must output 'examples')."""
+  from tfx.dsl.components.base import base_node
+  if not isinstance(component, base_node.BaseNode) or (
+      'examples' not in component.outputs):
+    raise PipelineDefinitionError(
+        'from_example_gen',
+        f'expected a TFX ExampleGen component, got {type(component).__name__}',
+        fix="pass a component with an 'examples' output, e.g. "
+        "CsvExampleGen(input_base=...)")
+  return Source(kind='component', component=component)
+
+
+def _configs(source: Source) -> dict:
+  return {k: v for k, v in (('input_config', source.input_config),
+                            ('output_config', source.output_config),
+                            ('range_config', source.range_config))
+          if v is not None}
+
+
+def _csv(source: Source):
+  from tfx.components import CsvExampleGen
+  return CsvExampleGen(input_base=source.location, **_configs(source))
+
+
+def _tfrecord(source: Source):
+  from tfx.components import ImportExampleGen
+  return ImportExampleGen(input_base=source.location, **_configs(source))
+
+
+def _file_based(executor_module: str):
+  def make(source: Source):
+    import importlib
+
+    from tfx.components import FileBasedExampleGen
+    from tfx.dsl.components.base import executor_spec
+    executor = importlib.import_module(executor_module).Executor
+    return FileBasedExampleGen(
+        input_base=source.location,
+        custom_executor_spec=executor_spec.BeamExecutorSpec(executor),
+        **_configs(source))
+  return make
+
+
+def _bigquery(source: Source):
+  from tfx.extensions.google_cloud_big_query.example_gen.component import (
+    BigQueryExampleGen,
+  )
+  return BigQueryExampleGen(query=source.location, **_configs(source))
+
+
+_FACTORIES = {
+    'csv': _csv,
+    'tfrecord': _tfrecord,
+    'parquet': _file_based('tfx.components.example_gen.custom_executors.parquet_executor'),
+    'avro': _file_based('tfx.components.example_gen.custom_executors.avro_executor'),
+    'bigquery': _bigquery,
+}
+
+__all__ = ['Source', 'from_csv', 'from_tfrecord', 'from_parquet', 'from_avro',
+           'from_bigquery', 'from_example_gen']

@@ -1,0 +1,11 @@
+"""Running the chain: runners, partial runs, Airflow, Beam presets, compile.
+
+- `runners`: build, run on a TFX DagRunner, read the run back;
+- `partial`: from/to/only/resume on TFX's partial-run support;
+- `airflow`: the chain as an Apache Airflow DAG (`fluent_pipeline.airflow`);
+- `beam`: where Beam-powered components run (`fluent_pipeline.beam`);
+- `compile`: what a runner would run, written to disk (IR, Kubeflow V2 /
+  Vertex spec and image build context);
+- `logs`, `progress`, `notebook_logs`: quiet runs, one line per component;
+- `diagnose`: a failed run's exception as one sentence a user can act on.
+"""

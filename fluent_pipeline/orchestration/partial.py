@@ -1,0 +1,125 @@
+"""Partial runs on TFX's own partial-run support (RunOptions).
+
+`run(from_step=, to_step=, only=)` and `--resume` pick the nodes to run; TFX
+(partial_run_utils) skips the others and reuses their outputs from an
+earlier run in ML Metadata: the newest one in which all of them completed,
+found and pinned here before anything runs, so a missing output is a clear
+error instead of a LookupError after the first components ran.
+"""
+
+from collections.abc import Iterable, Sequence
+from typing import Optional
+
+from fluent_pipeline import errors
+from fluent_pipeline.runs import results
+
+_COMPLETED = (3, 5)  # Execution.COMPLETE, Execution.CACHED
+
+
+def node_ids(names: Iterable[str], nodes_by_call: dict[str, list[str]],
+             all_nodes: Sequence[str], arg: str) -> list[str]:
+  """The node ids of chain call names ('train') or node ids ('Trainer')."""
+  if isinstance(names, str):
+    names = [names]
+  found: list[str] = []
+  for name in names:
+    if name in nodes_by_call:
+      found += nodes_by_call[name]
+    elif name in all_nodes:
+      found.append(name)
+    else:
+      choices = sorted(set(nodes_by_call) | set(all_nodes))
+      raise errors.PipelineDefinitionError(
+          f'run({arg}=...)', f'{name!r} is neither a step of this chain nor '
+          'a component id', fix='use one of: ' + ', '.join(choices))
+  return found
+
+
+def options(from_nodes: Optional[list[str]], to_nodes: Optional[list[str]],
+            always: Iterable[str] = (), base_run_id: Optional[str] = None):
+  """TFX RunOptions for the nodes between from_nodes and to_nodes; `always`
+  (the configuration node, which has no edges) runs in every partial run."""
+  from tfx.proto.orchestration import pipeline_pb2
+  always = list(always)
+  result = pipeline_pb2.RunOptions()
+  partial = result.partial_run
+  if from_nodes:
+    partial.from_nodes.extend(list(from_nodes) + always)
+  if to_nodes:
+    partial.to_nodes.extend(list(to_nodes) + always)
+  if base_run_id:
+    partial.snapshot_settings.base_pipeline_run_strategy.base_run_id = (
+        base_run_id)
+  else:
+    partial.snapshot_settings.latest_pipeline_run_strategy.SetInParent()
+  return result
+
+
+def check_reusable(ir, run_options, store, pipeline_name: str) -> list[str]:
+  """Marks a copy of `ir` as TFX will, finds the newest run in which every
+  node whose outputs must be reused completed, and pins it as the run TFX
+  reuses them from (TFX's default, the latest run, may be a partial or a
+  failed one that lacks them). Returns the node ids to run."""
+  from tfx.orchestration.portable import partial_run_utils
+  from tfx.proto.orchestration import pipeline_pb2
+  marked = pipeline_pb2.Pipeline()
+  marked.CopyFrom(ir)
+  partial = run_options.partial_run
+  partial_run_utils.mark_pipeline(
+      marked, from_nodes=list(partial.from_nodes) or None,
+      to_nodes=list(partial.to_nodes) or None,
+      snapshot_settings=partial.snapshot_settings)
+  required = pipeline_pb2.NodeExecutionOptions.Skip.REQUIRED
+  to_run, to_reuse = [], []
+  for node in marked.nodes:
+    pipeline_node = node.pipeline_node
+    options_ = pipeline_node.execution_options
+    if not options_.HasField('skip'):
+      to_run.append(pipeline_node.node_info.id)
+    elif options_.skip.reuse_artifacts_mode == required:
+      to_reuse.append(pipeline_node.node_info.id)
+  if not to_reuse:
+    return to_run
+  pinned = partial.snapshot_settings.base_pipeline_run_strategy.base_run_id
+  runs = results.run_contexts(store, pipeline_name, legacy=False)
+  if pinned:
+    runs = [r for r in runs if r.name == pinned]
+  newest_missing = None
+  for run in runs:
+    missing = set(to_reuse) - _completed_nodes(store, pipeline_name, run)
+    if not missing:
+      partial.snapshot_settings.base_pipeline_run_strategy.base_run_id = (
+          run.name)
+      return to_run
+    newest_missing = newest_missing or missing
+  never = sorted(newest_missing or to_reuse)
+  raise errors.PipelineDefinitionError(
+      'partial run', f'{", ".join(to_run)} need the outputs of '
+      f'{", ".join(never)}, which no run of {pipeline_name!r} completed'
+      + (f' (looked at {pinned})' if pinned else ''),
+      fix='run those steps first (a full run, or to_step=... / --to ending '
+      'at them)')
+
+
+def _completed_nodes(store, pipeline_name: str, run) -> set[str]:
+  """Node ids with a complete or cached execution in `run`."""
+  executions = [e for e in store.get_executions_by_context(run.id)
+                if e.last_known_state in _COMPLETED]
+  return set(results.node_ids(store, executions, pipeline_name).values())
+
+
+def resume_from(store, pipeline_name: str, all_nodes: Sequence[str],
+                always: Iterable[str]) -> tuple[list[str], str]:
+  """The nodes that did not complete in the latest run, and its id."""
+  base = next(iter(results.run_contexts(store, pipeline_name, legacy=False)), None)
+  if base is None:
+    raise errors.PipelineDefinitionError(
+        'resume', f'pipeline {pipeline_name!r} has no run to resume',
+        fix='run it once without --resume')
+  done = _completed_nodes(store, pipeline_name, base)
+  todo = [n for n in all_nodes if n not in done and n not in set(always)]
+  if not todo:
+    raise errors.PipelineDefinitionError(
+        'resume', f'the latest run, {base.name}, completed every step; '
+        'there is nothing to resume', fix='run without --resume')
+  return todo, base.name

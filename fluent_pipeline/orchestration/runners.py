@@ -1,0 +1,238 @@
+"""Running a PipelineDef: the default runner and reading the run back.
+
+The default is TFX's LocalDagRunner with in-process Beam, chosen by measuring
+TFX's own taxi pipeline here (docs/BENCHMARKS.md): 65 s on LocalDagRunner with
+in-process Beam against 114 s with the example's multi-processing Beam
+arguments (2 cores; the workers' start-up and pickling cost more than they
+parallelize).
+"""
+
+import contextlib
+import datetime
+import os
+import tempfile
+from collections.abc import Iterator
+from typing import Any
+
+from fluent_pipeline import _paths, errors
+from fluent_pipeline.dsl import configuration, wiring
+from fluent_pipeline.orchestration import diagnose, logs
+from fluent_pipeline.usercode import code_location
+
+# TFX pip-installs each user-code wheel (Transform, Trainer, Tuner) into a
+# temporary directory before running it. The wheels have no dependencies, so
+# pip needs no package index: without one it cannot stall on an unreachable
+# index or version check (offline machines, firewalled clusters), and each
+# install is 0.3-0.7 s faster here.
+_USER_CODE_PIP_ENV = {'PIP_NO_INDEX': '1', 'PIP_NO_DEPS': '1',
+                      'PIP_DISABLE_PIP_VERSION_CHECK': '1'}
+
+
+@contextlib.contextmanager
+def user_code_pip_env() -> Iterator[None]:
+  """Sets `_USER_CODE_PIP_ENV` for the run, restoring the caller's."""
+  saved = {k: os.environ.get(k) for k in _USER_CODE_PIP_ENV}
+  os.environ.update(_USER_CODE_PIP_ENV)
+  try:
+    yield
+  finally:
+    for key, value in saved.items():
+      if value is None:
+        os.environ.pop(key, None)
+      else:
+        os.environ[key] = value
+
+
+def default_runner():
+  from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+  return LocalDagRunner()
+
+
+_RUNNER_NAMES = ('local', 'beam', 'airflow')
+
+
+def _named_runner(name: str):
+  """A runner given by name: 'local', 'beam' or 'airflow' (kept as the
+  name: run() runs it through fluent_pipeline.airflow)."""
+  if name not in _RUNNER_NAMES:
+    raise errors.PipelineDefinitionError(
+        'run()', f'runner {name!r} is not one of {_RUNNER_NAMES}',
+        fix="run(runner='airflow'), or pass a TFX runner object; Kubeflow "
+        'and Vertex: fluent-pipeline compile --runner vertex')
+  if name == 'beam':
+    from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
+    return BeamDagRunner()
+  return default_runner() if name == 'local' else name
+
+
+def _reads_local_metadata(runner) -> bool:
+  """Runners that execute here against the pipeline's own MLMD store."""
+  from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
+  from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+  return isinstance(runner, (LocalDagRunner, BeamDagRunner))
+
+
+RUN_ID_FORMAT = '%Y%m%d-%H%M%S.%f'  # BeamDagRunner's; now every runner's
+
+
+def new_run_id() -> str:
+  return datetime.datetime.now().strftime(RUN_ID_FORMAT)
+
+
+def run(pipeline_def, runner=None, *, verbose: bool = False,
+        from_step=None, to_step=None, only=None,
+        resume: bool = False) -> Any:
+  """Builds `pipeline_def`, runs it, and returns its RunResult.
+
+  On LocalDagRunner and BeamDagRunner the run gets a run id of one format
+  (RUN_ID_FORMAT) and may be partial: `from_step` / `to_step` / `only` (chain
+  call names or component ids) or `resume` (the steps that did not complete
+  in the latest run). `runner='airflow'` runs the pipeline's Airflow DAG
+  once here (fluent_pipeline.airflow.run_here). For runners that only
+  compile or submit (Kubeflow, Vertex) the runner's own return value is
+  returned instead.
+  """
+  if isinstance(runner, str):
+    runner = _named_runner(runner)
+  if runner == 'airflow':
+    if any(x for x in (from_step, to_step, only)) or resume:
+      raise errors.PipelineDefinitionError(
+          'run()', "partial runs need LocalDagRunner or BeamDagRunner, not "
+          "Airflow", fix='drop from_step/to_step/only/resume')
+    from fluent_pipeline.orchestration import airflow
+    return airflow.run_here(pipeline_def, verbose=verbose, log_path=(
+        None if verbose else os.path.join(
+            _log_folder(pipeline_def), f'airflow-{new_run_id()}.log')))
+  runner = runner or default_runner()
+  plan = pipeline_def._plan
+  pipeline, nodes_by_call = wiring.build_indexed(plan, type(runner).__name__)
+  partial = any(x for x in (from_step, to_step, only)) or resume
+  if not _reads_local_metadata(runner):
+    if partial:
+      raise errors.PipelineDefinitionError(
+          'run()', f'partial runs need LocalDagRunner or BeamDagRunner, not '
+          f'{type(runner).__name__}', fix='drop from_step/to_step/only/resume')
+    return runner.run(pipeline)
+  from tfx.dsl.compiler import constants
+  from tfx.orchestration.portable import runtime_parameter_utils, tfx_runner
+  sqlite = pipeline.metadata_connection_config.sqlite.filename_uri
+  if _paths.is_uri(sqlite):
+    raise errors.PipelineDefinitionError(
+        'run()', f'ML Metadata in sqlite needs a local file, and {sqlite!r} '
+        'is under the remote pipeline root',
+        fix="add .with_sqlite_ml_metadata('local/metadata.sqlite') or "
+        '.with_mysql_ml_metadata(...)')
+  if sqlite:
+    os.makedirs(os.path.dirname(os.path.abspath(sqlite)), exist_ok=True)
+  run_id = new_run_id()
+  log_path = os.path.join(_log_folder(pipeline_def), f'run-{run_id}.log')
+  progress = None
+  try:
+    with logs.quiet_run(log_path, verbose,
+                         secrets=configuration.secrets_of(plan)) as progress, \
+        user_code_pip_env():
+      ir = tfx_runner._make_pipeline_proto(pipeline)
+      runtime_parameter_utils.substitute_runtime_parameter(
+          ir, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id})
+      options = None
+      if partial:
+        options = _partial_options(ir, pipeline, nodes_by_call, from_step,
+                                   to_step, only, resume)
+      runner.run_with_ir(ir, run_options=options)
+  except errors.PipelineDefinitionError:
+    raise
+  except Exception as e:
+    running = progress.running if progress else None
+    reason = diagnose.explain(e, running, wiring.sources(plan))
+    anomalies = getattr(diagnose.root_cause(e), 'anomalies', None)
+    if anomalies is not None:
+      failure = errors.DataValidationError(
+          running, reason, log_path=None if verbose else log_path,
+          anomalies=anomalies, run_id=run_id)
+    else:
+      failure = errors.PipelineRunError(
+          running, reason, log_path=None if verbose else log_path,
+          run_id=run_id, location=code_location.locate(e, plan, running))
+    _record_failure(pipeline, run_id, str(failure).split('\n  full log:')[0])
+    if verbose:
+      raise failure from e
+    raise failure from None  # the traceback is in the log
+  from fluent_pipeline.runs import history
+  result = history.read_run(pipeline, run_id)
+  result.log_path = None if verbose else log_path
+  return result
+
+
+def _record_failure(pipeline, run_id: str, message: str) -> None:
+  """Records why the run failed on its failed execution, where TFX records
+  an executor's result (execution_lib.set_execution_result), so the run's
+  report and `fluent-pipeline show` say it later. TFX records nothing when
+  an executor raises; a result already there is kept."""
+  try:
+    from ml_metadata import metadata_store
+    from tfx.orchestration.portable.mlmd import execution_lib
+    from tfx.proto.orchestration import execution_result_pb2
+
+    from fluent_pipeline.runs import results
+    store = metadata_store.MetadataStore(pipeline.metadata_connection_config)
+    run = store.get_context_by_type_and_name('pipeline_run', run_id)
+    if run is None:
+      return
+    failed = [e for e in store.get_executions_by_context(run.id)
+              if e.last_known_state == e.FAILED and
+              results.EXECUTION_RESULT not in e.custom_properties]
+    for execution in failed:
+      execution_lib.set_execution_result(
+          execution_result_pb2.ExecutionResult(code=2,  # UNKNOWN
+                                               result_message=message),
+          execution)
+    if failed:
+      store.put_executions(failed)
+  except Exception:
+    pass  # the failure is still raised and logged; only the record is lost
+
+
+def _log_folder(pipeline_def) -> str:
+  """<pipeline root>/logs; for a remote root, a local folder (the log is
+  written while the run goes, line by line)."""
+  root = pipeline_def.pipeline_root
+  if _paths.is_uri(root):
+    return os.path.join(tempfile.gettempdir(), 'fluent_pipeline_logs',
+                        pipeline_def.name)
+  return os.path.join(root, 'logs')
+
+
+def _partial_options(ir, pipeline, nodes_by_call, from_step, to_step, only,
+                     resume: bool):
+  """TFX RunOptions for a partial run, checked against ML Metadata."""
+  from ml_metadata import metadata_store
+
+  from fluent_pipeline.orchestration import partial
+  all_nodes = [n.pipeline_node.node_info.id for n in ir.nodes]
+  always = [configuration.COMPONENT_ID] if (
+      configuration.COMPONENT_ID in all_nodes) else []
+  store = metadata_store.MetadataStore(pipeline.metadata_connection_config)
+  name = pipeline.pipeline_info.pipeline_name
+  base_run_id = None
+  if resume:
+    if from_step or to_step or only:
+      raise errors.PipelineDefinitionError(
+          'run()', 'resume picks the steps itself',
+          fix='drop from_step/to_step/only, or resume')
+    from_nodes, base_run_id = partial.resume_from(store, name, all_nodes,
+                                                   always)
+    to_nodes = None
+  elif only:
+    from_nodes = to_nodes = partial.node_ids(only, nodes_by_call, all_nodes,
+                                              'only')
+  else:
+    from_nodes = to_nodes = None
+    if from_step:
+      from_nodes = partial.node_ids(from_step, nodes_by_call, all_nodes,
+                                     'from_step')
+    if to_step:
+      to_nodes = partial.node_ids(to_step, nodes_by_call, all_nodes,
+                                   'to_step')
+  options = partial.options(from_nodes, to_nodes, always, base_run_id)
+  partial.check_reusable(ir, options, store, name)
+  return options

@@ -1,0 +1,7 @@
+"""The chain and the files it lives in: pipeline files, notebooks, export.
+
+- `pipeline_file`: a Python file defining `create_pipeline(**params)`, its
+  typed parameters;
+- `notebook`: the pipeline a notebook builds, read without running it;
+- `export`: a chain written out as a project to review and ship.
+"""

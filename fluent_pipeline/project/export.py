@@ -1,0 +1,424 @@
+"""PipelineDef.export: a notebook prototype as a project you can review and
+ship.
+
+The directory it writes:
+- `<name>_functions.py`: every user function of the chain as source, with
+  the imports, constants and helpers it uses (_function_source), plus the
+  user modules it imports, copied beside it;
+- `user_modules/`: module files given by path, with the .py files beside
+  them (what TFX packages);
+- `pipeline.py`: the same chain, calling those functions; run by
+  `fluent-pipeline run pipeline.py` or `python pipeline.py`, it builds the
+  same components with the same exec properties as the original, so TFX's
+  cache serves it;
+- `requirements.txt` (what the code imports, pinned) and `constraints.txt`
+  (every installed distribution, pinned).
+
+Files already there are only replaced by identical text: an export never
+overwrites other work.
+"""
+
+import ast
+import dataclasses
+import importlib
+import importlib.metadata
+import inspect
+import os
+import re
+import sys
+from typing import Any, Callable, Optional
+
+from fluent_pipeline import _paths
+from fluent_pipeline.dsl import inputs, protos
+from fluent_pipeline.dsl.chain import Chain
+from fluent_pipeline.errors import PipelineDefinitionError
+from fluent_pipeline.usercode import function_source, packages, user_code
+
+USER_MODULES_DIR = 'user_modules'
+PIPELINE_FILE = 'pipeline.py'
+
+
+
+@dataclasses.dataclass
+class Project:
+  """An exported project: file name -> text, and where the user code of
+  each step went (`code_refs`: step kind -> how pipeline.py refers to it)."""
+  name: str
+  functions_module: str
+  files: dict[str, str] = dataclasses.field(default_factory=dict)
+  imports: set[str] = dataclasses.field(default_factory=set)
+  code_refs: dict[str, str] = dataclasses.field(default_factory=dict)
+  # step kind -> dotted path of its function inside the project
+  dotted_paths: dict[str, str] = dataclasses.field(default_factory=dict)
+
+  def code_files(self) -> dict[str, str]:
+    """The .py files holding user code (all but pipeline.py)."""
+    return {k: v for k, v in self.files.items()
+            if k.endswith('.py') and k != PIPELINE_FILE}
+
+
+def functions_module_name(pipeline_name: str) -> str:
+  name = re.sub(r'\W', '_', pipeline_name)
+  return f'{name}_functions' if name[:1].isalpha() else f'p_{name}_functions'
+
+
+def make(plan, *, where: str = 'export') -> Project:
+  """The project of `plan` (nothing written)."""
+  project = Project(plan.name, functions_module_name(plan.name))
+  bundle = function_source.Bundle()
+  entries: list[tuple[str, str, Callable[..., Any]]] = []
+  for kind, step, _, fn_name in plan.code_steps():
+    code = step.opts.get('code')
+    fn = _function_of(code, fn_name, step.call, where)
+    if fn is not None:
+      entries.append((kind, fn_name, fn))
+    elif _paths.is_uri(code):
+      project.code_refs[kind] = repr(code)
+    elif user_code.is_module_file(code):
+      _copy_module_file(project, kind, fn_name, _paths.absolute(code),
+                        f'{where}: {step.call}()')
+    elif callable(code):  # an installed function
+      project.imports.add(f'from {code.__module__} import {code.__qualname__}')
+      project.code_refs[kind] = code.__qualname__
+      project.dotted_paths[kind] = f'{code.__module__}.{code.__qualname__}'
+    else:  # an installed dotted path
+      project.code_refs[kind] = repr(code)
+      project.dotted_paths[kind] = code
+  for kind, _fn_name, fn in entries:
+    try:
+      function_source.collect({fn.__name__: fn}, bundle)
+    except function_source.SourceUnavailable as e:
+      raise PipelineDefinitionError(
+          f'{where}: {plan.steps[kind].call}()', f'the source of '
+          f'{e.function} cannot be written out: {e.problem}', fix=e.fix
+      ) from None
+    project.code_refs[kind] = fn.__name__
+    project.dotted_paths[kind] = f'{project.functions_module}.{fn.__name__}'
+  if entries:
+    names = sorted({fn.__name__ for _, _, fn in entries})
+    project.imports.add(f'from {project.functions_module} import '
+                        f'{", ".join(names)}')
+    module_file = f'{project.functions_module}.py'
+    for file_name, text in bundle.modules.items():
+      _add(project, file_name, text, where)
+    _add(project, module_file, bundle.render(
+        f'User functions of pipeline {plan.name!r}, with what they use '
+        '(exported by fluent_pipeline).'), where)
+  _add(project, PIPELINE_FILE, _pipeline_text(plan, project, where), where)
+  requirements, constraints = _requirements(project.code_files())
+  project.files['requirements.txt'] = requirements
+  project.files['constraints.txt'] = constraints
+  return project
+
+
+def _function_of(code, fn_name: str, call: str, where: str):
+  """The user function object behind `code`, if it is one to write out (a
+  function of the user's own, or a dotted path into their own module)."""
+  if isinstance(code, user_code.Restored):
+    raise PipelineDefinitionError(
+        f'{where}: {call}()', 'the user code comes from a past run '
+        '(PipelineDef.from_run)', fix='export the chain from the notebook '
+        'or file that defines it')
+  if callable(code) and not isinstance(code, (str, os.PathLike)):
+    module = sys.modules.get(getattr(code, '__module__', '') or '')
+    if function_source.user_module(module):
+      return code
+    return None
+  if isinstance(code, str) and not user_code.is_module_file(code):
+    # The same checks (and errors) as a build.
+    resolved = user_code.resolve(code, fn_name=fn_name, step=f'{call}()',
+                                  pipeline_root='')
+    module_name, _, attr = resolved.fn_path.rpartition('.')
+    module = importlib.import_module(module_name)
+    if function_source.user_module(module):
+      return getattr(module, attr)
+  return None
+
+
+def _copy_module_file(project: Project, kind: str, fn_name: str, path: str,
+                      where: str) -> None:
+  if not os.path.isfile(path):
+    raise PipelineDefinitionError(
+        where, f'module file {path!r} does not exist',
+        fix='pass the path of an existing .py file')
+  folder, file_name = os.path.split(path)
+  for name, text in user_code._py_files(folder).items():
+    _add(project, f'{USER_MODULES_DIR}/{name}', text, where)
+  project.code_refs[kind] = (
+      f"os.path.join(HERE, {USER_MODULES_DIR!r}, {file_name!r})")
+  project.imports.add('import os')
+  project.dotted_paths[kind] = f'{file_name[:-len(".py")]}.{fn_name}'
+
+
+def _add(project: Project, name: str, text: str, where: str) -> None:
+  if project.files.get(name, text) != text:
+    raise PipelineDefinitionError(
+        where, f'two different files would be written as {name}',
+        fix='rename one of the modules')
+  project.files[name] = text
+
+
+# --------------------------------------------------------------- pipeline.py
+def _pipeline_text(plan, project: Project, where: str) -> str:
+  imports = {'from fluent_pipeline import PipelineDef'} | project.imports
+  calls = [f'PipelineDef({plan.name!r}, root={plan.root!r})']
+  constants: list[str] = []
+  if plan.source is not None:
+    calls.append(_source_call(plan.source, imports, where, method=True))
+  code_args = {kind: arg for kind, _, arg, _ in plan.code_steps()}
+  for kind, step in plan.ordered():
+    if 'factory' in step.opts:
+      name = _added_component(project, step.opts['factory'], where)
+      calls.append(f'add_component({name}, '
+                   f'replaces={step.opts["replaces"]!r})')
+      continue
+    method = getattr(Chain, step.call)
+    signature = inspect.signature(method)
+    args = []
+    for param in list(signature.parameters.values())[1:]:
+      value = step.args.get(param.name, param.default)
+      if param.name == code_args.get(kind):
+        text = project.code_refs[kind]
+      elif param.default is not param.empty and _same(value, param.default):
+        continue
+      else:
+        text = _python(value, imports, f'{step.call}({param.name}=...)',
+                       where)
+        if '\n' in text:  # a big literal reads better on its own
+          constant = param.name.upper()
+          if any(c.startswith(f'{constant} = ') for c in constants):
+            constant = f'{step.call.upper()}_{constant}'
+          constants.append(f'{constant} = {text}')
+          text = constant
+      args.append(text if param.default is param.empty
+                  else f'{param.name}={text}')
+    calls.append(f'{step.call}({", ".join(args)})')
+  calls += [f'add_component({_added_component(project, extra, where)})'
+            for extra in plan.extra_components]
+  imports |= project.imports
+  calls += _settings(plan, imports, where)
+  chain = '\n    .'.join(calls)
+  plain = sorted(i for i in imports if i.startswith('import '))
+  froms = sorted(i for i in imports if i.startswith('from ')
+                 and not i.startswith(f'from {project.functions_module} '))
+  own = sorted(i for i in imports
+               if i.startswith(f'from {project.functions_module} '))
+  lines = [f'"""Pipeline {plan.name!r}, exported by fluent_pipeline.', '',
+           'Run it:      fluent-pipeline run pipeline.py   (or python '
+           'pipeline.py)',
+           'Ship it:     fluent-pipeline compile pipeline.py --runner vertex '
+           '--image IMAGE \\',
+           '                 --root gs://BUCKET/pipelines -o build/',
+           '"""', '']
+  lines += plain + ([''] if plain else []) + froms + [''] + own
+  if 'import os' in imports:
+    lines += ['', 'HERE = os.path.dirname(os.path.abspath(__file__))']
+  for constant in constants:
+    lines += ['', constant]
+  lines += ['', f'pipeline = (\n    {chain}\n)', '', '',
+            "if __name__ == '__main__':", '    print(pipeline.run())', '']
+  return '\n'.join(lines)
+
+
+def _same(value, default) -> bool:
+  try:
+    return bool(value == default) and type(value) is type(default)
+  except Exception:
+    return False
+
+
+def _source_call(source: inputs.Source, imports: set[str], where: str,
+                 method: bool) -> str:
+  if source.component is not None:
+    raise PipelineDefinitionError(
+        where, f'the examples come from a hand-built {source.describe()}, '
+        'which cannot be written as source',
+        fix='use a from_* source, or add the component to the exported '
+        'pipeline.py by hand')
+  args = [repr(source.location)]
+  for name in ('input_config', 'output_config', 'range_config'):
+    value = getattr(source, name)
+    if value is not None:
+      args.append(f'{name}={_python(value, imports, name, where)}')
+  if not method:
+    imports.add('from fluent_pipeline import inputs')
+  prefix = '' if method else 'inputs.'
+  return f'{prefix}from_{source.kind}({", ".join(args)})'
+
+
+def _python(value, imports: set[str], what: str, where: str) -> str:
+  """Python source that evaluates to (a value the chain takes as) `value`."""
+  from google.protobuf import (
+    json_format,
+    message,
+  )
+  if value is None or isinstance(value, (bool, int, float, str)):
+    return repr(value)
+  if isinstance(value, os.PathLike):
+    return repr(os.fspath(value))
+  if repr(value) == 'fluent_pipeline.latest':
+    imports.add('from fluent_pipeline import latest')
+    return 'latest'
+  if isinstance(value, inputs.Source):
+    return _source_call(value, imports, where, method=False)
+  if protos.is_runtime_parameter(value):
+    imports.add('from tfx.orchestration import data_types')
+    return (f'data_types.RuntimeParameter(name={value.name!r}, '
+            f'ptype={value.ptype.__name__}, default={value.default!r})')
+  if isinstance(value, message.Message):
+    value = json_format.MessageToDict(value, preserving_proto_field_name=True)
+  if isinstance(value, (dict, list, tuple)):
+    try:
+      text = function_source.format_literal(value, 0, 16)
+      if ast.literal_eval(text) == value:
+        return text
+    except (ValueError, SyntaxError):
+      pass
+  raise PipelineDefinitionError(
+      where, f'{what} is a {type(value).__name__}, which cannot be written '
+      'as source', fix='pass a proto, a dict of its fields or a plain value')
+
+
+def _added_component(project: Project, factory: Any, where: str) -> str:
+  """How pipeline.py names an added component: a component class or a
+  function defined at the top of a module, imported from it (a module of
+  the user's own is copied beside pipeline.py, so the image has it too)."""
+  from fluent_pipeline.dsl import channels
+  name = getattr(factory, '__qualname__', '')
+  module = sys.modules.get(getattr(factory, '__module__', None) or '')
+  if (channels.is_component(factory) or module is None or
+      module.__name__ == '__main__' or not name.isidentifier() or
+      getattr(module, name, None) is not factory):
+    raise PipelineDefinitionError(
+        where, f'add_component({channels.label(factory)}): only a component '
+        'class or a function defined at the top of a module can be written '
+        'as source', fix='define it (or a function returning it) in a module '
+        'file of its own and add that')
+  if not packages.installed(module):
+    path = getattr(module, '__file__', None)
+    if '.' in module.__name__ or not path:
+      raise PipelineDefinitionError(
+          where, f'add_component({name}): its module {module.__name__} is '
+          'part of a package of your own, which is not copied',
+          fix='install the package in the image, or define the component '
+          'in a module file beside the pipeline')
+    with open(path, encoding='utf-8', newline='') as f:
+      _add(project, f'{module.__name__}.py', f.read(), where)
+  project.imports.add(f'from {module.__name__} import {name}')
+  return name
+
+
+def _settings(plan, imports: set[str], where: str) -> list[str]:
+  from fluent_pipeline.dsl import configuration
+  calls = []
+  if plan.beam_pipeline_args:
+    args = []
+    for arg in plan.beam_pipeline_args:
+      name, eq, value = str(arg).partition('=')
+      if eq and configuration.is_secret_name(name):
+        imports.add('import os')
+        variable = re.sub(r'\W', '_', name.strip('-')).upper()
+        args.append(f"{name + '='!r} + os.environ[{variable!r}]")
+      else:
+        args.append(repr(str(arg)))
+    calls.append(f'with_beam_pipeline_args([{", ".join(args)}])')
+  if plan.metadata_path:
+    calls.append(f'with_sqlite_ml_metadata({plan.metadata_path!r})')
+  elif plan.metadata_config is not None:
+    config = plan.metadata_config
+    if config.WhichOneof('config') == 'mysql':
+      mysql = config.mysql
+      imports.add('import os')
+      calls.append(
+          f'with_mysql_ml_metadata(host={mysql.host!r}, port={mysql.port}, '
+          f'database={mysql.database!r}, user={mysql.user!r}, '
+          "password=os.environ.get('MLMD_PASSWORD', ''))")
+    else:
+      raise PipelineDefinitionError(
+          where, 'the ML Metadata connection is neither sqlite nor MySQL',
+          fix='add with_metadata_connection(...) to the exported '
+          'pipeline.py by hand')
+  if plan.parameters:
+    calls.append('with_parameters(' + ', '.join(
+        f'{k}={_python(v, imports, k, where)}'
+        for k, v in plan.parameters.items()) + ')')
+  if not plan.record_configuration:
+    calls.append('record_configuration(False)')
+  if plan.enable_cache:
+    calls.append('cache()')
+  return calls
+
+
+# -------------------------------------------------------------- requirements
+def _requirements(python_files: dict[str, str]) -> tuple[str, str]:
+  """requirements.txt (the distributions the code imports, and TFX, pinned)
+  and constraints.txt (every installed distribution, pinned)."""
+  local = {name[:-len('.py')].split('/')[-1] for name in python_files}
+  tops: set[str] = set()
+  for text in python_files.values():
+    for node in ast.walk(ast.parse(text)):
+      if isinstance(node, ast.Import):
+        tops |= {a.name.split('.')[0] for a in node.names}
+      elif isinstance(node, ast.ImportFrom) and node.module and not \
+          node.level:
+        tops.add(node.module.split('.')[0])
+  by_module = importlib.metadata.packages_distributions()
+  wanted = {'tfx'}
+  for top in tops - local - set(sys.stdlib_module_names):
+    wanted |= set(by_module.get(top, ()))
+  if _installed_version('tf-keras'):
+    wanted.add('tf-keras')
+  wanted.discard('fluent-pipeline')
+  pins = sorted(f'{_canonical(d)}=={_installed_version(d)}' for d in wanted
+                if _installed_version(d))
+  from fluent_pipeline._version import __version__
+  requirements = '\n'.join([
+      '# What the exported code imports, pinned to the versions it ran with.',
+      '# pip install -r requirements.txt -c constraints.txt',
+      f'# and fluent_pipeline {__version__} (pip install <its checkout>).',
+      *pins, ''])
+  everything = sorted({f'{_canonical(d.metadata["Name"])}=={d.version}'
+                       for d in importlib.metadata.distributions()
+                       if d.metadata['Name'] and _canonical(
+                           d.metadata['Name']) != 'fluent-pipeline'})
+  constraints = '\n'.join(['# Every distribution installed when the pipeline '
+                           'was exported.', *everything, ''])
+  return requirements, constraints
+
+
+def _canonical(name: str) -> str:
+  return re.sub(r'[-_.]+', '-', name).lower()
+
+
+def _installed_version(dist: str) -> Optional[str]:
+  try:
+    return importlib.metadata.version(dist)
+  except importlib.metadata.PackageNotFoundError:
+    return None
+
+
+# ----------------------------------------------------------------- writing
+def write(project: Project, directory: str, where: str = 'export') -> str:
+  """Writes the project's files; refuses to replace a file whose text
+  differs. Returns the path of pipeline.py."""
+  if _paths.is_uri(directory):
+    raise PipelineDefinitionError(
+        where, f'{directory!r} is remote; the project is written locally',
+        fix='pass a local directory (and copy it yourself)')
+  clashes = []
+  for name, text in project.files.items():
+    path = os.path.join(directory, name)
+    if os.path.exists(path):
+      with open(path, encoding='utf-8', newline='') as f:
+        if f.read() != text:
+          clashes.append(path)
+  if clashes:
+    raise PipelineDefinitionError(
+        where, f'{", ".join(clashes)} already exist with other content',
+        fix='export to a new or empty directory (nothing was written)')
+  for name, text in project.files.items():
+    path = os.path.join(directory, name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'w', encoding='utf-8', newline='') as f:
+      f.write(text)
+  return os.path.join(directory, PIPELINE_FILE)

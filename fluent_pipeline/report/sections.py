@@ -1,0 +1,336 @@
+"""The report's content: each section's values read from one run.
+
+Sections hold plain values (and chart SVGs) for the template. A section whose
+step is not in the pipeline says so; one whose artifacts cannot be read (a
+failed step, a deleted folder) says why, and the rest of the report is still
+written.
+"""
+
+import dataclasses
+import json
+import traceback
+from typing import Any, Callable, Optional
+
+from fluent_pipeline import _paths
+from fluent_pipeline.artifacts import readers
+from fluent_pipeline.report import charts
+
+
+@dataclasses.dataclass
+class Part:
+  """What one piece of a section shows: its values, or why there are none."""
+  values: Any = None
+  absent: Optional[str] = None  # why nothing is shown (not an error)
+  error: Optional[str] = None   # reading it failed
+
+  @property
+  def ok(self) -> bool:
+    return self.absent is None and self.error is None
+
+
+def _read(reader: Callable[[], Any]) -> Part:
+  try:
+    return Part(values=reader())
+  except Exception as e:
+    last = traceback.extract_tb(e.__traceback__)[-1:]
+    where = f' ({last[0].filename}:{last[0].lineno})' if last else ''
+    return Part(error=f'{type(e).__name__}: {e}{where}')
+
+
+def output(result, key: str) -> Optional[tuple[str, str]]:
+  """(component id, URI) of the first artifact under output `key`."""
+  for component in result.components:
+    uris = component.outputs.get(key)
+    if uris:
+      return component.node_id, uris[0]
+  return None
+
+
+def _absent(result, key: str, step: str) -> Part:
+  """Why a run has no `key`: its step is not in the pipeline, or a failure
+  stopped the run before the step ran."""
+  call = step.lstrip('.').split('(', 1)[0]
+  steps = (result.configuration or {}).get('steps')
+  failed = [c.node_id for c in result.components if c.state == 'FAILED']
+  if steps is not None and call not in steps:
+    return Part(absent=f'not in this pipeline (add {step} to the chain)')
+  if failed:
+    return Part(absent=f'no {key}: the run failed at {", ".join(failed)}')
+  if steps is not None:
+    return Part(absent=f'no {key}: {step} is in the pipeline but did not '
+                'run')
+  return Part(absent=f'not in this pipeline (add {step} to the chain)')
+
+
+def pipeline(result) -> dict[str, Any]:
+  from fluent_pipeline.report import graph
+  nodes = [graph.Node(c.node_id, c.state, c.seconds)
+           for c in result.components]
+  config = result.configuration or {}
+  steps = {name: json.dumps(args, indent=1, sort_keys=True, default=str)
+           for name, args in (config.get('steps') or {}).items()}
+  code = [{'sha256': sha, 'given_as': info.get('given_as'),
+           'location': info.get('location') or info.get('module_file')
+           or info.get('name')}
+          for sha, info in (config.get('user_code') or {}).items()]
+  failed = [c for c in result.components if c.state == 'FAILED']
+  if config:
+    no_configuration = None
+  elif failed:
+    no_configuration = ('this run recorded no configuration: it failed '
+                        'before the configuration was written')
+  else:
+    no_configuration = ('this run recorded no configuration '
+                        '(record_configuration was off)')
+  return {
+      'graph': _read(lambda: graph.svg(nodes, result.edges)),
+      'components': result.components,
+      'failures': [{'node_id': c.node_id, 'reason': c.error or
+                    'the reason is in the full log'} for c in failed],
+      'configuration': bool(config),
+      'no_configuration': no_configuration,
+      'parameters': config.get('parameters') or {},
+      'source': json.dumps(config.get('source'), indent=1, default=str)
+                if config.get('source') else None,
+      'steps': steps,
+      'settings': config.get('settings') or {},
+      'versions': config.get('versions') or {},
+      'code': code,
+  }
+
+
+def data(result) -> dict[str, Any]:
+  stats = output(result, 'statistics')
+  section: dict[str, Any] = {'reshaped': result.reshaped}
+  if stats is None:
+    section['statistics'] = _absent(result, 'statistics',
+                                    '.generate_statistics()')
+  else:
+    def read_splits():
+      splits = []
+      names = readers.splits(stats[1])
+      for split in sorted(names, key=lambda n: (n != 'train', n)):
+        features = readers.statistics(stats[1], split)
+        for row in features.values():
+          row['chart'] = charts.histogram(row)
+        splits.append({'name': split, 'features': list(features.values())})
+      return splits
+    section['statistics'] = _read(read_splits)
+  schema = output(result, 'schema')
+  section['schema'] = (_read(lambda: readers.schema(schema[1]))
+                       if schema else _absent(result, 'schema',
+                                              '.infer_schema()'))
+  anomalies = output(result, 'anomalies')
+  section['anomalies'] = (
+      _read(lambda: readers.anomalies(anomalies[1])) if anomalies
+      else _absent(result, 'anomalies', '.validate_input_data()'))
+  return section
+
+
+def training(result) -> dict[str, Any]:
+  section: dict[str, Any] = {'hyperparameters_source': None}
+  from fluent_pipeline.dsl import wiring
+  tuned = output(result, 'best_hyperparameters')
+  given = [c for c in result.components
+           if c.node_id == wiring.HYPERPARAMETERS_IMPORTER_ID and
+           c.outputs.get('result')]
+  if tuned:
+    section['hyperparameters'] = _read(
+        lambda: readers.hyperparameters(tuned[1]))
+    section['hyperparameters_source'] = f'tuned ({tuned[0]})'
+  elif given:
+    section['hyperparameters'] = _read(
+        lambda: readers.hyperparameters(given[0].outputs['result'][0]))
+    section['hyperparameters_source'] = 'given (with_hyperparameters)'
+  else:
+    section['hyperparameters'] = Part(
+        absent='none: the Trainer used its own defaults (no tune() or '
+        'with_hyperparameters())')
+  run = output(result, 'model_run')
+  if run is None:
+    section['curves'] = _absent(result, 'training logs', '.train()')
+  else:
+    def read_curves():
+      drawn = charts.curves(readers.training_curves(run[1]))
+      if not drawn:
+        raise LookupError(
+            'the Trainer wrote no TensorBoard logs: pass '
+            'tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir) '
+            'to model.fit in run_fn')
+      return drawn
+    section['curves'] = _read(read_curves)
+    if section['curves'].error and section['curves'].error.startswith(
+        'LookupError'):
+      section['curves'] = Part(absent=section['curves'].error.split(': ', 1)
+                               [1].rsplit(' (', 1)[0])
+  trials = output(result, 'tuner_results')
+  if trials is None:
+    section['trials'] = Part(absent='no Tuner in this pipeline')
+  else:
+    def read_trials():
+      rows = readers.tuner_trials(trials[1])
+      names = []
+      for row in rows:
+        names += [k for k in row if k not in names]
+      return {'columns': names, 'rows': rows}
+    section['trials'] = _read(read_trials)
+  return section
+
+
+_CHARTED_METRICS = 2
+
+
+def _slice_columns(slices) -> list[str]:
+  """The slicing columns ('trip_start_hour', 'a_X_b' for a feature cross)
+  in the order their slices come."""
+  columns: list[str] = []
+  for name in slices:
+    if name == 'Overall' or ' vs ' in name:
+      continue
+    column = name.rpartition(':')[0]
+    if column not in columns:
+      columns.append(column)
+  return columns
+
+
+def evaluation(result) -> dict[str, Any]:
+  section: dict[str, Any] = {'blessed': result.blessed, 'metric_names': [],
+                             'charts': Part(values=[]), 'baseline': [],
+                             'charted_metrics': []}
+  evaluated = output(result, 'evaluation')
+  if evaluated is None:
+    absent = _absent(result, 'evaluation', '.evaluate_model(eval_config)')
+    return dict(section, slices=absent, thresholds=absent)
+  uri = evaluated[1]
+  section['slices'] = _read(lambda: readers.slice_metrics(uri))
+  section['thresholds'] = _read(lambda: readers.thresholds(uri))
+  if section['slices'].ok:
+    slices = section['slices'].values
+    names: list[str] = []
+    for entry in slices.values():
+      names += [k for k in entry['candidate'] if k not in names]
+    section['metric_names'] = names
+    bounds = {}
+    if section['thresholds'].ok:
+      for row in section['thresholds'].values:
+        if row['lower'] is not None and row['slice'] == 'Overall':
+          bounds.setdefault(row['metric'], row['lower'])
+    # The metrics with a threshold first, then the others, up to
+    # _CHARTED_METRICS; one chart per metric and slicing column.
+    charted = sorted((n for n in names if 'example_count' not in n),
+                     key=lambda n: (n not in bounds, n))[:_CHARTED_METRICS]
+    section['charted_metrics'] = charted
+    section['charts'] = _read(lambda: [
+        chart for name in charted for column in _slice_columns(slices)
+        for chart in [charts.slice_bars(slices, name, bounds.get(name),
+                                         column)] if chart])
+    overall = slices.get('Overall', {})
+    section['baseline'] = [
+        {'metric': m, 'candidate': overall['candidate'].get(m),
+         'baseline': overall['baseline'].get(m), 'diff': overall['diff'].get(m)}
+        for m in names if m in overall.get('baseline', {})]
+  return section
+
+
+def serving(result) -> dict[str, Any]:
+  section: dict[str, Any] = {'infra_blessed': result.infra_blessed,
+                             'check': dict(result.serving),
+                             'pushed_model': result.pushed_model,
+                             'model_dir': None}
+  section['latency_chart'] = charts.latency(
+      result.serving.get('latencies_ms') or [])
+  model_dir = result.pushed_model
+  trainers = [c for c in result.components  # not a resolver's 'model'
+              if c.outputs.get('model') and 'model_run' in c.outputs]
+  if model_dir is None and trainers:
+    model_dir = _paths.join(trainers[0].outputs['model'][0],
+                            'Format-Serving')
+  if model_dir is None:
+    section['signatures'] = _absent(result, 'model', '.train()')
+  else:
+    section['model_dir'] = model_dir
+    section['signatures'] = _read(
+        lambda: readers.serving_signatures(model_dir))
+  return section
+
+
+def inference(result, limit: int = 20) -> dict[str, Any]:
+  found = output(result, 'inference_result') or output(result,
+                                                       'output_examples')
+  if found is None:
+    return {'sample': _absent(result, 'bulk inference', '.bulk_infer(...)')}
+  if result.blessed is False:
+    return {'sample': Part(absent='skipped: the model was not blessed, so '
+                           'BulkInferrer made no predictions')}
+
+  def read():
+    rows = readers.predictions(found[1], limit)
+    columns: list[str] = []
+    for row in rows:
+      columns += [k for k in row if k not in columns]
+    predicted = [c for c in columns if c.startswith('prediction: ')]
+    columns = predicted + [c for c in columns if c not in predicted]
+    return {'columns': columns, 'rows': rows, 'uri': found[1]}
+  return {'sample': _read(read)}
+
+
+_COMPARED_STATS = ('count', 'missing', 'mean', 'std', 'min', 'max', 'unique')
+
+
+def comparison(result, other, changes: Callable[[], str]) -> dict[str, Any]:
+  """What changed from run `other` to `result`: metrics per slice with
+  deltas, the statistics that moved, and `changes()`, the configuration's
+  diff as the runs layer words it."""
+  section: dict[str, Any] = {'other': other}
+
+  def metrics():
+    mine, theirs = (output(r, 'evaluation') for r in (result, other))
+    if not (mine and theirs):
+      raise LookupError('both runs need an evaluation to compare metrics')
+    a = readers.slice_metrics(theirs[1])
+    b = readers.slice_metrics(mine[1])
+    metrics: list[str] = []
+    for entry in list(b.values()) + list(a.values()):
+      metrics += [m for m in entry['candidate'] if m not in metrics]
+    rows = []
+    for name in list(b) + [n for n in a if n not in b]:
+      ma = a.get(name, {}).get('candidate', {})
+      mb = b.get(name, {}).get('candidate', {})
+      cells = {}
+      for metric in metrics:
+        va, vb = ma.get(metric), mb.get(metric)
+        cells[metric] = {'other': va, 'this': vb, 'delta': None if None in (
+            va, vb) else vb - va}
+      rows.append({'slice': name, 'cells': cells})
+    return {'metrics': metrics, 'rows': rows}
+  section['metrics'] = _read(metrics)
+
+  def statistics():
+    mine, theirs = (output(r, 'statistics') for r in (result, other))
+    if not (mine and theirs):
+      raise LookupError('both runs need statistics to compare data')
+    if mine[1] == theirs[1]:
+      return []  # the same artifact (cached): nothing moved
+    rows = []
+    for split in readers.splits(mine[1]):
+      b = readers.statistics(mine[1], split)
+      try:
+        a = readers.statistics(theirs[1], split)
+      except LookupError:
+        a = {}
+      for feature in sorted(set(a) | set(b)):
+        fa, fb = a.get(feature, {}), b.get(feature, {})
+        for stat in _COMPARED_STATS:
+          va, vb = fa.get(stat), fb.get(stat)
+          if va is None and vb is None:
+            continue
+          if va is not None and vb is not None and abs(vb - va) <= 1e-9 * max(
+              1.0, abs(va)):
+            continue
+          rows.append({'split': split, 'feature': feature, 'stat': stat,
+                       'other': va, 'this': vb,
+                       'delta': None if None in (va, vb) else vb - va})
+    return rows
+  section['statistics'] = _read(statistics)
+  section['diff'] = _read(changes)
+  return section

@@ -1,0 +1,113 @@
+"""Every run of a pipeline, read back from ML Metadata: list, read, compare.
+
+    from fluent_pipeline import runs, read_run, diff
+    for run in runs('runs/taxi'):         # newest first
+      print(run.run_id, run.metrics)
+    print(diff('runs/taxi', 'latest~1', 'latest'))
+
+A pipeline is named by its PipelineDef, the TFX pipeline it built, or a
+directory: the pipeline's own (`<root>/<name>`, where metadata.sqlite lies)
+or a root that holds exactly one pipeline. Run ids are exact ids, 'latest',
+or 'latest~N' (the Nth run before the newest).
+"""
+
+import os
+from typing import Any, List, Optional, Tuple, Union
+
+from fluent_pipeline.runs import results
+from fluent_pipeline.runs.diff import RunDiff
+from fluent_pipeline.runs.diff import compare
+
+_SQLITE = 'metadata.sqlite'
+
+
+def _store_of(pipeline) -> Tuple[Any, str, str]:
+  """(MLMD connection config, pipeline name, pipeline root) of `pipeline`."""
+  if hasattr(pipeline, 'metadata_connection_config'):  # a TFX pipeline
+    return (pipeline.metadata_connection_config,
+            pipeline.pipeline_info.pipeline_name,
+            pipeline.pipeline_info.pipeline_root)
+  if hasattr(pipeline, '_plan'):  # a PipelineDef
+    from fluent_pipeline.dsl import wiring
+    return (wiring.metadata_config(pipeline._plan), pipeline.name,
+            pipeline.pipeline_root)
+  if isinstance(pipeline, (str, os.PathLike)):
+    return _store_in_directory(os.fspath(pipeline))
+  raise TypeError(f'expected a PipelineDef, a TFX pipeline or a directory, '
+                  f'got {type(pipeline).__name__}')
+
+
+def _store_in_directory(path: str) -> Tuple[Any, str, str]:
+  from fluent_pipeline import _paths
+  if _paths.is_uri(path):
+    raise LookupError(
+        f'{path} is remote, and ML Metadata is not kept there; pass the '
+        'pipeline file (--file FILE) or a PipelineDef, which name the store')
+  path = os.path.abspath(os.path.expanduser(path))
+  if os.path.isfile(os.path.join(path, _SQLITE)):
+    pipeline_root = path
+  elif os.path.isdir(path):
+    found = sorted(d for d in os.listdir(path)
+                   if os.path.isfile(os.path.join(path, d, _SQLITE)))
+    if len(found) != 1:
+      raise LookupError(
+          f'{path} holds {len(found)} pipelines'
+          + (f' ({", ".join(found)}); pass one of their directories'
+             if found else f' (no */{_SQLITE}); pass the pipeline root '
+             'directory (<root>/<name>) or the root given to PipelineDef'))
+    pipeline_root = os.path.join(path, found[0])
+  else:
+    raise LookupError(f'{path} does not exist; pass the directory of a '
+                      f'pipeline (<root>/<name>, where {_SQLITE} is)')
+  from fluent_pipeline.dsl import wiring
+  config = wiring.sqlite_config(os.path.join(pipeline_root, _SQLITE))
+  return config, _pipeline_name(config, pipeline_root), pipeline_root
+
+
+def _pipeline_name(config, pipeline_root: str) -> str:
+  from ml_metadata import metadata_store
+  store = metadata_store.MetadataStore(config)
+  names = sorted(c.name for c in store.get_contexts_by_type('pipeline'))
+  if len(names) == 1:
+    return names[0]
+  base = os.path.basename(os.path.normpath(pipeline_root))
+  if base in names:
+    return base
+  raise LookupError(f'the metadata store in {pipeline_root} holds '
+                    f'{len(names)} pipelines ({", ".join(names) or "none"}); '
+                    'pass the PipelineDef instead')
+
+
+def _open(pipeline):
+  from ml_metadata import metadata_store
+  config, name, root = _store_of(pipeline)
+  return metadata_store.MetadataStore(config), name, root
+
+
+def runs(pipeline, limit: Optional[int] = None) -> List[results.RunResult]:
+  """Every run of `pipeline`, newest first (at most `limit`): run id, start,
+  duration, each component's state, metrics, blessing, pushed model and the
+  configuration."""
+  store, name, root = _open(pipeline)
+  contexts = results.run_contexts(store, name)[:limit]
+  return [results.collect_run(store, c, name, root, details=False)
+          for c in contexts]
+
+
+def read_run(pipeline, run_id: Optional[str] = None, *,
+             details: bool = True) -> results.RunResult:
+  """The RunResult of one run of `pipeline` (the newest by default), with
+  its configuration. A wrong id raises LookupError naming the nearest."""
+  store, name, root = _open(pipeline)
+  return results.collect_run(store, results.find_run(store, name, run_id),
+                             name, root, details=details)
+
+
+def diff(pipeline, run_a: Union[str, results.RunResult],
+         run_b: Union[str, results.RunResult]) -> RunDiff:
+  """What differs between two runs: parameters, step arguments, user code
+  (hash and a unified diff of the source), package versions, settings and
+  metrics. Runs are ids (of `pipeline`) or RunResults."""
+  a, b = (r if isinstance(r, results.RunResult)
+          else read_run(pipeline, r, details=False) for r in (run_a, run_b))
+  return compare(a, b)

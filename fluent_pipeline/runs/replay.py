@@ -1,0 +1,95 @@
+"""PipelineDef.from_run: the chain rebuilt from a run's configuration.
+
+Every recorded chain call is made again with its recorded arguments (protos
+come back as dicts of their fields, which every call accepts) and the
+recorded user code (`user_code.Restored`), so the rebuilt pipeline has the
+same configuration and, with unchanged data, TFX's cache serves it.
+
+What the configuration does not hold cannot come back, and says so: hand-built
+components (`add_component`, `from_example_gen`), and secrets (Beam flags
+recorded as '***' are left out; add them with `with_beam_pipeline_args`).
+"""
+
+from typing import Any, Callable, Dict, TypeVar
+
+from fluent_pipeline.dsl import configuration, inputs
+from fluent_pipeline.dsl.chain import Chain
+from fluent_pipeline.errors import PipelineDefinitionError
+from fluent_pipeline.usercode import user_code
+
+_C = TypeVar('_C', bound=Chain)
+
+
+def source_from_json(recorded: Dict[str, Any], run_id: str) -> inputs.Source:
+  kind = recorded['kind']
+  if kind == 'component':
+    raise PipelineDefinitionError(
+        'from_run', f'run {run_id} read its examples with a hand-built '
+        f'{recorded.get("type")}, which a configuration cannot rebuild',
+        fix='rebuild the chain from its source file instead')
+  make = getattr(inputs, f'from_{kind}')
+  configs = {k: recorded[k] for k in ('input_config', 'output_config',
+                                      'range_config') if k in recorded}
+  source = make(recorded['location'], **configs)
+  try:
+    source.check('from_run')
+  except PipelineDefinitionError as e:
+    raise PipelineDefinitionError(
+        'from_run', f'run {run_id} read {kind} data from '
+        f'{recorded["location"]!r}: {e.problem}',
+        fix='restore the data there, or rebuild the chain with its new '
+        'location') from None
+  return source
+
+
+def rebuild(config: Dict[str, Any], run_id: str, metadata_config=None,
+            make: Callable[..., _C] = Chain) -> _C:
+  """The chain whose build() gives the configuration `config`, made with
+  `make(name, root=)` (PipelineDef.from_run passes PipelineDef)."""
+  settings = config['settings']
+  if settings.get('extra_components'):
+    names = ', '.join(c.get('id') or c.get('factory', '?')
+                      for c in settings['extra_components'])
+    raise PipelineDefinitionError(
+        'from_run', f'run {run_id} had hand-built components ({names}), '
+        'which a configuration cannot rebuild',
+        fix='rebuild the chain from its source file instead')
+  pipeline = config['pipeline']
+  pdef = make(pipeline['name'], root=pipeline['root'])
+  if config.get('source'):
+    pdef = pdef.from_source(source_from_json(config['source'], run_id))
+  for key, args in config['steps'].items():
+    args = {name: _argument(name, value, config, run_id)
+            for name, value in args.items()}
+    pdef = getattr(pdef, configuration.call_of(key))(**args)
+  pdef = pdef.cache(settings.get('cache', False))
+  beam_args = [a for a in settings.get('beam_pipeline_args', [])
+               if configuration.REDACTED not in a]
+  if beam_args:
+    pdef = pdef.with_beam_pipeline_args(beam_args)
+  metadata = settings.get('metadata', {})
+  if metadata_config is not None:
+    pdef = pdef.with_metadata_connection(metadata_config)
+  elif 'sqlite' in metadata:
+    pdef = pdef.with_sqlite_ml_metadata(metadata['sqlite'])
+  if config.get('parameters'):
+    pdef = pdef.with_parameters(**config['parameters'])
+  return pdef
+
+
+def _argument(name: str, value: Any, config: Dict[str, Any], run_id: str):
+  if isinstance(value, dict) and 'user_code' in value:
+    return user_code.Restored(config['user_code'][value['user_code']])
+  if name == 'source' and isinstance(value, dict) and 'kind' in value:
+    return source_from_json(value, run_id)
+  if isinstance(value, dict) and 'runtime_parameter' in value:
+    from tfx.orchestration import data_types
+    return data_types.RuntimeParameter(
+        name=value['runtime_parameter'], default=value['default'],
+        ptype={'int': int, 'float': float, 'str': str}[value['type']])
+  if isinstance(value, dict) and set(value) == {'repr'}:
+    raise PipelineDefinitionError(
+        'from_run', f'run {run_id} passed {name}={value["repr"]}, which a '
+        'configuration cannot rebuild',
+        fix='rebuild the chain from its source file instead')
+  return value

@@ -1,0 +1,525 @@
+"""What a run did, read back from ML Metadata: the summary users look at.
+
+A RunResult is built from MLMD alone (not from the runner's return value), so
+the same code reads any past run of the pipeline by its run id.
+"""
+
+import dataclasses
+import datetime
+import difflib
+import functools
+import json
+import re
+from typing import Any, Dict, List, Optional, Tuple
+
+from fluent_pipeline import _paths
+
+# ml_metadata Execution.State values, by name.
+_STATES = {0: 'UNKNOWN', 1: 'NEW', 2: 'RUNNING', 3: 'COMPLETE', 4: 'FAILED',
+           5: 'CACHED', 6: 'CANCELED'}
+_INPUT_EVENT = 3  # metadata_store_pb2.Event.INPUT
+_OUTPUT_EVENT = 4  # metadata_store_pb2.Event.OUTPUT
+
+
+@dataclasses.dataclass
+class ComponentRun:
+  """One component's execution in a run."""
+  node_id: str
+  state: str
+  seconds: float
+  outputs: Dict[str, List[str]]  # output key -> artifact URIs
+  execution_id: int
+  error: Optional[str] = None  # why it failed, as its execution records it
+
+
+@dataclasses.dataclass
+class RunResult:
+  """The outcome of one pipeline run."""
+  pipeline_name: str
+  run_id: str
+  pipeline_root: str
+  components: List[ComponentRun]
+  blessed: Optional[bool] = None
+  metrics: Dict[str, float] = dataclasses.field(default_factory=dict)
+  failed_thresholds: List[str] = dataclasses.field(default_factory=list)
+  infra_blessed: Optional[bool] = None
+  serving: Dict[str, object] = dataclasses.field(default_factory=dict)
+  pushed_model: Optional[str] = None
+  inference_result: Optional[str] = None
+  log_path: Optional[str] = None
+  started: Optional[datetime.datetime] = None
+  seconds: float = 0.0
+  configuration: Optional[Dict[str, Any]] = None  # the PipelineConfiguration
+  # (producer, consumer) node ids: an artifact one made, the other read.
+  edges: List[Tuple[str, str]] = dataclasses.field(default_factory=list)
+  # Dataset step node id -> split -> {'in': n, 'out': m} (its Examples'
+  # example_counts).
+  reshaped: Dict[str, Dict[str, Dict[str, int]]] = dataclasses.field(
+      default_factory=dict)
+
+  @property
+  def parameters(self) -> Dict[str, Any]:
+    """The parameter values the run was made with (its configuration)."""
+    return dict((self.configuration or {}).get('parameters') or {})
+
+  def component(self, node_id: str) -> ComponentRun:
+    for c in self.components:
+      if c.node_id == node_id:
+        return c
+    raise KeyError(f'{node_id!r} did not run in {self.run_id}; ran: '
+                   f'{[c.node_id for c in self.components]}')
+
+  @property
+  def states(self) -> Dict[str, str]:
+    return {c.node_id: c.state for c in self.components}
+
+  @property
+  def cached(self) -> int:
+    return sum(c.state == 'CACHED' for c in self.components)
+
+  # ------------------------------------------- what the artifacts hold
+  def _output(self, key: str) -> Optional[str]:
+    for c in self.components:
+      if c.outputs.get(key):
+        return c.outputs[key][0]
+    return None
+
+  def _needs(self, key: str, step: str) -> str:
+    uri = self._output(key)
+    if uri is None:
+      raise LookupError(f'run {self.run_id} has no {key}: {step} is not in '
+                        'the pipeline or did not run')
+    return uri
+
+  @property
+  def schema(self) -> List[Dict[str, Any]]:
+    """The schema's features (name, type, presence, shape, domain)."""
+    from fluent_pipeline.artifacts import readers
+    return readers.schema(self._needs('schema', 'infer_schema()'))
+
+  def statistics(self, split: str = 'train') -> Dict[str, Dict[str, Any]]:
+    """Per feature of `split`: count, missing, mean/std/min/median/max or
+    unique and top values, and the histogram (TFDV's statistics)."""
+    from fluent_pipeline.artifacts import readers
+    return readers.statistics(
+        self._needs('statistics', 'generate_statistics()'), split)
+
+  @property
+  def anomalies(self) -> Dict[str, List[Dict[str, str]]]:
+    """Per split, the anomalies ExampleValidator found (empty: none)."""
+    from fluent_pipeline.artifacts import readers
+    return readers.anomalies(
+        self._needs('anomalies', 'validate_input_data()'))
+
+  @property
+  def metrics_by_slice(self) -> Dict[str, Dict[str, float]]:
+    """The candidate's metrics per slice: {'Overall': {...},
+    'trip_start_hour:3': {...}} (TFMA's slice names)."""
+    from fluent_pipeline.artifacts import readers
+    slices = readers.slice_metrics(
+        self._needs('evaluation', 'evaluate_model()'))
+    return {name: dict(entry['candidate']) for name, entry in slices.items()}
+
+  def report(self, path: Optional[str] = None,
+             compare: Optional['RunResult'] = None) -> str:
+    """Writes the run's HTML report (default: <pipeline root>/reports/
+    report-<run id>.html; with `compare`, side by side with that run) and
+    returns its path."""
+    from fluent_pipeline.report import page
+    from fluent_pipeline.runs import diff
+    changes = None
+    if compare is not None:
+      changes = lambda: str(diff.compare(compare, self))  # noqa: E731
+    return page.write(self, path, compare, changes)
+
+  def _repr_html_(self) -> str:
+    """A notebook shows the run's summary: graph, states, metrics, blessing
+    and a link to the full report (written next to the run once)."""
+    from fluent_pipeline.report import summary
+    return summary.html_of(self)
+
+  def _repr_pretty_(self, printer, cycle) -> None:
+    """A notebook shows a run as its summary, not the dataclass fields."""
+    del cycle
+    printer.text(str(self))
+
+  def _outcomes(self) -> List[Tuple[str, str]]:
+    """The summary's outcome lines as (name, text): evaluation, blessed
+    (then each failed threshold), serving check, pushed model, bulk
+    inference, full log."""
+    found = []
+    for node_id, splits in self.reshaped.items():
+      found.append((node_id, ', '.join(
+          f'{split} {c["in"]:,} -> {c["out"]:,}'
+          for split, c in sorted(splits.items()))))
+    if self.metrics:
+      found.append(('evaluation', ', '.join(
+          f'{k}={v:.4g}' for k, v in sorted(self.metrics.items()))))
+    if self.blessed is not None:
+      found.append(('blessed', 'yes' if self.blessed else 'NO'))
+      found += [('failed', failure) for failure in self.failed_thresholds]
+    if self.infra_blessed is not None:
+      found.append(('serving check', _serving_line(self)))
+    if self.pushed_model:
+      found.append(('pushed model', self.pushed_model))
+    elif 'Pusher' in self.states:
+      found.append(('pushed model', 'none (not blessed)'))
+    if self.inference_result and self.blessed is False:
+      found.append(('bulk inference', 'skipped (the model was not blessed)'))
+    elif self.inference_result:
+      found.append(('bulk inference', self.inference_result))
+    if self.log_path:
+      found.append(('full log', self.log_path))
+    return found
+
+  def __str__(self) -> str:
+    lines = [f'Pipeline {self.pipeline_name!r}, run {self.run_id}',
+             f'  root: {self.pipeline_root}']
+    if self.parameters:
+      lines.append('  parameters: ' + ', '.join(
+          f'{k}={v!r}' for k, v in self.parameters.items()))
+    width = max([len(c.node_id) for c in self.components] + [10])
+    for c in self.components:
+      lines.append(f'  {c.node_id:<{width}}  {c.state:<8} {c.seconds:7.1f} s')
+      if c.error:
+        lines += ['    ' + line for line in c.error.splitlines()]
+    for name, value in self._outcomes():
+      if name == 'failed':
+        lines.append(f'    failed: {value}')
+      else:
+        lines.append(f'  {name}: {value}')
+    return '\n'.join(lines)
+
+
+def _serving_line(result: 'RunResult') -> str:
+  serving = result.serving
+  if not result.infra_blessed:
+    return f'NOT blessed: {serving.get("reason") or "see the log"}'
+  if 'p95_ms' not in serving:
+    return 'blessed'
+  return (f'blessed (load {serving["load_seconds"]:.2f} s; latency p50 '
+          f'{serving["p50_ms"]:.1f} ms, p95 {serving["p95_ms"]:.1f} ms over '
+          f'{len(serving["latencies_ms"])} requests)')
+
+
+def _contexts_of_type(store, type_name: str) -> List[Any]:
+  try:
+    return store.get_contexts_by_type(type_name)
+  except Exception:
+    return []  # the type is not registered in this store
+
+
+def run_contexts(store, pipeline_name: str, legacy: bool = True
+                 ) -> List[Any]:
+  """The run contexts of `pipeline_name`, newest first: 'pipeline_run'
+  (TFX's IR-based runners) and, with `legacy`, 'run' (the launchers of
+  TFX's AirflowDagRunner, named '<pipeline>.<run id>')."""
+  runs = [c for c in _contexts_of_type(store, 'pipeline_run')
+          if _belongs(store, c, pipeline_name)]
+  if legacy:
+    runs += [c for c in _contexts_of_type(store, 'run')
+             if c.properties['pipeline_name'].string_value == pipeline_name]
+  return sorted(runs, key=lambda c: (c.create_time_since_epoch, c.id),
+                reverse=True)
+
+
+def run_id_of(context) -> str:
+  """The run id of a run context (a legacy one holds it as a property)."""
+  if 'run_id' in context.properties:
+    return context.properties['run_id'].string_value
+  return context.name
+
+
+def collect_run(store, run, pipeline_name: str, pipeline_root: str,
+                details: bool = True) -> RunResult:
+  """The RunResult of one pipeline_run context; without `details`, the
+  failed thresholds of an unblessed model are left out (reading them needs
+  TFMA, which a listing of runs does without)."""
+  executions = sorted(store.get_executions_by_context(run.id),
+                      key=lambda e: e.id)
+  nodes = node_ids(store, executions, pipeline_name)
+  components = []
+  events = store.get_events_by_execution_ids([e.id for e in executions])
+  out_events = [e for e in events if e.type == _OUTPUT_EVENT]
+  artifacts = {a.id: a for a in store.get_artifacts_by_id(
+      list({e.artifact_id for e in out_events}))}
+  for execution in executions:
+    outputs: Dict[str, List[str]] = {}
+    for event in out_events:
+      if event.execution_id != execution.id:
+        continue
+      key = event.path.steps[0].key if event.path.steps else ''
+      outputs.setdefault(key, []).append(artifacts[event.artifact_id].uri)
+    components.append(ComponentRun(
+        node_id=nodes.get(execution.id, execution.name or str(execution.id)),
+        state=_STATES.get(execution.last_known_state, 'UNKNOWN'),
+        seconds=max(0.0, (execution.last_update_time_since_epoch -
+                          execution.create_time_since_epoch) / 1000.0),
+        outputs=outputs, execution_id=execution.id,
+        error=_execution_error(execution)))
+  result_edges = _edges(executions, events, nodes)
+  if executions:
+    seconds = (max(e.last_update_time_since_epoch for e in executions) -
+               min(e.create_time_since_epoch for e in executions)) / 1000.0
+  else:
+    seconds = 0.0
+  result = RunResult(
+      pipeline_name=pipeline_name, run_id=run_id_of(run),
+      pipeline_root=pipeline_root, components=components,
+      started=datetime.datetime.fromtimestamp(
+          run.create_time_since_epoch / 1000.0),
+      seconds=max(0.0, seconds), edges=result_edges)
+  result.configuration = _read_configuration(result)
+  log = _paths.join(pipeline_root, 'logs', f'run-{result.run_id}.log')
+  if not _paths.is_uri(log) and _paths.exists(log):
+    result.log_path = log
+  _read_outcomes(store, result, details)
+  return result
+
+
+EXECUTION_RESULT = '__execution_result__'  # TFX's execution_lib key
+
+
+def _execution_error(execution) -> Optional[str]:
+  """The result message TFX (or fluent_pipeline's runner) recorded on a
+  failed execution: ExecutionResult JSON under '__execution_result__'."""
+  if execution.last_known_state != 4:  # FAILED
+    return None
+  value = execution.custom_properties.get(EXECUTION_RESULT)
+  if value is None or not value.string_value:
+    return None
+  try:
+    return json.loads(value.string_value).get('resultMessage') or None
+  except ValueError:
+    return None
+
+
+def _edges(executions, events, nodes) -> List[Tuple[str, str]]:
+  """Who fed whom in the run: an execution that output an artifact, to one
+  that took it as input (a cached execution re-outputs the artifacts it
+  reuses, so cached steps are linked as well)."""
+  name = {e.id: nodes.get(e.id, e.name or str(e.id)) for e in executions}
+  producers: Dict[int, List[int]] = {}
+  for event in events:
+    if event.type == _OUTPUT_EVENT:
+      producers.setdefault(event.artifact_id, []).append(event.execution_id)
+  found = []
+  for event in events:
+    if event.type != _INPUT_EVENT:
+      continue
+    for producer in producers.get(event.artifact_id, []):
+      edge = (name[producer], name[event.execution_id])
+      if producer != event.execution_id and edge not in found:
+        found.append(edge)
+  return found
+
+
+def _read_configuration(result: RunResult) -> Optional[Dict[str, Any]]:
+  from fluent_pipeline.dsl import configuration
+  for c in result.components:
+    for uri in c.outputs.get('configuration', []):
+      path = _paths.join(uri, configuration.FILE_NAME)
+      if _paths.exists(path):
+        return json.loads(_paths.read_text(path))
+  return None
+
+
+def find_run(store, pipeline_name: str, run_id: Optional[str]):
+  """The run context named `run_id`; also 'latest' and 'latest~N' (the Nth
+  before the newest). A wrong id is a LookupError naming the nearest ids."""
+  runs = run_contexts(store, pipeline_name)
+  if not runs:
+    raise LookupError(f'pipeline {pipeline_name!r} has no run in this '
+                      'metadata store')
+  if run_id is None or run_id == 'latest':
+    return runs[0]
+  match = re.fullmatch(r'latest~(\d+)', run_id)
+  if match:
+    back = int(match.group(1))
+    if back < len(runs):
+      return runs[back]
+    raise LookupError(f'{run_id}: pipeline {pipeline_name!r} has only '
+                      f'{len(runs)} runs')
+  for run in runs:
+    if run_id_of(run) == run_id:
+      return run
+  ids = [run_id_of(r) for r in runs]
+  near = difflib.get_close_matches(run_id, ids, n=3, cutoff=0.4)
+  prefixed = [i for i in ids if i.startswith(run_id)]
+  if len(prefixed) == 1:
+    return runs[ids.index(prefixed[0])]
+  suggestions = prefixed or near or ids[:3]
+  raise LookupError(
+      f'no run {run_id!r} of pipeline {pipeline_name!r}; nearest: '
+      + ', '.join(suggestions) + f' ({len(ids)} runs; '
+      '`fluent-pipeline runs` lists them)')
+
+
+def _belongs(store, run_context, pipeline_name: str) -> bool:
+  parents = store.get_parent_contexts_by_context(run_context.id)
+  if parents:
+    return any(p.name == pipeline_name for p in parents)
+  # Older layouts: the run's executions share the pipeline context.
+  pipeline = store.get_context_by_type_and_name('pipeline', pipeline_name)
+  if pipeline is None:
+    return False
+  executions = store.get_executions_by_context(run_context.id)
+  if not executions:
+    return False
+  contexts = store.get_contexts_by_execution(executions[0].id)
+  return any(c.id == pipeline.id for c in contexts)
+
+
+def node_ids(store, executions, pipeline_name: str) -> Dict[int, str]:
+  """Execution id -> the id of the pipeline node that ran it (its 'node'
+  context, or a legacy launcher's 'component_run' context)."""
+  found = {}
+  prefix = f'{pipeline_name}.'
+  types = {}
+  for name in ('node', 'component_run'):
+    try:
+      types[store.get_context_type(name).id] = name
+    except Exception:
+      pass  # not registered in this store
+  for execution in executions:
+    for context in store.get_contexts_by_execution(execution.id):
+      kind = types.get(context.type_id)
+      if kind == 'node' and context.name.startswith(prefix):
+        found[execution.id] = context.name[len(prefix):]
+      elif kind == 'component_run' and execution.id not in found:
+        found[execution.id] = context.properties[
+            'component_id'].string_value
+  return found
+
+
+def _read_outcomes(store, result: RunResult, details: bool = True) -> None:
+  for c in result.components:
+    if 'evaluation' in c.outputs:  # Evaluator: metrics and its blessing.
+      for uri in c.outputs['evaluation']:
+        result.metrics.update(dict(_overall_metrics(uri)))
+      for uri in c.outputs.get('blessing', []):
+        result.blessed = _paths.exists(_paths.join(uri, 'BLESSED'))
+      if result.blessed is False and details:
+        for uri in c.outputs['evaluation']:
+          result.failed_thresholds += _failed_thresholds(uri)
+    if 'blessing' in c.outputs and 'evaluation' not in c.outputs:
+      for uri in c.outputs['blessing']:  # InfraValidator or the local one
+        result.infra_blessed = _paths.exists(_paths.join(uri,
+                                                         'INFRA_BLESSED'))
+        measurements = _paths.join(uri, 'measurements.json')
+        if _paths.exists(measurements):
+          result.serving = json.loads(_paths.read_text(measurements))
+    for artifact_uri in c.outputs.get('pushed_model', []):
+      pushed = _pushed_destination(store, artifact_uri)
+      if pushed:
+        result.pushed_model = pushed
+    for uri in c.outputs.get('reshaped_examples', []):  # dataset steps
+      counts = _example_counts(store, uri)
+      if counts:
+        result.reshaped[c.node_id] = counts
+    # BulkInferrer writes PredictionLogs, or Examples with the predictions
+    # when given an output_example_spec.
+    for uri in (c.outputs.get('inference_result', []) +
+                c.outputs.get('output_examples', [])):
+      result.inference_result = uri
+
+
+def _example_counts(store, uri: str) -> Dict[str, Dict[str, int]]:
+  """Split -> examples in and out, as a dataset step recorded them."""
+  for artifact in store.get_artifacts_by_uri(uri):
+    counts = artifact.custom_properties.get('example_counts')
+    if counts is not None and counts.string_value:
+      return {split: {'in': c['in'], 'out': c['out']}
+              for split, c in json.loads(counts.string_value).items()}
+  return {}
+
+
+def _pushed_destination(store, uri: str) -> Optional[str]:
+  for artifact in store.get_artifacts_by_uri(uri):
+    props = artifact.custom_properties
+    if 'pushed' in props and props['pushed'].int_value == 1:
+      return props['pushed_destination'].string_value
+  return None
+
+
+@functools.lru_cache(maxsize=256)
+def _overall_metrics(evaluation_uri: str) -> Dict[str, float]:
+  """The overall-slice metrics TFMA wrote, by metric name."""
+  from fluent_pipeline.artifacts import metrics_file
+  fast = metrics_file.overall_metrics(evaluation_uri)
+  if fast is not None:
+    return fast
+  try:
+    import tensorflow_model_analysis as tfma
+    for metrics in tfma.load_metrics(evaluation_uri):
+      if metrics.slice_key.single_slice_keys:
+        continue
+      values = {}
+      for kv in metrics.metric_keys_and_values:
+        if kv.key.is_diff or kv.key.model_name not in ('', 'candidate'):
+          continue  # as in _metrics_file: the candidate's figures
+        if kv.value.HasField('double_value'):
+          values[kv.key.name] = kv.value.double_value.value
+      return values
+  except Exception:
+    return {}
+  return {}
+
+
+def _failed_thresholds(evaluation_uri: str) -> List[str]:
+  """Each threshold TFMA's validation failed, with the value and the gap."""
+  import tensorflow_model_analysis as tfma
+  try:
+    validation = tfma.load_validation_result(evaluation_uri)
+  except Exception:
+    return []
+  from fluent_pipeline.artifacts import readers
+  lines = []
+  for per_slice in validation.metric_validations_per_slice:
+    slice_name = readers.slice_name(per_slice)
+    for failure in per_slice.failures:
+      line = _describe_failure(failure, slice_name)
+      if line not in lines:  # TFMA repeats a failure per threshold kind
+        lines.append(line)
+  if not lines and not validation.validation_ok:
+    if validation.missing_thresholds:
+      lines.append('the eval_config has no thresholds, so TFMA blesses no '
+                   'model')
+    elif validation.missing_slices:
+      lines.append('slices with thresholds had no examples: ' + '; '.join(
+          str(s).replace('\n', ' ').strip()
+          for s in validation.missing_slices))
+    else:
+      lines.append('validation not ok: see the Evaluator output')
+  return lines
+
+
+def _describe_failure(failure, slice_name: str = 'Overall') -> str:
+  key = failure.metric_key
+  name = (key.name + (' change vs baseline' if key.is_diff else '') +
+          f' on {slice_name}')
+  value = (failure.metric_value.double_value.value
+           if failure.metric_value.HasField('double_value') else None)
+  threshold = failure.metric_threshold
+  bounds = []
+  if threshold.HasField('value_threshold'):
+    vt = threshold.value_threshold
+    if vt.HasField('lower_bound'):
+      bounds.append(('>=', vt.lower_bound.value))
+    if vt.HasField('upper_bound'):
+      bounds.append(('<=', vt.upper_bound.value))
+  elif threshold.HasField('change_threshold'):
+    from tensorflow_model_analysis.proto import config_pb2
+    ct = threshold.change_threshold
+    higher = ct.direction == config_pb2.MetricDirection.HIGHER_IS_BETTER
+    if ct.HasField('absolute'):
+      bounds.append(('>=' if higher else '<=', ct.absolute.value))
+  if value is None or not bounds:
+    return f'{name}: {failure.message or "threshold not met"}'
+  parts = []
+  for op, bound in bounds:
+    missed = bound - value if op == '>=' else value - bound
+    if missed > 0:
+      parts.append(f'needs {op} {bound:.4g} (off by {missed:.4g})')
+  return f'{name} = {value:.4g}, ' + ', '.join(parts or [
+      failure.message or 'threshold not met'])

@@ -212,3 +212,19 @@ def test_repr_lists_the_chain(start, tmp_path, taxi_csv_dir):
                         ' .generate_statistics()\n'
                         ' .infer_schema()\n'
                         f' .train({TAXI_MODULE!r}))')
+
+
+def test_repr_masks_every_secret(start):
+  secret = 'Planted-s3cret'
+  pdef = (start.train(TAXI_MODULE, custom_config={'api_key': secret, 'n': 1})
+          .with_beam_pipeline_args(['--api_token', secret,
+                                    f'--password={secret}', '--n=2'])
+          .with_mysql_ml_metadata(host='db', password=secret)
+          .with_parameters(token=42, db_password=secret, lr=0.5))
+  text = repr(pdef)
+  assert secret not in text and '42' not in text
+  for shown in (".train('", "custom_config={'api_key': '***', 'n': 1})",
+                "(['--api_token', '***', '--password=***', '--n=2'])",
+                "with_mysql_ml_metadata(host='db', password='***')",
+                "with_parameters(token='***', db_password='***', lr=0.5)"):
+    assert shown in text, shown

@@ -48,7 +48,10 @@ def clean_modules():
   path = list(sys.path)
   yield
   for name in set(sys.modules) - before:
-    if name.endswith('_functions') or name == 'pipeline_exported':
+    # An exported pipeline.py loaded before examples/chicago_taxi's
+    # pipeline module was imported took its name.
+    if name.endswith('_functions') or name in ('pipeline_exported',
+                                               'pipeline'):
       del sys.modules[name]
   sys.path[:] = path
 
@@ -286,3 +289,96 @@ def test_other_sources_and_the_run_history_keep_a_uri(tmp_path, monkeypatch):
   with pytest.raises(LookupError, match='is remote'):
     run_history.runs(BUCKET)
   assert os.listdir(tmp_path) == []
+
+
+# ------------------------------------------------------------------ secrets
+SECRET = 'Planted-s3cret'
+
+# How a chain holds a secret -> the environment variables its export reads
+# (with the values that give the original chain back).
+SECRET_CASES = {
+    'beam flag=value': (
+        lambda p: p.with_beam_pipeline_args(
+            ['--direct_num_workers=2', f'--api_token={SECRET}']),
+        {'API_TOKEN': SECRET}),
+    'beam flag value': (
+        lambda p: p.with_beam_pipeline_args(
+            ['--api_token', SECRET, '--direct_num_workers=2']),
+        {'API_TOKEN': SECRET}),
+    'mysql password': (
+        lambda p: p.with_mysql_ml_metadata(host='db.example.com', user='tfx',
+                                           password=SECRET),
+        {'MLMD_PASSWORD': SECRET}),
+    'parameter': (
+        lambda p: p.with_parameters(steps=3, db_password=SECRET),
+        {'DB_PASSWORD': SECRET}),
+    'config key': (
+        lambda p: p.train(taxi_utils.run_fn, train_args=5,
+                          custom_config={'api_key': SECRET, 'units': 8}),
+        {'API_KEY': SECRET}),
+    'one name, two secrets': (
+        lambda p: p.with_beam_pipeline_args([f'--api_token={SECRET}'])
+        .with_parameters(api_token=SECRET + '-2'),
+        {'API_TOKEN': SECRET, 'API_TOKEN_2': SECRET + '-2'}),
+    'one secret, two places': (
+        lambda p: p.with_beam_pipeline_args([f'--api_key={SECRET}'])
+        .train(taxi_utils.run_fn, train_args=5,
+               custom_config={'api_key': SECRET}),
+        {'API_KEY': SECRET}),
+}
+
+
+@pytest.mark.parametrize('case', list(SECRET_CASES))
+def test_export_reads_secrets_from_the_environment(
+    case, tmp_path, taxi_csv_dir, clean_modules, monkeypatch):
+  add, environment = SECRET_CASES[case]
+  original = add(PipelineDef('secrets', root=str(tmp_path / 'runs'))
+                 .from_csv(taxi_csv_dir).generate_statistics().infer_schema())
+  project = tmp_path / 'project'
+  pipeline_py = original.export(project)
+  # The secret is nowhere in the project, nor in the repr.
+  files = [p for p in project.rglob('*') if p.is_file()]
+  assert files
+  for path in files:
+    assert SECRET.encode() not in path.read_bytes(), path
+  assert SECRET not in repr(original)
+  # pipeline.py reads each from a variable its docstring names.
+  text = open(pipeline_py).read()
+  documented = text.split('"""')[1].split('must be set to run or '
+                                           'compile it:\n')[1]
+  assert [line.split()[0] for line in documented.splitlines()] == list(
+      environment)
+  for variable in environment:
+    assert f'os.environ[{variable!r}]' in text, variable
+  for variable in environment:
+    monkeypatch.delenv(variable, raising=False)
+  with pytest.raises(KeyError, match=next(iter(environment))):
+    load(pipeline_py)
+  # With the variables set, it builds what the original does.
+  for variable, value in environment.items():
+    monkeypatch.setenv(variable, value)
+  exported = load(pipeline_py)
+  assert exec_properties(exported) == exec_properties(original)
+  ours, theirs = exported.build(), original.build()
+  assert ours.beam_pipeline_args == theirs.beam_pipeline_args
+  assert ours.metadata_connection_config == \
+      theirs.metadata_connection_config
+  assert exported._plan.parameters == original._plan.parameters
+
+
+def test_pipeline_py_makes_the_calls_the_repr_shows(tmp_path, taxi_csv_dir):
+  """One writer: the same calls, in the same order, the same arguments
+  left out as the defaults."""
+  pdef = (chain(tmp_path / 'runs', taxi_csv_dir)
+          .with_beam_pipeline_args(['--direct_num_workers=2'])
+          .with_parameters(lr=0.1).record_configuration(False))
+  text = open(pdef.export(tmp_path / 'project')).read()
+  written = text.split('pipeline = (\n')[1].split('\n)\n')[0]
+
+  def calls(lines):
+    return [line.strip().lstrip('(.').split('(')[0] for line in lines]
+  assert calls(written.splitlines()) == calls(repr(pdef).splitlines())
+  for shown in ('.infra_validate()', '.push_to(\'serving\')',
+                ".with_beam_pipeline_args(['--direct_num_workers=2'])",
+                '.with_parameters(lr=0.1)', '.record_configuration(False)'):
+    assert shown in written and shown in repr(pdef), shown

@@ -3,5 +3,7 @@
 - `pipeline_file`: a Python file defining `create_pipeline(**params)`, its
   typed parameters;
 - `notebook`: the pipeline a notebook builds, read without running it;
-- `export`: a chain written out as a project to review and ship.
+- `export`: a chain written out as a project to review and ship;
+- `chain_source`: the chain of its pipeline.py, secrets read from the
+  environment.
 """

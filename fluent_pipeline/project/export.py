@@ -22,16 +22,16 @@ import ast
 import dataclasses
 import importlib
 import importlib.metadata
-import inspect
 import os
 import re
 import sys
 from typing import Any, Callable, Optional
 
 from fluent_pipeline import _paths
-from fluent_pipeline.dsl import inputs, protos
+from fluent_pipeline.dsl import chain_code
 from fluent_pipeline.dsl.chain import Chain
 from fluent_pipeline.errors import PipelineDefinitionError
+from fluent_pipeline.project import chain_source
 from fluent_pipeline.usercode import function_source, packages, user_code
 
 USER_MODULES_DIR = 'user_modules'
@@ -160,44 +160,14 @@ def _add(project: Project, name: str, text: str, where: str) -> None:
 
 # --------------------------------------------------------------- pipeline.py
 def _pipeline_text(plan, project: Project, where: str) -> str:
-  imports = {'from fluent_pipeline import PipelineDef'} | project.imports
-  calls = [f'PipelineDef({plan.name!r}, root={plan.root!r})']
-  constants: list[str] = []
-  if plan.source is not None:
-    calls.append(_source_call(plan.source, imports, where, method=True))
-  code_args = {kind: arg for kind, _, arg, _ in plan.code_steps()}
-  for kind, step in plan.ordered():
-    if 'factory' in step.opts:
-      name = _added_component(project, step.opts['factory'], where)
-      calls.append(f'add_component({name}, '
-                   f'replaces={step.opts["replaces"]!r})')
-      continue
-    method = getattr(Chain, step.call)
-    signature = inspect.signature(method)
-    args = []
-    for param in list(signature.parameters.values())[1:]:
-      value = step.args.get(param.name, param.default)
-      if param.name == code_args.get(kind):
-        text = project.code_refs[kind]
-      elif param.default is not param.empty and _same(value, param.default):
-        continue
-      else:
-        text = _python(value, imports, f'{step.call}({param.name}=...)',
-                       where)
-        if '\n' in text:  # a big literal reads better on its own
-          constant = param.name.upper()
-          if any(c.startswith(f'{constant} = ') for c in constants):
-            constant = f'{step.call.upper()}_{constant}'
-          constants.append(f'{constant} = {text}')
-          text = constant
-      args.append(text if param.default is param.empty
-                  else f'{param.name}={text}')
-    calls.append(f'{step.call}({", ".join(args)})')
-  calls += [f'add_component({_added_component(project, extra, where)})'
-            for extra in plan.extra_components]
-  imports |= project.imports
-  calls += _settings(plan, imports, where)
-  chain = '\n    .'.join(calls)
+  """pipeline.py: the chain as chain_code writes it for export, with its
+  imports, its big literals as constants and the environment variables its
+  secrets are read from."""
+  renderer = chain_source.SourceRenderer(
+      project.code_refs, lambda c: _added_component(project, c, where), where)
+  chain = '\n    .'.join(chain_code.chain_calls(plan, Chain, renderer))
+  imports = ({'from fluent_pipeline import PipelineDef'} | project.imports |
+             renderer.imports)
   plain = sorted(i for i in imports if i.startswith('import '))
   froms = sorted(i for i in imports if i.startswith('from ')
                  and not i.startswith(f'from {project.functions_module} '))
@@ -208,75 +178,23 @@ def _pipeline_text(plan, project: Project, where: str) -> str:
            'pipeline.py)',
            'Ship it:     fluent-pipeline compile pipeline.py --runner vertex '
            '--image IMAGE \\',
-           '                 --root gs://BUCKET/pipelines -o build/',
-           '"""', '']
+           '                 --root gs://BUCKET/pipelines -o build/']
+  if renderer.environment:
+    width = max(len(v) for v in renderer.environment)
+    lines += ['', 'Its secrets are not written here: it reads them from '
+              'these environment', 'variables, which must be set to run or '
+              'compile it:']
+    lines += [f'    {variable:<{width}}  {", ".join(labels)}'
+              for variable, labels in renderer.environment.items()]
+  lines += ['"""', '']
   lines += plain + ([''] if plain else []) + froms + [''] + own
   if 'import os' in imports:
     lines += ['', 'HERE = os.path.dirname(os.path.abspath(__file__))']
-  for constant in constants:
+  for constant in renderer.constants:
     lines += ['', constant]
   lines += ['', f'pipeline = (\n    {chain}\n)', '', '',
             "if __name__ == '__main__':", '    print(pipeline.run())', '']
   return '\n'.join(lines)
-
-
-def _same(value, default) -> bool:
-  try:
-    return bool(value == default) and type(value) is type(default)
-  except Exception:
-    return False
-
-
-def _source_call(source: inputs.Source, imports: set[str], where: str,
-                 method: bool) -> str:
-  if source.component is not None:
-    raise PipelineDefinitionError(
-        where, f'the examples come from a hand-built {source.describe()}, '
-        'which cannot be written as source',
-        fix='use a from_* source, or add the component to the exported '
-        'pipeline.py by hand')
-  args = [repr(source.location)]
-  for name in ('input_config', 'output_config', 'range_config'):
-    value = getattr(source, name)
-    if value is not None:
-      args.append(f'{name}={_python(value, imports, name, where)}')
-  if not method:
-    imports.add('from fluent_pipeline import inputs')
-  prefix = '' if method else 'inputs.'
-  return f'{prefix}from_{source.kind}({", ".join(args)})'
-
-
-def _python(value, imports: set[str], what: str, where: str) -> str:
-  """Python source that evaluates to (a value the chain takes as) `value`."""
-  from google.protobuf import (
-    json_format,
-    message,
-  )
-  if value is None or isinstance(value, (bool, int, float, str)):
-    return repr(value)
-  if isinstance(value, os.PathLike):
-    return repr(os.fspath(value))
-  if repr(value) == 'fluent_pipeline.latest':
-    imports.add('from fluent_pipeline import latest')
-    return 'latest'
-  if isinstance(value, inputs.Source):
-    return _source_call(value, imports, where, method=False)
-  if protos.is_runtime_parameter(value):
-    imports.add('from tfx.orchestration import data_types')
-    return (f'data_types.RuntimeParameter(name={value.name!r}, '
-            f'ptype={value.ptype.__name__}, default={value.default!r})')
-  if isinstance(value, message.Message):
-    value = json_format.MessageToDict(value, preserving_proto_field_name=True)
-  if isinstance(value, (dict, list, tuple)):
-    try:
-      text = function_source.format_literal(value, 0, 16)
-      if ast.literal_eval(text) == value:
-        return text
-    except (ValueError, SyntaxError):
-      pass
-  raise PipelineDefinitionError(
-      where, f'{what} is a {type(value).__name__}, which cannot be written '
-      'as source', fix='pass a proto, a dict of its fields or a plain value')
 
 
 def _added_component(project: Project, factory: Any, where: str) -> str:
@@ -306,47 +224,6 @@ def _added_component(project: Project, factory: Any, where: str) -> str:
       _add(project, f'{module.__name__}.py', f.read(), where)
   project.imports.add(f'from {module.__name__} import {name}')
   return name
-
-
-def _settings(plan, imports: set[str], where: str) -> list[str]:
-  from fluent_pipeline.dsl import configuration
-  calls = []
-  if plan.beam_pipeline_args:
-    args = []
-    for arg in plan.beam_pipeline_args:
-      name, eq, value = str(arg).partition('=')
-      if eq and configuration.is_secret_name(name):
-        imports.add('import os')
-        variable = re.sub(r'\W', '_', name.strip('-')).upper()
-        args.append(f"{name + '='!r} + os.environ[{variable!r}]")
-      else:
-        args.append(repr(str(arg)))
-    calls.append(f'with_beam_pipeline_args([{", ".join(args)}])')
-  if plan.metadata_path:
-    calls.append(f'with_sqlite_ml_metadata({plan.metadata_path!r})')
-  elif plan.metadata_config is not None:
-    config = plan.metadata_config
-    if config.WhichOneof('config') == 'mysql':
-      mysql = config.mysql
-      imports.add('import os')
-      calls.append(
-          f'with_mysql_ml_metadata(host={mysql.host!r}, port={mysql.port}, '
-          f'database={mysql.database!r}, user={mysql.user!r}, '
-          "password=os.environ.get('MLMD_PASSWORD', ''))")
-    else:
-      raise PipelineDefinitionError(
-          where, 'the ML Metadata connection is neither sqlite nor MySQL',
-          fix='add with_metadata_connection(...) to the exported '
-          'pipeline.py by hand')
-  if plan.parameters:
-    calls.append('with_parameters(' + ', '.join(
-        f'{k}={_python(v, imports, k, where)}'
-        for k, v in plan.parameters.items()) + ')')
-  if not plan.record_configuration:
-    calls.append('record_configuration(False)')
-  if plan.enable_cache:
-    calls.append('cache()')
-  return calls
 
 
 # -------------------------------------------------------------- requirements

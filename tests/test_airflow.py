@@ -25,8 +25,6 @@ from conftest import REPO, TAXI_DIR
 
 from fluent_pipeline import PipelineDefinitionError, read_run
 
-pytestmark = pytest.mark.e2e
-
 BIN = os.path.dirname(sys.executable)
 AIRFLOW = os.path.join(BIN, 'airflow')
 CLI = os.path.join(BIN, 'fluent-pipeline')
@@ -92,6 +90,7 @@ def airflow_home(tmp_path_factory):
   return home, env
 
 
+@pytest.mark.e2e
 def test_compiled_dag_runs_with_airflow_dags_test(airflow_home, tmp_path,
                                                   taxi_csv_dir):
   _, env = airflow_home
@@ -123,6 +122,7 @@ def test_compiled_dag_runs_with_airflow_dags_test(airflow_home, tmp_path,
   assert 'serving_default' in model.signatures
 
 
+@pytest.mark.e2e
 def test_run_with_the_airflow_runner(tmp_path, taxi_csv_dir):
   """run(runner='airflow') in a fresh process (Airflow configures the
   process it runs in): Airflow's dag.test() under <root>/airflow."""
@@ -261,6 +261,7 @@ def _records(root, name, run_id):
   return result, records
 
 
+@pytest.mark.e2e
 def test_scheduler_with_local_executor_on_postgres(
     postgres, tmp_path, taxi_runs, taxi_sample):
   pdef, first, _ = taxi_runs

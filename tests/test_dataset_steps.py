@@ -29,7 +29,7 @@ from tfx.types import standard_artifacts
 from fluent_pipeline import PipelineDef, read_run
 from fluent_pipeline.components.configuration import PipelineConfiguration
 from fluent_pipeline.dsl import configuration as _configuration
-from fluent_pipeline.errors import PipelineDefinitionError
+from fluent_pipeline.errors import PipelineDefinitionError, UserCodeError
 
 EXAMPLE_DIR = os.path.join(REPO, 'examples', 'reshape_and_extend')
 
@@ -238,23 +238,30 @@ def test_export_writes_the_dataset_steps_as_source(base, tmp_path):
     assert params(after[node]) == params(before[node]), node
 
 
-@pytest.mark.parametrize('make, message', [
-    (lambda b: b.stratified_sample('company'), 'exactly one of'),
+@pytest.mark.parametrize('make, error, message', [
+    (lambda b: b.stratified_sample('company'), PipelineDefinitionError,
+     'exactly one of'),
     (lambda b: b.stratified_sample('company', samples_per_key=2,
-                                   fraction=0.1), 'exactly one of'),
+                                   fraction=0.1), PipelineDefinitionError,
+     'exactly one of'),
     (lambda b: b.stratified_sample('company', samples_per_key=0),
-     'positive int'),
-    (lambda b: b.stratified_sample('company', fraction=1.5), r'\(0, 1\]'),
-    (lambda b: b.stratified_sample(3, fraction=0.5), 'feature name'),
+     PipelineDefinitionError, 'positive int'),
+    (lambda b: b.stratified_sample('company', fraction=1.5),
+     PipelineDefinitionError, r'\(0, 1\]'),
+    (lambda b: b.stratified_sample(3, fraction=0.5), PipelineDefinitionError,
+     'feature name'),
     (lambda b: b.stratified_sample('company', fraction=0.5, seed='x'),
-     'seed must be an int'),
-    (lambda b: b.filter_examples(None), 'function or a dotted path'),
-    (lambda b: b.filter_examples(long_trip, splits=[]), 'split names'),
-    (lambda b: b.filter_examples(lambda a, b: True).build(),
+     PipelineDefinitionError, 'seed must be an int'),
+    (lambda b: b.filter_examples(None), PipelineDefinitionError,
+     'function or a dotted path'),
+    (lambda b: b.filter_examples(long_trip, splits=[]),
+     PipelineDefinitionError, 'split names'),
+    (lambda b: b.filter_examples(lambda a, b: True).build(), UserCodeError,
      'cannot be called with one argument'),
 ])
-def test_bad_dataset_step_arguments_are_clear_errors(base, make, message):
-  with pytest.raises(Exception, match=message):
+def test_bad_dataset_step_arguments_are_clear_errors(base, make, error,
+                                                     message):
+  with pytest.raises(error, match=message):
     make(base)
 
 

@@ -9,6 +9,7 @@ import glob
 import os
 
 import pytest
+from conftest import SERVING_LIMITS
 
 pytestmark = pytest.mark.e2e
 
@@ -54,13 +55,20 @@ def test_model_is_evaluated_blessed_and_pushed(runs):
 
 
 def test_local_serving_check_blessed_the_model(runs):
-  _, first, _ = runs
+  pdef, first, _ = runs
+  validator = next(c for c in pdef.build().components
+                   if c.id == 'LocalInfraValidator')
+  for limit, value in SERVING_LIMITS.items():
+    assert validator.exec_properties[limit] == value, limit
   assert first.infra_blessed is True
   serving = first.serving
   assert serving['signature'] == 'serving_default'
-  assert 0 < serving['load_seconds'] <= 5.0
+  # Measured, and within the limits the fixture gave (not the machine's
+  # speed: SERVING_LIMITS are far above it).
+  assert 0 < serving['load_seconds'] <= SERVING_LIMITS['max_load_seconds']
   assert len(serving['latencies_ms']) == 20
-  assert 0 < serving['p50_ms'] <= serving['p95_ms'] <= 200.0
+  assert 0 < serving['p50_ms'] <= serving['p95_ms'] <= \
+      SERVING_LIMITS['max_latency_ms']
   assert 'serving check: blessed (load ' in str(first)
   blessing = first.component('LocalInfraValidator').outputs['blessing'][0]
   assert os.path.exists(os.path.join(blessing, 'INFRA_BLESSED'))

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from absl import logging as absl_logging
 
 from fluent_pipeline.orchestration import logs as _logs
@@ -46,12 +47,10 @@ def test_quiet_run_sends_output_to_the_log_and_prints_progress(
 
 def test_quiet_run_names_the_failing_component_and_the_log(tmp_path, capfd):
   log_path = str(tmp_path / 'run.log')
-  try:
+  with pytest.raises(RuntimeError, match='^boom$'):  # passed on, unchanged
     with _logs.quiet_run(log_path):
       absl_logging.info('Component %s is running.', 'Transform')
       raise RuntimeError('boom')
-  except RuntimeError:
-    pass
   terminal = capfd.readouterr().out
   assert terminal.endswith('  ... Transform\n  FAILED Transform\n')
   with open(log_path) as f:

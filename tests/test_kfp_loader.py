@@ -345,6 +345,7 @@ def loaded(compiled, kfp_python, tmp_path_factory):
 
 
 # ------------------------------------------------------------- the tests
+@pytest.mark.e2e  # kfp's venv, built from the package index
 @pytest.mark.parametrize('label', sorted(LOADABLE))
 def test_kfp_loads_recompiles_and_composes_the_spec(label, compiled, loaded):
   job, tfx_task_names = compiled[label]
@@ -405,6 +406,7 @@ def test_every_reference_in_the_spec_resolves(label, compiled):
                             for c in spec['components'].values()}
 
 
+@pytest.mark.e2e  # kfp's venv
 def test_kfp_rejects_a_tfx_runtime_parameter_in_schema_2_0(compiled, loaded):
   """KubeflowV2DagRunner writes schema 2.0.0 by default, where a pipeline
   input is `{"type": "STRING"}`; kfp 2's loader reads only `parameterType`
@@ -430,6 +432,7 @@ def test_kfp_rejects_a_tfx_runtime_parameter_in_schema_2_0(compiled, loaded):
       'gcsOutputDirectory': 'gs://bucket/pipelines/taxi-vertex'}
 
 
+@pytest.mark.e2e  # kfp's venv
 def test_kfp_rejects_broken_specs(compiled, kfp_python, tmp_path):
   """The loader is strict where the spec is a PipelineSpec message; the
   deploymentSpec (a Struct there) is checked when the component is

@@ -17,8 +17,6 @@ import pytest
 
 from fluent_pipeline import PipelineDef, PipelineDefinitionError, read_run
 
-pytestmark = pytest.mark.e2e
-
 PLANTED_PASSWORD = 'Planted-Pw-7f3a9c'
 PLANTED_KEY = 'Planted-Key-5e1d04'
 
@@ -76,6 +74,7 @@ def mariadb():
     shutil.rmtree(datadir, ignore_errors=True)
 
 
+@pytest.mark.e2e
 def test_runs_are_recorded_cached_and_read_back_on_mariadb(
     mariadb, tmp_path, taxi_csv_dir):
   pdef = (PipelineDef('on_mariadb', root=str(tmp_path))
@@ -109,6 +108,7 @@ def test_bad_mysql_settings_are_refused_before_running(tmp_path):
     base.with_mysql_ml_metadata(database='')
 
 
+@pytest.mark.e2e
 def test_no_secret_reaches_a_file_the_store_or_what_is_printed(
     mariadb, tmp_path, taxi_csv_dir):
   """The MLMD password and a secret Beam flag, planted, then looked for in

@@ -16,6 +16,8 @@ import nbformat
 import pytest
 from kernels import kernel_manager
 
+pytestmark = pytest.mark.e2e
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 COMPONENTS = ('CsvExampleGen', 'StatisticsGen', 'SchemaGen',

@@ -188,6 +188,13 @@ def _tree_digest(path):
   return digest.hexdigest()
 
 
+def _training_logs(model_runs):
+  """The TensorBoard event files under every Trainer execution's model_run
+  folder (taxi_utils.run_fn logs there from the start of model.fit)."""
+  return set(glob.glob(os.path.join(model_runs, '*', '**',
+                                    'events.out.tfevents.*'), recursive=True))
+
+
 def test_killed_trainer_resumes_from_cache_and_keeps_pushed_models(
     tmp_path, taxi_sample):
   from ml_metadata import metadata_store
@@ -196,18 +203,34 @@ def test_killed_trainer_resumes_from_cache_and_keeps_pushed_models(
   assert first.blessed and first.pushed_model
   pushed_before = _tree_digest(first.pushed_model)
 
-  # Same pipeline, more steps: Trainer runs again, and is killed mid-way.
+  # Same pipeline, more steps: Trainer runs again, and is killed mid-way,
+  # once run_fn is training: its TensorBoard callback writes the new
+  # execution's event file when model.fit starts.
+  model_runs = os.path.dirname(
+      first.component('Trainer').outputs['model_run'][0])
+  logs_before = _training_logs(model_runs)
+  assert logs_before  # the first run's: what is looked for is there
   script = os.path.join(os.path.dirname(__file__), 'fault_pipeline.py')
-  proc = subprocess.Popen(
-      [sys.executable, script, root, taxi_sample['data'], '1500'],
-      stdout=subprocess.PIPE, text=True)
-  for line in proc.stdout:
-    if line.strip() == '... Trainer':
-      break
-  time.sleep(8)  # into training
-  assert proc.poll() is None, 'Trainer finished before it could be killed'
-  proc.send_signal(signal.SIGKILL)
-  proc.wait()
+  output = tmp_path / 'killed_run.log'
+  with open(output, 'w') as out:
+    proc = subprocess.Popen(
+        [sys.executable, script, root, taxi_sample['data'], '1500'],
+        stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+  try:
+    deadline = time.monotonic() + 900  # a timeout, not a measurement
+    while not _training_logs(model_runs) - logs_before:
+      assert proc.poll() is None, (
+          'the run ended before its Trainer trained: '
+          + output.read_text()[-3000:])
+      assert time.monotonic() < deadline, (
+          'the Trainer did not start training in 900 s: '
+          + output.read_text()[-3000:])
+      time.sleep(0.2)
+    assert proc.poll() is None, 'Trainer finished before it could be killed'
+  finally:
+    proc.kill()  # SIGKILL: no chance to record anything
+    proc.wait()
+  assert proc.returncode == -signal.SIGKILL
 
   pdef = fault_pipeline.create(root, taxi_sample['data'], 1500)
   store = metadata_store.MetadataStore(pdef.build().metadata_connection_config)

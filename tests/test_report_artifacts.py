@@ -86,6 +86,7 @@ def test_statistics_are_the_whole_split_with_every_feature_kind(odd_run):
   assert [f['presence'] for f in odd_run.schema] == [None, 'required']
 
 
+@pytest.mark.e2e  # headless Chromium
 def test_odd_artifacts_and_a_failure_render(odd_run, tmp_path):
   path = _report.write(odd_run, str(tmp_path / 'odd.html'))
   with browser.open_page(path) as page:

@@ -18,7 +18,13 @@ import types
 import pytest
 from conftest import TAXI_DIR
 
-from fluent_pipeline import PipelineDef, diff, read_run, runs
+from fluent_pipeline import (
+  PipelineDef,
+  PipelineDefinitionError,
+  diff,
+  read_run,
+  runs,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -160,7 +166,7 @@ def test_from_run_names_data_that_is_gone(project, two_runs, tmp_path):
   config = read_run(project.pipeline_root, a).configuration
   config['source']['location'] = str(tmp_path / 'moved')
   from fluent_pipeline.runs import replay as _replay
-  with pytest.raises(Exception) as e:
+  with pytest.raises(PipelineDefinitionError) as e:
     _replay.rebuild(config, a)
   assert f'run {a} read csv data from' in str(e.value)
   assert 'does not exist' in str(e.value)

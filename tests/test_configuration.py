@@ -211,3 +211,20 @@ def test_a_tfx_runtime_parameter_becomes_a_kubeflow_pipeline_parameter(
   with pytest.raises(PipelineDefinitionError, match='no RuntimeParameter'):
     pdef.evaluate_model(data_types.RuntimeParameter(
         name='e', ptype=str, default='{}'))
+
+
+def test_from_run_leaves_out_masked_beam_flags_and_their_values(
+    taxi_csv_dir, tmp_path):
+  """A secret flag recorded as '--name ***' comes back as neither: a flag
+  left without its value would swallow the next flag."""
+  from fluent_pipeline.runs import replay
+  pdef = (PipelineDef('beam_secrets', root=str(tmp_path)).from_csv(
+      taxi_csv_dir).generate_statistics().with_beam_pipeline_args(
+          ['--api_token', 'Planted-s3cret', '--direct_num_workers=2',
+           '--password=Planted-s3cret', '--job_name', 'nightly']))
+  config = json.loads(_configuration.dumps(_configuration.build(
+      pdef._plan, {}, runner=None)))
+  assert 'Planted-s3cret' not in json.dumps(config)
+  rebuilt = replay.rebuild(config, 'run-1')
+  assert list(rebuilt._plan.beam_pipeline_args) == [
+      '--direct_num_workers=2', '--job_name', 'nightly']

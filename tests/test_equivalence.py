@@ -100,3 +100,23 @@ def test_the_configuration_node_is_the_only_addition(both):
   assert output_type.name == 'fluent_pipeline.PipelineConfiguration'
   for node_id, node in nodes(expected).items():
     assert params(nodes(got)[node_id]) == params(node), node_id
+
+
+def test_the_chain_uses_tfx_v1_where_the_ir_cannot_tell(both):
+  """TFX's hand-written pipeline finds the baseline with the deprecated
+  LatestBlessedModelResolver alias, which compiles to the same IR as
+  tfx.v1's LatestBlessedModelStrategy: the comparison above cannot tell
+  them apart. The chain uses tfx.v1's."""
+  from tfx import v1 as tfx
+  hand_written, fluent = both
+
+  def strategies(tfx_pipeline):
+    return {c.id: c.exec_properties['resolver_class']
+            for c in tfx_pipeline.components
+            if isinstance(c, tfx.dsl.Resolver)}
+  theirs, ours = strategies(hand_written), strategies(fluent.build())
+  assert list(ours) == list(theirs) == ['latest_blessed_model_resolver']
+  strategy = ours['latest_blessed_model_resolver']
+  assert strategy is tfx.dsl.experimental.LatestBlessedModelStrategy
+  alias = theirs['latest_blessed_model_resolver']
+  assert alias is not strategy and issubclass(alias, strategy)

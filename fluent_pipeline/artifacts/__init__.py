@@ -4,7 +4,9 @@
   trials, serving signatures and predictions, with TFX's, TFDV's and TFMA's
   own readers;
 - `metrics_file`: a TFMA evaluation's overall metrics, without importing
-  TFMA (fast run listings).
+  TFMA (fast run listings);
+- `models`: which model of an evaluation is the candidate and which the
+  baseline, the one rule both readers of metrics use.
 
 Readers take artifact URIs; they know nothing of runs or pipelines.
 """

@@ -15,6 +15,8 @@ import struct
 from collections.abc import Iterator
 from typing import Optional
 
+from fluent_pipeline.artifacts import models
+
 _MODULE = '_fluent_pipeline_tfma_metrics_for_slice_pb2'
 
 
@@ -51,31 +53,34 @@ def _records(path: str) -> Iterator[bytes]:
 
 
 def overall_metrics(evaluation_uri: str) -> Optional[dict[str, float]]:
-  """The candidate model's overall-slice metrics, or None when this fast
-  path cannot read them."""
+  """The candidate's metrics on the Overall slice (the models.py rule says
+  which model is the candidate), or None when this fast path cannot read
+  them. `readers.slice_metrics(uri)['Overall']['candidate']` is the same,
+  read with TFMA."""
   if '://' in evaluation_uri:
     return None
-  files = glob.glob(os.path.join(evaluation_uri, 'metrics-*.tfrecord'))
+  # TFMA's own pattern (metrics_plots_and_validations_writer).
+  files = glob.glob(os.path.join(evaluation_uri, 'metrics*.tfrecord'))
   if not files:
     return None
   try:
     module = _metrics_for_slice()
     if module is None:
       return None
+    roles = models.of_evaluation(evaluation_uri)
+    values: dict[str, float] = {}
     for path in sorted(files):
       for record in _records(path):
         metrics = module.MetricsForSlice.FromString(record)
-        if metrics.slice_key.single_slice_keys:
+        # The Overall slice: no slice key, and not a cross slice (whose
+        # slice_key is empty too).
+        if (metrics.slice_key.single_slice_keys or
+            metrics.HasField('cross_slice_key')):
           continue
-        values = {}
         for kv in metrics.metric_keys_and_values:
-          # With a baseline, TFMA writes the candidate's, the baseline's and
-          # their difference; the candidate's are the run's figures.
-          if kv.key.is_diff or kv.key.model_name not in ('', 'candidate'):
-            continue
-          if kv.value.HasField('double_value'):
+          role = roles.role(kv.key.model_name, kv.key.is_diff)
+          if role == models.CANDIDATE and kv.value.HasField('double_value'):
             values[kv.key.name] = kv.value.double_value.value
-        return values
   except Exception:
     return None
-  return {}
+  return values

@@ -16,6 +16,7 @@ import posixpath
 from typing import Any, Optional
 
 from fluent_pipeline import _paths
+from fluent_pipeline.artifacts import metrics_file, models
 
 
 class _LocalFiles:
@@ -212,37 +213,24 @@ def slice_name(metrics) -> str:
   return name(metrics.slice_key)
 
 
-def _baseline_names(evaluation_uri: str, config=None) -> set:
-  """The model names the EvalConfig marks as the baseline (TFX names them
-  'baseline'); every other model is the candidate."""
-  try:
-    specs = (config or _eval_config(evaluation_uri)).model_specs
-  except Exception:
-    return {'baseline'}
-  return {spec.name for spec in specs if spec.is_baseline}
-
-
-def _metric_values(evaluation_uri: str, baselines=None):
-  """(slice name, slice key or None for a cross slice, 'candidate' |
-  'baseline' | 'diff', metric name, value) for each double metric."""
+def _metric_values(evaluation_uri: str,
+                   roles: Optional[models.Models] = None):
+  """(slice name, slice key or None for a cross slice, models.CANDIDATE |
+  BASELINE | DIFF, metric name, value) for each double metric of the
+  candidate and the baseline (models.py says which model is which)."""
   import tensorflow_model_analysis as tfma
   from tensorflow_model_analysis.slicer import slicer_lib
-  if baselines is None:
-    baselines = _baseline_names(evaluation_uri)
+  if roles is None:
+    roles = models.of_evaluation(evaluation_uri)
   for metrics in tfma.load_metrics(evaluation_uri):
     name = slice_name(metrics)
     key = (None if metrics.HasField('cross_slice_key') else
            slicer_lib.deserialize_slice_key(metrics.slice_key))
     for kv in metrics.metric_keys_and_values:
-      if not kv.value.HasField('double_value'):
+      role = roles.role(kv.key.model_name, kv.key.is_diff)
+      if role is None or not kv.value.HasField('double_value'):
         continue
-      if kv.key.is_diff:
-        group = 'diff'
-      elif kv.key.model_name in baselines:
-        group = 'baseline'
-      else:
-        group = 'candidate'
-      yield name, key, group, kv.key.name, kv.value.double_value.value
+      yield name, key, role, kv.key.name, kv.value.double_value.value
 
 
 def slice_metrics(evaluation_uri: str) -> dict[str, dict[str, dict[str, float]]]:
@@ -251,11 +239,22 @@ def slice_metrics(evaluation_uri: str) -> dict[str, dict[str, dict[str, float]]]
   baseline's and the differences, as {'candidate': {...}, 'baseline': {...},
   'diff': {...}}. Overall first, then slices in the order of their values."""
   found: dict[str, dict[str, dict[str, float]]] = {}
-  for name, _, group, metric, value in _metric_values(evaluation_uri):
-    entry = found.setdefault(name, {'candidate': {}, 'baseline': {},
-                                    'diff': {}})
-    entry[group][metric] = value
+  for name, _, role, metric, value in _metric_values(evaluation_uri):
+    entry = found.setdefault(name, {models.CANDIDATE: {}, models.BASELINE: {},
+                                    models.DIFF: {}})
+    entry[role][metric] = value
   return dict(sorted(found.items(), key=_slice_sort_key))
+
+
+def overall_metrics(evaluation_uri: str) -> dict[str, float]:
+  """The candidate's metrics on the Overall slice: a run's figures, as its
+  summary and the run listing show them. Read without TFMA when
+  metrics_file can, else from slice_metrics."""
+  fast = metrics_file.overall_metrics(evaluation_uri)
+  if fast is not None:
+    return fast
+  overall = slice_metrics(evaluation_uri).get('Overall', {})
+  return dict(overall.get(models.CANDIDATE, {}))
 
 
 def _eval_config(evaluation_uri: str):
@@ -282,19 +281,20 @@ def thresholds(evaluation_uri: str) -> list[dict[str, Any]]:
     for failure in per_slice.failures:
       failed.add((name, failure.metric_key.name,
                   failure.metric_key.is_diff))
-  baselines = _baseline_names(evaluation_uri, config)  # read once
+  roles = models.of_evaluation(evaluation_uri)  # read once
   values = {}
   slice_keys = {}
-  for name, key, group, metric, value in _metric_values(evaluation_uri,
-                                                        baselines):
+  for name, key, role, metric, value in _metric_values(evaluation_uri,
+                                                       roles):
     if key is not None:
       slice_keys[name] = key
-    if group != 'baseline':
-      values[(name, metric, group == 'diff')] = value
+    if role != models.BASELINE:
+      values[(name, metric, role == models.DIFF)] = value
   rows = []
   for metric_key, pairs in by_key.items():
-    if metric_key.model_name in baselines:
-      continue
+    if roles.role(metric_key.model_name, metric_key.is_diff) in (
+        None, models.BASELINE):
+      continue  # the baseline's thresholds (and any other model's)
     for slice_spec, threshold in pairs:
       for name, key in sorted(slice_keys.items(),
                               key=lambda kv: _slice_sort_key((kv[0], 0))):

@@ -96,7 +96,7 @@ def _describe(need: str) -> str:
 
 
 def build(plan: Plan, runner: Optional[str] = None):
-  """Creates the tfx.orchestration.pipeline.Pipeline of `plan`; `runner`
+  """Creates the TFX pipeline (tfx.v1.dsl.Pipeline) of `plan`; `runner`
   names the runner it is built for, for the configuration artifact."""
   return build_indexed(plan, runner)[0]
 
@@ -105,7 +105,7 @@ def build_indexed(plan: Plan, runner: Optional[str] = None
                   ) -> tuple[Any, dict[str, list[str]]]:
   """The TFX pipeline and, for each chain call, the ids of its nodes."""
   check(plan)
-  from tfx.orchestration import pipeline as tfx_pipeline
+  from tfx import v1 as tfx
   made = _Components(plan, runner)
   components = made.create()
   nodes_by_call = made.nodes_by_call()
@@ -117,7 +117,7 @@ def build_indexed(plan: Plan, runner: Optional[str] = None
           fix='give added components unique ids with .with_id(...)')
     ids[component.id] = component
   _reuse_user_code_wheels(components)
-  return tfx_pipeline.Pipeline(
+  return tfx.dsl.Pipeline(
       pipeline_name=plan.name,
       pipeline_root=plan.pipeline_root,
       components=components,
@@ -352,31 +352,30 @@ class _Components:
 
   # One method per step kind, in STEP_ORDER.
   def _make_statistics(self):
-    from tfx.components import StatisticsGen
-    self._add('statistics', StatisticsGen(
+    from tfx import v1 as tfx
+    self._add('statistics', tfx.components.StatisticsGen(
         examples=self._examples_for('statistics'),
         **self._tfx('statistics')))
 
   def _make_schema(self):
-    from tfx.components import SchemaGen
-    self._add('schema', SchemaGen(
+    from tfx import v1 as tfx
+    self._add('schema', tfx.components.SchemaGen(
         statistics=self._output('statistics', 'statistics'),
         **self._tfx('schema')))
 
   def _make_imported_schema(self):
-    from tfx.components.schema_gen.import_schema_gen.component import (
-      ImportSchemaGen,
-    )
+    from tfx import v1 as tfx
     path = self.steps['imported_schema'].tfx['schema_file']
     if not _paths.is_uri(path) and not os.path.isfile(path):
       raise PipelineDefinitionError(
           'with_imported_schema()', f'schema file {path!r} does not exist',
           fix='pass the path of a schema.pbtxt (e.g. one written by SchemaGen)')
-    self._add('imported_schema', ImportSchemaGen(**self._tfx('imported_schema')))
+    self._add('imported_schema', tfx.components.ImportSchemaGen(
+        **self._tfx('imported_schema')))
 
   def _make_validate(self):
-    from tfx.components import ExampleValidator
-    validator = self._add('validate', ExampleValidator(
+    from tfx import v1 as tfx
+    validator = self._add('validate', tfx.components.ExampleValidator(
         statistics=self._output('statistics', 'statistics'),
         schema=self.schema, **self._tfx('validate')))
     if self._opts('validate').get('fail_on_anomalies'):
@@ -386,16 +385,16 @@ class _Components:
       ).with_id(anomalies_gate.GATE_ID))
 
   def _make_transform(self):
-    from tfx.components import Transform
-    self._add('transform', Transform(
+    from tfx import v1 as tfx
+    self._add('transform', tfx.components.Transform(
         examples=self._examples_for('transform'),
         schema=self.schema,
         **self._code('transform', 'preprocessing_fn'),
         **self._tfx('transform')))
 
   def _make_tuner(self):
-    from tfx.components import Tuner
-    self._add('tuner', Tuner(
+    from tfx import v1 as tfx
+    self._add('tuner', tfx.components.Tuner(
         examples=self._examples_for('tuner'),
         schema=self.schema,
         transform_graph=self._output('transform', 'transform_graph'),
@@ -403,40 +402,39 @@ class _Components:
         **self._tfx('tuner')))
 
   def _make_imported_hyperparameters(self):
-    from tfx.dsl.components.common import importer
-    from tfx.types import standard_artifacts
+    from tfx import v1 as tfx
     path = self.steps['imported_hyperparameters'].opts['path']
     if not _paths.local_exists(path):
       raise PipelineDefinitionError(
           'with_hyperparameters()', f'{path!r} does not exist',
           fix="pass a Tuner's best_hyperparameters directory or file")
-    self._add('imported_hyperparameters', importer.Importer(
-        source_uri=path, artifact_type=standard_artifacts.HyperParameters,
+    self._add('imported_hyperparameters', tfx.dsl.Importer(
+        source_uri=path,
+        artifact_type=tfx.types.standard_artifacts.HyperParameters,
     ).with_id(HYPERPARAMETERS_IMPORTER_ID))
 
   def _make_base_model(self):
-    from tfx.dsl.components.common import importer, resolver
-    from tfx.dsl.input_resolution.strategies import latest_artifact_strategy
-    from tfx.types import channel, standard_artifacts
+    from tfx import v1 as tfx
     opts = self._opts('base_model')
     if opts.get('latest'):
-      node = resolver.Resolver(
-          strategy_class=latest_artifact_strategy.LatestArtifactStrategy,
-          model=channel.Channel(type=standard_artifacts.Model),
+      node = tfx.dsl.Resolver(
+          strategy_class=tfx.dsl.experimental.LatestArtifactStrategy,
+          model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
       ).with_id(BASE_MODEL_RESOLVER_ID)
     else:
       if not _paths.local_exists(opts['path']):
         raise PipelineDefinitionError(
             'with_base_model()', f'model path {opts["path"]!r} does not exist',
             fix='pass a SavedModel directory, or with_base_model(latest)')
-      node = importer.Importer(
-          source_uri=opts['path'], artifact_type=standard_artifacts.Model,
+      node = tfx.dsl.Importer(
+          source_uri=opts['path'],
+          artifact_type=tfx.types.standard_artifacts.Model,
           output_key='model').with_id(BASE_MODEL_IMPORTER_ID)
     self._add('base_model', node)
 
   def _make_trainer(self):
-    from tfx.components import Trainer
-    self._add('trainer', Trainer(
+    from tfx import v1 as tfx
+    self._add('trainer', tfx.components.Trainer(
         examples=self._examples_for('trainer'),
         transform_graph=self._output('transform', 'transform_graph'),
         schema=self.schema,
@@ -448,19 +446,17 @@ class _Components:
         **self._tfx('trainer')))
 
   def _make_evaluator(self):
-    from tfx.components import Evaluator
+    from tfx import v1 as tfx
+    artifacts = tfx.types.standard_artifacts
     baseline = None
     if self._opts('evaluator').get('compare_to_baseline', True):
-      from tfx.dsl.components.common import resolver
-      from tfx.dsl.experimental import latest_blessed_model_resolver as lbmr
-      from tfx.types import channel, standard_artifacts
-      baseline = self._add('model_resolver', resolver.Resolver(
-          strategy_class=lbmr.LatestBlessedModelResolver,
-          model=channel.Channel(type=standard_artifacts.Model),
-          model_blessing=channel.Channel(type=standard_artifacts.ModelBlessing),
+      baseline = self._add('model_resolver', tfx.dsl.Resolver(
+          strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+          model=tfx.dsl.Channel(type=artifacts.Model),
+          model_blessing=tfx.dsl.Channel(type=artifacts.ModelBlessing),
       ).with_id(MODEL_RESOLVER_ID)).outputs['model']
     self._check_label_key()
-    self._add('evaluator', Evaluator(
+    self._add('evaluator', tfx.components.Evaluator(
         examples=self._examples_for('evaluator'),
         model=self._output('trainer', 'model'),
         baseline_model=baseline,
@@ -494,13 +490,13 @@ class _Components:
           model=self._output('trainer', 'model'),
           examples=self.examples, **local))
       return
-    from tfx.components import InfraValidator
-    tfx = self._tfx('infra_validator')
+    from tfx import v1 as tfx
+    kwargs = self._tfx('infra_validator')
     examples = None
-    if 'request_spec' in tfx:
+    if 'request_spec' in kwargs:
       examples = self.examples
-    self._add('infra_validator', InfraValidator(
-        model=self._output('trainer', 'model'), examples=examples, **tfx))
+    self._add('infra_validator', tfx.components.InfraValidator(
+        model=self._output('trainer', 'model'), examples=examples, **kwargs))
 
   def _check_blessing_possible(self, step: str) -> None:
     """TFMA blesses only models that pass a threshold; with none, never."""
@@ -522,19 +518,18 @@ class _Components:
 
   def _make_pusher(self):
     self._check_blessing_possible('push_to')
-    from tfx.components import Pusher
-    from tfx.proto import pusher_pb2
-    tfx = self._tfx('pusher')
+    from tfx import v1 as tfx
+    kwargs = self._tfx('pusher')
     directory = self._opts('pusher').get('directory')
     if directory is not None:
-      tfx['push_destination'] = pusher_pb2.PushDestination(
-          filesystem=pusher_pb2.PushDestination.Filesystem(
+      kwargs['push_destination'] = tfx.proto.PushDestination(
+          filesystem=tfx.proto.PushDestination.Filesystem(
               base_directory=self._push_directory(directory)))
-    self._add('pusher', Pusher(
+    self._add('pusher', tfx.components.Pusher(
         model=self._output('trainer', 'model'),
         model_blessing=self._output('evaluator', 'blessing'),
         infra_blessing=self._output('infra_validator', 'blessing'),
-        **tfx))
+        **kwargs))
 
   def _push_directory(self, directory: str) -> str:
     if _paths.is_uri(directory):
@@ -563,14 +558,14 @@ class _Components:
 
   def _make_bulk_inferrer(self):
     self._check_blessing_possible('bulk_infer')
-    from tfx.components import BulkInferrer
+    from tfx import v1 as tfx
     source = self._opts('bulk_inferrer')['source']
     source.check('bulk_infer')
     if source.component is None and source.output_config is None:
       source = source.with_configs(output_config=_single_split('unlabelled'))
     example_gen = self._add('bulk_infer_example_gen', source.make_component(
         BULK_INFER_EXAMPLE_GEN_ID))
-    inferrer = self._add('bulk_inferrer', BulkInferrer(
+    inferrer = self._add('bulk_inferrer', tfx.components.BulkInferrer(
         examples=example_gen.outputs['examples'],
         model=self._output('trainer', 'model'),
         model_blessing=self._output('evaluator', 'blessing'),
@@ -583,6 +578,6 @@ class _Components:
 
 
 def _single_split(name: str):
-  from tfx.proto import example_gen_pb2
-  return example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(
-      splits=[example_gen_pb2.SplitConfig.Split(name=name, hash_buckets=1)]))
+  from tfx import v1 as tfx
+  return tfx.proto.Output(split_config=tfx.proto.SplitConfig(
+      splits=[tfx.proto.SplitConfig.Split(name=name, hash_buckets=1)]))

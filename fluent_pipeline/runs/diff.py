@@ -4,9 +4,16 @@ metrics: the answer to "why is this run's model worse than last week's?"."""
 import dataclasses
 import difflib
 import json
-from typing import Any, Dict, List, Tuple
+from typing import Any, Optional, Protocol
 
-Change = Tuple[Any, Any]
+Change = tuple[Any, Any]  # (value in run a, value in run b)
+
+
+class Run(Protocol):
+  """What compare() reads of a run (a RunResult is one)."""
+  run_id: str
+  configuration: Optional[dict[str, Any]]
+  metrics: dict[str, float]
 
 
 @dataclasses.dataclass
@@ -23,12 +30,12 @@ class RunDiff:
   """Differences between run `a` and run `b`; empty sections mean equal."""
   run_a: str
   run_b: str
-  parameters: Dict[str, Change] = dataclasses.field(default_factory=dict)
-  arguments: Dict[str, Change] = dataclasses.field(default_factory=dict)
-  user_code: List[CodeChange] = dataclasses.field(default_factory=list)
-  versions: Dict[str, Change] = dataclasses.field(default_factory=dict)
-  metrics: Dict[str, Change] = dataclasses.field(default_factory=dict)
-  notes: List[str] = dataclasses.field(default_factory=list)
+  parameters: dict[str, Change] = dataclasses.field(default_factory=dict)
+  arguments: dict[str, Change] = dataclasses.field(default_factory=dict)
+  user_code: list[CodeChange] = dataclasses.field(default_factory=list)
+  versions: dict[str, Change] = dataclasses.field(default_factory=dict)
+  metrics: dict[str, Change] = dataclasses.field(default_factory=dict)
+  notes: list[str] = dataclasses.field(default_factory=list)
 
   def __bool__(self) -> bool:
     return bool(self.parameters or self.arguments or self.user_code or
@@ -80,7 +87,7 @@ class _Missing:
 _MISSING = _Missing()
 
 
-def _flatten(value: Any, prefix: str, out: Dict[str, Any]) -> Dict[str, Any]:
+def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> dict[str, Any]:
   if isinstance(value, dict) and value and 'user_code' not in value:
     for key, item in value.items():
       _flatten(item, f'{prefix}.{key}' if prefix else key, out)
@@ -89,7 +96,7 @@ def _flatten(value: Any, prefix: str, out: Dict[str, Any]) -> Dict[str, Any]:
   return out
 
 
-def _changes(a: Dict[str, Any], b: Dict[str, Any]) -> Dict[str, Change]:
+def _changes(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Change]:
   found = {}
   for key in list(a) + [k for k in b if k not in a]:
     va, vb = a.get(key, _MISSING), b.get(key, _MISSING)
@@ -98,10 +105,10 @@ def _changes(a: Dict[str, Any], b: Dict[str, Any]) -> Dict[str, Change]:
   return found
 
 
-def _arguments(config: Dict[str, Any]) -> Dict[str, Any]:
+def _arguments(config: dict[str, Any]) -> dict[str, Any]:
   """Source, step arguments and settings as flat 'a.b.c' keys; user code
   references are left to the user-code section."""
-  flat: Dict[str, Any] = {}
+  flat: dict[str, Any] = {}
   _flatten(config.get('source') or {}, 'source', flat)
   _flatten(config.get('steps') or {}, '', flat)
   _flatten(config.get('settings') or {}, 'settings', flat)
@@ -109,7 +116,7 @@ def _arguments(config: Dict[str, Any]) -> Dict[str, Any]:
           if not (isinstance(v, dict) and 'user_code' in v)}
 
 
-def _code_changes(a: Dict[str, Any], b: Dict[str, Any]) -> List[CodeChange]:
+def _code_changes(a: dict[str, Any], b: dict[str, Any]) -> list[CodeChange]:
   found = []
   refs_a, refs_b = (
       {k: v['user_code'] for k, v in _flatten(c.get('steps') or {}, '',
@@ -125,7 +132,7 @@ def _code_changes(a: Dict[str, Any], b: Dict[str, Any]) -> List[CodeChange]:
   return found
 
 
-def _source_diff(code_a: Dict[str, Any], code_b: Dict[str, Any]) -> str:
+def _source_diff(code_a: dict[str, Any], code_b: dict[str, Any]) -> str:
   """A unified diff of a function's source when both have one, else of
   every packaged file that changed."""
   if 'source' in code_a and 'source' in code_b:
@@ -137,7 +144,7 @@ def _source_diff(code_a: Dict[str, Any], code_b: Dict[str, Any]) -> str:
     names = sorted(set(files_a) | set(files_b))
     pairs = [(n, files_a.get(n, ''), files_b.get(n, '')) for n in names
              if files_a.get(n) != files_b.get(n)]
-  out = []
+  out: list[str] = []
   for name, text_a, text_b in pairs:
     out += difflib.unified_diff(
         text_a.splitlines(), text_b.splitlines(), fromfile=f'a/{name}',
@@ -145,7 +152,7 @@ def _source_diff(code_a: Dict[str, Any], code_b: Dict[str, Any]) -> str:
   return '\n'.join(out)
 
 
-def compare(a, b) -> RunDiff:
+def compare(a: Run, b: Run) -> RunDiff:
   """The RunDiff of two RunResults."""
   result = RunDiff(a.run_id, b.run_id)
   config_a, config_b = a.configuration, b.configuration

@@ -12,32 +12,45 @@ or 'latest~N' (the Nth run before the newest).
 """
 
 import os
-from typing import Any, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Optional, Union, cast
 
 from fluent_pipeline.runs import results
-from fluent_pipeline.runs.diff import RunDiff
-from fluent_pipeline.runs.diff import compare
+from fluent_pipeline.runs.diff import RunDiff, compare
+
+if TYPE_CHECKING:  # never imported at run time: TFX loads only when needed
+  from ml_metadata.metadata_store import MetadataStore
+  from tfx.v1.dsl import Pipeline as TfxPipeline
+
+  from fluent_pipeline.dsl.chain import Chain  # PipelineDef is a Chain
+
+# What names a pipeline's runs: a PipelineDef, the TFX pipeline it built, or
+# a directory (the pipeline's own, or a root that holds exactly one).
+PipelineLike = Union['Chain', 'TfxPipeline', str, 'os.PathLike[str]']
+# A run: its id ('latest', 'latest~N' or an exact id), or its RunResult.
+RunLike = Union[str, results.RunResult]
 
 _SQLITE = 'metadata.sqlite'
 
 
-def _store_of(pipeline) -> Tuple[Any, str, str]:
+def _store_of(pipeline: PipelineLike) -> tuple[Any, str, str]:
   """(MLMD connection config, pipeline name, pipeline root) of `pipeline`."""
   if hasattr(pipeline, 'metadata_connection_config'):  # a TFX pipeline
-    return (pipeline.metadata_connection_config,
-            pipeline.pipeline_info.pipeline_name,
-            pipeline.pipeline_info.pipeline_root)
+    built = cast('TfxPipeline', pipeline)
+    return (built.metadata_connection_config,
+            built.pipeline_info.pipeline_name,
+            cast(str, built.pipeline_info.pipeline_root))
   if hasattr(pipeline, '_plan'):  # a PipelineDef
     from fluent_pipeline.dsl import wiring
-    return (wiring.metadata_config(pipeline._plan), pipeline.name,
-            pipeline.pipeline_root)
+    chain = cast('Chain', pipeline)
+    return (wiring.metadata_config(chain._plan), chain.name,
+            chain.pipeline_root)
   if isinstance(pipeline, (str, os.PathLike)):
     return _store_in_directory(os.fspath(pipeline))
   raise TypeError(f'expected a PipelineDef, a TFX pipeline or a directory, '
                   f'got {type(pipeline).__name__}')
 
 
-def _store_in_directory(path: str) -> Tuple[Any, str, str]:
+def _store_in_directory(path: str) -> tuple[Any, str, str]:
   from fluent_pipeline import _paths
   if _paths.is_uri(path):
     raise LookupError(
@@ -64,7 +77,7 @@ def _store_in_directory(path: str) -> Tuple[Any, str, str]:
   return config, _pipeline_name(config, pipeline_root), pipeline_root
 
 
-def _pipeline_name(config, pipeline_root: str) -> str:
+def _pipeline_name(config: Any, pipeline_root: str) -> str:
   from ml_metadata import metadata_store
   store = metadata_store.MetadataStore(config)
   names = sorted(c.name for c in store.get_contexts_by_type('pipeline'))
@@ -78,13 +91,15 @@ def _pipeline_name(config, pipeline_root: str) -> str:
                     'pass the PipelineDef instead')
 
 
-def _open(pipeline):
+def _open(pipeline: PipelineLike
+          ) -> tuple['MetadataStore', str, str]:
   from ml_metadata import metadata_store
   config, name, root = _store_of(pipeline)
   return metadata_store.MetadataStore(config), name, root
 
 
-def runs(pipeline, limit: Optional[int] = None) -> List[results.RunResult]:
+def runs(pipeline: PipelineLike,
+         limit: Optional[int] = None) -> list[results.RunResult]:
   """Every run of `pipeline`, newest first (at most `limit`): run id, start,
   duration, each component's state, metrics, blessing, pushed model and the
   configuration."""
@@ -94,7 +109,7 @@ def runs(pipeline, limit: Optional[int] = None) -> List[results.RunResult]:
           for c in contexts]
 
 
-def read_run(pipeline, run_id: Optional[str] = None, *,
+def read_run(pipeline: PipelineLike, run_id: Optional[str] = None, *,
              details: bool = True) -> results.RunResult:
   """The RunResult of one run of `pipeline` (the newest by default), with
   its configuration. A wrong id raises LookupError naming the nearest."""
@@ -103,8 +118,7 @@ def read_run(pipeline, run_id: Optional[str] = None, *,
                              name, root, details=details)
 
 
-def diff(pipeline, run_a: Union[str, results.RunResult],
-         run_b: Union[str, results.RunResult]) -> RunDiff:
+def diff(pipeline: PipelineLike, run_a: RunLike, run_b: RunLike) -> RunDiff:
   """What differs between two runs: parameters, step arguments, user code
   (hash and a unified diff of the source), package versions, settings and
   metrics. Runs are ids (of `pipeline`) or RunResults."""

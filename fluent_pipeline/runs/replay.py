@@ -10,7 +10,7 @@ components (`add_component`, `from_example_gen`), and secrets (Beam flags
 recorded as '***' are left out; add them with `with_beam_pipeline_args`).
 """
 
-from typing import Any, Callable, Dict, TypeVar
+from typing import Any, Callable, TypeVar
 
 from fluent_pipeline.dsl import configuration, inputs
 from fluent_pipeline.dsl.chain import Chain
@@ -20,7 +20,7 @@ from fluent_pipeline.usercode import user_code
 _C = TypeVar('_C', bound=Chain)
 
 
-def source_from_json(recorded: Dict[str, Any], run_id: str) -> inputs.Source:
+def source_from_json(recorded: dict[str, Any], run_id: str) -> inputs.Source:
   kind = recorded['kind']
   if kind == 'component':
     raise PipelineDefinitionError(
@@ -42,7 +42,7 @@ def source_from_json(recorded: Dict[str, Any], run_id: str) -> inputs.Source:
   return source
 
 
-def rebuild(config: Dict[str, Any], run_id: str, metadata_config=None,
+def rebuild(config: dict[str, Any], run_id: str, metadata_config=None,
             make: Callable[..., _C] = Chain) -> _C:
   """The chain whose build() gives the configuration `config`, made with
   `make(name, root=)` (PipelineDef.from_run passes PipelineDef)."""
@@ -63,8 +63,7 @@ def rebuild(config: Dict[str, Any], run_id: str, metadata_config=None,
             for name, value in args.items()}
     pdef = getattr(pdef, configuration.call_of(key))(**args)
   pdef = pdef.cache(settings.get('cache', False))
-  beam_args = [a for a in settings.get('beam_pipeline_args', [])
-               if configuration.REDACTED not in a]
+  beam_args = _unmasked(settings.get('beam_pipeline_args', []))
   if beam_args:
     pdef = pdef.with_beam_pipeline_args(beam_args)
   metadata = settings.get('metadata', {})
@@ -77,14 +76,15 @@ def rebuild(config: Dict[str, Any], run_id: str, metadata_config=None,
   return pdef
 
 
-def _argument(name: str, value: Any, config: Dict[str, Any], run_id: str):
+def _argument(name: str, value: Any, config: dict[str, Any],
+              run_id: str) -> Any:
   if isinstance(value, dict) and 'user_code' in value:
     return user_code.Restored(config['user_code'][value['user_code']])
   if name == 'source' and isinstance(value, dict) and 'kind' in value:
     return source_from_json(value, run_id)
   if isinstance(value, dict) and 'runtime_parameter' in value:
-    from tfx.orchestration import data_types
-    return data_types.RuntimeParameter(
+    from tfx import v1 as tfx
+    return tfx.dsl.experimental.RuntimeParameter(
         name=value['runtime_parameter'], default=value['default'],
         ptype={'int': int, 'float': float, 'str': str}[value['type']])
   if isinstance(value, dict) and set(value) == {'repr'}:
@@ -93,3 +93,17 @@ def _argument(name: str, value: Any, config: Dict[str, Any], run_id: str):
         'configuration cannot rebuild',
         fix='rebuild the chain from its source file instead')
   return value
+
+
+def _unmasked(args: list[str]) -> list[str]:
+  """The recorded Beam flags without the secret ones: `--name=***`, and
+  `--name ***` as a pair (a flag left without its value would take the
+  next flag as its value)."""
+  kept: list[str] = []
+  for arg in args:
+    if arg == configuration.REDACTED:
+      if kept and kept[-1].startswith('-'):
+        kept.pop()  # the flag whose value this was
+    elif not arg.endswith('=' + configuration.REDACTED):
+      kept.append(arg)
+  return kept

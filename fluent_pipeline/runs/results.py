@@ -10,9 +10,20 @@ import difflib
 import functools
 import json
 import re
-from typing import Any, Dict, List, Optional, Tuple
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Optional
 
 from fluent_pipeline import _paths
+
+if TYPE_CHECKING:  # ML Metadata's types, for annotations only
+  from ml_metadata.metadata_store import MetadataStore as Store
+
+  # Generated protos, which ship no stubs: checkers see them as Any.
+  from ml_metadata.proto.metadata_store_pb2 import (  # type: ignore[attr-defined]
+    Context,
+    Event,
+    Execution,
+  )
 
 # ml_metadata Execution.State values, by name.
 _STATES = {0: 'UNKNOWN', 1: 'NEW', 2: 'RUNNING', 3: 'COMPLETE', 4: 'FAILED',
@@ -27,7 +38,7 @@ class ComponentRun:
   node_id: str
   state: str
   seconds: float
-  outputs: Dict[str, List[str]]  # output key -> artifact URIs
+  outputs: dict[str, list[str]]  # output key -> artifact URIs
   execution_id: int
   error: Optional[str] = None  # why it failed, as its execution records it
 
@@ -38,31 +49,34 @@ class RunResult:
   pipeline_name: str
   run_id: str
   pipeline_root: str
-  components: List[ComponentRun]
+  components: list[ComponentRun]
   blessed: Optional[bool] = None
-  metrics: Dict[str, float] = dataclasses.field(default_factory=dict)
-  failed_thresholds: List[str] = dataclasses.field(default_factory=list)
+  metrics: dict[str, float] = dataclasses.field(default_factory=dict)
+  failed_thresholds: list[str] = dataclasses.field(default_factory=list)
   infra_blessed: Optional[bool] = None
-  serving: Dict[str, object] = dataclasses.field(default_factory=dict)
+  # The serving check's measurements (load_seconds, p50_ms, p95_ms,
+  # latencies_ms, reason), as measurements.json holds them.
+  serving: dict[str, Any] = dataclasses.field(default_factory=dict)
   pushed_model: Optional[str] = None
   inference_result: Optional[str] = None
   log_path: Optional[str] = None
   started: Optional[datetime.datetime] = None
   seconds: float = 0.0
-  configuration: Optional[Dict[str, Any]] = None  # the PipelineConfiguration
+  configuration: Optional[dict[str, Any]] = None  # the PipelineConfiguration
   # (producer, consumer) node ids: an artifact one made, the other read.
-  edges: List[Tuple[str, str]] = dataclasses.field(default_factory=list)
+  edges: list[tuple[str, str]] = dataclasses.field(default_factory=list)
   # Dataset step node id -> split -> {'in': n, 'out': m} (its Examples'
   # example_counts).
-  reshaped: Dict[str, Dict[str, Dict[str, int]]] = dataclasses.field(
+  reshaped: dict[str, dict[str, dict[str, int]]] = dataclasses.field(
       default_factory=dict)
 
   @property
-  def parameters(self) -> Dict[str, Any]:
+  def parameters(self) -> dict[str, Any]:
     """The parameter values the run was made with (its configuration)."""
     return dict((self.configuration or {}).get('parameters') or {})
 
   def component(self, node_id: str) -> ComponentRun:
+    """The run of node `node_id` (KeyError naming the nodes that ran)."""
     for c in self.components:
       if c.node_id == node_id:
         return c
@@ -70,11 +84,13 @@ class RunResult:
                    f'{[c.node_id for c in self.components]}')
 
   @property
-  def states(self) -> Dict[str, str]:
+  def states(self) -> dict[str, str]:
+    """Node id -> its state ('COMPLETE', 'CACHED', 'FAILED', ...)."""
     return {c.node_id: c.state for c in self.components}
 
   @property
   def cached(self) -> int:
+    """How many components TFX's cache served."""
     return sum(c.state == 'CACHED' for c in self.components)
 
   # ------------------------------------------- what the artifacts hold
@@ -92,12 +108,12 @@ class RunResult:
     return uri
 
   @property
-  def schema(self) -> List[Dict[str, Any]]:
+  def schema(self) -> list[dict[str, Any]]:
     """The schema's features (name, type, presence, shape, domain)."""
     from fluent_pipeline.artifacts import readers
     return readers.schema(self._needs('schema', 'infer_schema()'))
 
-  def statistics(self, split: str = 'train') -> Dict[str, Dict[str, Any]]:
+  def statistics(self, split: str = 'train') -> dict[str, dict[str, Any]]:
     """Per feature of `split`: count, missing, mean/std/min/median/max or
     unique and top values, and the histogram (TFDV's statistics)."""
     from fluent_pipeline.artifacts import readers
@@ -105,16 +121,18 @@ class RunResult:
         self._needs('statistics', 'generate_statistics()'), split)
 
   @property
-  def anomalies(self) -> Dict[str, List[Dict[str, str]]]:
+  def anomalies(self) -> dict[str, list[dict[str, str]]]:
     """Per split, the anomalies ExampleValidator found (empty: none)."""
     from fluent_pipeline.artifacts import readers
     return readers.anomalies(
         self._needs('anomalies', 'validate_input_data()'))
 
   @property
-  def metrics_by_slice(self) -> Dict[str, Dict[str, float]]:
+  def metrics_by_slice(self) -> dict[str, dict[str, float]]:
     """The candidate's metrics per slice: {'Overall': {...},
-    'trip_start_hour:3': {...}} (TFMA's slice names)."""
+    'trip_start_hour:3': {...}} (TFMA's slice names). The candidate is the
+    EvalConfig's model that is not the baseline (artifacts.models), as for
+    `metrics`, the run listing and the report."""
     from fluent_pipeline.artifacts import readers
     slices = readers.slice_metrics(
         self._needs('evaluation', 'evaluate_model()'))
@@ -138,12 +156,12 @@ class RunResult:
     from fluent_pipeline.report import summary
     return summary.html_of(self)
 
-  def _repr_pretty_(self, printer, cycle) -> None:
+  def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
     """A notebook shows a run as its summary, not the dataclass fields."""
     del cycle
     printer.text(str(self))
 
-  def _outcomes(self) -> List[Tuple[str, str]]:
+  def _outcomes(self) -> list[tuple[str, str]]:
     """The summary's outcome lines as (name, text): evaluation, blessed
     (then each failed threshold), serving check, pushed model, bulk
     inference, full log."""
@@ -202,15 +220,15 @@ def _serving_line(result: 'RunResult') -> str:
           f'{len(serving["latencies_ms"])} requests)')
 
 
-def _contexts_of_type(store, type_name: str) -> List[Any]:
+def _contexts_of_type(store: 'Store', type_name: str) -> list['Context']:
   try:
     return store.get_contexts_by_type(type_name)
   except Exception:
     return []  # the type is not registered in this store
 
 
-def run_contexts(store, pipeline_name: str, legacy: bool = True
-                 ) -> List[Any]:
+def run_contexts(store: 'Store', pipeline_name: str, legacy: bool = True
+                 ) -> list['Context']:
   """The run contexts of `pipeline_name`, newest first: 'pipeline_run'
   (TFX's IR-based runners) and, with `legacy`, 'run' (the launchers of
   TFX's AirflowDagRunner, named '<pipeline>.<run id>')."""
@@ -223,15 +241,15 @@ def run_contexts(store, pipeline_name: str, legacy: bool = True
                 reverse=True)
 
 
-def run_id_of(context) -> str:
+def run_id_of(context: 'Context') -> str:
   """The run id of a run context (a legacy one holds it as a property)."""
   if 'run_id' in context.properties:
     return context.properties['run_id'].string_value
   return context.name
 
 
-def collect_run(store, run, pipeline_name: str, pipeline_root: str,
-                details: bool = True) -> RunResult:
+def collect_run(store: 'Store', run: 'Context', pipeline_name: str,
+                pipeline_root: str, details: bool = True) -> RunResult:
   """The RunResult of one pipeline_run context; without `details`, the
   failed thresholds of an unblessed model are left out (reading them needs
   TFMA, which a listing of runs does without)."""
@@ -244,7 +262,7 @@ def collect_run(store, run, pipeline_name: str, pipeline_root: str,
   artifacts = {a.id: a for a in store.get_artifacts_by_id(
       list({e.artifact_id for e in out_events}))}
   for execution in executions:
-    outputs: Dict[str, List[str]] = {}
+    outputs: dict[str, list[str]] = {}
     for event in out_events:
       if event.execution_id != execution.id:
         continue
@@ -280,7 +298,7 @@ def collect_run(store, run, pipeline_name: str, pipeline_root: str,
 EXECUTION_RESULT = '__execution_result__'  # TFX's execution_lib key
 
 
-def _execution_error(execution) -> Optional[str]:
+def _execution_error(execution: 'Execution') -> Optional[str]:
   """The result message TFX (or fluent_pipeline's runner) recorded on a
   failed execution: ExecutionResult JSON under '__execution_result__'."""
   if execution.last_known_state != 4:  # FAILED
@@ -294,12 +312,13 @@ def _execution_error(execution) -> Optional[str]:
     return None
 
 
-def _edges(executions, events, nodes) -> List[Tuple[str, str]]:
+def _edges(executions: Sequence['Execution'], events: Sequence['Event'],
+           nodes: dict[int, str]) -> list[tuple[str, str]]:
   """Who fed whom in the run: an execution that output an artifact, to one
   that took it as input (a cached execution re-outputs the artifacts it
   reuses, so cached steps are linked as well)."""
   name = {e.id: nodes.get(e.id, e.name or str(e.id)) for e in executions}
-  producers: Dict[int, List[int]] = {}
+  producers: dict[int, list[int]] = {}
   for event in events:
     if event.type == _OUTPUT_EVENT:
       producers.setdefault(event.artifact_id, []).append(event.execution_id)
@@ -314,7 +333,7 @@ def _edges(executions, events, nodes) -> List[Tuple[str, str]]:
   return found
 
 
-def _read_configuration(result: RunResult) -> Optional[Dict[str, Any]]:
+def _read_configuration(result: RunResult) -> Optional[dict[str, Any]]:
   from fluent_pipeline.dsl import configuration
   for c in result.components:
     for uri in c.outputs.get('configuration', []):
@@ -324,7 +343,8 @@ def _read_configuration(result: RunResult) -> Optional[Dict[str, Any]]:
   return None
 
 
-def find_run(store, pipeline_name: str, run_id: Optional[str]):
+def find_run(store: 'Store', pipeline_name: str,
+             run_id: Optional[str]) -> 'Context':
   """The run context named `run_id`; also 'latest' and 'latest~N' (the Nth
   before the newest). A wrong id is a LookupError naming the nearest ids."""
   runs = run_contexts(store, pipeline_name)
@@ -355,7 +375,8 @@ def find_run(store, pipeline_name: str, run_id: Optional[str]):
       '`fluent-pipeline runs` lists them)')
 
 
-def _belongs(store, run_context, pipeline_name: str) -> bool:
+def _belongs(store: 'Store', run_context: 'Context',
+             pipeline_name: str) -> bool:
   parents = store.get_parent_contexts_by_context(run_context.id)
   if parents:
     return any(p.name == pipeline_name for p in parents)
@@ -370,7 +391,8 @@ def _belongs(store, run_context, pipeline_name: str) -> bool:
   return any(c.id == pipeline.id for c in contexts)
 
 
-def node_ids(store, executions, pipeline_name: str) -> Dict[int, str]:
+def node_ids(store: 'Store', executions: Sequence['Execution'],
+             pipeline_name: str) -> dict[int, str]:
   """Execution id -> the id of the pipeline node that ran it (its 'node'
   context, or a legacy launcher's 'component_run' context)."""
   found = {}
@@ -392,7 +414,8 @@ def node_ids(store, executions, pipeline_name: str) -> Dict[int, str]:
   return found
 
 
-def _read_outcomes(store, result: RunResult, details: bool = True) -> None:
+def _read_outcomes(store: 'Store', result: RunResult,
+                   details: bool = True) -> None:
   for c in result.components:
     if 'evaluation' in c.outputs:  # Evaluator: metrics and its blessing.
       for uri in c.outputs['evaluation']:
@@ -424,7 +447,7 @@ def _read_outcomes(store, result: RunResult, details: bool = True) -> None:
       result.inference_result = uri
 
 
-def _example_counts(store, uri: str) -> Dict[str, Dict[str, int]]:
+def _example_counts(store: 'Store', uri: str) -> dict[str, dict[str, int]]:
   """Split -> examples in and out, as a dataset step recorded them."""
   for artifact in store.get_artifacts_by_uri(uri):
     counts = artifact.custom_properties.get('example_counts')
@@ -434,7 +457,7 @@ def _example_counts(store, uri: str) -> Dict[str, Dict[str, int]]:
   return {}
 
 
-def _pushed_destination(store, uri: str) -> Optional[str]:
+def _pushed_destination(store: 'Store', uri: str) -> Optional[str]:
   for artifact in store.get_artifacts_by_uri(uri):
     props = artifact.custom_properties
     if 'pushed' in props and props['pushed'].int_value == 1:
@@ -443,30 +466,17 @@ def _pushed_destination(store, uri: str) -> Optional[str]:
 
 
 @functools.lru_cache(maxsize=256)
-def _overall_metrics(evaluation_uri: str) -> Dict[str, float]:
-  """The overall-slice metrics TFMA wrote, by metric name."""
-  from fluent_pipeline.artifacts import metrics_file
-  fast = metrics_file.overall_metrics(evaluation_uri)
-  if fast is not None:
-    return fast
+def _overall_metrics(evaluation_uri: str) -> dict[str, float]:
+  """The candidate's overall metrics (artifacts.models says which model is
+  the candidate); {} when they cannot be read: a listing still lists."""
+  from fluent_pipeline.artifacts import readers
   try:
-    import tensorflow_model_analysis as tfma
-    for metrics in tfma.load_metrics(evaluation_uri):
-      if metrics.slice_key.single_slice_keys:
-        continue
-      values = {}
-      for kv in metrics.metric_keys_and_values:
-        if kv.key.is_diff or kv.key.model_name not in ('', 'candidate'):
-          continue  # as in _metrics_file: the candidate's figures
-        if kv.value.HasField('double_value'):
-          values[kv.key.name] = kv.value.double_value.value
-      return values
+    return readers.overall_metrics(evaluation_uri)
   except Exception:
     return {}
-  return {}
 
 
-def _failed_thresholds(evaluation_uri: str) -> List[str]:
+def _failed_thresholds(evaluation_uri: str) -> list[str]:
   """Each threshold TFMA's validation failed, with the value and the gap."""
   import tensorflow_model_analysis as tfma
   try:
@@ -494,7 +504,7 @@ def _failed_thresholds(evaluation_uri: str) -> List[str]:
   return lines
 
 
-def _describe_failure(failure, slice_name: str = 'Overall') -> str:
+def _describe_failure(failure: Any, slice_name: str = 'Overall') -> str:
   key = failure.metric_key
   name = (key.name + (' change vs baseline' if key.is_diff else '') +
           f' on {slice_name}')

@@ -1,0 +1,9 @@
+"""Runs read back from ML Metadata: what a run did, every run, what differs.
+
+- `results`: `RunResult`, a run's components, metrics, blessing and pushed
+  model, read from ML Metadata alone;
+- `history`: `runs`, `read_run`, `diff` over a pipeline's store;
+- `diff`: what differs between two runs (configuration, code, metrics);
+- `replay`: `PipelineDef.from_run`, the chain rebuilt from a run's
+  configuration.
+"""

@@ -19,27 +19,38 @@ export() (project), from_run() (runs) and the notebook display (report).
 import html
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Optional, Union
+from typing import TYPE_CHECKING, Any, TypeVar, Union, overload
 
 from fluent_pipeline.dsl import chain_code, wiring
 from fluent_pipeline.dsl.chain import Chain, latest
+from fluent_pipeline.dsl.inputs import StrPath
 from fluent_pipeline.errors import PipelineDefinitionError
 from fluent_pipeline.project import notebook
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # never imported at run time: TFX loads only when needed
+  from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
+  from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+  from tfx.orchestration.tfx_runner import TfxRunner
+
   from fluent_pipeline.runs.results import RunResult
 
 __all__ = ['PipelineDef', 'latest']
 
+# Chain call names or component ids, for partial runs.
 Steps = Union[str, Sequence[str], None]
+# The runners run() reads the RunResult of: by name ('local', 'beam',
+# 'airflow') or TFX's runners that run here, on the pipeline's own MLMD.
+LocalRunner = Union[str, 'LocalDagRunner', 'BeamDagRunner', None]
+
+_P = TypeVar('_P', bound='PipelineDef')
 
 
 class PipelineDef(Chain):
   """A recorded TFX pipeline; see the module docstring."""
 
   @classmethod
-  def from_run(cls, run_id: str = 'latest', root: Any = 'runs'
-               ) -> 'PipelineDef':
+  def from_run(cls: type[_P], run_id: str = 'latest',
+               root: Union[StrPath, Chain] = 'runs') -> _P:
     """The chain of a past run, rebuilt from its configuration artifact with
     the user code it ran, so the run can be reproduced (with unchanged data
     and cache(), TFX's cache serves it).
@@ -83,7 +94,7 @@ class PipelineDef(Chain):
                f'{html.escape(problem)}</pre>')
     return f'<div class="fluent-pipeline">{drawn}{chain}</div>'
 
-  def export(self, directory: Union[str, os.PathLike]) -> str:
+  def export(self, directory: StrPath) -> str:
     """Writes this chain as a project to review and ship: its user
     functions as source in `<name>_functions.py` (with the imports,
     constants and helpers they use, recovered from the notebook or module),
@@ -97,16 +108,29 @@ class PipelineDef(Chain):
       notebook.stop_at(self)
     return export.write(export.make(self._plan), os.fspath(directory))
 
-  def run(self, runner: Optional[Any] = None, *, verbose: bool = False,
+  @overload
+  def run(self, runner: LocalRunner = None, *, verbose: bool = False,
           from_step: Steps = None, to_step: Steps = None, only: Steps = None,
-          resume: bool = False) -> Optional['RunResult']:
+          resume: bool = False) -> 'RunResult': ...
+
+  @overload
+  def run(self, runner: 'TfxRunner', *, verbose: bool = False,
+          from_step: Steps = None, to_step: Steps = None, only: Steps = None,
+          resume: bool = False) -> Any: ...
+
+  def run(self, runner: Union[LocalRunner, 'TfxRunner'] = None, *,
+          verbose: bool = False, from_step: Steps = None,
+          to_step: Steps = None, only: Steps = None,
+          resume: bool = False) -> Any:
     """Builds and runs the pipeline; LocalDagRunner by default, or a runner
     by name: 'local', 'beam', 'airflow' (the pipeline's Airflow DAG, run
     once here with Airflow's dag.test(); see fluent_pipeline.airflow).
 
     Returns a RunResult (component states, evaluation, pushed model, bulk
     inference output, configuration) for runners that use this pipeline's
-    metadata store.
+    metadata store (the default, a runner by name, LocalDagRunner,
+    BeamDagRunner); for another runner, what its run() returns
+    (KubeflowV2DagRunner writes the compiled job for Vertex).
 
     Partial runs (LocalDagRunner, BeamDagRunner), with TFX's partial-run
     support: `from_step='train'` runs train and what follows it,

@@ -15,13 +15,35 @@ import inspect
 import os
 import re
 import types
-from collections.abc import Iterable, Sequence
-from typing import Any, Callable, Optional, TypeVar, Union
+from collections.abc import Hashable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
+
+from google.protobuf import message
 
 from fluent_pipeline import _paths
 from fluent_pipeline.dsl import inputs, protos
-from fluent_pipeline.dsl.plan import Plan, Step, latest
+from fluent_pipeline.dsl.inputs import ProtoArg, ProtoLike, StrPath
+from fluent_pipeline.dsl.plan import Plan, Step, _Latest, latest
 from fluent_pipeline.errors import PipelineDefinitionError
+
+if TYPE_CHECKING:  # never imported at run time: TFX loads only when needed
+  from tensorflow_data_validation import StatsOptions
+  from tfx.dsl.components.base.base_node import BaseNode
+  from tfx.orchestration.data_types import RuntimeParameter
+  from tfx.orchestration.pipeline import Pipeline
+
+# The types of the chain calls' arguments, beside dsl/inputs.py's.
+# User code: a module file ('taxi_utils.py'), a dotted path
+# ('pkg.module.run_fn') or the function itself:
+UserFunction = Union[str, os.PathLike[str], Callable[..., Any]]
+# The feature dict a dataset step's function gets: feature name -> its list
+# of values (ints, floats, or bytes for string features):
+Features = dict[str, list[Any]]
+# A TFX component, a component class (a TFX `@component` function too), or
+# a function of the channels it takes returning the component:
+ComponentLike = Union['BaseNode', Callable[..., 'BaseNode']]
+# TrainArgs / EvalArgs: a number of steps (a positive int) or the proto:
+StepsLike = Union[int, ProtoLike]
 
 _NAME_RE = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.-]{0,62}')
 _REPR_WIDTH = 79  # a longer repr puts one call per line
@@ -62,8 +84,8 @@ class Chain:
   """A recorded TFX pipeline: the plan and the calls that add to it."""
 
 
-  def __init__(self, name: str, root: Union[str, os.PathLike] = 'runs', *,
-               _plan: Optional[Plan] = None):
+  def __init__(self, name: str, root: StrPath = 'runs', *,
+               _plan: Optional[Plan] = None) -> None:
     if _plan is not None:
       self._plan = _plan
       return
@@ -80,7 +102,7 @@ class Chain:
   def _with(self: _C, plan: Plan) -> _C:
     return type(self)('', _plan=plan)
 
-  def _step(self, kind: str, call: str, tfx: Optional[dict] = None,
+  def _step(self: _C, kind: str, call: str, tfx: Optional[dict] = None,
             opts: Optional[dict] = None) -> _C:
     return self._with(self._plan.with_step(kind, Step.of(call, tfx, opts)))
 
@@ -119,7 +141,7 @@ class Chain:
     return '(' + '\n .'.join(calls) + ')'
 
   # ------------------------------------------------------------------ sources
-  def from_source(self, source: inputs.Source) -> _C:
+  def from_source(self: _C, source: inputs.Source) -> _C:
     """Uses a source built with `fluent_pipeline.inputs` for training data."""
     if not isinstance(source, inputs.Source):
       raise PipelineDefinitionError(
@@ -128,48 +150,59 @@ class Chain:
           fix="pass inputs.from_csv('data/') or a sibling helper")
     return self._with(self._plan.replace(source=source))
 
-  def from_csv(self: _C, path, *, input_config=None, output_config=None,
-               range_config=None) -> _C:
+  def from_csv(self: _C, path: StrPath, *,
+               input_config: Optional[ProtoArg] = None,
+               output_config: Optional[ProtoArg] = None,
+               range_config: Optional[ProtoArg] = None) -> _C:
     """CSV files [CsvExampleGen]."""
     return self.from_source(inputs.from_csv(
         path, input_config=input_config, output_config=output_config,
         range_config=range_config))
 
-  def from_tfrecord(self: _C, path, *, input_config=None, output_config=None,
-                    range_config=None) -> _C:
+  def from_tfrecord(self: _C, path: StrPath, *,
+                    input_config: Optional[ProtoArg] = None,
+                    output_config: Optional[ProtoArg] = None,
+                    range_config: Optional[ProtoArg] = None) -> _C:
     """TFRecord files of tf.Example [ImportExampleGen]."""
     return self.from_source(inputs.from_tfrecord(
         path, input_config=input_config, output_config=output_config,
         range_config=range_config))
 
-  def from_parquet(self: _C, path, *, input_config=None, output_config=None,
-                   range_config=None) -> _C:
+  def from_parquet(self: _C, path: StrPath, *,
+                   input_config: Optional[ProtoArg] = None,
+                   output_config: Optional[ProtoArg] = None,
+                   range_config: Optional[ProtoArg] = None) -> _C:
     """Parquet files [FileBasedExampleGen + parquet executor]."""
     return self.from_source(inputs.from_parquet(
         path, input_config=input_config, output_config=output_config,
         range_config=range_config))
 
-  def from_avro(self: _C, path, *, input_config=None, output_config=None,
-                range_config=None) -> _C:
+  def from_avro(self: _C, path: StrPath, *,
+                input_config: Optional[ProtoArg] = None,
+                output_config: Optional[ProtoArg] = None,
+                range_config: Optional[ProtoArg] = None) -> _C:
     """Avro files [FileBasedExampleGen + avro executor]."""
     return self.from_source(inputs.from_avro(
         path, input_config=input_config, output_config=output_config,
         range_config=range_config))
 
-  def from_bigquery(self: _C, query: str, *, input_config=None,
-                    output_config=None, range_config=None) -> _C:
+  def from_bigquery(self: _C, query: str, *,
+                    input_config: Optional[ProtoArg] = None,
+                    output_config: Optional[ProtoArg] = None,
+                    range_config: Optional[ProtoArg] = None) -> _C:
     """A BigQuery query [BigQueryExampleGen]; needs Google Cloud to run."""
     return self.from_source(inputs.from_bigquery(
         query, input_config=input_config, output_config=output_config,
         range_config=range_config))
 
-  def from_example_gen(self: _C, component) -> _C:
+  def from_example_gen(self: _C, component: 'BaseNode') -> _C:
     """Any hand-built ExampleGen component."""
     return self.from_source(inputs.from_example_gen(component))
 
   # ------------------------------------------------------------- data checks
   @_recorded
-  def generate_statistics(self: _C, *, stats_options=None,
+  def generate_statistics(self: _C, *,
+                          stats_options: Optional['StatsOptions'] = None,
                           exclude_splits: Optional[Iterable[str]] = None,
                           examples: Optional[str] = None) -> _C:
     """Dataset statistics [StatisticsGen]. examples: 'reshaped' (the
@@ -189,16 +222,17 @@ class Chain:
         exclude_splits=_list(exclude_splits)))
 
   @_recorded
-  def with_imported_schema(self: _C, path) -> _C:
+  def with_imported_schema(self: _C, path: StrPath) -> _C:
     """A curated schema.pbtxt [ImportSchemaGen]; wins over infer_schema()."""
     path = _paths.absolute(path)
     return self._step('imported_schema', 'with_imported_schema',
                       tfx=dict(schema_file=path))
 
   @_recorded
-  def validate_input_data(self: _C, *, fail_on_anomalies: bool = False,
-                          exclude_splits=None,
-                          custom_validation_config=None) -> _C:
+  def validate_input_data(
+      self: _C, *, fail_on_anomalies: bool = False,
+      exclude_splits: Optional[Iterable[str]] = None,
+      custom_validation_config: Optional[message.Message] = None) -> _C:
     """Anomalies of the statistics against the schema [ExampleValidator].
 
     TFX records anomalies and goes on; with fail_on_anomalies=True the run
@@ -211,9 +245,9 @@ class Chain:
 
   # ------------------------------------------------------------ dataset steps
   @_recorded
-  def filter_examples(self: _C, predicate, *,
-                      splits: Optional[Iterable[str]] = None
-                      ) -> _C:
+  def filter_examples(self: _C,
+                      predicate: Union[str, Callable[[Features], object]], *,
+                      splits: Optional[Iterable[str]] = None) -> _C:
     """Keeps the examples for which `predicate(features)` is true
     [FilterExamples, Apache Beam]. `features` maps each feature name to its
     list of values (ints, floats, or bytes for string features), as a
@@ -231,7 +265,9 @@ class Chain:
         splits=_splits(step, splits)))))
 
   @_recorded
-  def stratified_sample(self: _C, key, *, samples_per_key: Optional[int] = None,
+  def stratified_sample(self: _C,
+                        key: Union[str, Callable[[Features], Hashable]], *,
+                        samples_per_key: Optional[int] = None,
                         fraction: Optional[float] = None,
                         splits: Optional[Iterable[str]] = None,
                         seed: int = 0) -> _C:
@@ -266,9 +302,10 @@ class Chain:
     if isinstance(seed, bool) or not isinstance(seed, int):
       raise PipelineDefinitionError(
           step, f'seed must be an int, got {seed!r}', fix=f'{step}(..., seed=0)')
-    opts = dict(splits=_splits(step, splits), seed=seed,
-                samples_per_key=samples_per_key,
-                fraction=None if fraction is None else float(fraction))
+    opts: dict[str, Any] = dict(
+        splits=_splits(step, splits), seed=seed,
+        samples_per_key=samples_per_key,
+        fraction=None if fraction is None else float(fraction))
     if isinstance(key, str) and key:
       opts['key_feature'] = key
     elif _is_code(key):
@@ -283,8 +320,10 @@ class Chain:
 
   # ------------------------------------------------------------------- model
   @_recorded
-  def preprocess(self: _C, preprocessing_fn, *, splits_config=None,
-                 force_tf_compat_v1: bool = False, custom_config=None,
+  def preprocess(self: _C, preprocessing_fn: UserFunction, *,
+                 splits_config: Optional[ProtoLike] = None,
+                 force_tf_compat_v1: bool = False,
+                 custom_config: Optional[dict[str, Any]] = None,
                  disable_statistics: bool = False,
                  materialize: bool = True,
                  examples: Optional[str] = None) -> _C:
@@ -302,9 +341,12 @@ class Chain:
         'preprocess', examples, _RAW_CHOICES)))
 
   @_recorded
-  def tune(self: _C, tuner_fn, *, train_args=None, eval_args=None, tune_args=None,
-           custom_config=None, examples: Optional[str] = None
-           ) -> _C:
+  def tune(self: _C, tuner_fn: UserFunction, *,
+           train_args: Optional[StepsLike] = None,
+           eval_args: Optional[StepsLike] = None,
+           tune_args: Optional[ProtoLike] = None,
+           custom_config: Optional[dict[str, Any]] = None,
+           examples: Optional[str] = None) -> _C:
     """Hyperparameter search with KerasTuner [Tuner].
 
     train_args / eval_args: a TrainArgs / EvalArgs, a dict of its fields, or
@@ -327,7 +369,7 @@ class Chain:
     ), opts=dict(code=tuner_fn, examples=_examples_choice('tune', examples)))
 
   @_recorded
-  def with_hyperparameters(self: _C, path) -> _C:
+  def with_hyperparameters(self: _C, path: StrPath) -> _C:
     """Fixed hyperparameters from a Tuner's best_hyperparameters.txt
     [Importer]; wins over tune() for train()."""
     path = _paths.absolute(path)
@@ -335,9 +377,12 @@ class Chain:
                       opts=dict(path=path))
 
   @_recorded
-  def train(self: _C, run_fn, *, train_args=None, eval_args=None,
-            custom_config=None, examples: Optional[str] = None
-            ) -> _C:
+  def train(self: _C, run_fn: UserFunction, *,
+            train_args: Union[StepsLike, 'RuntimeParameter', None] = None,
+            eval_args: Union[StepsLike, 'RuntimeParameter', None] = None,
+            custom_config: Union[dict[str, Any], 'RuntimeParameter',
+                                 None] = None,
+            examples: Optional[str] = None) -> _C:
     """Model training with a user run_fn [Trainer].
 
     train_args / eval_args: a TrainArgs / EvalArgs, a dict of its fields, or
@@ -357,7 +402,8 @@ class Chain:
     ), opts=dict(code=run_fn, examples=_examples_choice('train', examples)))
 
   @_recorded
-  def with_base_model(self: _C, model=latest) -> _C:
+  def with_base_model(self: _C, model: Union[StrPath, _Latest] = latest
+                      ) -> _C:
     """Warm-starts train() from a SavedModel directory [Importer], or from
     the newest model this pipeline trained (`latest`) [Resolver]."""
     if model is latest or model == 'latest':
@@ -367,8 +413,10 @@ class Chain:
     return self._step('base_model', 'with_base_model', opts=dict(path=path))
 
   @_recorded
-  def evaluate_model(self: _C, eval_config, *, example_splits=None,
-                     fairness_indicator_thresholds=None,
+  def evaluate_model(self: _C, eval_config: ProtoLike, *,
+                     example_splits: Optional[Iterable[str]] = None,
+                     fairness_indicator_thresholds: Optional[
+                         Iterable[float]] = None,
                      compare_to_baseline: bool = True,
                      examples: Optional[str] = None) -> _C:
     """Model analysis and blessing with TFMA against the latest blessed
@@ -398,8 +446,9 @@ class Chain:
                      max_latency_ms: float = 200.0, num_requests: int = 20,
                      batch_size: int = 1,
                      signature_name: str = 'serving_default',
-                     serving_spec=None, validation_spec=None,
-                     request_spec=None) -> _C:
+                     serving_spec: Optional[ProtoLike] = None,
+                     validation_spec: Optional[ProtoLike] = None,
+                     request_spec: Optional[ProtoLike] = None) -> _C:
     """Checks that the model loads and serves before it is pushed.
 
     By default (local) [LocalInfraValidator]: the model is loaded in a fresh
@@ -451,7 +500,8 @@ class Chain:
                                     arg='request_spec')))
 
   @_recorded
-  def push_to(self: _C, destination, *, custom_config=None) -> _C:
+  def push_to(self: _C, destination: Union[StrPath, ProtoArg], *,
+              custom_config: Optional[dict[str, Any]] = None) -> _C:
     """Pushes blessed models to a directory [Pusher]. A relative path is
     relative to the pipeline root; a PushDestination proto is used as is."""
     from tfx.proto import pusher_pb2
@@ -467,8 +517,10 @@ class Chain:
     return self._step('pusher', 'push_to', tfx=tfx, opts=opts)
 
   @_recorded
-  def bulk_infer(self: _C, source: inputs.Source, *, data_spec=None,
-                 model_spec=None, output_example_spec=None) -> _C:
+  def bulk_infer(self: _C, source: inputs.Source, *,
+                 data_spec: Optional[ProtoArg] = None,
+                 model_spec: Optional[ProtoArg] = None,
+                 output_example_spec: Optional[ProtoArg] = None) -> _C:
     """Batch predictions over `source` (from fluent_pipeline.inputs)
     [ExampleGen + BulkInferrer]."""
     from tfx.proto import bulk_inferrer_pb2 as pb
@@ -489,7 +541,7 @@ class Chain:
     ), opts=dict(source=source))
 
   # ----------------------------------------------------------------- settings
-  def with_root(self: _C, root: Union[str, os.PathLike]) -> _C:
+  def with_root(self: _C, root: StrPath) -> _C:
     """The same pipeline under another root (`gs://bucket/pipelines` to
     ship it, a local folder to try it)."""
     return self._with(self._plan.replace(root=_paths.absolute(root)))
@@ -544,24 +596,26 @@ class Chain:
             step, f'Beam flags are strings, got {arg!r}', fix=fix)
     return self.with_beam_pipeline_args(args)
 
-  def with_sqlite_ml_metadata(self: _C, path=None) -> _C:
+  def with_sqlite_ml_metadata(self: _C, path: Optional[StrPath] = None
+                              ) -> _C:
     """ML Metadata in a sqlite file (default: <pipeline_root>/metadata.sqlite)."""
     if path is not None:
       path = _paths.absolute(path)
     return self._with(self._plan.replace(metadata_path=path,
                                          metadata_config=None))
 
-  def with_metadata_connection(self: _C, config) -> _C:
+  def with_metadata_connection(self: _C, config: ProtoLike) -> _C:
     """ML Metadata through any ml_metadata ConnectionConfig."""
     from ml_metadata.proto import metadata_store_pb2
-    config = protos.coerce(config, metadata_store_pb2.ConnectionConfig,
-                            step='with_metadata_connection', arg='config')
-    return self._with(self._plan.replace(metadata_config=config,
+    connection = protos.coerce(
+        config, metadata_store_pb2.ConnectionConfig,
+        step='with_metadata_connection', arg='config')
+    return self._with(self._plan.replace(metadata_config=connection,
                                          metadata_path=None))
 
-  def with_mysql_ml_metadata(self: _C, host: str = '127.0.0.1', port: int = 3306,
-                             database: str = 'mlmd', user: str = 'root',
-                             password: str = '') -> _C:
+  def with_mysql_ml_metadata(self: _C, host: str = '127.0.0.1',
+                             port: int = 3306, database: str = 'mlmd',
+                             user: str = 'root', password: str = '') -> _C:
     """ML Metadata on a MySQL or MariaDB server: how teams share a store.
 
     The database must exist; ML Metadata creates its tables on first use.
@@ -584,8 +638,8 @@ class Chain:
     config.mysql.password = password
     return self.with_metadata_connection(config)
 
-  def add_component(self: _C, *components, replaces: Optional[str] = None
-                    ) -> _C:
+  def add_component(self: _C, *components: ComponentLike,
+                    replaces: Optional[str] = None) -> _C:
     """Adds TFX components wired to the chain's channels by name.
 
     Each one is a component; a component class (a TFX `@component`
@@ -612,7 +666,7 @@ class Chain:
       raise PipelineDefinitionError(
           step, f'replaces={replaces!r} takes exactly one component, got '
           f'{len(components)}', fix='add the others in another call')
-    component = components[0]
+    component: Any = components[0]  # any of ComponentLike's forms
     if isinstance(replaces, str) and replaces.startswith('from_'):
       if channels.is_component_class(component):
         component = component()
@@ -626,7 +680,7 @@ class Chain:
         factory=component, replaces=replaces))
 
   # ------------------------------------------------------------------ endings
-  def build(self):
+  def build(self) -> 'Pipeline':
     """The vanilla TFX Pipeline this plan describes."""
     from fluent_pipeline.dsl import wiring
     return wiring.build(self._plan)

@@ -16,11 +16,27 @@ import dataclasses
 import glob
 import os
 import re
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, Union
+
+from google.protobuf import message
 
 from fluent_pipeline import _paths
 from fluent_pipeline.dsl import protos
 from fluent_pipeline.errors import PipelineDefinitionError
+
+if TYPE_CHECKING:  # never imported at run time: TFX loads only when needed
+  from tfx.dsl.components.base.base_node import BaseNode
+  from tfx.orchestration.data_types import RuntimeParameter
+
+# The types of the public calls' arguments (the sources' and the chain's).
+# A local path or a URI (gs://, s3://, ...):
+StrPath = Union[str, os.PathLike[str]]
+# A TFX proto argument: the proto itself or a dict of its fields (parsed with
+# protobuf's json_format, so the names and nesting are the proto's own):
+ProtoLike = Union[message.Message, dict[str, Any]]
+# ... or a TFX RuntimeParameter (a JSON string of the proto, bound when a
+# Kubeflow V2 / Vertex run is submitted; its default elsewhere):
+ProtoArg = Union[ProtoLike, 'RuntimeParameter']
 
 _PLACEHOLDER = re.compile(r'\{(SPAN|VERSION|YYYY|MM|DD)\}')
 _FILE_KINDS = ('csv', 'tfrecord', 'parquet', 'avro')
@@ -66,21 +82,23 @@ class Source:
   def files(self, pattern: Optional[str] = None) -> list[str]:
     """The local files TFX will read, for one split pattern or all of them
     ({SPAN}, {VERSION} and date placeholders match any value)."""
-    if self.kind not in _FILE_KINDS or _paths.is_uri(self.location):
+    location = self.location
+    if (self.kind not in _FILE_KINDS or location is None
+        or _paths.is_uri(location)):
       return []
     found = []
     for one in [pattern] if pattern else self.patterns().values():
       glob_pattern = _PLACEHOLDER.sub('*', one)
       found += sorted(p for p in glob.glob(
-          os.path.join(self.location, glob_pattern)) if os.path.isfile(p))
+          os.path.join(location, glob_pattern)) if os.path.isfile(p))
     return found
 
   def check(self, step: str) -> None:
     """Refuses a local path that does not exist, holds no file matching the
     split patterns, or (CSV) holds an empty file."""
-    if self.kind not in _FILE_KINDS or _paths.is_uri(self.location):
-      return
     path = self.location
+    if self.kind not in _FILE_KINDS or path is None or _paths.is_uri(path):
+      return
     fix = f'pass an existing directory of {self.kind} files to {step}'
     if not os.path.exists(path):
       raise PipelineDefinitionError(
@@ -106,7 +124,8 @@ class Source:
             'its rows' + (' (CSV files need a header row)'
                           if self.kind == 'csv' else ''))
 
-  def make_component(self, component_id: Optional[str] = None):
+  def make_component(self, component_id: Optional[str] = None
+                     ) -> 'BaseNode':
     """Creates the TFX ExampleGen this source stands for."""
     if self.component is not None:
       return self.component
@@ -118,8 +137,10 @@ class Source:
     return component
 
 
-def _file_source(kind: str, path: str, input_config, output_config,
-                 range_config) -> Source:
+def _file_source(kind: str, path: StrPath,
+                 input_config: Optional[ProtoArg],
+                 output_config: Optional[ProtoArg],
+                 range_config: Optional[ProtoArg]) -> Source:
   step = f'from_{kind}'
   if not isinstance(path, (str, os.PathLike)):
     raise PipelineDefinitionError(
@@ -143,34 +164,44 @@ def _file_source(kind: str, path: str, input_config, output_config,
                                   step=step, arg='range_config'))
 
 
-def from_csv(path: str, *, input_config=None, output_config=None,
-             range_config=None) -> Source:
+def from_csv(path: StrPath, *,
+             input_config: Optional[ProtoArg] = None,
+             output_config: Optional[ProtoArg] = None,
+             range_config: Optional[ProtoArg] = None) -> Source:
   """CSV files with a header row [CsvExampleGen]."""
   return _file_source('csv', path, input_config, output_config, range_config)
 
 
-def from_tfrecord(path: str, *, input_config=None, output_config=None,
-                  range_config=None) -> Source:
+def from_tfrecord(path: StrPath, *,
+                  input_config: Optional[ProtoArg] = None,
+                  output_config: Optional[ProtoArg] = None,
+                  range_config: Optional[ProtoArg] = None) -> Source:
   """TFRecord files of tf.Example [ImportExampleGen]."""
   return _file_source('tfrecord', path, input_config, output_config,
                       range_config)
 
 
-def from_parquet(path: str, *, input_config=None, output_config=None,
-                 range_config=None) -> Source:
+def from_parquet(path: StrPath, *,
+                 input_config: Optional[ProtoArg] = None,
+                 output_config: Optional[ProtoArg] = None,
+                 range_config: Optional[ProtoArg] = None) -> Source:
   """Parquet files [FileBasedExampleGen with TFX's parquet executor]."""
   return _file_source('parquet', path, input_config, output_config,
                       range_config)
 
 
-def from_avro(path: str, *, input_config=None, output_config=None,
-              range_config=None) -> Source:
+def from_avro(path: StrPath, *,
+              input_config: Optional[ProtoArg] = None,
+              output_config: Optional[ProtoArg] = None,
+              range_config: Optional[ProtoArg] = None) -> Source:
   """Avro files [FileBasedExampleGen with TFX's avro executor]."""
   return _file_source('avro', path, input_config, output_config, range_config)
 
 
-def from_bigquery(query: str, *, input_config=None, output_config=None,
-                  range_config=None) -> Source:
+def from_bigquery(query: str, *,
+                  input_config: Optional[ProtoArg] = None,
+                  output_config: Optional[ProtoArg] = None,
+                  range_config: Optional[ProtoArg] = None) -> Source:
   """A BigQuery SQL query [BigQueryExampleGen].
 
   Compiles anywhere; running it needs Google Cloud credentials and network
@@ -192,7 +223,7 @@ def from_bigquery(query: str, *, input_config=None, output_config=None,
                                   step=step, arg='range_config'))
 
 
-def from_example_gen(component) -> Source:
+def from_example_gen(component: 'BaseNode') -> Source:
   """Any ExampleGen component built by hand (it must output 'examples')."""
   from tfx.dsl.components.base import base_node
   if not isinstance(component, base_node.BaseNode) or (

@@ -20,19 +20,31 @@ server) read when Airflow parses the DAG.
 import datetime
 import os
 from collections.abc import Mapping
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 from fluent_pipeline import _paths
+from fluent_pipeline.dsl.chain import Chain
+from fluent_pipeline.dsl.inputs import StrPath
 from fluent_pipeline.errors import PipelineDefinitionError
+
+if TYPE_CHECKING:  # Airflow is optional, and imported only when needed
+  from airflow.models.dag import DAG, ScheduleArg
+
+  from fluent_pipeline.runs.results import RunResult
+
+# Airflow's schedule: a cron expression or preset ('@daily'), a timedelta, a
+# Timetable or datasets; None: only when triggered.
+Schedule = Union[str, datetime.timedelta, 'ScheduleArg', None]
+StartDate = Union[str, datetime.date, None]  # a date, a datetime, ISO text
 
 DEFAULT_START = datetime.datetime(2024, 1, 1)
 _WHERE = 'airflow'
 
 
-def dag(pipeline, *, schedule: Optional[str] = None,
-        start_date: Union[str, datetime.date, None] = None,
-        catchup: bool = False, metadata_connection: Optional[str] = None,
-        dag_args: Optional[Mapping[str, Any]] = None):
+def dag(pipeline: Chain, *, schedule: Schedule = None,
+        start_date: StartDate = None, catchup: bool = False,
+        metadata_connection: Optional[str] = None,
+        dag_args: Optional[Mapping[str, Any]] = None) -> 'DAG':
   """The Airflow DAG of a PipelineDef, one task per component.
 
   `schedule` is Airflow's (a cron expression, '@daily', a timedelta; None:
@@ -63,17 +75,22 @@ def dag(pipeline, *, schedule: Optional[str] = None,
 
 def dag_from_file(path: str, *, name: Optional[str] = None,
                   parameters: Optional[Mapping[str, str]] = None,
-                  root: Optional[str] = None, **dag_kwargs):
+                  root: Optional[StrPath] = None, schedule: Schedule = None,
+                  start_date: StartDate = None, catchup: bool = False,
+                  metadata_connection: Optional[str] = None,
+                  dag_args: Optional[Mapping[str, Any]] = None) -> 'DAG':
   """The DAG of the pipeline a pipeline file defines (what the DAG files
-  `fluent-pipeline compile --runner airflow` writes call at parse time)."""
+  `fluent-pipeline compile --runner airflow` writes call at parse time);
+  the other arguments are dag()'s."""
   from fluent_pipeline.project import pipeline_file
   pdef = pipeline_file.load(path, name).build(dict(parameters or {}))
   if root:
     pdef = pdef.with_root(root)
-  return dag(pdef, **dag_kwargs)
+  return dag(pdef, schedule=schedule, start_date=start_date, catchup=catchup,
+             metadata_connection=metadata_connection, dag_args=dag_args)
 
 
-def _start(value) -> datetime.datetime:
+def _start(value: StartDate) -> datetime.datetime:
   if value is None:
     return DEFAULT_START
   if isinstance(value, datetime.datetime):
@@ -88,7 +105,7 @@ def _start(value) -> datetime.datetime:
         fix="start_date='2026-12-01' (ISO format) or a datetime") from None
 
 
-def _with_connection(pipeline, connection_id: str):
+def _with_connection(pipeline: Chain, connection_id: str) -> Chain:
   """`pipeline` with ML Metadata on the MySQL server of an Airflow
   connection, read now (at DAG parse time, where Airflow runs)."""
   from airflow.hooks.base import BaseHook
@@ -106,15 +123,16 @@ def _with_connection(pipeline, connection_id: str):
 
 
 # ---------------------------------------------------------------- DAG file
-def dag_file_text(pipeline_file: str, *, dag_id: str,
+def dag_file_text(pipeline_file: StrPath, *, dag_id: str,
                   name: Optional[str] = None,
-                  parameters: Optional[dict[str, str]] = None,
+                  parameters: Optional[Mapping[str, str]] = None,
                   root: Optional[str] = None, schedule: Optional[str] = None,
                   start_date: Optional[str] = None,
                   metadata_connection: Optional[str] = None) -> str:
   """The text of a DAG file that builds the pipeline of `pipeline_file`."""
   args = [f'    {os.path.abspath(pipeline_file)!r},']
-  for key, value in (('name', name), ('parameters', parameters or None),
+  for key, value in (('name', name),
+                     ('parameters', dict(parameters) if parameters else None),
                      ('root', root), ('schedule', schedule),
                      ('start_date', start_date),
                      ('metadata_connection', metadata_connection)):
@@ -137,20 +155,27 @@ DAG = airflow.dag_from_file(
 '''
 
 
-def write_dag_file(pipeline_file: str, output_dir: str, pdef, **kwargs
-                   ) -> str:
-  """Writes `<output_dir>/<pipeline name>_dag.py` and returns its path.
+def write_dag_file(pipeline_file: StrPath, output_dir: StrPath, pdef: Chain,
+                   *, name: Optional[str] = None,
+                   parameters: Optional[Mapping[str, str]] = None,
+                   root: Optional[str] = None, schedule: Optional[str] = None,
+                   start_date: Optional[str] = None,
+                   metadata_connection: Optional[str] = None) -> str:
+  """Writes `<output_dir>/<pipeline name>_dag.py` for the pipeline
+  `pdef` of `pipeline_file` (made with `name` and `parameters`; the other
+  arguments are dag()'s) and returns its path.
 
   Refuses a pipeline whose ML Metadata password would be needed in the
   DAG's folder, and never overwrites a file it did not write.
   """
+  output_dir = os.fspath(output_dir)
   if _paths.is_uri(output_dir):
     raise PipelineDefinitionError(
         'compile', f'{output_dir!r} is remote; write the DAG file to the '
         'local dags folder (or sync it there)', fix='-o ~/airflow/dags')
   config = pdef._plan.metadata_config
   if (config is not None and config.HasField('mysql') and
-      config.mysql.password and not kwargs.get('metadata_connection')):
+      config.mysql.password and not metadata_connection):
     raise PipelineDefinitionError(
         'compile', 'the pipeline file sets an ML Metadata password, which '
         'would be read from it by every Airflow worker',
@@ -158,7 +183,10 @@ def write_dag_file(pipeline_file: str, output_dir: str, pdef, **kwargs
         "--conn-uri mysql://USER:PASSWORD@HOST:3306/DB, drop the password "
         'from the file, and pass --metadata-connection mlmd')
   dag_id = pdef.name
-  text = dag_file_text(pipeline_file, dag_id=dag_id, **kwargs)
+  text = dag_file_text(
+      pipeline_file, dag_id=dag_id, name=name, parameters=parameters,
+      root=root, schedule=schedule, start_date=start_date,
+      metadata_connection=metadata_connection)
   path = os.path.join(output_dir, f'{dag_id}_dag.py')
   if os.path.exists(path):
     with open(path, encoding='utf-8', errors='replace') as f:
@@ -173,8 +201,9 @@ def write_dag_file(pipeline_file: str, output_dir: str, pdef, **kwargs
 
 
 # ------------------------------------------------------------ run it here
-def run_here(pipeline, *, verbose: bool = False, log_path: Optional[str]
-             = None, **dag_kwargs):
+def run_here(pipeline: Chain, *, verbose: bool = False,
+             log_path: Optional[str] = None, **dag_kwargs: Any
+             ) -> 'RunResult':
   """Runs the pipeline's DAG once in this process with Airflow's
   `dag.test()` (what `airflow dags test` does) and returns its RunResult.
 
@@ -212,7 +241,7 @@ def run_here(pipeline, *, verbose: bool = False, log_path: Optional[str]
   return result
 
 
-def _airflow_home(pipeline) -> None:
+def _airflow_home(pipeline: Chain) -> None:
   import sys
   if 'AIRFLOW_HOME' in os.environ or 'airflow' in sys.modules:
     return

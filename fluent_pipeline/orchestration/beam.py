@@ -35,6 +35,7 @@ from collections.abc import Iterable
 from typing import Optional
 
 from fluent_pipeline import _paths
+from fluent_pipeline.dsl.inputs import StrPath
 from fluent_pipeline.errors import PipelineDefinitionError
 
 # When beam_pipeline_args is not empty and names none of Beam's dependency
@@ -107,8 +108,8 @@ def dataflow(project: str, region: str, temp_location: str, *,
              service_account: Optional[str] = None,
              network: Optional[str] = None,
              subnetwork: Optional[str] = None,
-             requirements_file: Optional[str] = None,
-             setup_file: Optional[str] = None,
+             requirements_file: Optional[StrPath] = None,
+             setup_file: Optional[StrPath] = None,
              extra: Iterable[str] = ()) -> list[str]:
   """Google Cloud Dataflow, for data no single machine should process.
 
@@ -285,10 +286,11 @@ def _check_project(step: str, project) -> None:
 
 
 def _check_region(step: str, region) -> None:
-  if isinstance(region, str) and _ZONE.fullmatch(region):
+  zone = _ZONE.fullmatch(region) if isinstance(region, str) else None
+  if zone:
     raise PipelineDefinitionError(
         step, f'region {region!r} is a zone; Dataflow takes a region',
-        fix=f'region={_ZONE.fullmatch(region).group(1)!r}')
+        fix=f'region={zone.group(1)!r}')
   if not isinstance(region, str) or not _REGION.fullmatch(region):
     raise PipelineDefinitionError(
         step, f'region {region!r} is not a Google Cloud region',

@@ -29,8 +29,8 @@ from fluent_pipeline.project import notebook
 
 if TYPE_CHECKING:  # never imported at run time: TFX loads only when needed
   from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
-  from tfx.orchestration.local.local_dag_runner import LocalDagRunner
   from tfx.orchestration.tfx_runner import TfxRunner
+  from tfx.v1.orchestration import LocalDagRunner
 
   from fluent_pipeline.runs.results import RunResult
 

@@ -28,9 +28,9 @@ from fluent_pipeline.errors import PipelineDefinitionError
 
 if TYPE_CHECKING:  # never imported at run time: TFX loads only when needed
   from tensorflow_data_validation import StatsOptions
-  from tfx.dsl.components.base.base_node import BaseNode
-  from tfx.orchestration.data_types import RuntimeParameter
-  from tfx.orchestration.pipeline import Pipeline
+  from tfx.v1.dsl import Pipeline
+  from tfx.v1.dsl.experimental import RuntimeParameter
+  from tfx.v1.types import BaseNode
 
 # The types of the chain calls' arguments, beside dsl/inputs.py's.
 # User code: a module file ('taxi_utils.py'), a dotted path

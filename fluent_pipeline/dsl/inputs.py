@@ -25,8 +25,8 @@ from fluent_pipeline.dsl import protos
 from fluent_pipeline.errors import PipelineDefinitionError
 
 if TYPE_CHECKING:  # never imported at run time: TFX loads only when needed
-  from tfx.dsl.components.base.base_node import BaseNode
-  from tfx.orchestration.data_types import RuntimeParameter
+  from tfx.v1.dsl.experimental import RuntimeParameter
+  from tfx.v1.types import BaseNode
 
 # The types of the public calls' arguments (the sources' and the chain's).
 # A local path or a URI (gs://, s3://, ...):
@@ -244,12 +244,12 @@ def _configs(source: Source) -> dict:
 
 
 def _csv(source: Source):
-  from tfx.components import CsvExampleGen
+  from tfx.v1.components import CsvExampleGen
   return CsvExampleGen(input_base=source.location, **_configs(source))
 
 
 def _tfrecord(source: Source):
-  from tfx.components import ImportExampleGen
+  from tfx.v1.components import ImportExampleGen
   return ImportExampleGen(input_base=source.location, **_configs(source))
 
 
@@ -268,9 +268,7 @@ def _file_based(executor_module: str):
 
 
 def _bigquery(source: Source):
-  from tfx.extensions.google_cloud_big_query.example_gen.component import (
-    BigQueryExampleGen,
-  )
+  from tfx.v1.extensions.google_cloud_big_query import BigQueryExampleGen
   return BigQueryExampleGen(query=source.location, **_configs(source))
 
 

@@ -90,9 +90,12 @@ def write_image_build(pdef, runner: str, output_dir: str, *,
   spec_plan = _in_image(plan, project, shim)
   pipeline = wiring.build(spec_plan, _RUNNER_NAMES[runner])
   _clear(output_dir, where)
-  from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner as kfv2
-  job = kfv2.KubeflowV2DagRunner(
-      config=kfv2.KubeflowV2DagRunnerConfig(default_image=image),
+  from tfx.v1.orchestration.experimental import (
+      KubeflowV2DagRunner,
+      KubeflowV2DagRunnerConfig,
+  )
+  job = KubeflowV2DagRunner(
+      config=KubeflowV2DagRunnerConfig(default_image=image),
       output_dir=output_dir, output_filename=SPEC_FILE).run(pipeline)
   export.write(project, os.path.join(output_dir, APP_DIR), where=where)
   with open(os.path.join(output_dir, MARKER), 'w', encoding='utf-8') as f:

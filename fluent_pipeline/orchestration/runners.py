@@ -44,7 +44,7 @@ def user_code_pip_env() -> Iterator[None]:
 
 
 def default_runner():
-  from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+  from tfx.v1.orchestration import LocalDagRunner
   return LocalDagRunner()
 
 
@@ -68,7 +68,7 @@ def _named_runner(name: str):
 def _reads_local_metadata(runner) -> bool:
   """Runners that execute here against the pipeline's own MLMD store."""
   from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
-  from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+  from tfx.v1.orchestration import LocalDagRunner
   return isinstance(runner, (LocalDagRunner, BeamDagRunner))
 
 

@@ -62,8 +62,8 @@ class SourceRenderer(Renderer):
       self.imports.add('from fluent_pipeline import inputs')
       return source_call(value, self, method=False)
     if protos.is_runtime_parameter(value):
-      self.imports.add('from tfx.orchestration import data_types')
-      return (f'data_types.RuntimeParameter(name={value.name!r}, '
+      self.imports.add('from tfx import v1 as tfx')
+      return (f'tfx.dsl.experimental.RuntimeParameter(name={value.name!r}, '
               f'ptype={value.ptype.__name__}, default={value.default!r})')
     if isinstance(value, message.Message):
       value = marked(json_format.MessageToDict(

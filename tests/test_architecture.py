@@ -36,7 +36,7 @@ def _children():
 
 def test_the_tree_names_every_module_and_subpackage_and_nothing_else():
   block = _tree_block()
-  named = set(re.findall(r'\b([a-z_]+(?:\.py|/))', block)) - {'fluent_pipeline/'}
+  named = set(re.findall(r'\b([a-z_0-9]+(?:\.py|/))', block)) - {'fluent_pipeline/'}
   assert named == _children()
 
 
@@ -45,7 +45,7 @@ def test_each_subpackage_row_names_exactly_its_modules():
   for line in _doc().splitlines():
     m = re.match(r'\| `([a-z_]+)/` \| (.*) \| (.*) \|$', line)
     if m:
-      table[m.group(1)] = set(re.findall(r'`([a-z_]+)`', m.group(2)))
+      table[m.group(1)] = set(re.findall(r'`([a-z_0-9]+)`', m.group(2)))
   subpackages = {c[:-1] for c in _children() if c.endswith('/')}
   assert set(table) == subpackages
   for package, named in table.items():

@@ -264,10 +264,11 @@ def pipeline_spec_2_1():
       kwargs.setdefault('use_pipeline_spec_2_1', True)
       super().__init__(*args, **kwargs)
 
-  from tfx.v1.orchestration import experimental  # what compile uses
+  from fluent_pipeline.dsl import tfx_v1  # what compile uses
   with pytest.MonkeyPatch.context() as patch:
     patch.setattr(kfv2, 'KubeflowV2DagRunnerConfig', Config)
-    patch.setattr(experimental, 'KubeflowV2DagRunnerConfig', Config)
+    patch.setattr(tfx_v1.orchestration().experimental,
+                  'KubeflowV2DagRunnerConfig', Config)
     yield
 
 

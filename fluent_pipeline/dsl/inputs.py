@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Optional, Union
 from google.protobuf import message
 
 from fluent_pipeline import _paths
-from fluent_pipeline.dsl import protos
+from fluent_pipeline.dsl import protos, tfx_v1
 from fluent_pipeline.errors import PipelineDefinitionError
 
 if TYPE_CHECKING:  # never imported at run time: TFX loads only when needed
@@ -244,13 +244,11 @@ def _configs(source: Source) -> dict:
 
 
 def _csv(source: Source):
-  from tfx.v1.components import CsvExampleGen
-  return CsvExampleGen(input_base=source.location, **_configs(source))
+  return tfx_v1.load().components.CsvExampleGen(input_base=source.location, **_configs(source))
 
 
 def _tfrecord(source: Source):
-  from tfx.v1.components import ImportExampleGen
-  return ImportExampleGen(input_base=source.location, **_configs(source))
+  return tfx_v1.load().components.ImportExampleGen(input_base=source.location, **_configs(source))
 
 
 def _file_based(executor_module: str):
@@ -268,8 +266,7 @@ def _file_based(executor_module: str):
 
 
 def _bigquery(source: Source):
-  from tfx.v1.extensions.google_cloud_big_query import BigQueryExampleGen
-  return BigQueryExampleGen(query=source.location, **_configs(source))
+  return tfx_v1.big_query_example_gen()(query=source.location, **_configs(source))
 
 
 _FACTORIES = {

@@ -21,7 +21,7 @@ import os
 from typing import Any, Optional
 
 from fluent_pipeline import _paths
-from fluent_pipeline.dsl import channels
+from fluent_pipeline.dsl import channels, tfx_v1
 from fluent_pipeline.dsl.plan import Plan
 from fluent_pipeline.dsl.plan import is_reshape as _plan_is_reshape
 from fluent_pipeline.errors import MissingStepError, PipelineDefinitionError
@@ -105,7 +105,7 @@ def build_indexed(plan: Plan, runner: Optional[str] = None
                   ) -> tuple[Any, dict[str, list[str]]]:
   """The TFX pipeline and, for each chain call, the ids of its nodes."""
   check(plan)
-  from tfx import v1 as tfx
+  tfx = tfx_v1.load()
   made = _Components(plan, runner)
   components = made.create()
   nodes_by_call = made.nodes_by_call()
@@ -352,19 +352,19 @@ class _Components:
 
   # One method per step kind, in STEP_ORDER.
   def _make_statistics(self):
-    from tfx import v1 as tfx
+    tfx = tfx_v1.load()
     self._add('statistics', tfx.components.StatisticsGen(
         examples=self._examples_for('statistics'),
         **self._tfx('statistics')))
 
   def _make_schema(self):
-    from tfx import v1 as tfx
+    tfx = tfx_v1.load()
     self._add('schema', tfx.components.SchemaGen(
         statistics=self._output('statistics', 'statistics'),
         **self._tfx('schema')))
 
   def _make_imported_schema(self):
-    from tfx import v1 as tfx
+    tfx = tfx_v1.load()
     path = self.steps['imported_schema'].tfx['schema_file']
     if not _paths.is_uri(path) and not os.path.isfile(path):
       raise PipelineDefinitionError(
@@ -374,7 +374,7 @@ class _Components:
         **self._tfx('imported_schema')))
 
   def _make_validate(self):
-    from tfx import v1 as tfx
+    tfx = tfx_v1.load()
     validator = self._add('validate', tfx.components.ExampleValidator(
         statistics=self._output('statistics', 'statistics'),
         schema=self.schema, **self._tfx('validate')))
@@ -385,7 +385,7 @@ class _Components:
       ).with_id(anomalies_gate.GATE_ID))
 
   def _make_transform(self):
-    from tfx import v1 as tfx
+    tfx = tfx_v1.load()
     self._add('transform', tfx.components.Transform(
         examples=self._examples_for('transform'),
         schema=self.schema,
@@ -393,7 +393,7 @@ class _Components:
         **self._tfx('transform')))
 
   def _make_tuner(self):
-    from tfx import v1 as tfx
+    tfx = tfx_v1.load()
     self._add('tuner', tfx.components.Tuner(
         examples=self._examples_for('tuner'),
         schema=self.schema,
@@ -402,7 +402,7 @@ class _Components:
         **self._tfx('tuner')))
 
   def _make_imported_hyperparameters(self):
-    from tfx import v1 as tfx
+    tfx = tfx_v1.load()
     path = self.steps['imported_hyperparameters'].opts['path']
     if not _paths.local_exists(path):
       raise PipelineDefinitionError(
@@ -414,7 +414,7 @@ class _Components:
     ).with_id(HYPERPARAMETERS_IMPORTER_ID))
 
   def _make_base_model(self):
-    from tfx import v1 as tfx
+    tfx = tfx_v1.load()
     opts = self._opts('base_model')
     if opts.get('latest'):
       node = tfx.dsl.Resolver(
@@ -433,7 +433,7 @@ class _Components:
     self._add('base_model', node)
 
   def _make_trainer(self):
-    from tfx import v1 as tfx
+    tfx = tfx_v1.load()
     self._add('trainer', tfx.components.Trainer(
         examples=self._examples_for('trainer'),
         transform_graph=self._output('transform', 'transform_graph'),
@@ -446,7 +446,7 @@ class _Components:
         **self._tfx('trainer')))
 
   def _make_evaluator(self):
-    from tfx import v1 as tfx
+    tfx = tfx_v1.load()
     artifacts = tfx.types.standard_artifacts
     baseline = None
     if self._opts('evaluator').get('compare_to_baseline', True):
@@ -490,7 +490,7 @@ class _Components:
           model=self._output('trainer', 'model'),
           examples=self.examples, **local))
       return
-    from tfx import v1 as tfx
+    tfx = tfx_v1.load()
     kwargs = self._tfx('infra_validator')
     examples = None
     if 'request_spec' in kwargs:
@@ -518,7 +518,7 @@ class _Components:
 
   def _make_pusher(self):
     self._check_blessing_possible('push_to')
-    from tfx import v1 as tfx
+    tfx = tfx_v1.load()
     kwargs = self._tfx('pusher')
     directory = self._opts('pusher').get('directory')
     if directory is not None:
@@ -558,7 +558,7 @@ class _Components:
 
   def _make_bulk_inferrer(self):
     self._check_blessing_possible('bulk_infer')
-    from tfx import v1 as tfx
+    tfx = tfx_v1.load()
     source = self._opts('bulk_inferrer')['source']
     source.check('bulk_infer')
     if source.component is None and source.output_config is None:
@@ -578,6 +578,6 @@ class _Components:
 
 
 def _single_split(name: str):
-  from tfx import v1 as tfx
+  tfx = tfx_v1.load()
   return tfx.proto.Output(split_config=tfx.proto.SplitConfig(
       splits=[tfx.proto.SplitConfig.Split(name=name, hash_buckets=1)]))

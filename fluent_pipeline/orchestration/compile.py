@@ -21,6 +21,7 @@ import re
 import shutil
 
 from fluent_pipeline import _paths
+from fluent_pipeline.dsl import tfx_v1
 from fluent_pipeline.errors import PipelineDefinitionError
 from fluent_pipeline.project import export
 from fluent_pipeline.usercode import user_code
@@ -90,12 +91,9 @@ def write_image_build(pdef, runner: str, output_dir: str, *,
   spec_plan = _in_image(plan, project, shim)
   pipeline = wiring.build(spec_plan, _RUNNER_NAMES[runner])
   _clear(output_dir, where)
-  from tfx.v1.orchestration.experimental import (
-      KubeflowV2DagRunner,
-      KubeflowV2DagRunnerConfig,
-  )
-  job = KubeflowV2DagRunner(
-      config=KubeflowV2DagRunnerConfig(default_image=image),
+  kubeflow = tfx_v1.orchestration().experimental
+  job = kubeflow.KubeflowV2DagRunner(
+      config=kubeflow.KubeflowV2DagRunnerConfig(default_image=image),
       output_dir=output_dir, output_filename=SPEC_FILE).run(pipeline)
   export.write(project, os.path.join(output_dir, APP_DIR), where=where)
   with open(os.path.join(output_dir, MARKER), 'w', encoding='utf-8') as f:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from fluent_pipeline import _paths, errors
-from fluent_pipeline.dsl import configuration, wiring
+from fluent_pipeline.dsl import configuration, tfx_v1, wiring
 from fluent_pipeline.orchestration import diagnose, logs
 from fluent_pipeline.usercode import code_location
 
@@ -44,8 +44,7 @@ def user_code_pip_env() -> Iterator[None]:
 
 
 def default_runner():
-  from tfx.v1.orchestration import LocalDagRunner
-  return LocalDagRunner()
+  return tfx_v1.orchestration().LocalDagRunner()
 
 
 _RUNNER_NAMES = ('local', 'beam', 'airflow')
@@ -68,8 +67,8 @@ def _named_runner(name: str):
 def _reads_local_metadata(runner) -> bool:
   """Runners that execute here against the pipeline's own MLMD store."""
   from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
-  from tfx.v1.orchestration import LocalDagRunner
-  return isinstance(runner, (LocalDagRunner, BeamDagRunner))
+  return isinstance(runner, (tfx_v1.orchestration().LocalDagRunner,
+                             BeamDagRunner))
 
 
 RUN_ID_FORMAT = '%Y%m%d-%H%M%S.%f'  # BeamDagRunner's; now every runner's

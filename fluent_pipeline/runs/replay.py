@@ -12,7 +12,7 @@ recorded as '***' are left out; add them with `with_beam_pipeline_args`).
 
 from typing import Any, Callable, TypeVar
 
-from fluent_pipeline.dsl import configuration, inputs
+from fluent_pipeline.dsl import configuration, inputs, tfx_v1
 from fluent_pipeline.dsl.chain import Chain
 from fluent_pipeline.errors import PipelineDefinitionError
 from fluent_pipeline.usercode import user_code
@@ -83,7 +83,7 @@ def _argument(name: str, value: Any, config: dict[str, Any],
   if name == 'source' and isinstance(value, dict) and 'kind' in value:
     return source_from_json(value, run_id)
   if isinstance(value, dict) and 'runtime_parameter' in value:
-    from tfx import v1 as tfx
+    tfx = tfx_v1.load()
     return tfx.dsl.experimental.RuntimeParameter(
         name=value['runtime_parameter'], default=value['default'],
         ptype={'int': int, 'float': float, 'str': str}[value['type']])

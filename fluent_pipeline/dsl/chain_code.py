@@ -91,28 +91,16 @@ def marked(value: Any, name: str, variable: str, label: str) -> Any:
 
 
 def beam_args(args) -> list:
-  """The Beam flags, each secret value as a SecretFlag: '--name=value', the
-  value after a '--name' (configuration's rule for the artifact), and a
-  'name=value' of a secret name."""
-  args = [str(a) for a in args]
-  found, i = [], 0
-  while i < len(args):
-    arg = args[i]
-    name, eq, value = arg.partition('=')
-    if configuration.is_secret_name(name) and (eq or name.startswith('-')):
-      label = f'the Beam flag {name}'
-      if eq:
-        found.append(SecretFlag(f'{name}=', Secret(value, env_name(name),
-                                                   label)))
-      elif i + 1 < len(args) and not args[i + 1].startswith('--'):
-        found += [arg, SecretFlag('', Secret(args[i + 1], env_name(name),
-                                             label))]
-        i += 1
-      else:
-        found.append(arg)
+  """The Beam flags, each secret value as a SecretFlag, by the rule the
+  configuration artifact masks by (configuration.secret_args)."""
+  found: list = []
+  for item in configuration.secret_args(args):
+    if isinstance(item, str):
+      found.append(item)
     else:
-      found.append(arg)
-    i += 1
+      prefix, value, name = item
+      found.append(SecretFlag(prefix, Secret(
+          value, env_name(name), f'the Beam flag {name}')))
   return found
 
 

@@ -16,7 +16,7 @@ import os
 import platform
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from google.protobuf import json_format, message
 
@@ -63,27 +63,42 @@ def is_secret_name(name: str) -> bool:
   return bool(_SECRET_NAME.search(name.replace('-', '_')))
 
 
-def _redact_args(args: Iterable[str]) -> tuple[list[str], set[str]]:
-  """Beam flags with secret values masked ('--name=v' and '--name v')."""
-  out, secrets = [], set()
-  args = list(args)
+def secret_args(args: Iterable[str]
+                ) -> list[Union[str, tuple[str, str, str]]]:
+  """Beam flags with each secret value split out, by one rule that the
+  configuration's mask and export's environment variables share: a value
+  whose name is secret, given as '--name=value' (or 'name=value'), or as
+  the item after a '--name'. A plain item stays a str; a secret value
+  becomes (prefix, value, name): ('--token=', 'v', '--token') for
+  '--token=v', ('', 'v', '--token') for the 'v' after '--token'."""
+  out: list[Union[str, tuple[str, str, str]]] = []
+  args = [str(a) for a in args]
   i = 0
   while i < len(args):
-    arg = str(args[i])
+    arg = args[i]
     name, eq, value = arg.partition('=')
-    if name.startswith('-') and is_secret_name(name):
-      if eq:
-        out.append(f'{name}={REDACTED}')
-        secrets.add(value)
-      elif i + 1 < len(args) and not str(args[i + 1]).startswith('--'):
-        out += [arg, REDACTED]
-        secrets.add(str(args[i + 1]))
-        i += 1
-      else:
-        out.append(arg)
+    if is_secret_name(name) and eq:
+      out.append((f'{name}=', value, name))
+    elif (is_secret_name(name) and name.startswith('-') and
+          i + 1 < len(args) and not args[i + 1].startswith('--')):
+      out += [arg, ('', args[i + 1], name)]
+      i += 1
     else:
       out.append(arg)
     i += 1
+  return out
+
+
+def _redact_args(args: Iterable[str]) -> tuple[list[str], set[str]]:
+  """Beam flags with secret values masked (secret_args' rule)."""
+  out, secrets = [], set()
+  for item in secret_args(args):
+    if isinstance(item, str):
+      out.append(item)
+    else:
+      prefix, value, _ = item
+      out.append(prefix + REDACTED)
+      secrets.add(value)
   return out, secrets
 
 

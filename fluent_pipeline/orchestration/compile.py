@@ -5,7 +5,7 @@
 - kubeflow_v2 / vertex: a directory holding the PipelineJob JSON that
   KubeflowV2DagRunner writes and the build context of the image it runs in:
   a Dockerfile from TFX's image, the user code as source (the exported
-  project, _export) and fluent_pipeline's own source for its components.
+  project, project.export) and fluent_pipeline's own source for its components.
   The spec names the user code by dotted paths into that image, so TFX
   builds no user-code wheel and nothing touches the bucket: compiling needs
   no cloud access (TFX itself uploads module-file wheels to the root at

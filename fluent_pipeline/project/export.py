@@ -3,7 +3,7 @@ ship.
 
 The directory it writes:
 - `<name>_functions.py`: every user function of the chain as source, with
-  the imports, constants and helpers it uses (_function_source), plus the
+  the imports, constants and helpers it uses (usercode.function_source), plus the
   user modules it imports, copied beside it;
 - `user_modules/`: module files given by path, with the .py files beside
   them (what TFX packages);

@@ -6,7 +6,7 @@
   must be importable wherever the component runs;
 - a function object: an installed one becomes its dotted path; one of the
   user's own (a notebook, `__main__`, a file of theirs) is written out as
-  source with what it uses (_function_source) into a generated module file
+  source with what it uses (function_source) into a generated module file
   under the pipeline root, named by its content hash, so notebook prototypes
   run unchanged and an edit reaches TFX's cache. Only a function whose
   source cannot be written out (a closure over a live object) is pickled

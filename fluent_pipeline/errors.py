@@ -35,8 +35,7 @@ class PipelineRunError(RuntimeError):
   traceback and every log line are in `log_path`. When the user's own
   function raised, `location` (a usercode.code_location.CodeLocation) is
   the line of their code, named on the next lines: TFX runs an installed
-  copy, so the log's
-  traceback points at a temporary file. Outputs of the components that
+  copy, so the log's traceback points at a temporary file. Outputs of the components that
   finished stay in ML Metadata under `run_id`, so `run(resume=True)`
   (`fluent-pipeline run FILE --resume`) goes on from the failed component.
   """

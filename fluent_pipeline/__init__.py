@@ -27,8 +27,8 @@ from fluent_pipeline.errors import (
     UserCodeError,
 )
 from fluent_pipeline.pipeline_def import PipelineDef, latest
-from fluent_pipeline.runs.history import diff, read_run, runs
-from fluent_pipeline.runs.results import RunResult
+from fluent_pipeline.recorded.history import diff, read_run, runs
+from fluent_pipeline.recorded.results import RunResult
 
 __all__ = ['PipelineDef', 'inputs', 'latest', 'RunResult', 'runs', 'read_run',
            'diff', '__version__',

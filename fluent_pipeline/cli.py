@@ -5,7 +5,9 @@
     fluent-pipeline runs --root runs/            # every run, newest first
     fluent-pipeline show latest --root runs/     # one run and its configuration
     fluent-pipeline diff latest~1 latest --root runs/
-    fluent-pipeline compile my_pipeline.py --runner kubeflow_v2 -o job.json
+    fluent-pipeline report latest --root runs/   # the run's HTML report
+    fluent-pipeline compile my_pipeline.py --runner vertex --image IMAGE -o build/
+    fluent-pipeline export notebook.ipynb -o exported/
 
 A file defines `create_pipeline(**params)` (or a PipelineDef; `--name`
 picks another function or variable). TFX is only imported once a command
@@ -206,7 +208,7 @@ def _show(args, extra) -> int:
     return 0
   if args.target.endswith('.py'):
     raise LookupError(f'{args.target} does not exist')
-  from fluent_pipeline.runs import history
+  from fluent_pipeline.recorded import history
   result = history.read_run(_store(args), args.target)
   print(result)
   if result.configuration:
@@ -289,7 +291,7 @@ def _configuration_text(config: dict[str, Any]) -> str:
 
 def _runs(args, extra) -> int:
   del extra
-  from fluent_pipeline.runs import history
+  from fluent_pipeline.recorded import history
   found = history.runs(_store(args, args.target), limit=args.limit or None)
   print(runs_table(found))
   return 0
@@ -323,14 +325,14 @@ def runs_table(found) -> str:
 
 def _diff(args, extra) -> int:
   del extra
-  from fluent_pipeline.runs import history
+  from fluent_pipeline.recorded import history
   print(history.diff(_store(args), args.run_a, args.run_b))
   return 0
 
 
 def _report(args, extra) -> int:
   del extra
-  from fluent_pipeline.runs import history
+  from fluent_pipeline.recorded import history
   store = _store(args)
   result = history.read_run(store, args.run_id)
   other = (history.read_run(store, args.compare) if args.compare

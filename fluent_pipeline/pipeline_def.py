@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # never imported at run time: TFX loads only when needed
   from tfx.orchestration.tfx_runner import TfxRunner
   from tfx.v1.orchestration import LocalDagRunner
 
-  from fluent_pipeline.runs.results import RunResult
+  from fluent_pipeline.recorded.results import RunResult
 
 __all__ = ['PipelineDef', 'latest']
 
@@ -59,7 +59,7 @@ class PipelineDef(Chain):
     a PipelineDef (for a MySQL store). run_id: an id, 'latest' or
     'latest~N'.
     """
-    from fluent_pipeline.runs import history, replay
+    from fluent_pipeline.recorded import history, replay
     result = history.read_run(root, run_id)
     if result.configuration is None:
       raise PipelineDefinitionError(

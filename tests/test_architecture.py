@@ -1,10 +1,12 @@
 """docs/ARCHITECTURE.md matches the tree it describes, and the layer
 contracts hold (the same check `make lint` runs)."""
 
+import importlib
 import os
 import re
 import subprocess
 import sys
+import types
 
 import tomli as toml  # pytest needs it on Python < 3.11
 
@@ -84,3 +86,14 @@ def test_the_import_contracts_hold():
                         text=True, check=False)
   assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
   assert '0 broken' in done.stdout
+
+
+def test_no_public_name_hides_a_subpackage():
+  """`import fluent_pipeline.x.y as m` and mock.patch('fluent_pipeline.x...')
+  look `x` up as an attribute of the package: a public function of that
+  name (`runs`) would hide the subpackage."""
+  import fluent_pipeline
+  for child in sorted(c for c in _children() if c.endswith('/')):
+    name = child[:-1]
+    importlib.import_module(f'fluent_pipeline.{name}')
+    assert isinstance(getattr(fluent_pipeline, name), types.ModuleType), name

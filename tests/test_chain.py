@@ -228,3 +228,14 @@ def test_repr_masks_every_secret(start):
                 "with_mysql_ml_metadata(host='db', password='***')",
                 "with_parameters(token='***', db_password='***', lr=0.5)"):
     assert shown in text, shown
+
+
+def test_repr_masks_a_secret_in_any_mapping(start):
+  """The configuration masks secret keys of any Mapping; repr by the same
+  rule (a ChainMap once showed in clear)."""
+  import collections
+  secret = 'Planted-s3cret'
+  pdef = start.train(TAXI_MODULE, custom_config=collections.ChainMap(
+      {'api_token': secret}))
+  assert secret not in repr(pdef)
+  assert "'api_token': '***'" in repr(pdef)

@@ -11,8 +11,8 @@ from conftest import TAXI_DIR, TAXI_MODULE
 from fluent_pipeline import PipelineDef, PipelineDefinitionError
 from fluent_pipeline.dsl import configuration as _configuration
 from fluent_pipeline.project import pipeline_file as _pipeline_file
-from fluent_pipeline.runs import diff as _run_diff
-from fluent_pipeline.runs.results import RunResult
+from fluent_pipeline.recorded import diff as _run_diff
+from fluent_pipeline.recorded.results import RunResult
 
 
 def configuration(pdef):
@@ -217,7 +217,7 @@ def test_from_run_leaves_out_masked_beam_flags_and_their_values(
     taxi_csv_dir, tmp_path):
   """A secret flag recorded as '--name ***' comes back as neither: a flag
   left without its value would swallow the next flag."""
-  from fluent_pipeline.runs import replay
+  from fluent_pipeline.recorded import replay
   pdef = (PipelineDef('beam_secrets', root=str(tmp_path)).from_csv(
       taxi_csv_dir).generate_statistics().with_beam_pipeline_args(
           ['--api_token', 'Planted-s3cret', '--direct_num_workers=2',
@@ -228,3 +228,24 @@ def test_from_run_leaves_out_masked_beam_flags_and_their_values(
   rebuilt = replay.rebuild(config, 'run-1')
   assert list(rebuilt._plan.beam_pipeline_args) == [
       '--direct_num_workers=2', '--job_name', 'nightly']
+
+
+def test_from_run_refuses_a_step_whose_secret_was_masked(taxi_csv_dir,
+                                                        tmp_path):
+  """Passing the mask on would run the step with '***' as the secret."""
+  from fluent_pipeline.recorded import replay
+  pdef = (PipelineDef('step_secret', root=str(tmp_path)).from_csv(
+      taxi_csv_dir).generate_statistics().infer_schema()
+          .train(TAXI_MODULE, train_args=10, eval_args=5,
+                 custom_config={'api_key': 'Planted-s3cret', 'n': 1})
+          .with_parameters(db_password='Planted-s3cret', lr=0.5))
+  config = json.loads(_configuration.dumps(_configuration.build(
+      pdef._plan, {}, runner=None)))
+  assert 'Planted-s3cret' not in json.dumps(config)
+  with pytest.raises(PipelineDefinitionError,
+                     match=r"train\(\) a secret \(custom_config\['api_key'\]\)"):
+    replay.rebuild(config, 'run-1')
+  # without that step, the masked parameter comes back as recorded
+  del config['steps']['train']
+  rebuilt = replay.rebuild(config, 'run-1')
+  assert dict(rebuilt._plan.parameters) == {'db_password': '***', 'lr': 0.5}

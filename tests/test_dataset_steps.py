@@ -199,7 +199,7 @@ def test_the_configuration_records_each_dataset_step(base):
 
 def test_from_run_rebuilds_the_dataset_steps(base):
   from fluent_pipeline.dsl import wiring as _wiring
-  from fluent_pipeline.runs import replay as _replay
+  from fluent_pipeline.recorded import replay as _replay
   pdef = (base.filter_examples(long_trip)
           .stratified_sample(dataset_fns.payment_kind, samples_per_key=2)
           .filter_examples(longer_trip).generate_statistics())

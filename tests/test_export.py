@@ -278,7 +278,7 @@ def test_export_of_a_remote_pipeline(tmp_path, clean_modules):
 
 
 def test_other_sources_and_the_run_history_keep_a_uri(tmp_path, monkeypatch):
-  from fluent_pipeline.runs import history as run_history
+  from fluent_pipeline.recorded import history as run_history
   monkeypatch.chdir(tmp_path)
   for make, kind in ((PipelineDef.from_tfrecord, 'ImportExampleGen'),
                      (PipelineDef.from_avro, 'AvroExampleGen')):

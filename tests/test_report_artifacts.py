@@ -10,10 +10,10 @@ import browser
 import pytest
 
 from fluent_pipeline.artifacts import readers as _artifacts
+from fluent_pipeline.recorded.results import ComponentRun, RunResult
 from fluent_pipeline.report import charts as _charts
 from fluent_pipeline.report import page as _report
 from fluent_pipeline.report import sections as _sections
-from fluent_pipeline.runs.results import ComponentRun, RunResult
 
 
 def _statistics(folder):

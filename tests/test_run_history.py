@@ -165,7 +165,7 @@ def test_from_run_names_data_that_is_gone(project, two_runs, tmp_path):
   a, _ = two_runs
   config = read_run(project.pipeline_root, a).configuration
   config['source']['location'] = str(tmp_path / 'moved')
-  from fluent_pipeline.runs import replay as _replay
+  from fluent_pipeline.recorded import replay as _replay
   with pytest.raises(PipelineDefinitionError) as e:
     _replay.rebuild(config, a)
   assert f'run {a} read csv data from' in str(e.value)

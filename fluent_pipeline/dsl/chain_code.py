@@ -24,6 +24,7 @@ import os
 import re
 import reprlib
 import types
+from collections.abc import Mapping
 from typing import Any, Optional
 
 from google.protobuf import message
@@ -31,6 +32,7 @@ from google.protobuf import message
 from fluent_pipeline import _paths
 from fluent_pipeline.dsl import configuration, inputs, protos
 from fluent_pipeline.dsl.plan import Plan, Step, latest
+from fluent_pipeline.usercode import user_code
 
 
 # ------------------------------------------------------------------ secrets
@@ -63,21 +65,13 @@ def env_name(name: Any) -> str:
   return re.sub(r'\W', '_', str(name).strip('-')).upper() or 'SECRET'
 
 
-def _holds_value(value: Any) -> bool:
-  """What the configuration artifact masks under a secret name."""
-  try:
-    return value not in (None, '', {}, [])
-  except Exception:  # an array or such, which compares elementwise
-    return True
-
-
 def marked(value: Any, name: str, variable: str, label: str) -> Any:
   """`value` with what is secret in it as `Secret`s: all of it when `name`
   names a secret, else the values of the secret-named keys of its dicts (at
   any depth). `value` itself when nothing is secret."""
-  if name and configuration.is_secret_name(name) and _holds_value(value):
+  if configuration.is_secret(name, value):
     return Secret(value, variable, label)
-  if isinstance(value, (dict, types.MappingProxyType)):
+  if isinstance(value, Mapping):
     items = {k: marked(v, k if isinstance(k, str) else '', env_name(k),
                        f'{label}[{k!r}]') for k, v in value.items()}
     if any(items[k] is not v for k, v in value.items()):
@@ -341,7 +335,7 @@ class _ShortRepr(reprlib.Repr):
       # A nested function by the name its scope calls it.
       return name.rpartition('<locals>.')[2] if name else \
           self.repr_instance(x, level)
-    if type(x).__name__ == 'Restored' and hasattr(x, 'entry'):
+    if isinstance(x, user_code.Restored):
       return f"<code of a past run: {x.entry.get('location', '?')}>"
     if hasattr(x, 'outputs') and isinstance(getattr(x, 'id', None), str):
       return f'<{type(x).__name__} {x.id!r}>'  # a TFX component

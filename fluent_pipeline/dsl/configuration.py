@@ -23,7 +23,7 @@ from google.protobuf import json_format, message
 from fluent_pipeline import _paths
 from fluent_pipeline.components import CONFIGURATION_FILE
 from fluent_pipeline.dsl import protos
-from fluent_pipeline.dsl.plan import Plan
+from fluent_pipeline.dsl.plan import Plan, latest
 
 FORMAT = 1
 COMPONENT_ID = 'PipelineConfigurationGen'  # its node id
@@ -61,6 +61,18 @@ def versions() -> tuple[tuple[str, str], ...]:
 
 def is_secret_name(name: str) -> bool:
   return bool(_SECRET_NAME.search(name.replace('-', '_')))
+
+
+def is_secret(key: Any, value: Any) -> bool:
+  """Whether `value`, given under `key` (an argument, parameter or dict
+  key), is a secret to mask: its name says so and it holds something. The
+  one rule of the configuration, repr and export."""
+  if not (isinstance(key, str) and key and is_secret_name(key)):
+    return False
+  try:
+    return value not in (None, '', {}, [])
+  except Exception:  # an array or such, which compares elementwise
+    return True
 
 
 def secret_args(args: Iterable[str]
@@ -105,7 +117,7 @@ def _redact_args(args: Iterable[str]) -> tuple[list[str], set[str]]:
 def to_json(value: Any, secrets: set[str], key: str = '') -> Any:
   """`value` as JSON data, secret-named keys masked (their values added to
   `secrets`)."""
-  if key and is_secret_name(key) and value not in (None, '', {}, []):
+  if is_secret(key, value):
     if isinstance(value, str):
       secrets.add(value)
     return REDACTED
@@ -127,7 +139,7 @@ def to_json(value: Any, secrets: set[str], key: str = '') -> Any:
   from fluent_pipeline.dsl import inputs
   if isinstance(value, inputs.Source):
     return source_json(value, secrets)
-  if repr(value) == 'fluent_pipeline.latest':
+  if value is latest:
     return 'latest'
   return {'repr': repr(value)}
 

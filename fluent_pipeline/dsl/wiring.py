@@ -22,8 +22,7 @@ from typing import Any, Optional
 
 from fluent_pipeline import _paths
 from fluent_pipeline.dsl import channels, tfx_v1
-from fluent_pipeline.dsl.plan import Plan
-from fluent_pipeline.dsl.plan import is_reshape as _plan_is_reshape
+from fluent_pipeline.dsl.plan import Plan, is_reshape
 from fluent_pipeline.errors import MissingStepError, PipelineDefinitionError
 from fluent_pipeline.usercode import user_code
 
@@ -70,7 +69,7 @@ def check(plan: Plan) -> None:
   for kind, step in plan.ordered():
     if 'factory' in step.opts:
       continue  # an added component: its channels are checked as it is made
-    needs = ('source',) if _plan_is_reshape(kind) else _NEEDS.get(kind, ())
+    needs = ('source',) if is_reshape(kind) else _NEEDS.get(kind, ())
     for need in needs:
       if need not in have:
         call = plan.steps[kind].call
@@ -294,7 +293,7 @@ class _Components:
       self._making = kind
       if 'factory' in step.opts:
         self._from_factory(kind)
-      elif _plan_is_reshape(kind):
+      elif is_reshape(kind):
         self._make_reshape(kind)
       else:
         getattr(self, '_make_' + kind)()

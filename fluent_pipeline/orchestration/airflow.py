@@ -30,7 +30,7 @@ from fluent_pipeline.errors import PipelineDefinitionError
 if TYPE_CHECKING:  # Airflow is optional, and imported only when needed
   from airflow.models.dag import DAG, ScheduleArg
 
-  from fluent_pipeline.runs.results import RunResult
+  from fluent_pipeline.recorded.results import RunResult
 
 # Airflow's schedule: a cron expression or preset ('@daily'), a timedelta, a
 # Timetable or datasets; None: only when triggered.
@@ -213,7 +213,7 @@ def run_here(pipeline: Chain, *, verbose: bool = False,
   """
   from fluent_pipeline import errors
   from fluent_pipeline.orchestration import logs
-  from fluent_pipeline.runs import history
+  from fluent_pipeline.recorded import history
   _airflow_home(pipeline)
   import importlib.util
   if importlib.util.find_spec('airflow') is None:

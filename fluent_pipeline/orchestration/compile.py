@@ -126,7 +126,7 @@ def _code_shim(plan, project: export.Project) -> str:
                  + (f' as {alias}' if attr != alias else ''))
   code = project.code_files()
   code['imports'] = '\n'.join(lines)
-  name = f'fluent_code_{user_code._content_hash(code)[:16]}'
+  name = f'fluent_code_{user_code.content_hash(code)[:16]}'
   project.files[f'{name}.py'] = '\n'.join([
       '"""The user code of this image, under a name that carries its content',
       'hash: the pipeline spec names the functions through this module, so',
@@ -184,7 +184,7 @@ def _tfx_closure() -> set[str]:
   seen: set[str] = set()
   todo = ['tfx']
   while todo:
-    name = export._canonical(todo.pop())
+    name = export.canonical_name(todo.pop())
     if name in seen:
       continue
     seen.add(name)

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Optional
 
 from fluent_pipeline import errors
-from fluent_pipeline.runs import results
+from fluent_pipeline.recorded import results
 
 _COMPLETED = (3, 5)  # Execution.COMPLETE, Execution.CACHED
 

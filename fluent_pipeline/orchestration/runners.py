@@ -52,7 +52,7 @@ _RUNNER_NAMES = ('local', 'beam', 'airflow')
 
 def _named_runner(name: str):
   """A runner given by name: 'local', 'beam' or 'airflow' (kept as the
-  name: run() runs it through fluent_pipeline.airflow)."""
+  name: run() runs it through orchestration.airflow.run_here)."""
   if name not in _RUNNER_NAMES:
     raise errors.PipelineDefinitionError(
         'run()', f'runner {name!r} is not one of {_RUNNER_NAMES}',
@@ -87,7 +87,7 @@ def run(pipeline_def, runner=None, *, verbose: bool = False,
   (RUN_ID_FORMAT) and may be partial: `from_step` / `to_step` / `only` (chain
   call names or component ids) or `resume` (the steps that did not complete
   in the latest run). `runner='airflow'` runs the pipeline's Airflow DAG
-  once here (fluent_pipeline.airflow.run_here). For runners that only
+  once here (orchestration.airflow.run_here). For runners that only
   compile or submit (Kubeflow, Vertex) the runner's own return value is
   returned instead.
   """
@@ -156,7 +156,7 @@ def run(pipeline_def, runner=None, *, verbose: bool = False,
     if verbose:
       raise failure from e
     raise failure from None  # the traceback is in the log
-  from fluent_pipeline.runs import history
+  from fluent_pipeline.recorded import history
   result = history.read_run(pipeline, run_id)
   result.log_path = None if verbose else log_path
   return result
@@ -172,7 +172,7 @@ def _record_failure(pipeline, run_id: str, message: str) -> None:
     from tfx.orchestration.portable.mlmd import execution_lib
     from tfx.proto.orchestration import execution_result_pb2
 
-    from fluent_pipeline.runs import results
+    from fluent_pipeline.recorded import results
     store = metadata_store.MetadataStore(pipeline.metadata_connection_config)
     run = store.get_context_by_type_and_name('pipeline_run', run_id)
     if run is None:

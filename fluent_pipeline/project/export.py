@@ -142,7 +142,7 @@ def _copy_module_file(project: Project, kind: str, fn_name: str, path: str,
         where, f'module file {path!r} does not exist',
         fix='pass the path of an existing .py file')
   folder, file_name = os.path.split(path)
-  for name, text in user_code._py_files(folder).items():
+  for name, text in user_code.py_files(folder).items():
     _add(project, f'{USER_MODULES_DIR}/{name}', text, where)
   project.code_refs[kind] = (
       f"os.path.join(HERE, {USER_MODULES_DIR!r}, {file_name!r})")
@@ -246,7 +246,7 @@ def _requirements(python_files: dict[str, str]) -> tuple[str, str]:
   if _installed_version('tf-keras'):
     wanted.add('tf-keras')
   wanted.discard('fluent-pipeline')
-  pins = sorted(f'{_canonical(d)}=={_installed_version(d)}' for d in wanted
+  pins = sorted(f'{canonical_name(d)}=={_installed_version(d)}' for d in wanted
                 if _installed_version(d))
   from fluent_pipeline._version import __version__
   requirements = '\n'.join([
@@ -254,16 +254,16 @@ def _requirements(python_files: dict[str, str]) -> tuple[str, str]:
       '# pip install -r requirements.txt -c constraints.txt',
       f'# and fluent_pipeline {__version__} (pip install <its checkout>).',
       *pins, ''])
-  everything = sorted({f'{_canonical(d.metadata["Name"])}=={d.version}'
+  everything = sorted({f'{canonical_name(d.metadata["Name"])}=={d.version}'
                        for d in importlib.metadata.distributions()
-                       if d.metadata['Name'] and _canonical(
+                       if d.metadata['Name'] and canonical_name(
                            d.metadata['Name']) != 'fluent-pipeline'})
   constraints = '\n'.join(['# Every distribution installed when the pipeline '
                            'was exported.', *everything, ''])
   return requirements, constraints
 
 
-def _canonical(name: str) -> str:
+def canonical_name(name: str) -> str:
   return re.sub(r'[-_.]+', '-', name).lower()
 
 

@@ -21,8 +21,9 @@ from typing import Any, Optional
 
 from fluent_pipeline.dsl.chain import Chain
 from fluent_pipeline.errors import PipelineDefinitionError
+from fluent_pipeline.usercode import function_source
 
-MODULE_PREFIX = '__fluent_notebook_'
+MODULE_PREFIX = function_source.NOTEBOOK_MODULE_PREFIX
 
 
 class _Stop(BaseException):

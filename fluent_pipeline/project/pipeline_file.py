@@ -22,6 +22,7 @@ from typing import Any, Callable, Optional
 
 from fluent_pipeline.dsl.chain import Chain
 from fluent_pipeline.errors import PipelineDefinitionError
+from fluent_pipeline.usercode import function_source
 
 _TYPES = {int: 'int', float: 'float', bool: 'bool', str: 'str',
           pathlib.Path: 'path', os.PathLike: 'path'}
@@ -176,7 +177,8 @@ def _import(path: str):
   if folder not in sys.path:
     sys.path.insert(0, folder)
   if not module_name.isidentifier() or existing is not None:
-    module_name = f'__fluent_pipeline_file_{abs(hash(path))}'
+    module_name = (f'{function_source.PIPELINE_FILE_MODULE_PREFIX}'
+                   f'{abs(hash(path))}')
   spec = importlib.util.spec_from_file_location(module_name, path)
   module = importlib.util.module_from_spec(spec)
   sys.modules[module_name] = module

@@ -4,6 +4,7 @@
   what TFX takes (`module_file` or `<fn>` arguments), with a content hash;
 - `function_source`: a function written out as reviewable source, with what
   it uses;
+- `packages`: whether a module is an installed package or the user's own;
 - `wheels`: TFX's user-code wheels reused while the module is unchanged;
 - `code_location`: where in the user's own file a run failed.
 

@@ -83,14 +83,20 @@ class Bundle:
     return text
 
 
+# The modules project/ makes of a user's pipeline file and notebook cells:
+# the user's own code, however they were loaded.
+PIPELINE_FILE_MODULE_PREFIX = '__fluent_pipeline_file_'
+NOTEBOOK_MODULE_PREFIX = '__fluent_notebook_'
+USER_MODULE_PREFIXES = (PIPELINE_FILE_MODULE_PREFIX, NOTEBOOK_MODULE_PREFIX)
+
+
 def user_module(module: Optional[types.ModuleType]) -> bool:
   """Whether `module` is the user's own code (a notebook, __main__, a file
   of theirs) rather than an installed package or the standard library."""
   if module is None:
     return True
   name = module.__name__
-  if name == '__main__' or name.startswith(('__fluent_pipeline_file_',
-                                             '__fluent_notebook_')):
+  if name == '__main__' or name.startswith(USER_MODULE_PREFIXES):
     return True
   return not packages.installed(module)
 

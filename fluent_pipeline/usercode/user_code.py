@@ -81,15 +81,15 @@ class UserCode:
                        self.module_file.encode('utf-8')).hexdigest())
       return entry  # remote: its content is read where it runs
     if self.module_file:
-      files = _py_files(os.path.dirname(self.module_file))
+      files = py_files(os.path.dirname(self.module_file))
       entry.setdefault('location', self.module_file)
       entry['module_file'] = self.module_file
     else:
       module = importlib.import_module(self.fn_path.rpartition('.')[0])
       folder, name = os.path.split(inspect.getsourcefile(module))
-      files = _py_files(folder, [name])
+      files = py_files(folder, [name])
       entry['location'] = self.fn_path
-    entry['sha256'] = _content_hash(files)
+    entry['sha256'] = content_hash(files)
     entry['files'] = files
     if self.function is not None:
       try:
@@ -120,8 +120,8 @@ class Restored:
     if _paths.is_uri(original):
       return UserCode(fn_name=fn_name, module_file=original,
                       given_as=entry['given_as'], recorded=entry)
-    if original and os.path.isfile(original) and _content_hash(
-        _py_files(os.path.dirname(original))) == entry['sha256']:
+    if original and os.path.isfile(original) and content_hash(
+        py_files(os.path.dirname(original))) == entry['sha256']:
       path = original
     else:
       folder = os.path.join(generated_dir(pipeline_root),
@@ -152,10 +152,10 @@ class InImage:
     return UserCode(fn_name=fn_name, fn_path=self.path, given_as='image',
                     recorded={'given_as': 'image', 'location': self.path,
                               'files': files,
-                              'sha256': _content_hash(files)})
+                              'sha256': content_hash(files)})
 
 
-def _py_files(folder: str, names=None) -> dict[str, str]:
+def py_files(folder: str, names=None) -> dict[str, str]:
   """File name -> text of `names` in `folder` (default: every .py file, as
   TFX packages a module file's folder), newlines kept as they are."""
   if names is None:
@@ -167,7 +167,7 @@ def _py_files(folder: str, names=None) -> dict[str, str]:
   return files
 
 
-def _content_hash(files: dict[str, str]) -> str:
+def content_hash(files: dict[str, str]) -> str:
   """TFX's user-module version hash (udf_utils._get_version_hash): sha256
   over the sorted file names and contents, each prefixed by its length."""
   digest = hashlib.sha256()
@@ -328,7 +328,7 @@ def _write_generated(files: dict[str, str], fn_name: str,
   """Writes `files` into a folder named by their content hash (TFX's), once;
   returns the path of the module."""
   folder = os.path.join(generated_dir(pipeline_root),
-                        f'{fn_name}_{_content_hash(files)[:16]}')
+                        f'{fn_name}_{content_hash(files)[:16]}')
   path = os.path.join(folder, f'{fn_name}_module.py')
   if os.path.exists(path):
     return path

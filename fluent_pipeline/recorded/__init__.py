@@ -1,4 +1,6 @@
-"""Runs read back from ML Metadata: what a run did, every run, what differs.
+"""Runs as ML Metadata recorded them: what a run did, every run, what
+differs. (Not `runs/`: `fluent_pipeline.runs` is the public function that
+lists them.)
 
 - `results`: `RunResult`, a run's components, metrics, blessing and pushed
   model, read from ML Metadata alone;

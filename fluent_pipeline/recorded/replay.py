@@ -6,8 +6,11 @@ recorded user code (`user_code.Restored`), so the rebuilt pipeline has the
 same configuration and, with unchanged data, TFX's cache serves it.
 
 What the configuration does not hold cannot come back, and says so: hand-built
-components (`add_component`, `from_example_gen`), and secrets (Beam flags
-recorded as '***' are left out; add them with `with_beam_pipeline_args`).
+components (`add_component`, `from_example_gen`) and a secret in a step's
+arguments (recorded as '***') are errors naming them; Beam flags recorded as
+'***' are left out (add them with `with_beam_pipeline_args`). A secret
+parameter comes back as recorded, masked: parameters are a record of the
+run, which the chain does not read.
 """
 
 from typing import Any, Callable, TypeVar
@@ -59,6 +62,7 @@ def rebuild(config: dict[str, Any], run_id: str, metadata_config=None,
   if config.get('source'):
     pdef = pdef.from_source(source_from_json(config['source'], run_id))
   for key, args in config['steps'].items():
+    _refuse_masked(key, args, run_id)
     args = {name: _argument(name, value, config, run_id)
             for name, value in args.items()}
     pdef = getattr(pdef, configuration.call_of(key))(**args)
@@ -93,6 +97,30 @@ def _argument(name: str, value: Any, config: dict[str, Any],
         'configuration cannot rebuild',
         fix='rebuild the chain from its source file instead')
   return value
+
+
+def _masked(value: Any, path: str) -> list[str]:
+  """Where in `value` a secret was recorded masked."""
+  if value == configuration.REDACTED:
+    return [path]
+  if isinstance(value, dict):
+    return [p for k, v in value.items() for p in _masked(v, f'{path}[{k!r}]')]
+  if isinstance(value, list):
+    return [p for i, v in enumerate(value) for p in _masked(v, f'{path}[{i}]')]
+  return []
+
+
+def _refuse_masked(key: str, args: dict[str, Any], run_id: str) -> None:
+  """A step whose arguments held a secret cannot be rebuilt: passing the
+  mask '***' on would run the step with it, silently."""
+  call = configuration.call_of(key)
+  masked = [p for name, value in args.items() for p in _masked(value, name)]
+  if masked:
+    raise PipelineDefinitionError(
+        'from_run', f'run {run_id} passed {call}() a secret '
+        f'({", ".join(masked)}), which its configuration records masked '
+        f"('{configuration.REDACTED}') and from_run cannot pass on",
+        fix='rebuild the chain from its source file, which holds the secret')
 
 
 def _unmasked(args: list[str]) -> list[str]:

@@ -14,8 +14,8 @@ or 'latest~N' (the Nth run before the newest).
 import os
 from typing import TYPE_CHECKING, Any, Optional, Union, cast
 
-from fluent_pipeline.runs import results
-from fluent_pipeline.runs.diff import RunDiff, compare
+from fluent_pipeline.recorded import results
+from fluent_pipeline.recorded.diff import RunDiff, compare
 
 if TYPE_CHECKING:  # never imported at run time: TFX loads only when needed
   from ml_metadata.metadata_store import MetadataStore

@@ -143,8 +143,8 @@ class RunResult:
     """Writes the run's HTML report (default: <pipeline root>/reports/
     report-<run id>.html; with `compare`, side by side with that run) and
     returns its path."""
+    from fluent_pipeline.recorded import diff
     from fluent_pipeline.report import page
-    from fluent_pipeline.runs import diff
     changes = None
     if compare is not None:
       changes = lambda: str(diff.compare(compare, self))  # noqa: E731

@@ -14,6 +14,8 @@ or 'latest~N' (the Nth run before the newest).
 import os
 from typing import TYPE_CHECKING, Any, Optional, Union, cast
 
+from fluent_pipeline.dsl import wiring
+from fluent_pipeline.dsl.chain import Chain  # PipelineDef is a Chain
 from fluent_pipeline.recorded import results
 from fluent_pipeline.recorded.diff import RunDiff, compare
 
@@ -21,7 +23,6 @@ if TYPE_CHECKING:  # never imported at run time: TFX loads only when needed
   from ml_metadata.metadata_store import MetadataStore
   from tfx.v1.dsl import Pipeline as TfxPipeline
 
-  from fluent_pipeline.dsl.chain import Chain  # PipelineDef is a Chain
 
 # What names a pipeline's runs: a PipelineDef, the TFX pipeline it built, or
 # a directory (the pipeline's own, or a root that holds exactly one).
@@ -39,11 +40,9 @@ def _store_of(pipeline: PipelineLike) -> tuple[Any, str, str]:
     return (built.metadata_connection_config,
             built.pipeline_info.pipeline_name,
             cast(str, built.pipeline_info.pipeline_root))
-  if hasattr(pipeline, '_plan'):  # a PipelineDef
-    from fluent_pipeline.dsl import wiring
-    chain = cast('Chain', pipeline)
-    return (wiring.metadata_config(chain._plan), chain.name,
-            chain.pipeline_root)
+  if isinstance(pipeline, Chain):  # a PipelineDef
+    return (wiring.metadata_config(pipeline._plan), pipeline.name,
+            pipeline.pipeline_root)
   if isinstance(pipeline, (str, os.PathLike)):
     return _store_in_directory(os.fspath(pipeline))
   raise TypeError(f'expected a PipelineDef, a TFX pipeline or a directory, '

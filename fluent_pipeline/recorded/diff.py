@@ -31,6 +31,10 @@ class RunDiff:
   run_a: str
   run_b: str
   parameters: dict[str, Change] = dataclasses.field(default_factory=dict)
+  # chain calls one run made and the other did not (their arguments and
+  # code are not listed again below)
+  added_steps: list[str] = dataclasses.field(default_factory=list)
+  removed_steps: list[str] = dataclasses.field(default_factory=list)
   arguments: dict[str, Change] = dataclasses.field(default_factory=dict)
   user_code: list[CodeChange] = dataclasses.field(default_factory=list)
   versions: dict[str, Change] = dataclasses.field(default_factory=dict)
@@ -38,14 +42,22 @@ class RunDiff:
   notes: list[str] = dataclasses.field(default_factory=list)
 
   def __bool__(self) -> bool:
-    return bool(self.parameters or self.arguments or self.user_code or
-                self.versions or self.metrics)
+    return bool(self.parameters or self.added_steps or self.removed_steps
+                or self.arguments or self.user_code or self.versions or
+                self.metrics)
 
   def __str__(self) -> str:
     lines = [f'{self.run_a} -> {self.run_b}']
     lines += [f'  note: {n}' for n in self.notes]
-    for title, changes in (('parameters', self.parameters),
-                           ('arguments', self.arguments),
+    if self.parameters:
+      lines.append('  parameters:')
+      lines += [f'    {k}: {_show(a)} -> {_show(b)}'
+                for k, (a, b) in self.parameters.items()]
+    if self.added_steps or self.removed_steps:
+      lines.append('  steps:')
+      lines += [f'    added: {step}' for step in self.added_steps]
+      lines += [f'    removed: {step}' for step in self.removed_steps]
+    for title, changes in (('arguments', self.arguments),
                            ('versions', self.versions)):
       if changes:
         lines.append(f'  {title}:')
@@ -164,8 +176,15 @@ def compare(a: Run, b: Run) -> RunDiff:
   if config_a is not None and config_b is not None:
     result.parameters = _changes(config_a.get('parameters') or {},
                                  config_b.get('parameters') or {})
-    result.arguments = _changes(_arguments(config_a), _arguments(config_b))
-    result.user_code = _code_changes(config_a, config_b)
+    steps_a, steps_b = (c.get('steps') or {} for c in (config_a, config_b))
+    result.added_steps = [k for k in steps_b if k not in steps_a]
+    result.removed_steps = [k for k in steps_a if k not in steps_b]
+    one_side = set(result.added_steps) | set(result.removed_steps)
+    result.arguments = {k: v for k, v in _changes(
+        _arguments(config_a), _arguments(config_b)).items()
+                        if k.split('.', 1)[0] not in one_side}
+    result.user_code = [c for c in _code_changes(config_a, config_b)
+                        if c.where.split('.', 1)[0] not in one_side]
     result.versions = _changes(config_a.get('versions') or {},
                                config_b.get('versions') or {})
   result.metrics = _changes(a.metrics, b.metrics)

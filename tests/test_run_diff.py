@@ -1,0 +1,57 @@
+"""diff of two runs' configurations: a step one run added is named as a
+step, not listed argument by argument with its whole module as a diff."""
+
+import dataclasses
+from typing import Any, Optional
+
+from fluent_pipeline.recorded import diff
+
+MODULE = 'def preprocessing_fn(inputs):\n  return inputs\n' * 20
+
+
+@dataclasses.dataclass
+class Run:
+  run_id: str
+  configuration: Optional[dict[str, Any]]
+  metrics: dict[str, float] = dataclasses.field(default_factory=dict)
+
+
+def config(steps, user_code=None, parameters=None):
+  return {'parameters': parameters or {}, 'source': {'kind': 'csv'},
+          'steps': steps, 'settings': {}, 'user_code': user_code or {},
+          'versions': {}}
+
+
+def test_an_added_step_is_named_once():
+  a = Run('a', config({'generate_statistics': {'exclude_splits': None}}))
+  b = Run('b', config(
+      {'generate_statistics': {'exclude_splits': None},
+       'preprocess': {'preprocessing_fn': {'user_code': 'f00d'},
+                      'splits_config': None}},
+      user_code={'f00d': {'given_as': 'module_file',
+                          'files': {'m.py': MODULE}}}))
+  changes = diff.compare(a, b)
+  assert changes.added_steps == ['preprocess']
+  assert changes.removed_steps == []
+  assert changes.arguments == {} and changes.user_code == []
+  text = str(changes)
+  assert '    added: preprocess' in text
+  assert 'def preprocessing_fn' not in text  # no module-long diff
+  assert 'splits_config' not in text
+  back = diff.compare(b, a)
+  assert back.removed_steps == ['preprocess'] and back.added_steps == []
+  assert '    removed: preprocess' in str(back)
+
+
+def test_a_changed_step_still_shows_its_arguments_and_code():
+  code = {'c1': {'given_as': 'module_file', 'files': {'m.py': 'x = 1\n'}},
+          'c2': {'given_as': 'module_file', 'files': {'m.py': 'x = 2\n'}}}
+  a = Run('a', config({'train': {'run_fn': {'user_code': 'c1'},
+                                 'train_args': 10}}, user_code=code))
+  b = Run('b', config({'train': {'run_fn': {'user_code': 'c2'},
+                                 'train_args': 20}}, user_code=code))
+  changes = diff.compare(a, b)
+  assert changes.added_steps == [] and changes.removed_steps == []
+  assert changes.arguments == {'train.train_args': (10, 20)}
+  assert [c.where for c in changes.user_code] == ['train.run_fn']
+  assert '+x = 2' in str(changes)

@@ -37,16 +37,49 @@ def local_exists(path: str) -> bool:
   return is_uri(path) or os.path.exists(path)
 
 
+def not_found_errors() -> tuple[type[BaseException], ...]:
+  """The exceptions that mean a path does not exist, and nothing else:
+  FileNotFoundError, TFX's filesystem NotFoundError and TensorFlow's (each
+  only once its module is loaded: none can be raised before)."""
+  import sys
+  found: list[type[BaseException]] = [FileNotFoundError]
+  filesystem = sys.modules.get('tfx.dsl.io.filesystem')
+  if filesystem is not None:
+    found.append(filesystem.NotFoundError)
+  tf_errors = sys.modules.get('tensorflow.python.framework.errors_impl')
+  if tf_errors is not None:
+    found.append(tf_errors.NotFoundError)
+  return tuple(found)
+
+
+def read_errors() -> tuple[type[BaseException], ...]:
+  """The exceptions reading an artifact's file can raise: OSError, a
+  malformed file (ValueError, JSON's included; protobuf's DecodeError),
+  TensorFlow's OpError (DataLoss, PermissionDenied, ...) and TFX's
+  filesystem errors, the last two once their modules are loaded."""
+  import sys
+  found: list[type[BaseException]] = [OSError, ValueError]
+  for module, name in (('google.protobuf.message', 'DecodeError'),
+                       ('tensorflow.python.framework.errors_impl', 'OpError'),
+                       ('tfx.dsl.io.filesystem', 'NotFoundError')):
+    loaded = sys.modules.get(module)
+    if loaded is not None:
+      found.append(getattr(loaded, name))
+  return tuple(found)
+
+
 def exists(path: str) -> bool:
   """Whether a file exists, locally or (through TFX's filesystems) at a URI;
-  TFX is imported only for a URI."""
+  TFX is imported only for a URI. Only a genuine not-found means absent: an
+  error checking a URI (no access, failed authentication, no filesystem for
+  its scheme) is raised, not read as 'does not exist'."""
   if not is_uri(path):
     return os.path.exists(path)
   from tfx.dsl.io import fileio
   try:
     return fileio.exists(path)
-  except Exception:
-    return False  # no filesystem for that scheme, or no access: unknown
+  except not_found_errors():
+    return False
 
 
 def read_text(path: str) -> str:

@@ -4,8 +4,10 @@
 TensorFlow: 7 s here, for a listing of runs that otherwise takes 0.3 s. The
 metrics file is a plain TFRecord file of MetricsForSlice protos, whose
 generated module depends on protobuf alone, so it is loaded by its path.
-Anything unexpected (a remote or compressed file, another layout) returns
-None and the caller falls back to TFMA.
+What this fast path cannot read (a remote or compressed file, another
+layout, a proto module that does not load) returns None and the caller falls
+back to TFMA, which reads it or raises why it cannot; any other error (a file
+that cannot be opened) is raised.
 """
 
 import glob
@@ -39,6 +41,7 @@ def _metrics_for_slice():
 def _records(path: str) -> Iterator[bytes]:
   """The records of an uncompressed TFRecord file (length, crc, data, crc)."""
   with open(path, 'rb') as f:
+    size = os.fstat(f.fileno()).st_size
     while True:
       header = f.read(12)
       if not header:
@@ -46,6 +49,8 @@ def _records(path: str) -> Iterator[bytes]:
       if len(header) < 12:
         raise ValueError(f'truncated TFRecord header in {path}')
       length, = struct.unpack('<Q', header[:8])
+      if length > size - f.tell():  # not a length: never read it as one
+        raise ValueError(f'truncated TFRecord in {path}')
       data = f.read(length)
       if len(data) < length or len(f.read(4)) < 4:
         raise ValueError(f'truncated TFRecord in {path}')
@@ -55,32 +60,38 @@ def _records(path: str) -> Iterator[bytes]:
 def overall_metrics(evaluation_uri: str) -> Optional[dict[str, float]]:
   """The candidate's metrics on the Overall slice (the models.py rule says
   which model is the candidate), or None when this fast path cannot read
-  them. `readers.slice_metrics(uri)['Overall']['candidate']` is the same,
-  read with TFMA."""
+  them ({} when there is no metrics file).
+  `readers.slice_metrics(uri)['Overall']['candidate']` is the same, read
+  with TFMA."""
   if '://' in evaluation_uri:
     return None
   # TFMA's own pattern (metrics_plots_and_validations_writer).
   files = glob.glob(os.path.join(evaluation_uri, 'metrics*.tfrecord'))
   if not files:
-    return None
+    return {}  # an evaluation without metrics (or none at all): TFMA's too
   try:
     module = _metrics_for_slice()
-    if module is None:
-      return None
-    roles = models.of_evaluation(evaluation_uri)
-    values: dict[str, float] = {}
-    for path in sorted(files):
-      for record in _records(path):
-        metrics = module.MetricsForSlice.FromString(record)
-        # The Overall slice: no slice key, and not a cross slice (whose
-        # slice_key is empty too).
-        if (metrics.slice_key.single_slice_keys or
-            metrics.HasField('cross_slice_key')):
-          continue
-        for kv in metrics.metric_keys_and_values:
-          role = roles.role(kv.key.model_name, kv.key.is_diff)
-          if role == models.CANDIDATE and kv.value.HasField('double_value'):
-            values[kv.key.name] = kv.value.double_value.value
-  except Exception:
+  except (ImportError, OSError, TypeError, AttributeError):
+    return None  # the generated module does not load here: TFMA's path
+  if module is None:
     return None
+  from google.protobuf import message
+  roles = models.of_evaluation(evaluation_uri)
+  values: dict[str, float] = {}
+  for path in sorted(files):
+    try:
+      records = list(_records(path))
+      decoded = [module.MetricsForSlice.FromString(r) for r in records]
+    except (ValueError, message.DecodeError):
+      return None  # compressed, another layout or corrupt: TFMA says which
+    for metrics in decoded:
+      # The Overall slice: no slice key, and not a cross slice (whose
+      # slice_key is empty too).
+      if (metrics.slice_key.single_slice_keys or
+          metrics.HasField('cross_slice_key')):
+        continue
+      for kv in metrics.metric_keys_and_values:
+        role = roles.role(kv.key.model_name, kv.key.is_diff)
+        if role == models.CANDIDATE and kv.value.HasField('double_value'):
+          values[kv.key.name] = kv.value.double_value.value
   return values

@@ -16,11 +16,13 @@ what TFMA calls the two models when the user named neither, and a single
 model is named ''. So the names are read from the EvalConfig TFMA wrote
 next to the metrics (eval_config.json, the config with TFMA's defaults
 filled in), as JSON: no TensorFlow import, so run listings stay fast.
-Without that file (or one that cannot be read), TFMA's default names apply.
+Without that file (or, with a warning, one that is not an EvalRun), TFMA's
+default names apply.
 """
 
 import dataclasses
 import json
+import warnings
 from collections.abc import Iterable
 from typing import Any, Optional
 
@@ -80,13 +82,17 @@ def of_eval_run_json(text: str) -> Models:
 
 def of_evaluation(evaluation_uri: str) -> Models:
   """The Models of a ModelEvaluation artifact, from its eval_config.json;
-  DEFAULT when it has none that can be read."""
+  DEFAULT when it has none, or (with a warning) one that is not an EvalRun."""
   path = _paths.join(evaluation_uri, EVAL_CONFIG_FILE)
+  if not _paths.exists(path):
+    return DEFAULT
+  text = _paths.read_text(path)  # a file that cannot be read raises
   try:
-    if not _paths.exists(path):
-      return DEFAULT
-    return of_eval_run_json(_paths.read_text(path))
-  except (OSError, ValueError, TypeError, AttributeError):
+    return of_eval_run_json(text)
+  except (ValueError, TypeError, AttributeError) as e:
+    warnings.warn(f'{path} is not an EvalRun ({type(e).__name__}: {e}); '
+                  "its metrics are read as of TFMA's default model names",
+                  stacklevel=2)
     return DEFAULT
 
 

@@ -274,7 +274,10 @@ def thresholds(evaluation_uri: str) -> list[dict[str, Any]]:
   config = _eval_config(evaluation_uri)
   by_key = metric_specs.metric_thresholds_from_metrics_specs(
       config.metrics_specs, eval_config=config)
-  validation = tfma.load_validation_result(evaluation_uri)
+  validation = validation_result(evaluation_uri)
+  if validation is None:
+    raise LookupError(f'{evaluation_uri} has no validation result '
+                      '(validations*), so no threshold can be told passed')
   failed = set()
   for per_slice in validation.metric_validations_per_slice:
     name = slice_name(per_slice)
@@ -339,12 +342,25 @@ def _bound_text(threshold) -> str:
   return ' and '.join(parts) or str(threshold).replace('\n', ' ')
 
 
-def validation_ok(evaluation_uri: str) -> Optional[bool]:
+def validation_result(evaluation_uri: str):
+  """TFMA's ValidationResult of an evaluation; None when it has none (no
+  validations* file: an evaluation without one, or none at all). A file
+  that cannot be read raises (TFMA's error), as does one without exactly
+  one result (ValueError: TFMA's bare assertion says nothing)."""
   import tensorflow_model_analysis as tfma
-  try:
-    return bool(tfma.load_validation_result(evaluation_uri).validation_ok)
-  except Exception:
+  if not _fileio(evaluation_uri).glob(_join(evaluation_uri, 'validations*')):
     return None
+  try:
+    return tfma.load_validation_result(evaluation_uri)
+  except AssertionError as e:
+    raise ValueError(f'{evaluation_uri}: its validations file does not hold '
+                     'exactly one ValidationResult') from e
+
+
+def validation_ok(evaluation_uri: str) -> Optional[bool]:
+  """Whether TFMA's validation passed; None without a validation result."""
+  validation = validation_result(evaluation_uri)
+  return None if validation is None else bool(validation.validation_ok)
 
 
 # -------------------------------------------------------------- training

@@ -10,6 +10,7 @@ import difflib
 import functools
 import json
 import re
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -69,6 +70,9 @@ class RunResult:
   # example_counts).
   reshaped: dict[str, dict[str, dict[str, int]]] = dataclasses.field(
       default_factory=dict)
+  # What of the run's outcome could not be read ('metrics', 'failed
+  # thresholds') -> why: the summary says so instead of showing nothing.
+  unreadable: dict[str, str] = dataclasses.field(default_factory=dict)
 
   @property
   def parameters(self) -> dict[str, Any]:
@@ -173,9 +177,15 @@ class RunResult:
     if self.metrics:
       found.append(('evaluation', ', '.join(
           f'{k}={v:.4g}' for k, v in sorted(self.metrics.items()))))
+    if 'metrics' in self.unreadable:
+      found.append(('evaluation', 'metrics unavailable: '
+                    + self.unreadable['metrics']))
     if self.blessed is not None:
       found.append(('blessed', 'yes' if self.blessed else 'NO'))
       found += [('failed', failure) for failure in self.failed_thresholds]
+      if 'failed thresholds' in self.unreadable:
+        found.append(('failed', 'thresholds unavailable: '
+                      + self.unreadable['failed thresholds']))
     if self.infra_blessed is not None:
       found.append(('serving check', _serving_line(self)))
     if self.pushed_model:
@@ -221,10 +231,18 @@ def _serving_line(result: 'RunResult') -> str:
 
 
 def _contexts_of_type(store: 'Store', type_name: str) -> list['Context']:
+  """The contexts of type `type_name`; none when the type is not registered
+  in this store. Any other error of ML Metadata (a lost connection, a
+  corrupt store) is raised, saying what was being read: never 'no runs'."""
+  from ml_metadata import errors
   try:
     return store.get_contexts_by_type(type_name)
-  except Exception:
+  except errors.NotFoundError:
     return []  # the type is not registered in this store
+  except errors.StatusError as e:
+    raise errors.make_exception(
+        f'cannot read the runs ({type_name!r} contexts) from ML Metadata: '
+        f'{e.message}', e.error_code) from e
 
 
 def run_contexts(store: 'Store', pipeline_name: str, legacy: bool = True
@@ -307,9 +325,12 @@ def _execution_error(execution: 'Execution') -> Optional[str]:
   if value is None or not value.string_value:
     return None
   try:
-    return json.loads(value.string_value).get('resultMessage') or None
-  except ValueError:
-    return None
+    recorded = json.loads(value.string_value)
+  except ValueError:  # not ExecutionResult JSON: the text is the message
+    return value.string_value
+  if not isinstance(recorded, dict):
+    return value.string_value
+  return recorded.get('resultMessage') or None
 
 
 def _edges(executions: Sequence['Execution'], events: Sequence['Event'],
@@ -398,10 +419,11 @@ def node_ids(store: 'Store', executions: Sequence['Execution'],
   found = {}
   prefix = f'{pipeline_name}.'
   types = {}
+  from ml_metadata import errors
   for name in ('node', 'component_run'):
     try:
       types[store.get_context_type(name).id] = name
-    except Exception:
+    except errors.NotFoundError:
       pass  # not registered in this store
   for execution in executions:
     for context in store.get_contexts_by_execution(execution.id):
@@ -419,12 +441,18 @@ def _read_outcomes(store: 'Store', result: RunResult,
   for c in result.components:
     if 'evaluation' in c.outputs:  # Evaluator: metrics and its blessing.
       for uri in c.outputs['evaluation']:
-        result.metrics.update(dict(_overall_metrics(uri)))
+        try:
+          result.metrics.update(dict(_overall_metrics(uri)))
+        except _paths.read_errors() as e:  # the listing goes on, and says
+          _unreadable(result, 'metrics', uri, e)
       for uri in c.outputs.get('blessing', []):
         result.blessed = _paths.exists(_paths.join(uri, 'BLESSED'))
       if result.blessed is False and details:
         for uri in c.outputs['evaluation']:
-          result.failed_thresholds += _failed_thresholds(uri)
+          try:
+            result.failed_thresholds += _failed_thresholds(uri)
+          except _paths.read_errors() as e:
+            _unreadable(result, 'failed thresholds', uri, e)
     if 'blessing' in c.outputs and 'evaluation' not in c.outputs:
       for uri in c.outputs['blessing']:  # InfraValidator or the local one
         result.infra_blessed = _paths.exists(_paths.join(uri,
@@ -445,6 +473,15 @@ def _read_outcomes(store: 'Store', result: RunResult,
     for uri in (c.outputs.get('inference_result', []) +
                 c.outputs.get('output_examples', [])):
       result.inference_result = uri
+
+
+def _unreadable(result: RunResult, what: str, uri: str,
+                error: BaseException) -> None:
+  """Records on `result`, and warns, that its `what` could not be read."""
+  reason = f'{type(error).__name__}: {error} ({uri})'
+  result.unreadable[what] = reason
+  warnings.warn(f'run {result.run_id}: its {what} cannot be read: {reason}',
+                stacklevel=3)
 
 
 def _example_counts(store: 'Store', uri: str) -> dict[str, dict[str, int]]:
@@ -468,22 +505,20 @@ def _pushed_destination(store: 'Store', uri: str) -> Optional[str]:
 @functools.lru_cache(maxsize=256)
 def _overall_metrics(evaluation_uri: str) -> dict[str, float]:
   """The candidate's overall metrics (artifacts.models says which model is
-  the candidate); {} when they cannot be read: a listing still lists."""
+  the candidate); {} for an evaluation without metrics. An error reading
+  them is raised (and not cached)."""
   from fluent_pipeline.artifacts import readers
-  try:
-    return readers.overall_metrics(evaluation_uri)
-  except Exception:
-    return {}
+  return readers.overall_metrics(evaluation_uri)
 
 
 def _failed_thresholds(evaluation_uri: str) -> list[str]:
-  """Each threshold TFMA's validation failed, with the value and the gap."""
-  import tensorflow_model_analysis as tfma
-  try:
-    validation = tfma.load_validation_result(evaluation_uri)
-  except Exception:
-    return []
+  """Each threshold TFMA's validation failed, with the value and the gap;
+  none when the evaluation has no validation result. One that cannot be
+  read raises."""
   from fluent_pipeline.artifacts import readers
+  validation = readers.validation_result(evaluation_uri)
+  if validation is None:
+    return []
   lines = []
   for per_slice in validation.metric_validations_per_slice:
     slice_name = readers.slice_name(per_slice)

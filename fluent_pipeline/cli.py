@@ -62,7 +62,11 @@ def _parser() -> argparse.ArgumentParser:
                    help='run just this step (repeatable)')
   run.add_argument('--resume', action='store_true',
                    help='run the steps that did not complete in the latest '
-                   'run')
+                   'run, with the parameters it used (a --set that differs '
+                   'is an error)')
+  run.add_argument('--override', action='store_true',
+                   help='with --resume: resume with the --set values given '
+                   'even where they differ from the resumed run\'s')
   run.add_argument('--verbose', action='store_true',
                    help='show TFX, Beam and absl logs')
 
@@ -190,16 +194,45 @@ def _store(args, target: Optional[str] = None):
 
 
 def _run(args, extra) -> int:
-  pdef = _pipeline_def(args.file, args, extra)
+  if args.override and not args.resume:
+    raise SystemExit('error: --override goes with --resume (it resumes '
+                     'with other parameter values than the run used)')
+  if args.resume and not args.file.endswith('.ipynb'):
+    pdef = _resumed_pipeline_def(args, extra)
+  else:
+    pdef = _pipeline_def(args.file, args, extra)
   runner = None
   if args.runner == 'beam':
     from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
     runner = BeamDagRunner()
   result = pdef.run(runner, verbose=args.verbose, from_step=args.from_step,
                     to_step=args.to_step, only=args.only,
-                    resume=args.resume)
+                    resume=args.resume, override=args.override)
   print(result)
   return 0
+
+
+def _resumed_pipeline_def(args, extra):
+  """The file's PipelineDef made with the parameters the run being resumed
+  used; a --set that differs is an error unless --override."""
+  from fluent_pipeline.orchestration import runners
+  from fluent_pipeline.project import pipeline_file
+  loaded = pipeline_file.load(args.file, args.name)
+  given = loaded.parse(pipeline_file.split_assignments(args.set, extra))
+  pdef = loaded.make(given)  # where its runs are (its root may be --set)
+  base = runners.resumed_run(pdef)
+  if base is None or not base.parameters:
+    return pdef  # run() says there is nothing to resume, or records none
+  values, changes = loaded.resume_values(given, base.parameters, base.run_id,
+                                         args.override)
+  if changes:
+    print(f'note: resuming run {base.run_id} with other parameters '
+          '(--override):\n  ' + '\n  '.join(changes), file=sys.stderr)
+  else:
+    print(f'resuming run {base.run_id} with the parameters it used: '
+          + ', '.join(f'{k}={v!r}' for k, v in base.parameters.items()),
+          file=sys.stderr)
+  return loaded.make(values)
 
 
 def _show(args, extra) -> int:

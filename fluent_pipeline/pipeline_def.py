@@ -111,17 +111,17 @@ class PipelineDef(Chain):
   @overload
   def run(self, runner: LocalRunner = None, *, verbose: bool = False,
           from_step: Steps = None, to_step: Steps = None, only: Steps = None,
-          resume: bool = False) -> 'RunResult': ...
+          resume: bool = False, override: bool = False) -> 'RunResult': ...
 
   @overload
   def run(self, runner: 'TfxRunner', *, verbose: bool = False,
           from_step: Steps = None, to_step: Steps = None, only: Steps = None,
-          resume: bool = False) -> Any: ...
+          resume: bool = False, override: bool = False) -> Any: ...
 
   def run(self, runner: Union[LocalRunner, 'TfxRunner'] = None, *,
           verbose: bool = False, from_step: Steps = None,
           to_step: Steps = None, only: Steps = None,
-          resume: bool = False) -> Any:
+          resume: bool = False, override: bool = False) -> Any:
     """Builds and runs the pipeline; LocalDagRunner by default, or a runner
     by name: 'local', 'beam', 'airflow' (the pipeline's Airflow DAG, run
     once here with Airflow's dag.test(); see fluent_pipeline.airflow).
@@ -137,11 +137,16 @@ class PipelineDef(Chain):
     `to_step='preprocess'` what leads up to preprocess, `only=['train']`
     just that; steps are chain call names or component ids. The outputs of
     the steps that do not run come from the latest run. `resume=True` runs
-    the steps that did not complete in the latest run (after a failure).
+    the steps that did not complete in the latest run (after a failure):
+    that run continued, so this chain must be the one it recorded (its
+    parameters, source and step arguments; user code may change, to fix
+    what failed), or a PipelineDefinitionError lists what differs before
+    anything runs. `override=True` resumes with this chain's values
+    deliberately, and says what changed on stderr.
     """
     from fluent_pipeline.orchestration import runners
     if notebook.capturing():  # `fluent-pipeline export notebook.ipynb`
       notebook.stop_at(self)
     return runners.run(self, runner=runner, verbose=verbose,
                        from_step=from_step, to_step=to_step, only=only,
-                       resume=resume)
+                       resume=resume, override=override)

@@ -229,7 +229,14 @@ def test_a_failed_run_resumes_from_the_failed_step(project, two_runs):
   failed_id = re.search(r'run (\S+); resume it', failed.stderr).group(1)
   assert read_run(project.pipeline_root, failed_id).states['Trainer'] == \
       'FAILED'
-  resumed = cli_run(project, '--train-steps', '30', '--resume')
+  # fail=true is what failed: resuming with fail=false is a deliberate
+  # change of the run's parameters, which --override allows and says.
+  resumed = cli_run(project, '--train-steps', '30', '--set', 'fail=false',
+                    '--resume', '--override')
+  assert (f'resuming run {failed_id} with other parameters (--override)'
+          in resumed.stderr)
+  assert 'fail: the run being resumed used True, you gave False' in \
+      resumed.stderr
   result = read_run(project.pipeline_root, run_id_of(resumed.stdout))
   assert complete(result) == {'Trainer', 'Evaluator', CONFIG}, result.states
   assert {result.states[n] for n in UPSTREAM} == {'CACHED'}

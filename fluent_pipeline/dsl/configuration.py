@@ -251,3 +251,49 @@ def dumps(configuration: dict[str, Any]) -> str:
   TFX's cache recognizes it."""
   return json.dumps(configuration, ensure_ascii=False,
                     separators=(',', ':'))  # compact: C encoder, 10x faster
+
+
+MISSING = '<no such step>'  # resume_differences: a step one side lacks
+
+
+def resume_differences(recorded: Mapping[str, Any], current: Mapping[str, Any]
+                       ) -> list[tuple[str, Any, Any]]:
+  """What a chain about to resume a run (`current`, its configuration)
+  changes from that run (`recorded`, the configuration it recorded):
+  (what, recorded value, current value) for each parameter both name, the
+  source, and each argument of each step. User code is left out (fixing
+  the code that failed, then resuming, is what resume is for), and so is a
+  value only its repr records, which no two processes write alike."""
+  found: list[tuple[str, Any, Any]] = []
+  before = recorded.get('parameters') or {}
+  after = current.get('parameters') or {}
+  for name in before:
+    if name in after and not _same(before[name], after[name]):
+      found.append((f'parameter {name}', before[name], after[name]))
+  if not _same(recorded.get('source'), current.get('source')):
+    found.append(('source', recorded.get('source'), current.get('source')))
+  before_steps = recorded.get('steps') or {}
+  after_steps = current.get('steps') or {}
+  for key in list(before_steps) + [k for k in after_steps
+                                   if k not in before_steps]:
+    if key not in after_steps or key not in before_steps:
+      found.append((key, before_steps.get(key, MISSING),
+                    after_steps.get(key, MISSING)))
+      continue
+    args_before, args_after = before_steps[key], after_steps[key]
+    for name in list(args_before) + [n for n in args_after
+                                     if n not in args_before]:
+      a, b = args_before.get(name), args_after.get(name)
+      if _uncomparable(a) or _uncomparable(b) or _same(a, b):
+        continue
+      found.append((f'{key}.{name}', a, b))
+  return found
+
+
+def _same(a: Any, b: Any) -> bool:
+  return bool(a == b)
+
+
+def _uncomparable(value: Any) -> bool:
+  return isinstance(value, dict) and ('user_code' in value or
+                                      set(value) == {'repr'})

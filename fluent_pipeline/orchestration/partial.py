@@ -7,10 +7,12 @@ found and pinned here before anything runs, so a missing output is a clear
 error instead of a LookupError after the first components ran.
 """
 
+import json
 from collections.abc import Iterable, Sequence
-from typing import Optional
+from typing import Any, Optional
 
 from fluent_pipeline import errors
+from fluent_pipeline.dsl import configuration
 from fluent_pipeline.recorded import results
 
 _COMPLETED = (3, 5)  # Execution.COMPLETE, Execution.CACHED
@@ -108,10 +110,16 @@ def _completed_nodes(store, pipeline_name: str, run) -> set[str]:
   return set(results.node_ids(store, executions, pipeline_name).values())
 
 
+def run_to_resume(store, pipeline_name: str):
+  """The run context resume goes on from (the latest run), or None."""
+  return next(iter(results.run_contexts(store, pipeline_name, legacy=False)),
+              None)
+
+
 def resume_from(store, pipeline_name: str, all_nodes: Sequence[str],
                 always: Iterable[str]) -> tuple[list[str], str]:
   """The nodes that did not complete in the latest run, and its id."""
-  base = next(iter(results.run_contexts(store, pipeline_name, legacy=False)), None)
+  base = run_to_resume(store, pipeline_name)
   if base is None:
     raise errors.PipelineDefinitionError(
         'resume', f'pipeline {pipeline_name!r} has no run to resume',
@@ -123,3 +131,33 @@ def resume_from(store, pipeline_name: str, all_nodes: Sequence[str],
         'resume', f'the latest run, {base.name}, completed every step; '
         'there is nothing to resume', fix='run without --resume')
   return todo, base.name
+
+
+def resume_changes(recorded: Optional[dict[str, Any]],
+                   current: dict[str, Any], run_id: str,
+                   override: bool) -> list[str]:
+  """What the chain resuming run `run_id` changes from the configuration
+  that run recorded: parameters, source, step arguments (user code may
+  change: fixing it is what resume is for). A change is an error unless
+  `override`; returns one line per change."""
+  if recorded is None:  # record_configuration was off: nothing to compare
+    return []
+  lines = [f'{what}: the run being resumed {_had(before)}, this chain '
+           f'{_had(after, "has")}' for what, before, after in
+           configuration.resume_differences(recorded, current)]
+  if lines and not override:
+    raise errors.PipelineDefinitionError(
+        'resume', f'this chain differs from run {run_id}, the run it would '
+        'resume, so the resumed run would not be that run continued:\n    '
+        + '\n    '.join(lines),
+        fix='resume with the values that run used (on the command line, '
+        '--resume alone restores its parameters), or resume with these '
+        'values deliberately: run(resume=True, override=True) / --resume '
+        '--override')
+  return lines
+
+
+def _had(value: Any, verb: str = 'used') -> str:
+  if value == configuration.MISSING:
+    return 'had no such step' if verb == 'used' else 'has no such step'
+  return f'{verb} {json.dumps(value, sort_keys=True)}'

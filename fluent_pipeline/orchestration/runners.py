@@ -9,7 +9,9 @@ parallelize).
 
 import contextlib
 import datetime
+import logging
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from typing import Any
@@ -80,17 +82,23 @@ def new_run_id() -> str:
 
 def run(pipeline_def, runner=None, *, verbose: bool = False,
         from_step=None, to_step=None, only=None,
-        resume: bool = False) -> Any:
+        resume: bool = False, override: bool = False) -> Any:
   """Builds `pipeline_def`, runs it, and returns its RunResult.
 
   On LocalDagRunner and BeamDagRunner the run gets a run id of one format
   (RUN_ID_FORMAT) and may be partial: `from_step` / `to_step` / `only` (chain
   call names or component ids) or `resume` (the steps that did not complete
-  in the latest run). `runner='airflow'` runs the pipeline's Airflow DAG
+  in the latest run; the chain must match what that run recorded, unless
+  `override`). `runner='airflow'` runs the pipeline's Airflow DAG
   once here (orchestration.airflow.run_here). For runners that only
   compile or submit (Kubeflow, Vertex) the runner's own return value is
   returned instead.
   """
+  if override and not resume:
+    raise errors.PipelineDefinitionError(
+        'run()', 'override=True changes what a resumed run uses, and this '
+        'run does not resume', fix='run(resume=True, override=True), or drop '
+        'override')
   if isinstance(runner, str):
     runner = _named_runner(runner)
   if runner == 'airflow':
@@ -123,6 +131,8 @@ def run(pipeline_def, runner=None, *, verbose: bool = False,
         '.with_mysql_ml_metadata(...)')
   if sqlite:
     os.makedirs(os.path.dirname(os.path.abspath(sqlite)), exist_ok=True)
+  if resume:
+    _check_resume(pipeline_def, pipeline, override)
   run_id = new_run_id()
   log_path = os.path.join(_log_folder(pipeline_def), f'run-{run_id}.log')
   progress = None
@@ -187,8 +197,54 @@ def _record_failure(pipeline, run_id: str, message: str) -> None:
           execution)
     if failed:
       store.put_executions(failed)
-  except Exception:
-    pass  # the failure is still raised and logged; only the record is lost
+  except Exception as e:  # whatever it is, the run's failure is raised
+    # The failure is still raised; only its record in ML Metadata is lost,
+    # so the run's report and `fluent-pipeline show` will not say why.
+    logging.getLogger(__name__).warning(
+        'could not record why run %s failed in ML Metadata (%s: %s); the '
+        "run's report will not say why", run_id, type(e).__name__, e)
+
+
+def _check_resume(pipeline_def, pipeline, override: bool) -> None:
+  """Before anything runs: the chain resuming a run must be that run's
+  (parameters, source, step arguments), or `override` says to change it,
+  which is then said on stderr."""
+  from ml_metadata import metadata_store
+
+  from fluent_pipeline.orchestration import partial
+  from fluent_pipeline.recorded import results
+  store = metadata_store.MetadataStore(pipeline.metadata_connection_config)
+  name = pipeline.pipeline_info.pipeline_name
+  base = partial.run_to_resume(store, name)
+  if base is None:
+    return  # resume_from says there is nothing to resume
+  recorded = results.collect_run(store, base, name,
+                                 pipeline_def.pipeline_root,
+                                 details=False).configuration
+  current = configuration.build(pipeline_def._plan, {}, runner=None)
+  changes = partial.resume_changes(recorded, current, base.name, override)
+  if changes:
+    print(f'note: resuming run {base.name} with changes (override):\n  '
+          + '\n  '.join(changes), file=sys.stderr)
+
+
+def resumed_run(pipeline_def):
+  """The RunResult of the run `run(resume=True)` would go on from (the
+  latest), or None."""
+  from ml_metadata import metadata_store
+
+  from fluent_pipeline.orchestration import partial
+  from fluent_pipeline.recorded import results
+  config = wiring.metadata_config(pipeline_def._plan)
+  sqlite = config.sqlite.filename_uri
+  if sqlite and not os.path.isfile(sqlite):
+    return None  # never run here (and no store to create)
+  store = metadata_store.MetadataStore(config)
+  base = partial.run_to_resume(store, pipeline_def.name)
+  if base is None:
+    return None
+  return results.collect_run(store, base, pipeline_def.name,
+                             pipeline_def.pipeline_root, details=False)
 
 
 def _log_folder(pipeline_def) -> str:

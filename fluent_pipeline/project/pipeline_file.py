@@ -21,6 +21,7 @@ import sys
 from typing import Any, Callable, Optional
 
 from fluent_pipeline.dsl.chain import Chain
+from fluent_pipeline.dsl.configuration import REDACTED
 from fluent_pipeline.errors import PipelineDefinitionError
 from fluent_pipeline.usercode import function_source
 
@@ -83,14 +84,22 @@ class PipelineFile:
   def build(self, assignments: dict[str, str]):
     """The PipelineDef made with `assignments` (name -> text), its
     parameters (all of them, defaults applied) recorded."""
-    where = f'{os.path.basename(self.path)}: {self.label}'
+    return self.make(self.parse(assignments))
+
+  @property
+  def where(self) -> str:
+    return f'{os.path.basename(self.path)}: {self.label}'
+
+  def parse(self, assignments: dict[str, str]) -> dict[str, Any]:
+    """The typed values of `assignments` (name -> text)."""
+    where = self.where
     if self.factory is None:
       if assignments:
         raise PipelineDefinitionError(
             where, f'{self.label} is a PipelineDef, which takes no '
             'parameters', fix='define create_pipeline(name=default, ...) '
             'returning the PipelineDef to make its arguments parameters')
-      return self.value
+      return {}
     values = {}
     for name, text in assignments.items():
       if name not in self.parameters:
@@ -99,6 +108,14 @@ class PipelineFile:
             (', '.join(p.describe() for p in self.parameters.values())
              or 'none'))
       values[name] = self.parameters[name].parse(text, where)
+    return values
+
+  def make(self, values: dict[str, Any]):
+    """The PipelineDef made with typed `values` (name -> value), its
+    parameters (all of them, defaults applied) recorded."""
+    where = self.where
+    if self.factory is None:
+      return self.value
     missing = [p.name for p in self.parameters.values()
                if p.required and p.name not in values]
     if missing:
@@ -114,6 +131,32 @@ class PipelineFile:
              for p in self.parameters.values()}
     return made.with_parameters(**{k: os.fspath(v) if isinstance(
         v, os.PathLike) else v for k, v in bound.items()})
+
+  def resume_values(self, given: dict[str, Any], recorded: dict[str, Any],
+                    run_id: str, override: bool
+                    ) -> tuple[dict[str, Any], list[str]]:
+    """The values to resume run `run_id` with: the ones it recorded
+    (`recorded`, its configuration's parameters), and those `given` now,
+    which must equal them unless `override`. Returns the values and, when
+    overriding, one line per change."""
+    values = {name: value for name, value in recorded.items()
+              if name in self.parameters and value != REDACTED}
+    changes = [f'{name}: the run being resumed used {recorded[name]!r}, '
+               f'you gave {value!r}' for name, value in given.items()
+               if name in values and _json(value) != values[name]]
+    if changes and not override:
+      raise PipelineDefinitionError(
+          f'{self.where} --resume', f'run {run_id}, the run being resumed, '
+          'used other parameter values:\n    ' + '\n    '.join(changes),
+          fix='drop those --set (--resume alone resumes with the values '
+          'that run used), or add --override to resume with yours '
+          'deliberately')
+    values.update(given)
+    return values, changes
+
+
+def _json(value: Any) -> Any:
+  return os.fspath(value) if isinstance(value, os.PathLike) else value
 
 
 def parameters_of(factory: Callable[..., Any]) -> dict[str, Parameter]:

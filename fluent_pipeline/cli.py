@@ -159,6 +159,8 @@ def main(argv: Optional[list[str]] = None) -> int:
   except errors.PipelineRunError as e:
     print(f'error: {e}', file=sys.stderr)
     return 1
+  except KeyboardInterrupt as e:  # the run said what stopped and how to go on
+    return 143 if e.args == ('SIGTERM',) else 130  # 128 + the signal
 
 
 def _pipeline_def(file: str, args, extra: list[str],

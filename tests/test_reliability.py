@@ -8,6 +8,7 @@ import hashlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,7 +18,13 @@ import fault_pipeline
 import pytest
 from conftest import TAXI_MODULE
 
-from fluent_pipeline import DataValidationError, PipelineDef, PipelineRunError
+from fluent_pipeline import (
+    DataValidationError,
+    PipelineDef,
+    PipelineRunError,
+    read_run,
+    runs,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -238,8 +245,22 @@ def test_killed_trainer_resumes_from_cache_and_keeps_pushed_models(
       'tfx.components.trainer.component.Trainer')]
   killed = [e for e in trainer_runs if e.last_known_state == e.RUNNING]
   assert len(killed) == 1
+  # The run does not read as running forever: its process is gone.
+  killed_run = runs(pdef)[0]
+  assert killed_run.states['Trainer'] == 'ABANDONED', killed_run.states
+  assert killed_run.component('Trainer').error == (
+      f'abandoned: its process ({proc.pid} on {socket.gethostname()}) ended '
+      'without finishing the run')
 
   again = pdef.run()
+  # The next run closed the abandoned execution in ML Metadata; the killed
+  # run still reads as abandoned.
+  [closed] = store.get_executions_by_id([killed[0].id])
+  assert closed.last_known_state == closed.CANCELED
+  assert read_run(pdef, killed_run.run_id).states['Trainer'] == 'ABANDONED'
+  assert not any(e.last_known_state == e.RUNNING for e in
+                 store.get_executions_by_type(
+                     'tfx.components.trainer.component.Trainer'))
   for node_id in ('CsvExampleGen', 'StatisticsGen', 'SchemaGen', 'Transform'):
     assert again.states[node_id] == 'CACHED', again.states
   assert again.states['Trainer'] == 'COMPLETE'

@@ -11,14 +11,16 @@ import contextlib
 import datetime
 import logging
 import os
+import signal
 import sys
-import tempfile
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 from fluent_pipeline import _paths, errors
 from fluent_pipeline.dsl import configuration, tfx_v1, wiring
 from fluent_pipeline.orchestration import diagnose, logs
+from fluent_pipeline.recorded import owner
 from fluent_pipeline.usercode import code_location
 
 # TFX pip-installs each user-code wheel (Transform, Trainer, Tuner) into a
@@ -120,8 +122,6 @@ def run(pipeline_def, runner=None, *, verbose: bool = False,
           'run()', f'partial runs need LocalDagRunner or BeamDagRunner, not '
           f'{type(runner).__name__}', fix='drop from_step/to_step/only/resume')
     return runner.run(pipeline)
-  from tfx.dsl.compiler import constants
-  from tfx.orchestration.portable import runtime_parameter_utils, tfx_runner
   sqlite = pipeline.metadata_connection_config.sqlite.filename_uri
   if _paths.is_uri(sqlite):
     raise errors.PipelineDefinitionError(
@@ -134,10 +134,29 @@ def run(pipeline_def, runner=None, *, verbose: bool = False,
   if resume:
     _check_resume(pipeline_def, pipeline, override)
   run_id = new_run_id()
-  log_path = os.path.join(_log_folder(pipeline_def), f'run-{run_id}.log')
+  folder = _log_folder(pipeline_def)
+  log_path = os.path.join(folder, f'run-{run_id}.log')
+  _close_abandoned(pipeline, folder)
+  claimed = owner.claim(folder, run_id)
+  try:
+    return _run_claimed(pipeline_def, runner, pipeline, nodes_by_call, run_id,
+                        log_path, verbose, partial,
+                        (from_step, to_step, only, resume))
+  finally:
+    owner.release(claimed)
+
+
+def _run_claimed(pipeline_def, runner, pipeline, nodes_by_call, run_id: str,
+                 log_path: str, verbose: bool, partial: bool, steps) -> Any:
+  """run() once this process is recorded as the run's owner."""
+  from tfx.dsl.compiler import constants
+  from tfx.orchestration.portable import runtime_parameter_utils, tfx_runner
+  from_step, to_step, only, resume = steps
+  plan = pipeline_def._plan
   progress = None
   try:
-    with logs.quiet_run(log_path, verbose,
+    with _terminated_as_interrupt(), \
+        logs.quiet_run(log_path, verbose,
                          secrets=configuration.secrets_of(plan)) as progress, \
         user_code_pip_env():
       ir = tfx_runner._make_pipeline_proto(pipeline)
@@ -149,6 +168,20 @@ def run(pipeline_def, runner=None, *, verbose: bool = False,
                                    to_step, only, resume)
       runner.run_with_ir(ir, run_options=options)
   except errors.PipelineDefinitionError:
+    raise
+  except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (see above)
+    running = progress.running if progress else None
+    what = f'{running} of run {run_id}' if running else f'run {run_id}'
+    signal_name = e.args[0] if e.args else 'Ctrl-C'
+    try:
+      _close(pipeline, run_id, f'interrupted ({signal_name}) during '
+             f'{running or "the start of the run"}')
+    except Exception as close_error:  # the interrupt is what matters
+      logging.getLogger(__name__).warning(
+          'could not close the interrupted run %s in ML Metadata (%s)',
+          run_id, close_error)
+    print(f'interrupted: {what}; resume it with run(resume=True) or '
+          '`fluent-pipeline run FILE --resume`', file=sys.stderr)
     raise
   except Exception as e:
     running = progress.running if progress else None
@@ -248,13 +281,70 @@ def resumed_run(pipeline_def):
 
 
 def _log_folder(pipeline_def) -> str:
-  """<pipeline root>/logs; for a remote root, a local folder (the log is
-  written while the run goes, line by line)."""
-  root = pipeline_def.pipeline_root
-  if _paths.is_uri(root):
-    return os.path.join(tempfile.gettempdir(), 'fluent_pipeline_logs',
-                        pipeline_def.name)
-  return os.path.join(root, 'logs')
+  """Where the run's log (and its owner record) go: owner.logs_folder."""
+  return owner.logs_folder(pipeline_def.pipeline_root, pipeline_def.name)
+
+
+@contextlib.contextmanager
+def _terminated_as_interrupt() -> Iterator[None]:
+  """SIGTERM raises KeyboardInterrupt('SIGTERM') in the main thread, so a
+  terminated run ends as an interrupted one: said, and closed in ML
+  Metadata. (Only the main thread may set a handler; elsewhere, TFX's.)"""
+  if threading.current_thread() is not threading.main_thread():
+    yield
+    return
+
+  def terminated(signum, frame):
+    del signum, frame
+    raise KeyboardInterrupt('SIGTERM')
+  previous = signal.signal(signal.SIGTERM, terminated)
+  try:
+    yield
+  finally:
+    signal.signal(signal.SIGTERM, previous)
+
+
+def _close(pipeline, run_id: str, message: str) -> int:
+  """Closes the executions of run `run_id` that are still RUNNING (or NEW)
+  as CANCELED, with `message` as their result; returns how many."""
+  from ml_metadata import metadata_store
+  from tfx.orchestration.portable.mlmd import execution_lib
+  from tfx.proto.orchestration import execution_result_pb2
+  store = metadata_store.MetadataStore(pipeline.metadata_connection_config)
+  run = store.get_context_by_type_and_name('pipeline_run', run_id)
+  if run is None:
+    return 0
+  left = [e for e in store.get_executions_by_context(run.id)
+          if e.last_known_state in (e.RUNNING, e.NEW)]
+  for execution in left:
+    execution.last_known_state = execution.CANCELED
+    execution_lib.set_execution_result(
+        execution_result_pb2.ExecutionResult(code=1,  # CANCELLED
+                                             result_message=message),
+        execution)
+  if left:
+    store.put_executions(left)
+  return len(left)
+
+
+def _close_abandoned(pipeline, folder: str) -> None:
+  """Before a run: the runs of this pipeline whose process died (an owner
+  record left behind, naming a process of this host that has ended) have
+  their executions closed in ML Metadata, so they end."""
+  if not os.path.isdir(folder):
+    return
+  for name in sorted(os.listdir(folder)):
+    if not (name.startswith('run-') and name.endswith('.owner.json')):
+      continue
+    run_id = name[len('run-'):-len('.owner.json')]
+    reason = owner.abandoned(folder, run_id)
+    if reason:
+      closed = _close(pipeline, run_id, reason)
+      owner.forget(folder, run_id)
+      if closed:
+        logging.getLogger(__name__).warning(
+            'run %s was abandoned (%s); its %d unfinished executions are '
+            'closed', run_id, reason, closed)
 
 
 def _partial_options(ir, pipeline, nodes_by_call, from_step, to_step, only,

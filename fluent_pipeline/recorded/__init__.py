@@ -7,5 +7,7 @@ lists them.)
 - `history`: `runs`, `read_run`, `diff` over a pipeline's store;
 - `diff`: what differs between two runs (configuration, code, metrics);
 - `replay`: `PipelineDef.from_run`, the chain rebuilt from a run's
-  configuration.
+  configuration;
+- `owner`: the process running a run, so a run whose process died reads
+  as ABANDONED.
 """

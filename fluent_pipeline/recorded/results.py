@@ -9,12 +9,14 @@ import datetime
 import difflib
 import functools
 import json
+import os
 import re
 import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Optional
 
 from fluent_pipeline import _paths
+from fluent_pipeline.recorded import owner
 
 if TYPE_CHECKING:  # ML Metadata's types, for annotations only
   from ml_metadata.metadata_store import MetadataStore as Store
@@ -293,6 +295,8 @@ def collect_run(store: 'Store', run: 'Context', pipeline_name: str,
                           execution.create_time_since_epoch) / 1000.0),
         outputs=outputs, execution_id=execution.id,
         error=_execution_error(execution)))
+  _mark_abandoned(components, owner.abandoned(
+      owner.logs_folder(pipeline_root, pipeline_name), run_id_of(run)))
   result_edges = _edges(executions, events, nodes)
   if executions:
     seconds = (max(e.last_update_time_since_epoch for e in executions) -
@@ -306,7 +310,8 @@ def collect_run(store: 'Store', run: 'Context', pipeline_name: str,
           run.create_time_since_epoch / 1000.0),
       seconds=max(0.0, seconds), edges=result_edges)
   result.configuration = _read_configuration(result)
-  log = _paths.join(pipeline_root, 'logs', f'run-{result.run_id}.log')
+  log = os.path.join(owner.logs_folder(pipeline_root, pipeline_name),
+                     f'run-{result.run_id}.log')
   if not _paths.is_uri(log) and _paths.exists(log):
     result.log_path = log
   _read_outcomes(store, result, details)
@@ -316,10 +321,24 @@ def collect_run(store: 'Store', run: 'Context', pipeline_name: str,
 EXECUTION_RESULT = '__execution_result__'  # TFX's execution_lib key
 
 
+def _mark_abandoned(components: list[ComponentRun],
+                    reason: Optional[str]) -> None:
+  """ABANDONED: a component left RUNNING (or NEW) by a process that died
+  (`reason`, from the run's owner record), or one closed since for that
+  reason (its recorded result says so)."""
+  for component in components:
+    if reason and component.state in ('RUNNING', 'NEW'):
+      component.state, component.error = owner.ABANDONED, reason
+    elif component.state == 'CANCELED' and (component.error or '').startswith(
+        owner.ABANDONED_PREFIX):
+      component.state = owner.ABANDONED
+
+
 def _execution_error(execution: 'Execution') -> Optional[str]:
   """The result message TFX (or fluent_pipeline's runner) recorded on a
-  failed execution: ExecutionResult JSON under '__execution_result__'."""
-  if execution.last_known_state != 4:  # FAILED
+  failed or cancelled execution: ExecutionResult JSON under
+  '__execution_result__'."""
+  if execution.last_known_state not in (4, 6):  # FAILED, CANCELED
     return None
   value = execution.custom_properties.get(EXECUTION_RESULT)
   if value is None or not value.string_value:

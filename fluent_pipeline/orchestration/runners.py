@@ -211,31 +211,41 @@ def _record_failure(pipeline, run_id: str, message: str) -> None:
   report and `fluent-pipeline show` say it later. TFX records nothing when
   an executor raises; a result already there is kept."""
   try:
-    from ml_metadata import metadata_store
-    from tfx.orchestration.portable.mlmd import execution_lib
-    from tfx.proto.orchestration import execution_result_pb2
-
     from fluent_pipeline.recorded import results
-    store = metadata_store.MetadataStore(pipeline.metadata_connection_config)
-    run = store.get_context_by_type_and_name('pipeline_run', run_id)
-    if run is None:
-      return
-    failed = [e for e in store.get_executions_by_context(run.id)
-              if e.last_known_state == e.FAILED and
-              results.EXECUTION_RESULT not in e.custom_properties]
-    for execution in failed:
-      execution_lib.set_execution_result(
-          execution_result_pb2.ExecutionResult(code=2,  # UNKNOWN
-                                               result_message=message),
-          execution)
-    if failed:
-      store.put_executions(failed)
+    _set_result(pipeline, run_id, message, code=2,  # UNKNOWN
+                pick=lambda e: e.last_known_state == e.FAILED and
+                results.EXECUTION_RESULT not in e.custom_properties)
   except Exception as e:  # whatever it is, the run's failure is raised
     # The failure is still raised; only its record in ML Metadata is lost,
     # so the run's report and `fluent-pipeline show` will not say why.
     logging.getLogger(__name__).warning(
         'could not record why run %s failed in ML Metadata (%s: %s); the '
         "run's report will not say why", run_id, type(e).__name__, e)
+
+
+def _set_result(pipeline, run_id: str, message: str, *, code: int, pick,
+                cancel: bool = False) -> int:
+  """Records `message` as the result (TFX's ExecutionResult, `code`) of the
+  executions of run `run_id` that `pick` selects, CANCELED first when
+  `cancel`; returns how many."""
+  from ml_metadata import metadata_store
+  from tfx.orchestration.portable.mlmd import execution_lib
+  from tfx.proto.orchestration import execution_result_pb2
+  store = metadata_store.MetadataStore(pipeline.metadata_connection_config)
+  run = store.get_context_by_type_and_name('pipeline_run', run_id)
+  if run is None:
+    return 0
+  chosen = [e for e in store.get_executions_by_context(run.id) if pick(e)]
+  for execution in chosen:
+    if cancel:
+      execution.last_known_state = execution.CANCELED
+    execution_lib.set_execution_result(
+        execution_result_pb2.ExecutionResult(code=code,
+                                             result_message=message),
+        execution)
+  if chosen:
+    store.put_executions(chosen)
+  return len(chosen)
 
 
 def _check_resume(pipeline_def, pipeline, override: bool) -> None:
@@ -307,24 +317,9 @@ def _terminated_as_interrupt() -> Iterator[None]:
 def _close(pipeline, run_id: str, message: str) -> int:
   """Closes the executions of run `run_id` that are still RUNNING (or NEW)
   as CANCELED, with `message` as their result; returns how many."""
-  from ml_metadata import metadata_store
-  from tfx.orchestration.portable.mlmd import execution_lib
-  from tfx.proto.orchestration import execution_result_pb2
-  store = metadata_store.MetadataStore(pipeline.metadata_connection_config)
-  run = store.get_context_by_type_and_name('pipeline_run', run_id)
-  if run is None:
-    return 0
-  left = [e for e in store.get_executions_by_context(run.id)
-          if e.last_known_state in (e.RUNNING, e.NEW)]
-  for execution in left:
-    execution.last_known_state = execution.CANCELED
-    execution_lib.set_execution_result(
-        execution_result_pb2.ExecutionResult(code=1,  # CANCELLED
-                                             result_message=message),
-        execution)
-  if left:
-    store.put_executions(left)
-  return len(left)
+  return _set_result(pipeline, run_id, message, code=1,  # CANCELLED
+                     pick=lambda e: e.last_known_state in (e.RUNNING, e.NEW),
+                     cancel=True)
 
 
 def _close_abandoned(pipeline, folder: str) -> None:

@@ -346,6 +346,8 @@ def runs_table(found) -> str:
     if failed:
       steps += f' ({", ".join(failed)})'
     metrics = ' '.join(f'{k}={v:.4g}' for k, v in sorted(run.metrics.items()))
+    if 'metrics' in run.unreadable:  # `show RUN_ID` says why
+      metrics = (metrics + ' ' if metrics else '') + '(unreadable)'
     blessed = {None: '-', True: 'yes', False: 'no'}[run.blessed]
     rows.append((run.run_id,
                  run.started.strftime('%Y-%m-%d %H:%M:%S') if run.started

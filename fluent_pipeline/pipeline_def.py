@@ -61,6 +61,11 @@ class PipelineDef(Chain):
     """
     from fluent_pipeline.recorded import history, replay
     result = history.read_run(root, run_id)
+    if 'configuration' in result.unreadable:
+      raise PipelineDefinitionError(
+          'from_run', f'the configuration of run {result.run_id} cannot be '
+          f"read: {result.unreadable['configuration']}",
+          fix='restore the file, or pick another run')
     if result.configuration is None:
       raise PipelineDefinitionError(
           'from_run', f'run {result.run_id} recorded no configuration '

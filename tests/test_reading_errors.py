@@ -86,6 +86,10 @@ def test_corrupt_metrics_say_why_instead_of_none(tmp_path):
   reason = listed[0].unreadable['metrics']
   assert reason.startswith('DataLossError: ') and evaluation in reason
   assert f'evaluation: metrics unavailable: {reason}' in str(listed[0])
+  # the run table marks the run, which `show` then explains
+  from fluent_pipeline import cli
+  row = cli.runs_table(listed).splitlines()[1]
+  assert '(unreadable)' in row
 
 
 def test_an_unreadable_validation_says_why_the_model_is_not_blessed(

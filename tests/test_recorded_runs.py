@@ -10,7 +10,7 @@ import sqlite3
 
 import pytest
 
-from fluent_pipeline import PipelineDef, read_run, runs
+from fluent_pipeline import PipelineDef, PipelineDefinitionError, read_run, runs
 from fluent_pipeline.cli import main
 
 RECORDED = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'data',
@@ -20,10 +20,13 @@ RECORDED_AT = '/tmp/fluent_pipeline_recorded'  # where it was made
 
 @pytest.fixture(scope='module')
 def recorded(tmp_path_factory):
-  """The recorded tree, moved to a temporary folder: its paths (artifact
-  URIs, exec properties, the configuration) are rewritten to the new place,
-  as moving a pipeline root would."""
-  where = str(tmp_path_factory.mktemp('recorded'))
+  return _relocated(str(tmp_path_factory.mktemp('recorded')))
+
+
+def _relocated(where: str) -> str:
+  """The recorded tree, moved to `where`: its paths (artifact URIs, exec
+  properties, the configuration) are rewritten to the new place, as moving
+  a pipeline root would. Returns the pipeline's directory."""
   shutil.copytree(RECORDED, where, dirs_exist_ok=True)
   store = os.path.join(where, 'runs', 'recorded', 'metadata.sqlite')
   with sqlite3.connect(store) as db:
@@ -99,3 +102,22 @@ def test_from_run_rebuilds_the_chain_with_its_user_code(recorded):
   assert config['steps'] == recorded_config['steps']
   assert config['user_code'].keys() == recorded_config['user_code'].keys()
   assert config['source'] == recorded_config['source']
+
+
+def test_an_unreadable_configuration_is_named_not_fatal(tmp_path):
+  """One run whose configuration file is damaged still lists, says why it
+  has no configuration, and from_run refuses it naming the reason."""
+  root = _relocated(str(tmp_path))
+  path = os.path.join(root, 'PipelineConfigurationGen', 'configuration', '2',
+                      'configuration.json')
+  with open(path, 'w', encoding='utf-8') as f:
+    f.write('{"format": 1, "pipeline": ')  # cut short
+  with pytest.warns(UserWarning, match='configuration'):
+    [run] = runs(root)
+  assert run.configuration is None
+  assert run.unreadable['configuration'].startswith('JSONDecodeError: ')
+  assert '  configuration: unavailable: JSONDecodeError: ' in str(run)
+  with pytest.raises(PipelineDefinitionError,
+                     match='the configuration of run 20261202-063430.441481 '
+                     'cannot be read: JSONDecodeError'):
+    PipelineDef.from_run('latest', root)

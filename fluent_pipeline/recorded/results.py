@@ -190,6 +190,9 @@ class RunResult:
                       + self.unreadable['failed thresholds']))
     if self.infra_blessed is not None:
       found.append(('serving check', _serving_line(self)))
+    for what in ('serving check', 'configuration'):
+      if what in self.unreadable:
+        found.append((what, 'unavailable: ' + self.unreadable[what]))
     if self.pushed_model:
       found.append(('pushed model', self.pushed_model))
     elif 'Pusher' in self.states:
@@ -374,12 +377,18 @@ def _edges(executions: Sequence['Execution'], events: Sequence['Event'],
 
 
 def _read_configuration(result: RunResult) -> Optional[dict[str, Any]]:
+  """The run's configuration; None when it recorded none, and when its file
+  cannot be read, which is then recorded on the run (`unreadable`) and
+  warned, so one bad run never stops a listing of all of them."""
   from fluent_pipeline.dsl import configuration
   for c in result.components:
     for uri in c.outputs.get('configuration', []):
       path = _paths.join(uri, configuration.FILE_NAME)
-      if _paths.exists(path):
-        return json.loads(_paths.read_text(path))
+      try:
+        if _paths.exists(path):
+          return json.loads(_paths.read_text(path))
+      except _paths.read_errors() as e:
+        _unreadable(result, 'configuration', path, e)
   return None
 
 
@@ -477,8 +486,11 @@ def _read_outcomes(store: 'Store', result: RunResult,
         result.infra_blessed = _paths.exists(_paths.join(uri,
                                                          'INFRA_BLESSED'))
         measurements = _paths.join(uri, 'measurements.json')
-        if _paths.exists(measurements):
-          result.serving = json.loads(_paths.read_text(measurements))
+        try:
+          if _paths.exists(measurements):
+            result.serving = json.loads(_paths.read_text(measurements))
+        except _paths.read_errors() as e:
+          _unreadable(result, 'serving check', measurements, e)
     for artifact_uri in c.outputs.get('pushed_model', []):
       pushed = _pushed_destination(store, artifact_uri)
       if pushed:

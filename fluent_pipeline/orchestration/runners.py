@@ -132,7 +132,7 @@ def run(pipeline_def, runner=None, *, verbose: bool = False,
   if sqlite:
     os.makedirs(os.path.dirname(os.path.abspath(sqlite)), exist_ok=True)
   if resume:
-    _check_resume(pipeline_def, pipeline, override)
+    _check_resume(pipeline_def, override)
   run_id = new_run_id()
   folder = _log_folder(pipeline_def)
   log_path = os.path.join(folder, f'run-{run_id}.log')
@@ -248,26 +248,19 @@ def _set_result(pipeline, run_id: str, message: str, *, code: int, pick,
   return len(chosen)
 
 
-def _check_resume(pipeline_def, pipeline, override: bool) -> None:
+def _check_resume(pipeline_def, override: bool) -> None:
   """Before anything runs: the chain resuming a run must be that run's
   (parameters, source, step arguments), or `override` says to change it,
   which is then said on stderr."""
-  from ml_metadata import metadata_store
-
   from fluent_pipeline.orchestration import partial
-  from fluent_pipeline.recorded import results
-  store = metadata_store.MetadataStore(pipeline.metadata_connection_config)
-  name = pipeline.pipeline_info.pipeline_name
-  base = partial.run_to_resume(store, name)
+  base = resumed_run(pipeline_def)
   if base is None:
     return  # resume_from says there is nothing to resume
-  recorded = results.collect_run(store, base, name,
-                                 pipeline_def.pipeline_root,
-                                 details=False).configuration
   current = configuration.build(pipeline_def._plan, {}, runner=None)
-  changes = partial.resume_changes(recorded, current, base.name, override)
+  changes = partial.resume_changes(base.configuration, current, base.run_id,
+                                   override)
   if changes:
-    print(f'note: resuming run {base.name} with changes (override):\n  '
+    print(f'note: resuming run {base.run_id} with changes (override):\n  '
           + '\n  '.join(changes), file=sys.stderr)
 
 

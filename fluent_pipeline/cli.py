@@ -185,7 +185,7 @@ def _is_file(target: Optional[str]) -> bool:
 
 
 def _store(args, target: Optional[str] = None):
-  """What runs.history takes: a PipelineDef or a directory."""
+  """What recorded.history takes: a PipelineDef or a directory."""
   if getattr(args, 'pipeline_file', None):
     return _pipeline_def(args.pipeline_file, args, [])
   if _is_file(target):

@@ -268,9 +268,9 @@ def resume_differences(recorded: Mapping[str, Any], current: Mapping[str, Any]
   before = recorded.get('parameters') or {}
   after = current.get('parameters') or {}
   for name in before:
-    if name in after and not _same(before[name], after[name]):
+    if name in after and before[name] != after[name]:
       found.append((f'parameter {name}', before[name], after[name]))
-  if not _same(recorded.get('source'), current.get('source')):
+  if recorded.get('source') != current.get('source'):
     found.append(('source', recorded.get('source'), current.get('source')))
   before_steps = recorded.get('steps') or {}
   after_steps = current.get('steps') or {}
@@ -284,14 +284,10 @@ def resume_differences(recorded: Mapping[str, Any], current: Mapping[str, Any]
     for name in list(args_before) + [n for n in args_after
                                      if n not in args_before]:
       a, b = args_before.get(name), args_after.get(name)
-      if _uncomparable(a) or _uncomparable(b) or _same(a, b):
+      if _uncomparable(a) or _uncomparable(b) or a == b:
         continue
       found.append((f'{key}.{name}', a, b))
   return found
-
-
-def _same(a: Any, b: Any) -> bool:
-  return bool(a == b)
 
 
 def _uncomparable(value: Any) -> bool:

@@ -129,8 +129,8 @@ class PipelineFile:
           fix='return the chain (PipelineDef(...)...)')
     bound = {p.name: values.get(p.name, p.default)
              for p in self.parameters.values()}
-    return made.with_parameters(**{k: os.fspath(v) if isinstance(
-        v, os.PathLike) else v for k, v in bound.items()})
+    return made.with_parameters(**{k: _as_recorded(v)
+                                    for k, v in bound.items()})
 
   def resume_values(self, given: dict[str, Any], recorded: dict[str, Any],
                     run_id: str, override: bool
@@ -143,7 +143,7 @@ class PipelineFile:
               if name in self.parameters and value != REDACTED}
     changes = [f'{name}: the run being resumed used {recorded[name]!r}, '
                f'you gave {value!r}' for name, value in given.items()
-               if name in values and _json(value) != values[name]]
+               if name in values and _as_recorded(value) != values[name]]
     if changes and not override:
       raise PipelineDefinitionError(
           f'{self.where} --resume', f'run {run_id}, the run being resumed, '
@@ -155,7 +155,8 @@ class PipelineFile:
     return values, changes
 
 
-def _json(value: Any) -> Any:
+def _as_recorded(value: Any) -> Any:
+  """A parameter's value as the configuration records it (a path as str)."""
   return os.fspath(value) if isinstance(value, os.PathLike) else value
 
 

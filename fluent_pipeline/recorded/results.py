@@ -298,8 +298,10 @@ def collect_run(store: 'Store', run: 'Context', pipeline_name: str,
                           execution.create_time_since_epoch) / 1000.0),
         outputs=outputs, execution_id=execution.id,
         error=_execution_error(execution)))
+  unfinished = any(c.state in ('RUNNING', 'NEW') for c in components)
   _mark_abandoned(components, owner.abandoned(
-      owner.logs_folder(pipeline_root, pipeline_name), run_id_of(run)))
+      owner.logs_folder(pipeline_root, pipeline_name), run_id_of(run))
+                  if unfinished else None)
   result_edges = _edges(executions, events, nodes)
   if executions:
     seconds = (max(e.last_update_time_since_epoch for e in executions) -

@@ -239,3 +239,25 @@ def test_repr_masks_a_secret_in_any_mapping(start):
       {'api_token': secret}))
   assert secret not in repr(pdef)
   assert "'api_token': '***'" in repr(pdef)
+
+
+def test_a_python_call_of_create_pipeline_records_its_parameters(tmp_path):
+  """`create_pipeline(epochs=3)` from Python records its arguments, as
+  `fluent-pipeline run FILE --set epochs=3` does; any other function, or an
+  argument no command line could give, records nothing."""
+  marker = object()
+
+  def create_pipeline(data, root=tmp_path, epochs: int = 2, extra=marker,
+                      *, fast: bool = True):
+    return PipelineDef('p', root=root).from_csv(data)
+
+  def make(data):
+    return PipelineDef('p', root=tmp_path).from_csv(data)
+
+  made = create_pipeline(str(tmp_path), epochs=3)
+  assert dict(made._plan.parameters) == {'data': str(tmp_path), 'root': str(tmp_path),
+                             'epochs': 3, 'fast': True}
+  assert not make(str(tmp_path))._plan.parameters
+  assert not PipelineDef('p', root=tmp_path)._plan.parameters
+  # with_parameters still has the last word.
+  assert made.with_parameters(epochs=4)._plan.parameters['epochs'] == 4

@@ -136,14 +136,19 @@ def test_the_same_file_imported_from_python_hits_the_cli_runs_cache(
           'import history_pipeline\n'
           f'result = history_pipeline.create_pipeline({project.data!r}, '
           f'{project.root!r}, train_steps=40).run()\n'
-          'print("STATES", json.dumps(result.states))\n')
+          'print("STATES", json.dumps(result.states))\n'
+          'print("PARAMETERS", json.dumps(result.parameters))\n')
   done = subprocess.run([sys.executable, '-c', code], capture_output=True,
                         text=True, timeout=900, check=True)
-  states = json.loads(done.stdout.split('STATES ', 1)[1])
+  states = json.loads(done.stdout.split('STATES ', 1)[1].splitlines()[0])
   for node in UPSTREAM + ('Trainer', 'Evaluator'):
     assert states[node] == 'CACHED', states
-  # Only the configuration is new: run from Python, it has no parameters.
-  assert states[CONFIG] == 'COMPLETE'
+  # create_pipeline's arguments are recorded as the CLI records them, so
+  # even the configuration comes from the CLI run's cache.
+  parameters = json.loads(done.stdout.split('PARAMETERS ', 1)[1])
+  assert parameters == {'data': project.data, 'root': project.root,
+                        'train_steps': 40, 'cache': True, 'fail': False}
+  assert states[CONFIG] == 'CACHED'
 
 
 def test_from_run_reproduces_a_run_from_cache(project, two_runs):

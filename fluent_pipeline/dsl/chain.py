@@ -23,7 +23,13 @@ from google.protobuf import message
 from fluent_pipeline import _paths
 from fluent_pipeline.dsl import inputs, protos
 from fluent_pipeline.dsl.inputs import ProtoArg, ProtoLike, StrPath
-from fluent_pipeline.dsl.plan import Plan, Step, _Latest, latest
+from fluent_pipeline.dsl.plan import (
+  Plan,
+  Step,
+  _Latest,
+  factory_arguments,
+  latest,
+)
 from fluent_pipeline.errors import PipelineDefinitionError
 
 if TYPE_CHECKING:  # never imported at run time: TFX loads only when needed
@@ -96,7 +102,8 @@ class Chain:
           fix="use letters, digits, '_', '-' or '.', starting with a letter "
           "or digit, e.g. PipelineDef('taxi')")
     root = _paths.absolute(root)  # a remote root (gs://, s3://) stays as given
-    self._plan = Plan(name=name, root=root)
+    self._plan = Plan(name=name, root=root,
+                      parameters=factory_arguments())
 
   # ----------------------------------------------------------------- plumbing
   def _with(self: _C, plan: Plan) -> _C:

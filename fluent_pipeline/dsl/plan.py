@@ -5,6 +5,8 @@ calls can come in any order and a shared prefix can seed several variants.
 """
 
 import dataclasses
+import os
+import sys
 import types
 from collections.abc import Mapping
 from typing import Any, Optional
@@ -38,6 +40,36 @@ class _Latest:
 
 
 latest = _Latest()
+
+# The function a pipeline file defines to make its pipeline (the CLI's
+# default); the arguments it was called with are the run's parameters.
+FACTORY_NAME = 'create_pipeline'
+_SIMPLE = (type(None), bool, int, float, str)
+
+
+def factory_arguments() -> Mapping[str, Any]:
+  """The arguments of the `create_pipeline(...)` call making this chain, when
+  `PipelineDef(...)` is called directly inside one: a Python call
+  `create_pipeline(epochs=3)` records its parameters as `fluent-pipeline run
+  FILE --set epochs=3` does. Only values a command line could give (None,
+  bool, int, float, str, paths) are recorded; any other argument is a step
+  argument the configuration records where it is used."""
+  frame = sys._getframe(1)
+  while frame is not None and frame.f_globals.get(
+      '__name__', '').split('.')[0] == 'fluent_pipeline':
+    frame = frame.f_back
+  if frame is None or frame.f_code.co_name != FACTORY_NAME:
+    return _EMPTY
+  code = frame.f_code
+  names = code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]
+  found = {}
+  for name in names:
+    value = frame.f_locals.get(name)
+    if isinstance(value, os.PathLike):
+      value = os.fspath(value)
+    if isinstance(value, _SIMPLE):
+      found[name] = value
+  return types.MappingProxyType(found)
 
 
 def is_reshape(kind: str) -> bool:

@@ -88,6 +88,19 @@ def _fmt(value) -> str:
   return str(value)
 
 
+def _parts_measured(results: dict) -> str:
+  """When `--parts` re-measured some parts, when each part was measured."""
+  measured = results.get('parts_measured') or {}
+  if len(set(measured.values())) < 2:
+    return ''
+  again = results.get('last_parts_seconds', {})
+  return (' Parts were measured on different days (`bench/run.py --parts`): '
+          + ', '.join(f'{part} {day}' for part, day in sorted(
+              measured.items())) + (
+          f'; the last re-measurement ({", ".join(again["parts"])}) took '
+          f'{again["seconds"]} s.' if again else '.'))
+
+
 def write(results: dict, docs_dir: str, chart: bool = True) -> None:
   """BENCHMARKS.md, and the PNG chart unless chart=False (matplotlib)."""
   os.makedirs(docs_dir, exist_ok=True)
@@ -135,7 +148,8 @@ def write(results: dict, docs_dir: str, chart: bool = True) -> None:
       f'Machine: {results["machine"]}. End-to-end figures are the median of '
       f'{results["repeats_e2e"]} run(s) each (`--repeats N` for more); '
       'build figures the median of 20, import and --help of 5. '
-      f'The whole benchmark took {results["bench_seconds"]} s.',
+      f'The whole benchmark took {results["bench_seconds"]} s.'
+      + _parts_measured(results),
       '',
       'The workload is TFX\'s own taxi pipeline (taxi_pipeline_native_keras: '
       '15,000 trips, 1,000 train and 150 eval steps, its module file) '

@@ -230,70 +230,11 @@ def machine() -> str:
           f'Python {platform.python_version()}')
 
 
-def main() -> int:
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument('--repeats', type=int, default=3,
-                      help='end-to-end repeats, interleaved (each takes minutes)')
-  parser.add_argument('--quick', action='store_true',
-                      help='smaller data and fewer sizes (a smoke run)')
-  args = parser.parse_args()
-  work = tempfile.mkdtemp(prefix='fluent-bench-')
-  log(f'work dir: {work}')
-  started = time.perf_counter()
-
-  log('import and --help ...')
-  import_seconds = timed_subprocess(
-      [sys.executable, '-c', 'import fluent_pipeline'], 5)
-  import_tfx_seconds = timed_subprocess(
-      [sys.executable, '-c', 'import tfx.v1'], 5)
-  cli = os.path.join(os.path.dirname(sys.executable), 'fluent-pipeline')
-  help_each = {command or '--help': timed_subprocess(
-      [cli, *([command] if command else []), '--help'], 5)
-                for command in ('', 'run', 'show', 'runs', 'diff', 'compile',
-                                'export')}
-  help_seconds = max(help_each.values())  # the slowest --help
-
-  log('build + compile ...')
-  build = bench_build(20)
-
-  data_dir = scaled_data(work, 1)
-  if args.quick:  # a smoke run: a 2,000-row sample
-    with open(os.path.join(data_dir, 'data.csv')) as f:
-      lines = f.readlines()[:2001]
-    with open(os.path.join(data_dir, 'data.csv'), 'w') as f:
-      f.writelines(lines)
-  log('end to end ...')
-  e2e = bench_e2e(work, data_dir, args.repeats)
-
-  log('run history commands ...')
-  history_root = os.path.join(work, 'e2e_fluent_0')  # 3 runs, with metrics
-  history = {
-      'runs': timed_subprocess([cli, 'runs', '--root', history_root], 3),
-      'diff': timed_subprocess(
-          [cli, 'diff', 'latest~2', 'latest', '--root', history_root], 3),
-      'show': timed_subprocess(
-          [cli, 'show', 'latest', '--root', history_root], 3),
-  }
-
-  log('data stage scaling ...')
-  scaling = bench_scaling(work, [1, 4] if args.quick else [1, 4, 16])
-
-  log('dataset steps (FilterExamples, StratifiedSample) vs CsvExampleGen ...')
-  import dataset_steps
-  dataset_step_sizes = dataset_steps.bench_dataset_steps(
-      work, [1, 4] if args.quick else [1, 4, 16])
-
-  log('airflow task start-up ...')
-  import airflow_overhead
-  airflow = airflow_overhead.measure(args.repeats)
-
+def e2e_figures(e2e: dict, repeats: int) -> dict:
+  """The end-to-end figures and ratios, medians over the repeats."""
   med = {k: median_of([r['wall_seconds'] for r in v]) for k, v in e2e.items()}
-  results = {
-      'airflow': airflow,
-      'airflow_task_overhead_seconds': airflow[
-          'airflow_task_overhead_seconds'],
-      'machine': machine(),
-      'repeats_e2e': args.repeats,
+  return {
+      'repeats_e2e': repeats,
       'e2e_seconds': med,
       'e2e_ratio_same_runner': ratio(med['fluent'], med['tfx_local']),
       'e2e_ratio_tfx_defaults': ratio(med['fluent'], med['tfx_defaults']),
@@ -310,23 +251,120 @@ def main() -> int:
       'outside_components_seconds': {
           kind: median_of([r['wall_seconds'] - sum(r['components'].values())
                            for r in runs]) for kind, runs in e2e.items()},
-      'build_ms': build,
-      'build_ratio': ratio(build['fluent'], build['tfx']),
-      'import_seconds': import_seconds,
-      'import_tfx_v1_seconds': import_tfx_seconds,
-      'help_seconds': help_seconds,
-      'help_seconds_each': help_each,
-      'history_command_seconds': history,
       'peak_rss_mb': max(r['peak_rss_mb'] for r in e2e['fluent']),
       'peak_rss_mb_tfx_local': max(r['peak_rss_mb'] for r in e2e['tfx_local']),
-      'scaling': scaling,
-      'dataset_steps': dataset_step_sizes,
       'e2e_all_runs': {k: [r['wall_seconds'] for r in v]
                        for k, v in e2e.items()},
-      'bench_seconds': round(time.perf_counter() - started),
   }
+
+
+PARTS = ('startup', 'build', 'e2e', 'history', 'scaling', 'dataset_steps',
+         'airflow')
+
+
+def main() -> int:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument('--repeats', type=int, default=3,
+                      help='end-to-end repeats, interleaved (each takes minutes)')
+  parser.add_argument('--quick', action='store_true',
+                      help='smaller data and fewer sizes (a smoke run)')
+  parser.add_argument('--parts', default=','.join(PARTS),
+                      help='comma-separated parts to measure again (default: '
+                      'all): ' + ', '.join(PARTS) + '; the others keep their '
+                      'figures from bench/results.json (history needs e2e)')
+  args = parser.parse_args()
+  parts = [p.strip() for p in args.parts.split(',') if p.strip()]
+  unknown = sorted(set(parts) - set(PARTS))
+  if unknown:
+    parser.error(f'unknown part(s) {", ".join(unknown)}; choose from '
+                 + ', '.join(PARTS))
+  if 'history' in parts and 'e2e' not in parts:
+    parser.error('history reads the runs e2e makes: add e2e to --parts')
+  results_path = os.path.join(HERE, 'results.json')
+  results: dict = {}
+  if set(parts) != set(PARTS):  # a partial re-run keeps the other figures
+    with open(results_path) as f:
+      results = json.load(f)
+  # Figures recorded before parts were dated: the last full run's day.
+  measured = dict(results.get('parts_measured') or (
+      {part: results.get('date', '2026-11-29') for part in PARTS}
+      if results else {}))
+  today = time.strftime('%Y-%m-%d')
+  work = tempfile.mkdtemp(prefix='fluent-bench-')
+  log(f'work dir: {work}; parts: {", ".join(parts)}')
+  started = time.perf_counter()
+  cli = os.path.join(os.path.dirname(sys.executable), 'fluent-pipeline')
+
+  if 'startup' in parts:
+    log('import and --help ...')
+    help_each = {command or '--help': timed_subprocess(
+        [cli, *([command] if command else []), '--help'], 5)
+                 for command in ('', 'run', 'show', 'runs', 'diff', 'compile',
+                                 'export')}
+    results.update({
+        'import_seconds': timed_subprocess(
+            [sys.executable, '-c', 'import fluent_pipeline'], 5),
+        'import_tfx_v1_seconds': timed_subprocess(
+            [sys.executable, '-c', 'import tfx.v1'], 5),
+        'help_seconds': max(help_each.values()),  # the slowest --help
+        'help_seconds_each': help_each})
+
+  if 'build' in parts:
+    log('build + compile ...')
+    build = bench_build(20)
+    results.update({'build_ms': build,
+                    'build_ratio': ratio(build['fluent'], build['tfx'])})
+
+  if 'e2e' in parts:
+    data_dir = scaled_data(work, 1)
+    if args.quick:  # a smoke run: a 2,000-row sample
+      with open(os.path.join(data_dir, 'data.csv')) as f:
+        lines = f.readlines()[:2001]
+      with open(os.path.join(data_dir, 'data.csv'), 'w') as f:
+        f.writelines(lines)
+    log('end to end ...')
+    e2e = bench_e2e(work, data_dir, args.repeats)
+    results.update(e2e_figures(e2e, args.repeats))
+
+  if 'history' in parts:
+    log('run history commands ...')
+    history_root = os.path.join(work, 'e2e_fluent_0')  # 3 runs, with metrics
+    results['history_command_seconds'] = {
+        'runs': timed_subprocess([cli, 'runs', '--root', history_root], 3),
+        'diff': timed_subprocess(
+            [cli, 'diff', 'latest~2', 'latest', '--root', history_root], 3),
+        'show': timed_subprocess(
+            [cli, 'show', 'latest', '--root', history_root], 3),
+    }
+
+  if 'scaling' in parts:
+    log('data stage scaling ...')
+    results['scaling'] = bench_scaling(work,
+                                       [1, 4] if args.quick else [1, 4, 16])
+
+  if 'dataset_steps' in parts:
+    log('dataset steps (FilterExamples, StratifiedSample) vs CsvExampleGen ...')
+    import dataset_steps
+    results['dataset_steps'] = dataset_steps.bench_dataset_steps(
+        work, [1, 4] if args.quick else [1, 4, 16])
+
+  if 'airflow' in parts:
+    log('airflow task start-up ...')
+    import airflow_overhead
+    airflow = airflow_overhead.measure(args.repeats)
+    results.update({'airflow': airflow,
+                    'airflow_task_overhead_seconds': airflow[
+                        'airflow_task_overhead_seconds']})
+
+  seconds = round(time.perf_counter() - started)
+  measured.update({part: today for part in parts})
+  results.update({'machine': machine(), 'parts_measured': measured})
+  if set(parts) == set(PARTS):
+    results['bench_seconds'] = seconds
+  else:
+    results['last_parts_seconds'] = {'parts': parts, 'seconds': seconds}
   results['notes'] = notes(results)
-  with open(os.path.join(HERE, 'results.json'), 'w') as f:
+  with open(results_path, 'w') as f:
     json.dump(results, f, indent=2)
   import report
   report.write(results, os.path.join(REPO, 'docs'))
@@ -336,7 +374,7 @@ def main() -> int:
   log('dataset steps: ' + json.dumps([
       {'rows': s['rows'], 'variant': s['variant'],
        'rows_per_second': s['rows_per_second'], 'ratio': s['ratio']}
-      for s in dataset_step_sizes]))
+      for s in results.get('dataset_steps', [])]))
   return 0
 
 

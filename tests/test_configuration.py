@@ -41,18 +41,27 @@ def test_records_every_call_its_arguments_code_and_versions(chain,
   assert train['train_args'] == 100 and train['eval_args'] == 10
   assert config['steps']['infer_schema']['infer_feature_shape'] is True
   assert config['parameters'] == {'train_steps': 100}
-  # The user code: TFX's own content hash (the one in its wheel's name),
-  # and the files it packages, stored once for the steps sharing them.
-  sha = train['run_fn']['user_code']
-  assert config['steps']['preprocess']['preprocessing_fn'] == {
-      'user_code': sha}
-  sources = sorted(f for f in os.listdir(TAXI_DIR) if f.endswith('.py'))
-  assert sha == udf_utils._get_version_hash(TAXI_DIR, sources)
-  code = config['user_code'][sha]
-  assert code['given_as'] == 'module_file'
-  assert code['location'] == TAXI_MODULE
-  with open(TAXI_MODULE) as f:
-    assert code['files']['taxi_utils.py'] == f.read()
+  # The user code: TFX's own content hash (the one in its wheel's name) of
+  # what TFX packages for each step: the module cut down to the code that
+  # step uses, beside the folder's other files as they are.
+  built = chain.with_parameters(train_steps=100).build()
+  shas = {}
+  for call, fn_name, component_id in (
+      ('preprocess', 'preprocessing_fn', 'Transform'),
+      ('train', 'run_fn', 'Trainer')):
+    sha = config['steps'][call][fn_name]['user_code']
+    code = config['user_code'][sha]
+    assert code['given_as'] == 'module_file'
+    assert code['location'] == TAXI_MODULE
+    assert code['sliced']['for'] == fn_name
+    [component] = [c for c in built.components if c.id == component_id]
+    folder = os.path.dirname(component.exec_properties['module_file'])
+    assert sha == udf_utils._get_version_hash(folder, list(code['files']))
+    assert f'def {fn_name}(' in code['files']['taxi_utils.py']
+    with open(os.path.join(TAXI_DIR, 'taxi_data.py')) as f:
+      assert code['files']['taxi_data.py'] == f.read()
+    shas[call] = sha
+  assert shas['preprocess'] != shas['train']
   for package in ('fluent_pipeline', 'tfx', 'tensorflow',
                   'tensorflow_transform', 'tensorflow_model_analysis',
                   'tensorflow_data_validation', 'apache_beam'):

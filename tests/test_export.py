@@ -141,8 +141,9 @@ def test_module_files_and_installed_code_are_referenced(
   ours = exec_properties(exported)
   theirs = exec_properties(original)
   assert ours['Trainer'] == theirs['Trainer']  # the same dotted path
-  assert ours['Transform']['module_file'] == str(
-      project / 'user_modules' / 'taxi_utils.py')
+  # The exported copy of the module is cut down to the same module, at the
+  # same path, as the original's.
+  assert ours['Transform'] == theirs['Transform']
 
 
 def test_source_that_cannot_be_written_out_is_named(tmp_path, taxi_csv_dir):

@@ -50,7 +50,11 @@ def test_all_three_forms_in_one_chain(start, user_pkg):
           .tune(f'{user_pkg}.tuner_fn')
           .train(run_fn))
   n = nodes(compile_ir(pdef.build()))
-  assert params(n['Transform'])['module_file'] == TAXI_MODULE
+  # The module file cut to preprocessing_fn (test_cache_per_function).
+  sliced = params(n['Transform'])['module_file']
+  assert sliced.startswith(os.path.join(
+      pdef.pipeline_root, '_fluent_user_code', 'preprocessing_fn_'))
+  assert os.path.basename(sliced) == os.path.basename(TAXI_MODULE)
   assert params(n['Tuner'])['tuner_fn'] == f'{user_pkg}.tuner_fn'
   generated = params(n['Trainer'])['module_file']
   assert generated.startswith(os.path.join(pdef.pipeline_root,
@@ -163,9 +167,13 @@ def test_module_file_is_checked_by_the_chain(start, tmp_path):
   with pytest.raises(UserCodeError, match=r'^train\(\): .* does not define '
                      'run_fn'):
     start.train(str(module)).build()
-  built = start.preprocess(str(module)).build()  # it defines that one
-  transform = next(c for c in built.components if c.id == 'Transform')
-  assert transform.exec_properties['module_file'] == str(module)
+  pdef = start.preprocess(str(module))  # it defines that one
+  transform = next(c for c in pdef.build().components if c.id == 'Transform')
+  sliced = transform.exec_properties['module_file']
+  assert sliced.startswith(os.path.join(pdef.pipeline_root,
+                                        '_fluent_user_code', ''))
+  with open(sliced) as f:
+    assert f.read().endswith(module.read_text())
 
 
 def test_a_closure_over_a_live_object_is_pickled_and_still_runs(tmp_path):

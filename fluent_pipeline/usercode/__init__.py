@@ -2,6 +2,8 @@
 
 - `user_code`: a module file, a dotted path or a function object turned into
   what TFX takes (`module_file` or `<fn>` arguments), with a content hash;
+- `module_slice`: a module file cut to one step's function and what it uses
+  (parsed, never imported), so an edit re-runs only the steps using it;
 - `function_source`: a function written out as reviewable source, with what
   it uses;
 - `packages`: whether a module is an installed package or the user's own;

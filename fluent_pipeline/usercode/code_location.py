@@ -4,7 +4,8 @@ A failure inside preprocessing_fn, run_fn or tuner_fn names the user's file,
 line and code in the error's first lines: TFX runs a copy of the code,
 installed from a wheel into a temporary folder (or a module fluent_pipeline
 generated from a function), so the innermost frame of the user's code is
-mapped back to the file they wrote.
+mapped back to the file they wrote (a module file's slice too: the line's
+statement is found in the user's file by its text).
 """
 
 import ast
@@ -17,7 +18,7 @@ import traceback
 from typing import Any, Optional
 
 from fluent_pipeline import _paths
-from fluent_pipeline.usercode import packages, user_code
+from fluent_pipeline.usercode import module_slice, packages, user_code
 
 # The user function each TFX component calls, by the component's default id.
 _STEPS = (('transform', 'Transform', 'preprocessing_fn'),
@@ -56,6 +57,8 @@ class _Known:
   fn_name: str
   function: Any = None  # the function object a generated module holds
   generated: bool = False
+  # The user's file a slice (or its copied neighbour) was made from.
+  original: Optional[str] = None
 
 
 def locate(error: BaseException, plan, component_id: Optional[str] = None
@@ -116,7 +119,13 @@ def _known_files(plan) -> list[_Known]:
                               step=step.call,
                               pipeline_root=plan.pipeline_root)
     function = code.function
-    if code.module_file and not _paths.is_uri(code.module_file):
+    if code.sliced_from:
+      folder = os.path.dirname(code.module_file)
+      mine = os.path.dirname(code.sliced_from)
+      known += [_Known(os.path.join(folder, name), fn_name,
+                       original=os.path.join(mine, name))
+                for name in sorted(os.listdir(folder)) if name.endswith('.py')]
+    elif code.module_file and not _paths.is_uri(code.module_file):
       folder = os.path.dirname(code.module_file)
       generated = function is not None and not code.unavailable_source
       for name in sorted(os.listdir(folder)):
@@ -196,6 +205,12 @@ def _location(frame: traceback.FrameSummary, match: Optional[_Known],
   if match is None:
     return CodeLocation(fn_name, frame.name, frame.filename, frame.lineno,
                         line)
+  if match.original:
+    lineno = _sliced_line(match, frame.lineno)
+    if lineno is None:
+      return CodeLocation(fn_name, frame.name, match.path, frame.lineno, line)
+    return CodeLocation(fn_name, frame.name, match.original, lineno, line,
+                        generated=(match.path, frame.lineno))
   if not match.generated:
     return CodeLocation(fn_name, frame.name, match.path, frame.lineno, line)
   original = _original_line(match, frame)
@@ -203,6 +218,24 @@ def _location(frame: traceback.FrameSummary, match: Optional[_Known],
     return CodeLocation(fn_name, frame.name, match.path, frame.lineno, line)
   return CodeLocation(fn_name, frame.name, original[0], original[1], line,
                       generated=(match.path, frame.lineno))
+
+
+def _sliced_line(match: _Known, lineno: int) -> Optional[int]:
+  """The line of the user's file that line `lineno` of a slice (or of a
+  neighbour copied with it, line for line) is, if the file still holds it."""
+  if not os.path.isfile(match.original):
+    return None
+  with open(match.path, encoding='utf-8') as f:
+    ran = f.read()
+  with open(match.original, encoding='utf-8') as f:
+    mine = f.read()
+  if ran == mine:
+    return lineno
+  found = module_slice.original_line(ran, mine, lineno)
+  if found is None or _line(match.original, found) != _line(match.path,
+                                                            lineno):
+    return None
+  return found
 
 
 def _original_line(match: _Known, frame: traceback.FrameSummary

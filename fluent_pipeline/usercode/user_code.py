@@ -1,7 +1,11 @@
 """User code for preprocess / tune / train, in the three forms users write it.
 
-- a module file path ('taxi_utils.py'): passed to TFX as `module_file`, so TFX
-  packages it and a change to the file invalidates the cache;
+- a module file path ('taxi_utils.py'): cut to the step's function and what
+  it uses (module_slice), written beside copies of the other .py files of
+  its folder into a generated folder TFX packages, so a change to one
+  function re-runs only the steps that use it; passed as it is when it is a
+  URI, or when the slice could change what the code does (then a change to
+  the file re-runs every step given it, as in TFX);
 - a dotted path ('pkg.module.run_fn'): passed as TFX's `<fn>` argument; it
   must be importable wherever the component runs;
 - a function object: an installed one becomes its dotted path; one of the
@@ -35,7 +39,7 @@ from typing import Any, Callable, Optional
 
 from fluent_pipeline import _paths
 from fluent_pipeline.errors import UserCodeError
-from fluent_pipeline.usercode import function_source, packages
+from fluent_pipeline.usercode import function_source, module_slice, packages
 
 GENERATED_DIR = '_fluent_user_code'
 
@@ -54,6 +58,14 @@ class UserCode:
   # Why a function was pickled rather than written out as source.
   unavailable_source: Optional[str] = dataclasses.field(
       default=None, compare=False, repr=False)
+  # A slice of a module file: the user's file, the definitions it kept.
+  sliced_from: Optional[str] = dataclasses.field(
+      default=None, compare=False, repr=False)
+  kept: tuple[str, ...] = dataclasses.field(
+      default=(), compare=False, repr=False)
+  # Why a module file is passed whole rather than sliced.
+  whole_file: Optional[str] = dataclasses.field(
+      default=None, compare=False, repr=False)
 
   def component_kwargs(self) -> dict[str, str]:
     if self.module_file:
@@ -62,9 +74,10 @@ class UserCode:
 
   def record(self) -> dict[str, Any]:
     """What the configuration artifact keeps of this code: what it was given
-    as and where, the files TFX packages (every .py file beside a module
-    file; the module of a dotted path), their content hash (TFX's, as in
-    the user-code wheel's name) and, for a function, its source."""
+    as and where, the files TFX packages (a module file's slice for the
+    step and every other .py file beside it, or the whole folder; the
+    module of a dotted path), their content hash (TFX's, as in the
+    user-code wheel's name) and, for a function, its source."""
     if self.recorded is not None:
       return dict(self.recorded)
     entry: dict[str, Any] = {'given_as': self.given_as}
@@ -80,10 +93,17 @@ class UserCode:
                    files={}, sha256=hashlib.sha256(
                        self.module_file.encode('utf-8')).hexdigest())
       return entry  # remote: its content is read where it runs
-    if self.module_file:
+    if self.sliced_from:
+      # Named by the user's file (show, diff); the files TFX packages.
+      files = py_files(os.path.dirname(self.module_file))
+      entry['location'] = entry['module_file'] = self.sliced_from
+      entry['sliced'] = {'for': self.fn_name, 'kept': list(self.kept)}
+    elif self.module_file:
       files = py_files(os.path.dirname(self.module_file))
       entry.setdefault('location', self.module_file)
       entry['module_file'] = self.module_file
+      if self.whole_file:
+        entry['whole_file'] = self.whole_file
     else:
       module = importlib.import_module(self.fn_path.rpartition('.')[0])
       folder, name = os.path.split(inspect.getsourcefile(module))
@@ -120,6 +140,13 @@ class Restored:
     if _paths.is_uri(original):
       return UserCode(fn_name=fn_name, module_file=original,
                       given_as=entry['given_as'], recorded=entry)
+    if 'sliced' in entry and original and os.path.isfile(original):
+      try:  # the file still holds the recorded code for this step
+        code = _module_file(original, fn_name, 'from_run', pipeline_root)
+        if code.record()['sha256'] == entry['sha256']:
+          return dataclasses.replace(code, recorded=entry)
+      except UserCodeError:
+        pass
     if original and os.path.isfile(original) and content_hash(
         py_files(os.path.dirname(original))) == entry['sha256']:
       path = original
@@ -186,7 +213,7 @@ def resolve(code: Any, *, fn_name: str, step: str,
   if isinstance(code, InImage):
     return code.resolve(fn_name)
   if is_module_file(code):
-    return _module_file(os.fspath(code), fn_name, step)
+    return _module_file(os.fspath(code), fn_name, step, pipeline_root)
   if isinstance(code, str):
     return _dotted_path(code, fn_name, step)
   if callable(code):
@@ -205,7 +232,8 @@ def is_module_file(code: Any) -> bool:
       isinstance(code, str) and (code.endswith('.py') or os.sep in code))
 
 
-def _module_file(path: str, fn_name: str, step: str) -> UserCode:
+def _module_file(path: str, fn_name: str, step: str,
+                 pipeline_root: str) -> UserCode:
   if _paths.is_uri(path):  # TFX copies it when it packages it; not read here
     return UserCode(fn_name=fn_name, module_file=path)
   path = _paths.absolute(path)
@@ -235,14 +263,37 @@ def _module_file(path: str, fn_name: str, step: str) -> UserCode:
             step, f'{fn_name} in {path!r} takes {required} required '
             'arguments; TFX calls it with exactly one',
             fix=f'define it as def {fn_name}({_ARG_NAMES[fn_name]}): ...')
-      return UserCode(fn_name=fn_name, module_file=path)
+      return _sliced(path, fn_name, pipeline_root)
     if isinstance(node, ast.Assign) and any(
         isinstance(t, ast.Name) and t.id == fn_name for t in node.targets):
-      return UserCode(fn_name=fn_name, module_file=path)
+      return _sliced(path, fn_name, pipeline_root)
   raise UserCodeError(
       step, f'module file {path!r} does not define {fn_name}',
       fix=f'add def {fn_name}({_ARG_NAMES[fn_name]}): ... to the module, or '
       'pass the function itself')
+
+
+# Other functions a step's component looks up in its module, if defined.
+_ALSO_LOOKED_UP = {'preprocessing_fn': ('stats_options_updater_fn',)}
+
+
+def _sliced(path: str, fn_name: str, pipeline_root: str) -> UserCode:
+  """The module file cut to `fn_name` and what it uses, written with the
+  other .py files of its folder (TFX packages them, and the module may
+  import them) into a generated folder named by their content hash; the
+  file itself where a slice could change what the code does."""
+  folder, name = os.path.split(path)
+  files = py_files(folder)
+  entries = (fn_name,) + _ALSO_LOOKED_UP.get(fn_name, ())
+  cut = module_slice.cut(files[name], entries, name, siblings={
+      k: v for k, v in files.items() if k != name})
+  if cut.text is None:
+    return UserCode(fn_name=fn_name, module_file=path,
+                    whole_file=cut.reason)
+  files[name] = cut.text
+  return UserCode(fn_name=fn_name, module_file=_write_generated(
+      files, fn_name, pipeline_root, module=name), sliced_from=path,
+                  kept=cut.kept)
 
 
 @functools.lru_cache(maxsize=64)
@@ -324,12 +375,12 @@ def generated_dir(pipeline_root: str) -> str:
 
 
 def _write_generated(files: dict[str, str], fn_name: str,
-                     pipeline_root: str) -> str:
+                     pipeline_root: str, module: Optional[str] = None) -> str:
   """Writes `files` into a folder named by their content hash (TFX's), once;
-  returns the path of the module."""
+  returns the path of the module (`module`, default <fn_name>_module.py)."""
   folder = os.path.join(generated_dir(pipeline_root),
                         f'{fn_name}_{content_hash(files)[:16]}')
-  path = os.path.join(folder, f'{fn_name}_module.py')
+  path = os.path.join(folder, module or f'{fn_name}_module.py')
   if os.path.exists(path):
     return path
   temp = f'{folder}.{os.getpid()}.tmp'

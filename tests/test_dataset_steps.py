@@ -420,7 +420,10 @@ def test_the_example_runs_on_local_dag_runner(example_run):
                                    ['FilterExamples', 'train'],
                                    ['StratifiedSample', 'train']]
   report = example.report_of(result)
-  assert report['parameters'] == {'samples_per_payment': 40}
+  # create_pipeline's arguments, recorded as the run's parameters.
+  assert report['parameters']['samples_per_payment'] == 40
+  assert set(report['parameters']) == {'root', 'data_dir',
+                                       'samples_per_payment', 'name'}
   assert report['dataset_steps'] == ['filter_examples', 'stratified_sample']
   assert 'payment_type' in report['raw_features']
   assert 'payment_type_xf' in report['transformed_features']

@@ -56,7 +56,6 @@ def create_pipeline(root: str = os.path.join(HERE, 'runs'),
           .infer_schema()
           .preprocess(MODULE_FILE)
           .add_component(FeatureReport)
-          .with_parameters(samples_per_payment=samples_per_payment)
           .cache())
 
 

@@ -58,6 +58,10 @@ class PipelineDef(Chain):
     root: the pipeline's directory (<root>/<name>), the root holding it, or
     a PipelineDef (for a MySQL store). run_id: an id, 'latest' or
     'latest~N'.
+
+    Running it does not push its model again when a version in the push
+    destination holds it (serving an older model again is a rollback:
+    `.run(rollback=True)`, or `fluent-pipeline rollback RUN_ID`).
     """
     from fluent_pipeline.recorded import history, replay
     result = history.read_run(root, run_id)
@@ -116,17 +120,20 @@ class PipelineDef(Chain):
   @overload
   def run(self, runner: LocalRunner = None, *, verbose: bool = False,
           from_step: Steps = None, to_step: Steps = None, only: Steps = None,
-          resume: bool = False, override: bool = False) -> 'RunResult': ...
+          resume: bool = False, override: bool = False,
+          rollback: bool = False) -> 'RunResult': ...
 
   @overload
   def run(self, runner: 'TfxRunner', *, verbose: bool = False,
           from_step: Steps = None, to_step: Steps = None, only: Steps = None,
-          resume: bool = False, override: bool = False) -> Any: ...
+          resume: bool = False, override: bool = False,
+          rollback: bool = False) -> Any: ...
 
   def run(self, runner: Union[LocalRunner, 'TfxRunner'] = None, *,
           verbose: bool = False, from_step: Steps = None,
           to_step: Steps = None, only: Steps = None,
-          resume: bool = False, override: bool = False) -> Any:
+          resume: bool = False, override: bool = False,
+          rollback: bool = False) -> Any:
     """Builds and runs the pipeline; LocalDagRunner by default, or a runner
     by name: 'local', 'beam', 'airflow' (the pipeline's Airflow DAG, run
     once here with Airflow's dag.test(); see fluent_pipeline.airflow).
@@ -148,10 +155,16 @@ class PipelineDef(Chain):
     what failed), or a PipelineDefinitionError lists what differs before
     anything runs. `override=True` resumes with this chain's values
     deliberately, and says what changed on stderr.
+
+    A model is pushed once: push_to() does not push a model that a version
+    in its destination already holds (a re-run, a replayed run), and the
+    summary names that version. `rollback=True` serves such a model again:
+    it is pushed as the newest version, which the summary says.
     """
     from fluent_pipeline.orchestration import runners
     if notebook.capturing():  # `fluent-pipeline export notebook.ipynb`
       notebook.stop_at(self)
     return runners.run(self, runner=runner, verbose=verbose,
                        from_step=from_step, to_step=to_step, only=only,
-                       resume=resume, override=override)
+                       resume=resume, override=override,
+                       rollback=rollback)

@@ -39,7 +39,8 @@ def taxi_csv_dir(tmp_path_factory):
 
 @pytest.fixture(scope='session')
 def taxi_runs(tmp_path_factory, taxi_sample):
-  """The taxi demo chain run twice on the sample (the second from cache):
+  """The taxi demo chain run twice on the sample (the second, with nothing
+  changed, wholly from cache: Evaluator and Pusher included):
   (PipelineDef, first RunResult, second RunResult). Shared by the e2e and
   report tests; tests that add runs to its store come after test_e2e.
 
@@ -47,16 +48,21 @@ def taxi_runs(tmp_path_factory, taxi_sample):
   5 s and 200 ms measure the machine): SERVING_LIMITS. Its accuracy
   threshold (0.6) stays: taxi_utils seeds the model, so the accuracy is the
   same on every run."""
-  import pipeline as taxi_pipeline  # examples/chicago_taxi/pipeline.py
-  root = tmp_path_factory.mktemp('e2e')
-  pdef = taxi_pipeline.create_pipeline(
-      root=str(root), data_dir=taxi_sample['data'],
-      unlabelled_dir=taxi_sample['data_unlabelled'],
-      train_steps=100, eval_steps=10, tune_steps=10, max_trials=1,
-      name='taxi_e2e').infra_validate(local=True, **SERVING_LIMITS)
+  pdef = taxi_chain(str(tmp_path_factory.mktemp('e2e')), taxi_sample)
   first = pdef.run()
   second = pdef.run()
   return pdef, first, second
+
+
+def taxi_chain(root: str, taxi_sample, train_steps: int = 100):
+  """The chain of taxi_runs, on `root`; another `train_steps` makes another
+  model of the same pipeline."""
+  import pipeline as taxi_pipeline  # examples/chicago_taxi/pipeline.py
+  return taxi_pipeline.create_pipeline(
+      root=root, data_dir=taxi_sample['data'],
+      unlabelled_dir=taxi_sample['data_unlabelled'],
+      train_steps=train_steps, eval_steps=10, tune_steps=10, max_trials=1,
+      name='taxi_e2e').infra_validate(local=True, **SERVING_LIMITS)
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the marks

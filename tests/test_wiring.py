@@ -113,7 +113,11 @@ def test_preprocess_tune_train(base):
   _, n, e = compiled(pdef)
   assert e[('Transform', 'examples')] == [('CsvExampleGen', 'examples')]
   assert e[('Transform', 'schema')] == [('SchemaGen', 'schema')]
-  assert params(n['Transform'])['module_file'] == TAXI_MODULE
+  # The module cut down to preprocessing_fn and what it uses (cache per
+  # function), under the user's file name.
+  module = params(n['Transform'])['module_file']
+  assert os.path.basename(module) == os.path.basename(TAXI_MODULE)
+  assert '_fluent_user_code' in module
   for node in ('Tuner', 'Trainer'):
     assert e[(node, 'examples')] == [('Transform', 'transformed_examples')]
     assert e[(node, 'transform_graph')] == [('Transform', 'transform_graph')]
@@ -169,6 +173,8 @@ def test_evaluate_push_bulk_infer(base, taxi_sample):
           .bulk_infer(inputs.from_csv(taxi_sample['data_unlabelled'])))
   ir, n, e = compiled(pdef)
   resolver = _wiring.MODEL_RESOLVER_ID
+  # build() for no runner in particular: TFX's strategy, which every runner
+  # takes (run() builds for its runner: test_baseline_strategy_per_runner).
   assert 'LatestBlessedModelStrategy' in str(n[resolver])
   assert e[('Evaluator', 'examples')] == [('CsvExampleGen', 'examples')]
   assert e[('Evaluator', 'model')] == [('Trainer', 'model')]
@@ -282,3 +288,94 @@ def test_bad_push_destinations(base, tmp_path, destination, problem):
     open(destination, 'w').close()
   with pytest.raises(PipelineDefinitionError, match=problem):
     base.train(TAXI_MODULE).push_to(destination).build()
+
+
+def _strategy(tfx_pipeline):
+  resolver = next(c for c in tfx_pipeline.components
+                  if c.id == _wiring.MODEL_RESOLVER_ID)
+  return resolver.exec_properties['resolver_class'], set(resolver.inputs)
+
+
+@pytest.mark.parametrize('runner', _wiring.CANDIDATE_AWARE_RUNNERS)
+def test_baseline_strategy_per_runner(base, runner):
+  """Built for the runners that run the IR here (run(), `compile --runner
+  local|beam`), the baseline is the latest blessed model other than the
+  candidate, the Trainer's model of the run, which the resolver is given:
+  an unchanged re-run resolves the baseline it resolved before."""
+  from fluent_pipeline.components import baseline
+  pdef = base.train(TAXI_MODULE).evaluate_model(EVAL_CONFIG).push_to('s')
+  tfx_pipeline = _wiring.build(pdef._plan, runner)
+  strategy, keys = _strategy(tfx_pipeline)
+  assert strategy is baseline.LatestBlessedOtherModelStrategy
+  assert keys == {'model', 'model_blessing', 'candidate'}
+  n, e = nodes(compile_ir(tfx_pipeline)), edges(compile_ir(tfx_pipeline))
+  resolver = _wiring.MODEL_RESOLVER_ID
+  assert [p for (node, _), producers in e.items() if node == resolver
+          for p in producers] == [('Trainer', 'model')]
+  assert 'LatestBlessedOtherModelStrategy' in str(n[resolver])
+  assert n['Evaluator'].inputs.inputs['baseline_model'].input_graph_ref
+
+
+@pytest.mark.parametrize('runner', [None, 'KubeflowV2DagRunner',
+                                    'AirflowDagRunner'])
+def test_tfx_baseline_strategy_for_other_runners(base, runner):
+  """Kubeflow V2 / Vertex compile only TFX's strategies, Airflow's launchers
+  give a resolver every model the Trainer made, and build() may go to any
+  runner: TFX's latest blessed model there, with its two inputs."""
+  from tfx.v1.dsl.experimental import LatestBlessedModelStrategy
+  pdef = base.train(TAXI_MODULE).evaluate_model(EVAL_CONFIG).push_to('s')
+  strategy, keys = _strategy(_wiring.build(pdef._plan, runner))
+  assert strategy is LatestBlessedModelStrategy
+  assert keys == {'model', 'model_blessing'}
+
+
+def test_kubeflow_v2_compiles_the_baseline_and_the_pusher(base):
+  """TFX's Kubeflow V2 compiler takes the chain built for it (and build()'s):
+  the resolver becomes its two resolver tasks, and the Pusher runs
+  fluent_pipeline's executor. Built for LocalDagRunner, the compiler
+  refuses the resolver."""
+  from tfx.orchestration.kubeflow.v2 import pipeline_builder
+  pdef = base.train(TAXI_MODULE).evaluate_model(EVAL_CONFIG).push_to('s')
+
+  def compile_v2(tfx_pipeline):
+    return pipeline_builder.PipelineBuilder(tfx_pipeline, 'img:1').build()
+  for tfx_pipeline in (_wiring.build(pdef._plan, 'KubeflowV2DagRunner'),
+                       pdef.build()):
+    spec = compile_v2(tfx_pipeline)
+    assert {f'{_wiring.MODEL_RESOLVER_ID}-model-blessing-resolver',
+            f'{_wiring.MODEL_RESOLVER_ID}-model-resolver'} <= set(
+                spec.root.dag.tasks)
+    executors = spec.deployment_spec.fields['executors'].struct_value
+    args = list(executors.fields['Pusher_executor'].struct_value.fields[
+        'container'].struct_value.fields['args'].list_value.values)
+    args = [a.string_value for a in args]
+    assert args[args.index('--executor_class_path') + 1] == (
+        'fluent_pipeline.components.pusher.Executor')
+  with pytest.raises(TypeError, match='LatestBlessedOtherModelStrategy'):
+    compile_v2(_wiring.build(pdef._plan, 'LocalDagRunner'))
+
+
+def test_the_pusher_is_tfx_s_with_its_own_executor(base):
+  """The node's type stays TFX's Pusher; its executor is
+  components.pusher's; `rollback` is an exec property only when asked."""
+  from tfx.proto.orchestration import executable_spec_pb2, pipeline_pb2
+  pdef = base.train(TAXI_MODULE).evaluate_model(EVAL_CONFIG).push_to('s')
+  ir = compile_ir(_wiring.build(pdef._plan, 'LocalDagRunner'))
+  pusher = nodes(ir)['Pusher']
+  assert node_type(pusher) == 'tfx.components.pusher.component.Pusher'
+  assert 'rollback' not in params(pusher)
+  deployment = pipeline_pb2.IntermediateDeploymentConfig()
+  ir.deployment_config.Unpack(deployment)
+  executor = executable_spec_pb2.PythonClassExecutableSpec()
+  deployment.executor_specs['Pusher'].Unpack(executor)
+  assert executor.class_path == 'fluent_pipeline.components.pusher.Executor'
+  rolled = nodes(compile_ir(_wiring.build(pdef._plan, 'LocalDagRunner',
+                                          rollback=True)))
+  assert params(rolled['Pusher'])['rollback'] == 1
+  assert {k: v for k, v in params(rolled['Pusher']).items()
+          if k != 'rollback'} == params(pusher)
+
+
+def test_rollback_needs_a_push(base):
+  with pytest.raises(PipelineDefinitionError, match='has no push_to'):
+    _wiring.build(base.train(TAXI_MODULE)._plan, rollback=True)

@@ -12,7 +12,11 @@
   (NothingKept) when a split keeps none;
 - `stratified_sample.StratifiedSample`: a seeded, runner-independent sample
   of every stratum (a feature's value or a user key): N examples per key,
-  or a fraction of each.
+  or a fraction of each;
+- `pusher.Pusher`: TFX's Pusher with an executor that does not push a model
+  its destination already holds (pushing it again is a rollback, on request);
+- `baseline.LatestBlessedOtherModelStrategy`: a resolver strategy, the
+  Evaluator's baseline: the latest blessed model other than the candidate.
 
 Each is a regular TFX component, so any TFX runner executes it; the runner's
 workers need fluent_pipeline installed, as they need TFX.

@@ -8,8 +8,13 @@ Wiring defaults (the README has them as a table):
 - Tuner/Trainer examples: Transform's output when preprocess() is in the
   chain, else the (reshaped) examples (`examples=` overrides per step);
 - hyperparameters: imported ones when given, else the Tuner's best;
-- Evaluator: untransformed examples, baseline = latest blessed model;
-- Pusher: gated by every blessing present (Evaluator, InfraValidator);
+- Evaluator: untransformed examples, baseline = the latest blessed model
+  other than the run's own when built for LocalDagRunner / BeamDagRunner
+  (components/baseline.py), else TFX's latest blessed model, which Kubeflow
+  V2 / Vertex and Airflow take (CANDIDATE_AWARE_RUNNERS);
+- Pusher: gated by every blessing present (Evaluator, InfraValidator); a
+  model a version in the destination already holds is not pushed again,
+  unless the run is a rollback (components/pusher.py);
 - BulkInferrer: its own ExampleGen, the trained model, the Evaluator blessing.
 
 Every missing input is found before any TFX component is created and reported
@@ -55,6 +60,14 @@ _PART_OF = {'anomalies_gate': 'validate', 'model_resolver': 'evaluator',
 BULK_INFER_EXAMPLE_GEN_ID = 'bulk_infer_example_gen'
 MODEL_RESOLVER_ID = 'latest_blessed_model_resolver'
 BASE_MODEL_RESOLVER_ID = 'latest_model_resolver'
+# The runners whose baseline is components.baseline's strategy (the latest
+# blessed model other than the run's candidate): those that run the IR here
+# (run(), `compile --runner local|beam`). Every other runner, and build()
+# for no runner in particular, gets TFX's LatestBlessedModelStrategy:
+# Kubeflow V2 / Vertex compile only TFX's two strategies, and the launchers
+# of AirflowDagRunner give a resolver every model the Trainer ever made, not
+# this run's candidate.
+CANDIDATE_AWARE_RUNNERS = ('LocalDagRunner', 'BeamDagRunner')
 BASE_MODEL_IMPORTER_ID = 'base_model_importer'
 HYPERPARAMETERS_IMPORTER_ID = 'hyperparameters_importer'
 
@@ -94,18 +107,27 @@ def _describe(need: str) -> str:
           'schema': 'a schema', 'trainer': 'a trained model'}[need]
 
 
-def build(plan: Plan, runner: Optional[str] = None):
+def build(plan: Plan, runner: Optional[str] = None, *,
+          rollback: bool = False):
   """Creates the TFX pipeline (tfx.v1.dsl.Pipeline) of `plan`; `runner`
-  names the runner it is built for, for the configuration artifact."""
-  return build_indexed(plan, runner)[0]
+  names the runner it is built for (the configuration artifact records it;
+  the baseline's resolver depends on it: CANDIDATE_AWARE_RUNNERS). `rollback`:
+  the Pusher pushes its model again as the newest version when an older
+  version holds it (components.pusher)."""
+  return build_indexed(plan, runner, rollback=rollback)[0]
 
 
-def build_indexed(plan: Plan, runner: Optional[str] = None
+def build_indexed(plan: Plan, runner: Optional[str] = None, *,
+                  rollback: bool = False
                   ) -> tuple[Any, dict[str, list[str]]]:
   """The TFX pipeline and, for each chain call, the ids of its nodes."""
   check(plan)
+  if rollback and 'pusher' not in plan.steps:
+    raise PipelineDefinitionError(
+        'run(rollback=True)', 'a rollback serves a pushed model again, and '
+        'the chain has no push_to()', fix='drop rollback, or add .push_to()')
   tfx = tfx_v1.load()
-  made = _Components(plan, runner)
+  made = _Components(plan, runner, rollback)
   components = made.create()
   nodes_by_call = made.nodes_by_call()
   ids: dict[str, Any] = {}
@@ -171,9 +193,11 @@ def sqlite_config(path: str):
 class _Components:
   """Creates the components of one plan, in order, remembering outputs."""
 
-  def __init__(self, plan: Plan, runner: Optional[str] = None):
+  def __init__(self, plan: Plan, runner: Optional[str] = None,
+               rollback: bool = False):
     self.plan = plan
     self.runner = runner
+    self.rollback = rollback
     self.steps = plan.steps
     self.made: dict[str, Any] = {}
     self.order: list[Any] = []
@@ -446,20 +470,34 @@ class _Components:
 
   def _make_evaluator(self):
     tfx = tfx_v1.load()
-    artifacts = tfx.types.standard_artifacts
     baseline = None
     if self._opts('evaluator').get('compare_to_baseline', True):
-      baseline = self._add('model_resolver', tfx.dsl.Resolver(
-          strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-          model=tfx.dsl.Channel(type=artifacts.Model),
-          model_blessing=tfx.dsl.Channel(type=artifacts.ModelBlessing),
-      ).with_id(MODEL_RESOLVER_ID)).outputs['model']
+      baseline = self._add('model_resolver', self._baseline_resolver(
+          tfx)).outputs['model']
     self._check_label_key()
     self._add('evaluator', tfx.components.Evaluator(
         examples=self._examples_for('evaluator'),
         model=self._output('trainer', 'model'),
         baseline_model=baseline,
         **self._tfx('evaluator')))
+
+  def _baseline_resolver(self, tfx):
+    """The latest blessed model other than this run's candidate, so an
+    unchanged re-run resolves the baseline it resolved before and TFX's
+    cache serves the Evaluator (CANDIDATE_AWARE_RUNNERS); elsewhere TFX's
+    latest blessed model, which every TFX runner and compiler takes."""
+    artifacts = tfx.types.standard_artifacts
+    channels_ = dict(
+        model=tfx.dsl.Channel(type=artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=artifacts.ModelBlessing))
+    strategy = tfx.dsl.experimental.LatestBlessedModelStrategy
+    candidate = self._output('trainer', 'model')
+    if self.runner in CANDIDATE_AWARE_RUNNERS and candidate is not None:
+      from fluent_pipeline.components import baseline
+      strategy = baseline.LatestBlessedOtherModelStrategy
+      channels_[baseline.CANDIDATE_KEY] = candidate
+    return tfx.dsl.Resolver(strategy_class=strategy, **channels_).with_id(
+        MODEL_RESOLVER_ID)
 
   def _check_label_key(self) -> None:
     """A raw label key must be a column of a CSV source with a header."""
@@ -524,11 +562,12 @@ class _Components:
       kwargs['push_destination'] = tfx.proto.PushDestination(
           filesystem=tfx.proto.PushDestination.Filesystem(
               base_directory=self._push_directory(directory)))
-    self._add('pusher', tfx.components.Pusher(
+    from fluent_pipeline.components import pusher
+    self._add('pusher', pusher.Pusher(
         model=self._output('trainer', 'model'),
         model_blessing=self._output('evaluator', 'blessing'),
         infra_blessing=self._output('infra_validator', 'blessing'),
-        **kwargs))
+        rollback=self.rollback, **kwargs))
 
   def _push_directory(self, directory: str) -> str:
     if _paths.is_uri(directory):

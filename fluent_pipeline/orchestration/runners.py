@@ -84,7 +84,8 @@ def new_run_id() -> str:
 
 def run(pipeline_def, runner=None, *, verbose: bool = False,
         from_step=None, to_step=None, only=None,
-        resume: bool = False, override: bool = False) -> Any:
+        resume: bool = False, override: bool = False,
+        rollback: bool = False) -> Any:
   """Builds `pipeline_def`, runs it, and returns its RunResult.
 
   On LocalDagRunner and BeamDagRunner the run gets a run id of one format
@@ -94,7 +95,9 @@ def run(pipeline_def, runner=None, *, verbose: bool = False,
   `override`). `runner='airflow'` runs the pipeline's Airflow DAG
   once here (orchestration.airflow.run_here). For runners that only
   compile or submit (Kubeflow, Vertex) the runner's own return value is
-  returned instead.
+  returned instead. `rollback`: a model that an older version in the push
+  destination holds is pushed again as the newest version (without it, a
+  model already pushed is not pushed again; components.pusher).
   """
   if override and not resume:
     raise errors.PipelineDefinitionError(
@@ -104,6 +107,10 @@ def run(pipeline_def, runner=None, *, verbose: bool = False,
   if isinstance(runner, str):
     runner = _named_runner(runner)
   if runner == 'airflow':
+    if rollback:
+      raise errors.PipelineDefinitionError(
+          'run()', "rollback=True needs LocalDagRunner or BeamDagRunner, not "
+          'Airflow', fix="run(runner='local', rollback=True)")
     if any(x for x in (from_step, to_step, only)) or resume:
       raise errors.PipelineDefinitionError(
           'run()', "partial runs need LocalDagRunner or BeamDagRunner, not "
@@ -114,7 +121,8 @@ def run(pipeline_def, runner=None, *, verbose: bool = False,
             _log_folder(pipeline_def), f'airflow-{new_run_id()}.log')))
   runner = runner or default_runner()
   plan = pipeline_def._plan
-  pipeline, nodes_by_call = wiring.build_indexed(plan, type(runner).__name__)
+  pipeline, nodes_by_call = wiring.build_indexed(plan, type(runner).__name__,
+                                                  rollback=rollback)
   partial = any(x for x in (from_step, to_step, only)) or resume
   if not _reads_local_metadata(runner):
     if partial:
@@ -166,6 +174,8 @@ def _run_claimed(pipeline_def, runner, pipeline, nodes_by_call, run_id: str,
       if partial:
         options = _partial_options(ir, pipeline, nodes_by_call, from_step,
                                    to_step, only, resume)
+      else:
+        _record_nodes(ir, nodes_by_call)
       runner.run_with_ir(ir, run_options=options)
   except errors.PipelineDefinitionError:
     raise
@@ -368,4 +378,14 @@ def _partial_options(ir, pipeline, nodes_by_call, from_step, to_step, only,
                                    'to_step')
   options = partial.options(from_nodes, to_nodes, always, base_run_id)
   partial.check_reusable(ir, options, store, name)
+  partial.record(ir, nodes_by_call, partial.partial_record(
+      ir, options, store, name, {'from_step': from_step, 'to_step': to_step,
+                                 'only': only, 'resume': resume}))
   return options
+
+
+def _record_nodes(ir, nodes_by_call) -> None:
+  """A full run records the node ids of each chain call, by which a read
+  finds the step of a CACHED node (orchestration.partial.record)."""
+  from fluent_pipeline.orchestration import partial
+  partial.record(ir, nodes_by_call)

@@ -27,10 +27,11 @@ from fluent_pipeline.errors import (
     UserCodeError,
 )
 from fluent_pipeline.pipeline_def import PipelineDef, latest
+from fluent_pipeline.recorded.gc import gc
 from fluent_pipeline.recorded.history import diff, read_run, runs
 from fluent_pipeline.recorded.results import RunResult
 
 __all__ = ['PipelineDef', 'inputs', 'latest', 'RunResult', 'runs', 'read_run',
-           'diff', '__version__',
+           'diff', 'gc', '__version__',
            'PipelineDefinitionError', 'MissingStepError', 'UserCodeError',
            'PipelineRunError', 'DataValidationError']

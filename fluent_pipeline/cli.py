@@ -6,6 +6,8 @@
     fluent-pipeline show latest --root runs/     # one run and its configuration
     fluent-pipeline diff latest~1 latest --root runs/
     fluent-pipeline report latest --root runs/   # the run's HTML report
+    fluent-pipeline rollback RUN_ID --root runs/ # serve that run's model again
+    fluent-pipeline gc --keep 5 --root runs/     # remove old runs' outputs
     fluent-pipeline compile my_pipeline.py --runner vertex --image IMAGE -o build/
     fluent-pipeline export notebook.ipynb -o exported/
 
@@ -67,8 +69,23 @@ def _parser() -> argparse.ArgumentParser:
   run.add_argument('--override', action='store_true',
                    help='with --resume: resume with the --set values given '
                    'even where they differ from the resumed run\'s')
+  run.add_argument('--rollback', action='store_true',
+                   help='push the model again as the newest version when an '
+                   'older version of the push destination holds it (without '
+                   'it, a model already pushed is not pushed again)')
   run.add_argument('--verbose', action='store_true',
                    help='show TFX, Beam and absl logs')
+
+  rollback = sub.add_parser(
+      'rollback', help="serve a past run's model again: that run's chain, "
+      'replayed (its Trainer served from cache), pushes its model as the '
+      'newest version')
+  rollback.add_argument('run_id', help="the run whose model to serve: an id, "
+                        "'latest~N'")
+  rollback.add_argument('--verbose', action='store_true',
+                        help='show TFX, Beam and absl logs')
+  with_file(rollback, required=False)
+  with_store(rollback)
 
   show = sub.add_parser(
       'show', help='a file: its components, arguments and wiring; a run id: '
@@ -103,6 +120,20 @@ def _parser() -> argparse.ArgumentParser:
                       'with deltas, changed statistics, configuration diff')
   with_file(report, required=False)
   with_store(report)
+
+  gc = sub.add_parser(
+      'gc', help='remove the outputs of old runs and the half-written '
+      'folders of killed ones, keeping what kept runs, the latest blessed '
+      'model, pushed models and running steps need')
+  gc.add_argument('target', nargs='?',
+                  help='a pipeline file or directory (or use --root)')
+  gc.add_argument('--keep', type=int, default=5, metavar='N',
+                  help='keep the outputs of the newest N runs (default 5; '
+                  'at least 1); a run still running is always kept')
+  gc.add_argument('--dry-run', action='store_true',
+                  help='say what would be removed, and remove nothing')
+  with_file(gc, required=False)
+  with_store(gc)
 
   export = sub.add_parser(
       'export', help='write a pipeline file or notebook as a project to '
@@ -209,8 +240,26 @@ def _run(args, extra) -> int:
     runner = BeamDagRunner()
   result = pdef.run(runner, verbose=args.verbose, from_step=args.from_step,
                     to_step=args.to_step, only=args.only,
-                    resume=args.resume, override=args.override)
+                    resume=args.resume, override=args.override,
+                    rollback=args.rollback)
   print(result)
+  return 0
+
+
+def _rollback(args, extra) -> int:
+  """`rollback RUN_ID`: the run's chain (PipelineDef.from_run) run with
+  rollback on."""
+  del extra
+  from fluent_pipeline.pipeline_def import PipelineDef
+  pdef = PipelineDef.from_run(args.run_id, _store(args))
+  result = pdef.run(verbose=args.verbose, rollback=True)
+  print(result)
+  trainer = result.states.get('Trainer')
+  if trainer not in (None, 'CACHED'):
+    print(f'note: the Trainer ran again ({trainer}): run {args.run_id}\'s '
+          'chain did not come from cache (its data, code or cache setting '
+          'changed), so the model pushed is a new one, not that run\'s',
+          file=sys.stderr)
   return 0
 
 
@@ -246,8 +295,8 @@ def _show(args, extra) -> int:
   from fluent_pipeline.recorded import history
   result = history.read_run(_store(args), args.target)
   print(result)
-  if result.configuration:
-    print(_configuration_text(result.configuration))
+  if result.configuration:  # a reused step: the code of the run that made it
+    print(_configuration_text(result.effective_configuration))
   return 0
 
 
@@ -311,11 +360,14 @@ def _configuration_text(config: dict[str, Any]) -> str:
   if config.get('parameters'):
     lines.append('    parameters: ' + ', '.join(
         f'{k}={v!r}' for k, v in config['parameters'].items()))
+  made_by = config.get('made_by') or {}
   if config.get('source'):
     lines.append(f'    {config["source"].get("kind")} source: '
-                 + json.dumps(config['source'], sort_keys=True))
+                 + json.dumps(config['source'], sort_keys=True)
+                 + (f' ({made_by["source"]})' if 'source' in made_by else ''))
   for call, args in config.get('steps', {}).items():
-    lines.append(f'    {call}:')
+    lines.append(f'    {call}:' + (f' ({made_by[call]})' if call in made_by
+                                    else ''))
     lines += [f'      {line}' for line in _argument_lines(args, config)]
   settings = config.get('settings', {})
   lines.append('    settings: ' + json.dumps(settings, sort_keys=True))
@@ -345,6 +397,8 @@ def runs_table(found) -> str:
     steps = ', '.join(f'{n} {s}' for s, n in sorted(counts.items()))
     if failed:
       steps += f' ({", ".join(failed)})'
+    if run.partial_run is not None:
+      steps += f' (partial: {run.partial_description()})'
     metrics = ' '.join(f'{k}={v:.4g}' for k, v in sorted(run.metrics.items()))
     if 'metrics' in run.unreadable:  # `show RUN_ID` says why
       metrics = (metrics + ' ' if metrics else '') + '(unreadable)'
@@ -352,12 +406,29 @@ def runs_table(found) -> str:
     rows.append((run.run_id,
                  run.started.strftime('%Y-%m-%d %H:%M:%S') if run.started
                  else '?', f'{run.seconds:.1f} s', steps, metrics or '-',
-                 blessed, 'yes' if run.pushed_model else '-',
+                 blessed, _pushed_cell(run),
                  ' '.join(f'{k}={v}' for k, v in run.parameters.items())
                  or '-'))
   widths = [max(len(str(r[i])) for r in rows) for i in range(len(header))]
   return '\n'.join('  '.join(str(v).ljust(w) for v, w in zip(r, widths))
                    .rstrip() for r in rows)
+
+
+def _pushed_cell(run) -> str:
+  """Whether this run pushed a model: 'yes', 'rollback', 'no (held)' (a
+  version already held it), 'cached' (an earlier run's push, served from
+  cache or reused), 'no' or '-' (no Pusher)."""
+  pusher = next((c for c in run.components if 'pushed_model' in c.outputs),
+                None)
+  if pusher is None:
+    return '-'
+  if pusher.state in ('CACHED', 'REUSED'):
+    return pusher.state.lower() if run.pushed_model else 'no'
+  if run.push.get('rolled_back_version'):
+    return 'rollback'
+  if run.pushed_model:
+    return 'yes'
+  return 'no (held)' if run.push.get('already_pushed_version') else 'no'
 
 
 def _diff(args, extra) -> int:
@@ -375,6 +446,14 @@ def _report(args, extra) -> int:
   other = (history.read_run(store, args.compare) if args.compare
            else None)
   print(result.report(args.output, compare=other))
+  return 0
+
+
+def _gc(args, extra) -> int:
+  del extra
+  from fluent_pipeline.recorded import gc
+  print(gc.gc(_store(args, args.target), keep=args.keep,
+              dry_run=args.dry_run))
   return 0
 
 
@@ -458,7 +537,8 @@ def _export(args, extra) -> int:
 
 
 _COMMANDS = {'run': _run, 'show': _show, 'runs': _runs, 'diff': _diff,
-             'compile': _compile, 'export': _export, 'report': _report}
+             'compile': _compile, 'export': _export, 'report': _report,
+             'gc': _gc, 'rollback': _rollback}
 
 
 if __name__ == '__main__':

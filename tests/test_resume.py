@@ -79,7 +79,13 @@ def test_resume_restores_the_parameters_of_the_run_it_continues(
                      re.search(r"run (\S+)$", out.out, re.M).group(1))
   assert resumed.run_id != failed_id
   assert resumed.states['Trainer'] == 'COMPLETE', resumed.states
-  assert resumed.states['CsvExampleGen'] == 'CACHED'  # the failed run's
+  # Taken from the failed run, which made it: REUSED, and recorded so.
+  assert resumed.states['CsvExampleGen'] == 'REUSED', resumed.states
+  assert resumed.component('CsvExampleGen').made_by_run == failed_id
+  record = resumed.configuration['partial_run']
+  assert record['resume'] is True and record['base_run'] == failed_id
+  assert record['reused']['CsvExampleGen']['run_id'] == failed_id
+  assert 'Trainer' in record['ran'] and 'Trainer' not in record['reused']
   assert resumed.parameters['epochs'] == 7
   assert resumed.configuration['steps']['train']['train_args'] == 7
   from ml_metadata import metadata_store

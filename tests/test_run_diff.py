@@ -55,3 +55,40 @@ def test_a_changed_step_still_shows_its_arguments_and_code():
   assert changes.arguments == {'train.train_args': (10, 20)}
   assert [c.where for c in changes.user_code] == ['train.run_fn']
   assert '+x = 2' in str(changes)
+
+
+def test_a_reused_step_is_compared_as_the_run_that_made_it():
+  """A partial run recorded the edited module for a step it reused: diff
+  compares the code of the run that made the outputs, and says so."""
+  from fluent_pipeline.recorded import results
+  code = {'c1': {'given_as': 'module_file', 'files': {'m.py': 'x = 1\n'}},
+          'c2': {'given_as': 'module_file', 'files': {'m.py': 'x = 2\n'}}}
+  made = results.RunResult('p', 'a', '/root', [], configuration=config(
+      {'preprocess': {'preprocessing_fn': {'user_code': 'c1'}}},
+      user_code={'c1': code['c1']}))
+  given = config({'preprocess': {'preprocessing_fn': {'user_code': 'c2'}}},
+                 user_code={'c2': code['c2']})
+  given['partial_run'] = {'only': ['train'], 'resume': False,
+                          'base_run': 'a', 'ran': ['Trainer'], 'reused': {}}
+  partial = results.RunResult('p', 'b', '/root', [results.ComponentRun(
+      'Transform', 'REUSED', 0.0, {}, 7, made_by_run='a',
+      made_by_execution=5)], configuration=given)
+  partial.origins['preprocess'] = results.Origin(
+      'Transform', 'REUSED', 'a', 5,
+      arguments={'preprocessing_fn': {'user_code': 'c1'}},
+      user_code={'c1': code['c1']})
+  effective = partial.effective_configuration
+  assert effective['steps']['preprocess']['preprocessing_fn'] == {
+      'user_code': 'c1'}
+  assert set(effective['user_code']) == {'c1'}  # c2 made nothing here
+  assert effective['made_by'] == {
+      'preprocess': 'reused from run a (execution 5)'}
+  assert partial.configuration['user_code'].keys() == {'c2'}  # as given
+  changes = diff.compare(made, partial)
+  assert changes.user_code == [] and not changes
+  text = str(changes)
+  assert 'note: run b was a partial run (only=train, base run a)' in text
+  assert 'note: preprocess: in run b reused from run a (execution 5)' in text
+  # Without the record, the same chain's edit reads as a change.
+  assert [c.where for c in diff.compare(
+      made, Run('b', given)).user_code] == ['preprocess.preprocessing_fn']

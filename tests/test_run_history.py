@@ -206,13 +206,13 @@ def test_a_changed_line_of_run_fn_reruns_training_and_shows_in_diff(
 ])
 def test_partial_runs_run_exactly_the_selected_steps(project, two_runs, args,
                                                      expected):
-  # Cache off, so every step that runs is COMPLETE and the reused ones are
-  # the CACHED executions TFX's partial run records.
+  # Cache off, so every step that runs is COMPLETE and the others are the
+  # executions TFX's partial run records, which read REUSED, not CACHED.
   done = cli_run(project, '--set', 'cache=false', *args)
   result = read_run(project.pipeline_root, run_id_of(done.stdout))
   assert complete(result) == expected | {CONFIG}, result.states
   reused = set(result.states) - complete(result)
-  assert {result.states[n] for n in reused} <= {'CACHED'}
+  assert {result.states[n] for n in reused} <= {'REUSED'}
 
 
 def test_partial_run_without_upstream_outputs_is_a_clear_error(
@@ -243,5 +243,8 @@ def test_a_failed_run_resumes_from_the_failed_step(project, two_runs):
   assert 'fail: the run being resumed used True, you gave False' in \
       resumed.stderr
   result = read_run(project.pipeline_root, run_id_of(resumed.stdout))
-  assert complete(result) == {'Trainer', 'Evaluator', CONFIG}, result.states
-  assert {result.states[n] for n in UPSTREAM} == {'CACHED'}
+  # The baseline resolver follows the Trainer (it excludes the candidate
+  # model), so it did not complete in the failed run either.
+  assert complete(result) == {'Trainer', 'latest_blessed_model_resolver',
+                              'Evaluator', CONFIG}, result.states
+  assert {result.states[n] for n in UPSTREAM} == {'REUSED'}

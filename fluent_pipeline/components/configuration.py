@@ -6,6 +6,9 @@ is all that analysis needs. This component takes the whole configuration as
 one JSON exec property (`configuration_json`) (so TFX's cache serves it while nothing changed, and a
 changed argument, parameter or line of user code makes a new artifact) and
 writes it to `configuration.json` in a `PipelineConfiguration` artifact.
+A run on LocalDagRunner / BeamDagRunner adds to the JSON, once compiled, the
+node ids of each chain call and, for a partial run, what it ran and where
+each reused output came from (orchestration.partial.record).
 """
 
 import json
@@ -24,6 +27,8 @@ class PipelineConfiguration(types.Artifact):
   """A run's parameters, step arguments, user code and package versions.
 
   Namespaced, as Kubeflow V2 / Vertex need custom type names to be."""
+  # dsl.configuration.ARTIFACT_TYPE: how a read finds the configuration of
+  # the run that made a reused output.
   TYPE_NAME = 'fluent_pipeline.PipelineConfiguration'
 
 

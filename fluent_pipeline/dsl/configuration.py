@@ -293,3 +293,60 @@ def resume_differences(recorded: Mapping[str, Any], current: Mapping[str, Any]
 def _uncomparable(value: Any) -> bool:
   return isinstance(value, dict) and ('user_code' in value or
                                       set(value) == {'repr'})
+
+
+# What a run on LocalDagRunner / BeamDagRunner adds to its configuration once
+# its IR is compiled (orchestration.partial.record): the node ids each chain
+# call made, and for a partial run what it ran and whose outputs it reused.
+NODES = 'nodes'
+PARTIAL_RUN = 'partial_run'
+ARTIFACT_TYPE = 'fluent_pipeline.PipelineConfiguration'  # components' TYPE_NAME
+SOURCE_KEY = 'source'  # step_of: the source's nodes (its from_* call)
+
+
+def with_record(text: str, nodes: Mapping[str, Iterable[str]],
+                partial_run: Optional[Mapping[str, Any]] = None) -> str:
+  """The configuration JSON `text` with the nodes of each chain call and,
+  for a partial run, its record; canonical (dumps), so a full run of the
+  same chain gives the same bytes every time and stays cached."""
+  config = json.loads(text)
+  config[NODES] = {call: list(ids) for call, ids in nodes.items()}
+  if partial_run is not None:
+    config[PARTIAL_RUN] = dict(partial_run)
+  return dumps(config)
+
+
+def step_of(config: Mapping[str, Any]) -> dict[str, str]:
+  """Node id -> the key of the step that made it ('preprocess', 'source',
+  'filter_examples#2'), from the nodes the run recorded; empty for a run
+  that recorded none (older code, or a runner that only compiles)."""
+  found: dict[str, str] = {}
+  steps = config.get('steps') or {}
+  for call, ids in (config.get(NODES) or {}).items():
+    if call.startswith('from_'):
+      found.update({node: SOURCE_KEY for node in ids})
+      continue
+    keys = [k for k in steps if call_of(k) == call]
+    if len(keys) > 1 and len(keys) == len(ids):  # a dataset step written again
+      found.update(zip(ids, keys))
+    elif keys:
+      found.update({node: keys[0] for node in ids})
+  return found
+
+
+def step_arguments(config: Mapping[str, Any], key: str) -> Any:
+  """The recorded arguments of step `key` (the source for SOURCE_KEY)."""
+  if key == SOURCE_KEY:
+    return config.get('source')
+  return (config.get('steps') or {}).get(key)
+
+
+def code_refs(value: Any) -> set[str]:
+  """The user-code hashes that a step's arguments refer to."""
+  if isinstance(value, dict):
+    if set(value) == {'user_code'}:
+      return {value['user_code']}
+    return set().union(*(code_refs(v) for v in value.values()))
+  if isinstance(value, list):
+    return set().union(*(code_refs(v) for v in value))
+  return set()

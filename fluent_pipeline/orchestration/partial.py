@@ -5,6 +5,15 @@
 earlier run in ML Metadata: the newest one in which all of them completed,
 found and pinned here before anything runs, so a missing output is a clear
 error instead of a LookupError after the first components ran.
+
+TFX records a reused step as a CACHED execution, as it does a hit of its
+cache, and records nothing of the partial run itself. So `record` writes
+into the configuration node of the compiled IR (which runs in every run) the
+node ids each chain call made and, for a partial run, its options, the base
+run, the nodes it runs, and for each node it reuses the run and execution
+that made those outputs (following their OUTPUT events back through earlier
+reuses and cache hits). recorded.provenance reads it (for recorded.results): REUSED, not CACHED, and
+the code and arguments of the run that made the outputs.
 """
 
 import json
@@ -13,7 +22,7 @@ from typing import Any, Optional
 
 from fluent_pipeline import errors
 from fluent_pipeline.dsl import configuration
-from fluent_pipeline.recorded import results
+from fluent_pipeline.recorded import mlmd, provenance
 
 _COMPLETED = (3, 5)  # Execution.COMPLETE, Execution.CACHED
 
@@ -57,11 +66,9 @@ def options(from_nodes: Optional[list[str]], to_nodes: Optional[list[str]],
   return result
 
 
-def check_reusable(ir, run_options, store, pipeline_name: str) -> list[str]:
-  """Marks a copy of `ir` as TFX will, finds the newest run in which every
-  node whose outputs must be reused completed, and pins it as the run TFX
-  reuses them from (TFX's default, the latest run, may be a partial or a
-  failed one that lacks them). Returns the node ids to run."""
+def _marked(ir, run_options) -> tuple[list[str], list[str], list[str]]:
+  """Marks a copy of `ir` as TFX will: (node ids to run, whose outputs must
+  be reused, whose outputs are reused when the base run has them)."""
   from tfx.orchestration.portable import partial_run_utils
   from tfx.proto.orchestration import pipeline_pb2
   marked = pipeline_pb2.Pipeline()
@@ -71,19 +78,31 @@ def check_reusable(ir, run_options, store, pipeline_name: str) -> list[str]:
       marked, from_nodes=list(partial.from_nodes) or None,
       to_nodes=list(partial.to_nodes) or None,
       snapshot_settings=partial.snapshot_settings)
-  required = pipeline_pb2.NodeExecutionOptions.Skip.REQUIRED
-  to_run, to_reuse = [], []
+  skip = pipeline_pb2.NodeExecutionOptions.Skip
+  to_run, to_reuse, optional = [], [], []
   for node in marked.nodes:
     pipeline_node = node.pipeline_node
     options_ = pipeline_node.execution_options
     if not options_.HasField('skip'):
       to_run.append(pipeline_node.node_info.id)
-    elif options_.skip.reuse_artifacts_mode == required:
+    elif options_.skip.reuse_artifacts_mode == skip.REQUIRED:
       to_reuse.append(pipeline_node.node_info.id)
+    elif options_.skip.reuse_artifacts_mode == skip.OPTIONAL:
+      optional.append(pipeline_node.node_info.id)
+  return to_run, to_reuse, optional
+
+
+def check_reusable(ir, run_options, store, pipeline_name: str) -> list[str]:
+  """Finds the newest run in which every node whose outputs must be reused
+  completed, and pins it as the run TFX reuses them from (TFX's default,
+  the latest run, may be a partial or a failed one that lacks them).
+  Returns the node ids to run."""
+  to_run, to_reuse, _ = _marked(ir, run_options)
+  partial = run_options.partial_run
   if not to_reuse:
     return to_run
   pinned = partial.snapshot_settings.base_pipeline_run_strategy.base_run_id
-  runs = results.run_contexts(store, pipeline_name, legacy=False)
+  runs = mlmd.run_contexts(store, pipeline_name, legacy=False)
   if pinned:
     runs = [r for r in runs if r.name == pinned]
   newest_missing = None
@@ -105,14 +124,81 @@ def check_reusable(ir, run_options, store, pipeline_name: str) -> list[str]:
 
 def _completed_nodes(store, pipeline_name: str, run) -> set[str]:
   """Node ids with a complete or cached execution in `run`."""
+  return set(_completed(store, pipeline_name, run))
+
+
+def _completed(store, pipeline_name: str, run) -> dict[str, list[Any]]:
+  """Node id -> its complete or cached executions in `run` (what TFX's
+  partial run reuses from it)."""
   executions = [e for e in store.get_executions_by_context(run.id)
                 if e.last_known_state in _COMPLETED]
-  return set(results.node_ids(store, executions, pipeline_name).values())
+  nodes = mlmd.node_ids(store, executions, pipeline_name)
+  found: dict[str, list[Any]] = {}
+  for execution in executions:
+    if execution.id in nodes:
+      found.setdefault(nodes[execution.id], []).append(execution)
+  return found
+
+
+def partial_record(ir, run_options, store, pipeline_name: str,
+                   given: dict[str, Any]) -> dict[str, Any]:
+  """What a partial run records in its configuration: the options as
+  `given` (from_step, to_step, only: lists of names; resume), the base run,
+  the node ids it runs, and for each node whose outputs it reuses, the run
+  and execution that made them (`execution_id`; `base_execution_id`, the
+  one of the base run that TFX reuses). Call after check_reusable, which
+  pins the base run."""
+  to_run, required, optional = _marked(ir, run_options)
+  pinned = run_options.partial_run.snapshot_settings.base_pipeline_run_strategy
+  base = None
+  if pinned.base_run_id:
+    base = store.get_context_by_type_and_name('pipeline_run',
+                                              pinned.base_run_id)
+  elif required or optional:  # TFX reuses from the latest run
+    base = next(iter(mlmd.run_contexts(store, pipeline_name,
+                                       legacy=False)), None)
+  record: dict[str, Any] = {
+      name: ([value] if isinstance(value, str) else
+             list(value) if value else None)
+      for name, value in given.items() if name != 'resume'}
+  record.update(resume=bool(given.get('resume')),
+                base_run=base.name if base is not None else None,
+                ran=to_run, reused={})
+  if base is None:
+    return record
+  completed = _completed(store, pipeline_name, base)
+  reused = [e for node in required + optional
+            for e in completed.get(node, [])[:1]]
+  made = provenance.producers(store, reused)
+  nodes = mlmd.node_ids(store, reused, pipeline_name)
+  for execution in reused:
+    producer, run_id = made.get(execution.id, (execution.id, base.name))
+    record['reused'][nodes[execution.id]] = {
+        'run_id': run_id, 'execution_id': producer,
+        'base_execution_id': execution.id}
+  return record
+
+
+def record(ir, nodes_by_call: dict[str, list[str]],
+           partial_run: Optional[dict[str, Any]] = None) -> None:
+  """Writes into the configuration node of `ir` (when the chain records a
+  configuration) the node ids of each chain call and, for a partial run,
+  `partial_run` (partial_record)."""
+  for node in ir.nodes:
+    pipeline_node = node.pipeline_node
+    if pipeline_node.node_info.id != configuration.COMPONENT_ID:
+      continue
+    parameters = pipeline_node.parameters.parameters
+    if 'configuration_json' not in parameters:
+      continue
+    value = parameters['configuration_json'].field_value
+    value.string_value = configuration.with_record(
+        value.string_value, nodes_by_call, partial_run)
 
 
 def run_to_resume(store, pipeline_name: str):
   """The run context resume goes on from (the latest run), or None."""
-  return next(iter(results.run_contexts(store, pipeline_name, legacy=False)),
+  return next(iter(mlmd.run_contexts(store, pipeline_name, legacy=False)),
               None)
 
 

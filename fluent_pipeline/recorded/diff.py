@@ -164,10 +164,38 @@ def _source_diff(code_a: dict[str, Any], code_b: dict[str, Any]) -> str:
   return '\n'.join(out)
 
 
+def _provenance_notes(run: Any) -> list[str]:
+  """What a run did not make itself: whether it was partial, and each step
+  whose outputs it reused (its code and arguments are then the run's that
+  made them, which compare() uses)."""
+  notes = []
+  describe = getattr(run, 'partial_description', None)
+  if getattr(run, 'partial_run', None) is not None and describe:
+    notes.append(f'run {run.run_id} was a partial run ({describe()})')
+  for key, origin in (getattr(run, 'origins', None) or {}).items():
+    if origin.state == 'REUSED':
+      notes.append(f'{key}: in run {run.run_id} {origin}; its code and '
+                   'arguments are those of that run')
+  return notes
+
+
+def _effective(run: Run) -> Optional[dict[str, Any]]:
+  """The configuration that made the run's outputs (a RunResult's
+  effective_configuration), without the 'made_by' note."""
+  config = getattr(run, 'effective_configuration', run.configuration)
+  if config is None or 'made_by' not in config:
+    return config
+  return {k: v for k, v in config.items() if k != 'made_by'}
+
+
 def compare(a: Run, b: Run) -> RunDiff:
-  """The RunDiff of two RunResults."""
+  """The RunDiff of two RunResults: the code and arguments compared are
+  those that made each run's outputs, so a step a partial run reused reads
+  as the run it came from, not as the edited chain it was given."""
   result = RunDiff(a.run_id, b.run_id)
-  config_a, config_b = a.configuration, b.configuration
+  config_a, config_b = _effective(a), _effective(b)
+  for run in (a, b):
+    result.notes += _provenance_notes(run)
   for run, config in ((a, config_a), (b, config_b)):
     if config is None:
       result.notes.append(f'run {run.run_id} recorded no configuration '

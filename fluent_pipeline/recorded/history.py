@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Optional, Union, cast
 
 from fluent_pipeline.dsl import wiring
 from fluent_pipeline.dsl.chain import Chain  # PipelineDef is a Chain
-from fluent_pipeline.recorded import results
+from fluent_pipeline.recorded import mlmd, results
 from fluent_pipeline.recorded.diff import RunDiff, compare
 
 if TYPE_CHECKING:  # never imported at run time: TFX loads only when needed
@@ -100,10 +100,11 @@ def _open(pipeline: PipelineLike
 def runs(pipeline: PipelineLike,
          limit: Optional[int] = None) -> list[results.RunResult]:
   """Every run of `pipeline`, newest first (at most `limit`): run id, start,
-  duration, each component's state, metrics, blessing, pushed model and the
-  configuration."""
+  duration, each component's state (CACHED: TFX's cache; REUSED: a partial
+  run took it from another run; both name the run that made the outputs),
+  metrics, blessing, pushed model and the configuration."""
   store, name, root = _open(pipeline)
-  contexts = results.run_contexts(store, name)[:limit]
+  contexts = mlmd.run_contexts(store, name)[:limit]
   return [results.collect_run(store, c, name, root, details=False)
           for c in contexts]
 
@@ -120,7 +121,9 @@ def read_run(pipeline: PipelineLike, run_id: Optional[str] = None, *,
 def diff(pipeline: PipelineLike, run_a: RunLike, run_b: RunLike) -> RunDiff:
   """What differs between two runs: parameters, step arguments, user code
   (hash and a unified diff of the source), package versions, settings and
-  metrics. Runs are ids (of `pipeline`) or RunResults."""
+  metrics, each step's as recorded by the run that made its outputs (a step
+  a partial run reused is noted, not read as a change). Runs are ids (of
+  `pipeline`) or RunResults."""
   a, b = (r if isinstance(r, results.RunResult)
           else read_run(pipeline, r, details=False) for r in (run_a, run_b))
   return compare(a, b)

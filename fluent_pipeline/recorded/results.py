@@ -1,7 +1,11 @@
 """What a run did, read back from ML Metadata: the summary users look at.
 
 A RunResult is built from MLMD alone (not from the runner's return value), so
-the same code reads any past run of the pipeline by its run id.
+the same code reads any past run of the pipeline by its run id. This module
+finds a run (`find_run`), reads its steps (`collect_run`) and its outcomes
+(metrics, blessing, serving check, ...); where a CACHED or REUSED step's
+outputs came from is `provenance`'s, what the Pusher did `pushes`', and the
+ML Metadata lookups they share `mlmd`'s.
 """
 
 import dataclasses
@@ -11,12 +15,13 @@ import functools
 import json
 import os
 import re
-import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Optional
 
 from fluent_pipeline import _paths
-from fluent_pipeline.recorded import owner
+from fluent_pipeline.recorded import mlmd, owner, provenance, pushes
+from fluent_pipeline.recorded.mlmd import REUSED
+from fluent_pipeline.recorded.provenance import Origin
 
 if TYPE_CHECKING:  # ML Metadata's types, for annotations only
   from ml_metadata.metadata_store import MetadataStore as Store
@@ -28,11 +33,13 @@ if TYPE_CHECKING:  # ML Metadata's types, for annotations only
     Execution,
   )
 
-# ml_metadata Execution.State values, by name.
-_STATES = {0: 'UNKNOWN', 1: 'NEW', 2: 'RUNNING', 3: 'COMPLETE', 4: 'FAILED',
-           5: 'CACHED', 6: 'CANCELED'}
-_INPUT_EVENT = 3  # metadata_store_pb2.Event.INPUT
-_OUTPUT_EVENT = 4  # metadata_store_pb2.Event.OUTPUT
+# Every state a ComponentRun can read, in the order summaries list them.
+STATES = ('COMPLETE', 'CACHED', REUSED, 'FAILED', 'RUNNING', 'NEW',
+          'CANCELED', owner.ABANDONED, 'UNKNOWN')
+# Artifact.State MARKED_FOR_DELETION, DELETED: its files are (being) removed.
+_REMOVED_STATES = (3, 4)
+REMOVED_PROPERTY = mlmd.REMOVED_PROPERTY
+EXECUTION_RESULT = '__execution_result__'  # TFX's execution_lib key
 
 
 @dataclasses.dataclass
@@ -44,6 +51,22 @@ class ComponentRun:
   outputs: dict[str, list[str]]  # output key -> artifact URIs
   execution_id: int
   error: Optional[str] = None  # why it failed, as its execution records it
+  # Output key -> why its artifacts are gone ('removed by fluent-pipeline gc
+  # on ...'): they are not in `outputs`.
+  removed: dict[str, str] = dataclasses.field(default_factory=dict)
+  # A CACHED or REUSED step: the run and execution that made its outputs
+  # (the first execution of that node to output them, not served itself).
+  made_by_run: Optional[str] = None
+  made_by_execution: Optional[int] = None
+
+  @property
+  def origin(self) -> Optional[str]:
+    """'reused from run X (execution N)' / 'cached from run X ...', or
+    None for a step that ran here."""
+    if self.made_by_run is None or self.state not in ('CACHED', REUSED):
+      return None
+    return (f'{self.state.lower()} from run {self.made_by_run} '
+            f'(execution {self.made_by_execution})')
 
 
 @dataclasses.dataclass
@@ -61,6 +84,13 @@ class RunResult:
   # latencies_ms, reason), as measurements.json holds them.
   serving: dict[str, Any] = dataclasses.field(default_factory=dict)
   pushed_model: Optional[str] = None
+  # What the Pusher recorded on its PushedModel (components/pusher.py):
+  # pushed, pushed_version, already_pushed_version, newest_version,
+  # rolled_back_version, ...; and 'model_run', the run that made the model.
+  push: dict[str, Any] = dataclasses.field(default_factory=dict)
+  # Node id -> why it ran again although its code and data did not change
+  # ('the baseline is now model 41 (run X); it was none').
+  reran: dict[str, str] = dataclasses.field(default_factory=dict)
   inference_result: Optional[str] = None
   log_path: Optional[str] = None
   started: Optional[datetime.datetime] = None
@@ -75,6 +105,60 @@ class RunResult:
   # What of the run's outcome could not be read ('metrics', 'failed
   # thresholds') -> why: the summary says so instead of showing nothing.
   unreadable: dict[str, str] = dataclasses.field(default_factory=dict)
+  # Step key ('preprocess', 'source') -> where its outputs came from, for
+  # each step of the run that was CACHED or REUSED.
+  origins: dict[str, Origin] = dataclasses.field(default_factory=dict)
+
+  @property
+  def partial_run(self) -> Optional[dict[str, Any]]:
+    """What a partial run recorded (from_step / to_step / only / resume,
+    base_run, ran, reused: node id -> run_id, execution_id); None for a full
+    run, and {} for a partial run recorded before fluent_pipeline kept this
+    record (its REUSED steps still name their runs)."""
+    recorded = (self.configuration or {}).get('partial_run')
+    if recorded is not None:
+      return dict(recorded)
+    return {} if any(c.state == REUSED for c in self.components) else None
+
+  def partial_description(self) -> str:
+    """'only=train, base run X' for a partial run; '' for a full one."""
+    recorded = self.partial_run
+    if recorded is None:
+      return ''
+    given = [f'{name}={",".join(recorded[name])}'
+             for name in ('from_step', 'to_step', 'only') if recorded.get(name)]
+    if recorded.get('resume'):
+      given.append('resume')
+    if recorded.get('base_run'):
+      given.append(f'base run {recorded["base_run"]}')
+    return ', '.join(given) or 'partial'
+
+  @property
+  def effective_configuration(self) -> Optional[dict[str, Any]]:
+    """The configuration as it made this run's outputs: each CACHED or
+    REUSED step with the arguments and user code recorded by the run that
+    made its outputs (`configuration` is the chain as given to this run),
+    and under 'made_by' the step -> 'reused from run X (execution N)'."""
+    config = self.configuration
+    if not config or not self.origins:
+      return config
+    from fluent_pipeline.dsl import configuration as config_json
+    out = json.loads(json.dumps(config))
+    made_by = {}
+    for key, origin in self.origins.items():
+      made_by[key] = str(origin)
+      if origin.arguments is None:
+        continue
+      if key == config_json.SOURCE_KEY:
+        out['source'] = origin.arguments
+      else:
+        out.setdefault('steps', {})[key] = origin.arguments
+      out.setdefault('user_code', {}).update(origin.user_code)
+    used = config_json.code_refs(out.get('steps') or {})
+    out['user_code'] = {sha: entry for sha, entry in
+                        (out.get('user_code') or {}).items() if sha in used}
+    out['made_by'] = made_by
+    return out
 
   @property
   def parameters(self) -> dict[str, Any]:
@@ -99,6 +183,11 @@ class RunResult:
     """How many components TFX's cache served."""
     return sum(c.state == 'CACHED' for c in self.components)
 
+  @property
+  def reused(self) -> int:
+    """How many components a partial run took from another run."""
+    return sum(c.state == REUSED for c in self.components)
+
   # ------------------------------------------- what the artifacts hold
   def _output(self, key: str) -> Optional[str]:
     for c in self.components:
@@ -106,8 +195,20 @@ class RunResult:
         return c.outputs[key][0]
     return None
 
+  @property
+  def removed(self) -> dict[str, str]:
+    """'<node id>.<output key>' -> why its files are gone (gc removed the
+    outputs of old runs), for each output of the run that was removed."""
+    return {f'{c.node_id}.{key}': why for c in self.components
+            for key, why in c.removed.items()}
+
   def _needs(self, key: str, step: str) -> str:
     uri = self._output(key)
+    gone = [why for c in self.components
+            for k, why in c.removed.items() if k == key]
+    if uri is None and gone:
+      raise LookupError(f'run {self.run_id} has no {key} any more: '
+                        f'{gone[0]}')
     if uri is None:
       raise LookupError(f'run {self.run_id} has no {key}: {step} is not in '
                         'the pipeline or did not run')
@@ -172,6 +273,17 @@ class RunResult:
     (then each failed threshold), serving check, pushed model, bulk
     inference, full log."""
     found = []
+    if self.removed:
+      whys = sorted(set(self.removed.values()))
+      found.append(('removed', f'{len(self.removed)} outputs ('
+                    + ', '.join(self.removed) + '): ' + '; '.join(whys)))
+    if self.partial_run is not None:
+      reused = [c.node_id for c in self.components if c.state == REUSED]
+      runs = sorted({c.made_by_run for c in self.components
+                     if c.state == REUSED and c.made_by_run})
+      found.append(('partial run', self.partial_description() + (
+          f'; reused {", ".join(reused)} from run {", ".join(runs)}'
+          if reused and runs else '')))
     for node_id, splits in self.reshaped.items():
       found.append((node_id, ', '.join(
           f'{split} {c["in"]:,} -> {c["out"]:,}'
@@ -193,10 +305,9 @@ class RunResult:
     for what in ('serving check', 'configuration'):
       if what in self.unreadable:
         found.append((what, 'unavailable: ' + self.unreadable[what]))
-    if self.pushed_model:
-      found.append(('pushed model', self.pushed_model))
-    elif 'Pusher' in self.states:
-      found.append(('pushed model', 'none (not blessed)'))
+    found += list(self.reran.items())
+    if self.pushed_model or self.push or 'Pusher' in self.states:
+      found.append(('pushed model', pushes.pushed_line(self)))
     if self.inference_result and self.blessed is False:
       found.append(('bulk inference', 'skipped (the model was not blessed)'))
     elif self.inference_result:
@@ -213,7 +324,8 @@ class RunResult:
           f'{k}={v!r}' for k, v in self.parameters.items()))
     width = max([len(c.node_id) for c in self.components] + [10])
     for c in self.components:
-      lines.append(f'  {c.node_id:<{width}}  {c.state:<8} {c.seconds:7.1f} s')
+      lines.append(f'  {c.node_id:<{width}}  {c.state:<8} {c.seconds:7.1f} s'
+                   + (f'  {c.origin}' if c.origin else ''))
       if c.error:
         lines += ['    ' + line for line in c.error.splitlines()]
     for name, value in self._outcomes():
@@ -235,42 +347,6 @@ def _serving_line(result: 'RunResult') -> str:
           f'{len(serving["latencies_ms"])} requests)')
 
 
-def _contexts_of_type(store: 'Store', type_name: str) -> list['Context']:
-  """The contexts of type `type_name`; none when the type is not registered
-  in this store. Any other error of ML Metadata (a lost connection, a
-  corrupt store) is raised, saying what was being read: never 'no runs'."""
-  from ml_metadata import errors
-  try:
-    return store.get_contexts_by_type(type_name)
-  except errors.NotFoundError:
-    return []  # the type is not registered in this store
-  except errors.StatusError as e:
-    raise errors.make_exception(
-        f'cannot read the runs ({type_name!r} contexts) from ML Metadata: '
-        f'{e.message}', e.error_code) from e
-
-
-def run_contexts(store: 'Store', pipeline_name: str, legacy: bool = True
-                 ) -> list['Context']:
-  """The run contexts of `pipeline_name`, newest first: 'pipeline_run'
-  (TFX's IR-based runners) and, with `legacy`, 'run' (the launchers of
-  TFX's AirflowDagRunner, named '<pipeline>.<run id>')."""
-  runs = [c for c in _contexts_of_type(store, 'pipeline_run')
-          if _belongs(store, c, pipeline_name)]
-  if legacy:
-    runs += [c for c in _contexts_of_type(store, 'run')
-             if c.properties['pipeline_name'].string_value == pipeline_name]
-  return sorted(runs, key=lambda c: (c.create_time_since_epoch, c.id),
-                reverse=True)
-
-
-def run_id_of(context: 'Context') -> str:
-  """The run id of a run context (a legacy one holds it as a property)."""
-  if 'run_id' in context.properties:
-    return context.properties['run_id'].string_value
-  return context.name
-
-
 def collect_run(store: 'Store', run: 'Context', pipeline_name: str,
                 pipeline_root: str, details: bool = True) -> RunResult:
   """The RunResult of one pipeline_run context; without `details`, the
@@ -278,29 +354,36 @@ def collect_run(store: 'Store', run: 'Context', pipeline_name: str,
   TFMA, which a listing of runs does without)."""
   executions = sorted(store.get_executions_by_context(run.id),
                       key=lambda e: e.id)
-  nodes = node_ids(store, executions, pipeline_name)
+  nodes = mlmd.node_ids(store, executions, pipeline_name)
   components = []
   events = store.get_events_by_execution_ids([e.id for e in executions])
-  out_events = [e for e in events if e.type == _OUTPUT_EVENT]
+  out_events = [e for e in events if e.type == mlmd.OUTPUT_EVENT]
   artifacts = {a.id: a for a in store.get_artifacts_by_id(
       list({e.artifact_id for e in out_events}))}
   for execution in executions:
     outputs: dict[str, list[str]] = {}
+    removed: dict[str, str] = {}
     for event in out_events:
       if event.execution_id != execution.id:
         continue
       key = event.path.steps[0].key if event.path.steps else ''
-      outputs.setdefault(key, []).append(artifacts[event.artifact_id].uri)
+      artifact = artifacts[event.artifact_id]
+      if artifact.state in _REMOVED_STATES:  # read as absent, and why
+        note = artifact.custom_properties.get(REMOVED_PROPERTY)
+        removed[key] = (note.string_value if note is not None else
+                        'removed (ML Metadata marks it deleted)')
+        continue
+      outputs.setdefault(key, []).append(artifact.uri)
     components.append(ComponentRun(
         node_id=nodes.get(execution.id, execution.name or str(execution.id)),
-        state=_STATES.get(execution.last_known_state, 'UNKNOWN'),
+        state=mlmd.STATE_NAMES.get(execution.last_known_state, 'UNKNOWN'),
         seconds=max(0.0, (execution.last_update_time_since_epoch -
                           execution.create_time_since_epoch) / 1000.0),
         outputs=outputs, execution_id=execution.id,
-        error=_execution_error(execution)))
+        error=_execution_error(execution), removed=removed))
   unfinished = any(c.state in ('RUNNING', 'NEW') for c in components)
   _mark_abandoned(components, owner.abandoned(
-      owner.logs_folder(pipeline_root, pipeline_name), run_id_of(run))
+      owner.logs_folder(pipeline_root, pipeline_name), mlmd.run_id_of(run))
                   if unfinished else None)
   result_edges = _edges(executions, events, nodes)
   if executions:
@@ -309,21 +392,21 @@ def collect_run(store: 'Store', run: 'Context', pipeline_name: str,
   else:
     seconds = 0.0
   result = RunResult(
-      pipeline_name=pipeline_name, run_id=run_id_of(run),
+      pipeline_name=pipeline_name, run_id=mlmd.run_id_of(run),
       pipeline_root=pipeline_root, components=components,
       started=datetime.datetime.fromtimestamp(
           run.create_time_since_epoch / 1000.0),
       seconds=max(0.0, seconds), edges=result_edges)
   result.configuration = _read_configuration(result)
+  provenance.read_origins(store, result, executions,
+                          legacy='run_id' in run.properties)
+  provenance.reused_edges(store, result, events)
   log = os.path.join(owner.logs_folder(pipeline_root, pipeline_name),
                      f'run-{result.run_id}.log')
   if not _paths.is_uri(log) and _paths.exists(log):
     result.log_path = log
   _read_outcomes(store, result, details)
   return result
-
-
-EXECUTION_RESULT = '__execution_result__'  # TFX's execution_lib key
 
 
 def _mark_abandoned(components: list[ComponentRun],
@@ -365,11 +448,11 @@ def _edges(executions: Sequence['Execution'], events: Sequence['Event'],
   name = {e.id: nodes.get(e.id, e.name or str(e.id)) for e in executions}
   producers: dict[int, list[int]] = {}
   for event in events:
-    if event.type == _OUTPUT_EVENT:
+    if event.type == mlmd.OUTPUT_EVENT:
       producers.setdefault(event.artifact_id, []).append(event.execution_id)
   found = []
   for event in events:
-    if event.type != _INPUT_EVENT:
+    if event.type != mlmd.INPUT_EVENT:
       continue
     for producer in producers.get(event.artifact_id, []):
       edge = (name[producer], name[event.execution_id])
@@ -390,7 +473,7 @@ def _read_configuration(result: RunResult) -> Optional[dict[str, Any]]:
         if _paths.exists(path):
           return json.loads(_paths.read_text(path))
       except _paths.read_errors() as e:
-        _unreadable(result, 'configuration', path, e)
+        mlmd.unreadable(result, 'configuration', path, e)
   return None
 
 
@@ -398,7 +481,7 @@ def find_run(store: 'Store', pipeline_name: str,
              run_id: Optional[str]) -> 'Context':
   """The run context named `run_id`; also 'latest' and 'latest~N' (the Nth
   before the newest). A wrong id is a LookupError naming the nearest ids."""
-  runs = run_contexts(store, pipeline_name)
+  runs = mlmd.run_contexts(store, pipeline_name)
   if not runs:
     raise LookupError(f'pipeline {pipeline_name!r} has no run in this '
                       'metadata store')
@@ -412,9 +495,9 @@ def find_run(store: 'Store', pipeline_name: str,
     raise LookupError(f'{run_id}: pipeline {pipeline_name!r} has only '
                       f'{len(runs)} runs')
   for run in runs:
-    if run_id_of(run) == run_id:
+    if mlmd.run_id_of(run) == run_id:
       return run
-  ids = [run_id_of(r) for r in runs]
+  ids = [mlmd.run_id_of(r) for r in runs]
   near = difflib.get_close_matches(run_id, ids, n=3, cutoff=0.4)
   prefixed = [i for i in ids if i.startswith(run_id)]
   if len(prefixed) == 1:
@@ -426,55 +509,17 @@ def find_run(store: 'Store', pipeline_name: str,
       '`fluent-pipeline runs` lists them)')
 
 
-def _belongs(store: 'Store', run_context: 'Context',
-             pipeline_name: str) -> bool:
-  parents = store.get_parent_contexts_by_context(run_context.id)
-  if parents:
-    return any(p.name == pipeline_name for p in parents)
-  # Older layouts: the run's executions share the pipeline context.
-  pipeline = store.get_context_by_type_and_name('pipeline', pipeline_name)
-  if pipeline is None:
-    return False
-  executions = store.get_executions_by_context(run_context.id)
-  if not executions:
-    return False
-  contexts = store.get_contexts_by_execution(executions[0].id)
-  return any(c.id == pipeline.id for c in contexts)
-
-
-def node_ids(store: 'Store', executions: Sequence['Execution'],
-             pipeline_name: str) -> dict[int, str]:
-  """Execution id -> the id of the pipeline node that ran it (its 'node'
-  context, or a legacy launcher's 'component_run' context)."""
-  found = {}
-  prefix = f'{pipeline_name}.'
-  types = {}
-  from ml_metadata import errors
-  for name in ('node', 'component_run'):
-    try:
-      types[store.get_context_type(name).id] = name
-    except errors.NotFoundError:
-      pass  # not registered in this store
-  for execution in executions:
-    for context in store.get_contexts_by_execution(execution.id):
-      kind = types.get(context.type_id)
-      if kind == 'node' and context.name.startswith(prefix):
-        found[execution.id] = context.name[len(prefix):]
-      elif kind == 'component_run' and execution.id not in found:
-        found[execution.id] = context.properties[
-            'component_id'].string_value
-  return found
-
-
 def _read_outcomes(store: 'Store', result: RunResult,
                    details: bool = True) -> None:
   for c in result.components:
     if 'evaluation' in c.outputs:  # Evaluator: metrics and its blessing.
+      if details and c.state == 'COMPLETE':
+        provenance.why_evaluated_again(store, result, c)
       for uri in c.outputs['evaluation']:
         try:
           result.metrics.update(dict(_overall_metrics(uri)))
         except _paths.read_errors() as e:  # the listing goes on, and says
-          _unreadable(result, 'metrics', uri, e)
+          mlmd.unreadable(result, 'metrics', uri, e)
       for uri in c.outputs.get('blessing', []):
         result.blessed = _paths.exists(_paths.join(uri, 'BLESSED'))
       if result.blessed is False and details:
@@ -482,7 +527,7 @@ def _read_outcomes(store: 'Store', result: RunResult,
           try:
             result.failed_thresholds += _failed_thresholds(uri)
           except _paths.read_errors() as e:
-            _unreadable(result, 'failed thresholds', uri, e)
+            mlmd.unreadable(result, 'failed thresholds', uri, e)
     if 'blessing' in c.outputs and 'evaluation' not in c.outputs:
       for uri in c.outputs['blessing']:  # InfraValidator or the local one
         result.infra_blessed = _paths.exists(_paths.join(uri,
@@ -492,11 +537,13 @@ def _read_outcomes(store: 'Store', result: RunResult,
           if _paths.exists(measurements):
             result.serving = json.loads(_paths.read_text(measurements))
         except _paths.read_errors() as e:
-          _unreadable(result, 'serving check', measurements, e)
+          mlmd.unreadable(result, 'serving check', measurements, e)
     for artifact_uri in c.outputs.get('pushed_model', []):
-      pushed = _pushed_destination(store, artifact_uri)
+      pushed = pushes.pushed_destination(store, artifact_uri)
       if pushed:
         result.pushed_model = pushed
+      result.push.update(pushes.push_record(store, artifact_uri, c,
+                                            details))
     for uri in c.outputs.get('reshaped_examples', []):  # dataset steps
       counts = _example_counts(store, uri)
       if counts:
@@ -508,15 +555,6 @@ def _read_outcomes(store: 'Store', result: RunResult,
       result.inference_result = uri
 
 
-def _unreadable(result: RunResult, what: str, uri: str,
-                error: BaseException) -> None:
-  """Records on `result`, and warns, that its `what` could not be read."""
-  reason = f'{type(error).__name__}: {error} ({uri})'
-  result.unreadable[what] = reason
-  warnings.warn(f'run {result.run_id}: its {what} cannot be read: {reason}',
-                stacklevel=3)
-
-
 def _example_counts(store: 'Store', uri: str) -> dict[str, dict[str, int]]:
   """Split -> examples in and out, as a dataset step recorded them."""
   for artifact in store.get_artifacts_by_uri(uri):
@@ -525,14 +563,6 @@ def _example_counts(store: 'Store', uri: str) -> dict[str, dict[str, int]]:
       return {split: {'in': c['in'], 'out': c['out']}
               for split, c in json.loads(counts.string_value).items()}
   return {}
-
-
-def _pushed_destination(store: 'Store', uri: str) -> Optional[str]:
-  for artifact in store.get_artifacts_by_uri(uri):
-    props = artifact.custom_properties
-    if 'pushed' in props and props['pushed'].int_value == 1:
-      return props['pushed_destination'].string_value
-  return None
 
 
 @functools.lru_cache(maxsize=256)

@@ -20,6 +20,7 @@ from typing import Optional
 _COLOURS = {
     'COMPLETE': ('#dcf1df', '#2e7d32'),
     'CACHED': ('#dde6f2', '#4a6a94'),
+    'REUSED': ('#ece4f4', '#6a4c93'),  # taken from another run (partial)
     'FAILED': ('#fbdcdc', '#c62828'),
     'RUNNING': ('#fdefc6', '#b7791f'),
     'NEW': ('#fdefc6', '#b7791f'),
@@ -27,7 +28,8 @@ _COLOURS = {
     None: ('#f7f7f9', '#5f6b7a'),
 }
 _UNKNOWN_STATE = ('#ececec', '#757575')
-_LEGEND_ORDER = ('COMPLETE', 'CACHED', 'FAILED', 'RUNNING', 'NEW', 'CANCELED')
+_LEGEND_ORDER = ('COMPLETE', 'CACHED', 'REUSED', 'FAILED', 'RUNNING', 'NEW',
+                 'CANCELED')
 
 # Sizes in points (the SVG's user units).
 _ID_SIZE = 9.0

@@ -64,9 +64,13 @@ def _absent(result, key: str, step: str) -> Part:
 
 def pipeline(result) -> dict[str, Any]:
   from fluent_pipeline.report import graph
-  nodes = [graph.Node(c.node_id, c.state, c.seconds)
+  nodes = [graph.Node(c.node_id, c.state, c.seconds, detail=(
+      f'from run {c.made_by_run}' if getattr(c, 'origin', None) else None))
            for c in result.components]
-  config = result.configuration or {}
+  # A CACHED or REUSED step shows the code and arguments of the run that
+  # made its outputs (and names it), not the chain this run was given.
+  config = getattr(result, 'effective_configuration',
+                   result.configuration) or {}
   steps = {name: json.dumps(args, indent=1, sort_keys=True, default=str)
            for name, args in (config.get('steps') or {}).items()}
   code = [{'sha256': sha, 'given_as': info.get('given_as'),
@@ -96,7 +100,18 @@ def pipeline(result) -> dict[str, Any]:
       'settings': config.get('settings') or {},
       'versions': config.get('versions') or {},
       'code': code,
+      'made_by': config.get('made_by') or {},
+      'partial': _partial(result),
   }
+
+
+def _partial(result) -> Optional[dict[str, Any]]:
+  """A partial run: its options and the steps it reused, by origin."""
+  if getattr(result, 'partial_run', None) is None:
+    return None
+  reused = [{'node_id': c.node_id, 'origin': c.origin}
+            for c in result.components if c.state == 'REUSED']
+  return {'description': result.partial_description(), 'reused': reused}
 
 
 def data(result) -> dict[str, Any]:

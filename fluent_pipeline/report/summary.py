@@ -1,6 +1,7 @@
 """A run as a notebook shows it: the report's summary, inline.
 
-The graph, each component's state, the metrics, the blessing, the serving
+The graph, each component's state (a CACHED or REUSED one names the run
+that made its outputs), the partial run's options, the metrics, the blessing, the serving
 check and a link to the full report, which is written beside the run the
 first time the run is shown (later displays reuse it).
 """
@@ -26,7 +27,8 @@ def html_of(result) -> str:
            f'<span style="color: #6b7280; font-weight: normal">run '
            f'{esc(result.run_id)} · {result.seconds:.1f} s</span></h3>']
   try:
-    nodes = [graph.Node(c.node_id, c.state, c.seconds)
+    nodes = [graph.Node(c.node_id, c.state, c.seconds, detail=(
+        f'from run {c.made_by_run}' if c.origin else None))
              for c in result.components]
     parts.append(f'<div class="graph">{graph.svg(nodes, result.edges)}'
                  '</div>')

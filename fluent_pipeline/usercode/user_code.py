@@ -184,11 +184,28 @@ class InImage:
 
 def py_files(folder: str, names=None) -> dict[str, str]:
   """File name -> text of `names` in `folder` (default: every .py file, as
-  TFX packages a module file's folder), newlines kept as they are."""
+  TFX packages a module file's folder), newlines kept as they are; read
+  again only when a file's size or modification time changed (a build reads
+  a folder for each step, each record and each slice)."""
+  return dict(_read_files(folder, _stamps(folder, names)))
+
+
+def _stamps(folder: str, names=None) -> tuple[tuple[str, int, int], ...]:
+  """(name, mtime_ns, size) of `names` in `folder` (default: its .py files)."""
   if names is None:
     names = sorted(f for f in os.listdir(folder) if f.endswith('.py'))
-  files = {}
+  found = []
   for name in names:
+    stat = os.stat(os.path.join(folder, name))
+    found.append((name, stat.st_mtime_ns, stat.st_size))
+  return tuple(found)
+
+
+@functools.lru_cache(maxsize=128)
+def _read_files(folder: str, stamps: tuple[tuple[str, int, int], ...]
+                ) -> dict[str, str]:
+  files = {}
+  for name, _, _ in stamps:
     with open(os.path.join(folder, name), encoding='utf-8', newline='') as f:
       files[name] = f.read()
   return files
@@ -281,9 +298,21 @@ def _sliced(path: str, fn_name: str, pipeline_root: str) -> UserCode:
   """The module file cut to `fn_name` and what it uses, written with the
   other .py files of its folder (TFX packages them, and the module may
   import them) into a generated folder named by their content hash; the
-  file itself where a slice could change what the code does."""
+  file itself where a slice could change what the code does. Cut again
+  only when a file of the folder changed or the generated one is gone."""
+  stamps = _stamps(os.path.dirname(path))
+  made = _sliced_once(path, fn_name, pipeline_root, stamps)
+  if not os.path.isfile(made.module_file):
+    _sliced_once.cache_clear()
+    made = _sliced_once(path, fn_name, pipeline_root, stamps)
+  return made
+
+
+@functools.lru_cache(maxsize=64)
+def _sliced_once(path: str, fn_name: str, pipeline_root: str,
+                 stamps: tuple[tuple[str, int, int], ...]) -> UserCode:
   folder, name = os.path.split(path)
-  files = py_files(folder)
+  files = dict(_read_files(folder, stamps))
   entries = (fn_name,) + _ALSO_LOOKED_UP.get(fn_name, ())
   cut = module_slice.cut(files[name], entries, name, siblings={
       k: v for k, v in files.items() if k != name})

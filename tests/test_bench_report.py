@@ -50,3 +50,32 @@ def test_report_states_each_figure_its_baseline_and_the_time_per_component(
   assert '| outside components |' in text
   assert 'The in-process Beam default saves' in text
   assert results['machine'] in text
+
+
+@pytest.mark.parametrize('parts, error', [
+    ('e2e,bogus', 'unknown part(s) bogus'),
+    ('history', 'history reads the runs e2e makes: add e2e to --parts'),
+])
+def test_bench_parts_are_checked_before_anything_is_measured(parts, error):
+  """`python bench/run.py --parts e2e,history` (README) re-measures only
+  some parts; a wrong list is refused at once, and results.json kept."""
+  import subprocess
+  path = os.path.join(BENCH, 'results.json')
+  with open(path) as f:
+    before = f.read()
+  done = subprocess.run([sys.executable, os.path.join(BENCH, 'run.py'),
+                         '--parts', parts], capture_output=True, text=True,
+                        timeout=300, check=False)
+  assert done.returncode == 2 and error in done.stderr, done.stderr
+  with open(path) as f:
+    assert f.read() == before
+
+
+def test_report_dates_parts_measured_on_other_days(bench):
+  results, report, _ = bench
+  results = dict(results, parts_measured={'e2e': '2026-12-02',
+                                          'scaling': '2026-11-29'},
+                 last_parts_seconds={'parts': ['e2e'], 'seconds': 900})
+  text = report._parts_measured(results)
+  assert 'e2e 2026-12-02, scaling 2026-11-29' in text
+  assert 'the last re-measurement (e2e) took 900 s' in text

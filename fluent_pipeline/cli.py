@@ -254,6 +254,10 @@ def _rollback(args, extra) -> int:
   pdef = PipelineDef.from_run(args.run_id, _store(args))
   result = pdef.run(verbose=args.verbose, rollback=True)
   print(result)
+  if result.push.get('rollback_refused'):
+    print(f'rollback of run {args.run_id} refused: '
+          f'{result.push["rollback_refused"]}', file=sys.stderr)
+    return 1
   trainer = result.states.get('Trainer')
   if trainer not in (None, 'CACHED'):
     print(f'note: the Trainer ran again ({trainer}): run {args.run_id}\'s '

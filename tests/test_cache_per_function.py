@@ -214,6 +214,45 @@ def test_registering_decorators_and_future_imports_are_kept():
   assert 'def cached' not in found.text and 'functools' not in found.text
 
 
+def test_a_registry_filled_at_definition_keeps_its_entries(tmp_path):
+  """A decorator that registers, or a subclass hook, runs when the module is
+  imported: what it registers is kept although no function names it, and
+  preprocessing_fn sees the same registry in its slice as in the file."""
+  text = textwrap.dedent('''
+      FEATURES = {}
+
+      def feature(fn):
+        FEATURES[fn.__name__] = fn
+        return fn
+
+      @feature
+      def fare_bucket(x):
+        return x // 10
+
+      class Base:
+        kinds = []
+        def __init_subclass__(cls):
+          Base.kinds.append(cls.__name__)
+
+      class Cash(Base):
+        pass
+
+      @functools.lru_cache()
+      def unused_cached():
+        return 1
+
+      def preprocessing_fn(inputs):
+        return {name: fn(inputs) for name, fn in FEATURES.items()}, Base.kinds
+      ''').replace('FEATURES = {}', 'import functools\nFEATURES = {}')
+  found = cut(text, 'preprocessing_fn')
+  assert 'def fare_bucket' in found.text and 'class Cash(Base)' in found.text
+  assert 'def unused_cached' not in found.text  # a plain wrapper
+  whole = load(text, 'whole_module', tmp_path)
+  sliced = load(found.text, 'sliced_module', tmp_path)
+  assert sliced.preprocessing_fn(42) == whole.preprocessing_fn(42) == (
+      {'fare_bucket': 4}, ['Cash'])
+
+
 def test_every_binding_of_a_used_name_is_kept():
   found = cut('''
       LIMIT = 1
@@ -289,6 +328,8 @@ def test_statements_on_one_line_stay_together():
     ('import sys\ndef run_fn(fn_args):\n'
      '  return getattr(sys.modules[__name__], "h")\n', 'reads sys.modules'),
     ('exec("X = 1")\ndef run_fn(fn_args):\n  return 1\n', 'calls exec()'),
+    ('import importlib\ndef run_fn(fn_args):\n'
+     '  return importlib.import_module(__name__).h\n', 'calls import_module()'),
     ('def __getattr__(name):\n  return name\n\ndef run_fn(fn_args):\n'
      '  return 1\n', 'defines a module __getattr__'),
 ])

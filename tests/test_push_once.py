@@ -266,3 +266,44 @@ def test_versions_are_the_numbered_folders_newest_first(tmp_path):
     os.makedirs(tmp_path / name)
   assert pusher.versions(str(tmp_path)) == ['1800000000', '1700000000', '999']
   assert pusher.versions(str(tmp_path / 'absent')) == []
+
+
+def test_a_rollback_never_pushes_a_model_no_version_holds(tmp_path):
+  """`rollback RUN` replays the run's chain; when its Trainer did not come
+  from cache (changed data, gc), the model is a new one: a rollback pushes
+  only a model an earlier version holds, and says why it pushed nothing.
+  Without rollback the same executor pushes the new model."""
+  import json
+
+  from tfx.types import standard_artifacts
+
+  from fluent_pipeline.components import pusher
+  files = {'saved_model.pb': b'graph', 'variables/variables.index': b'ix'}
+  serving = tmp_path / 'serving'
+  _tree(serving / '100', {**files, 'saved_model.pb': b'older'})
+
+  def push(rollback):
+    model = standard_artifacts.Model()
+    _tree(tmp_path / 'model' / 'Format-Serving', files)  # TFX's layout
+    model.uri = str(tmp_path / 'model')
+    blessing = standard_artifacts.ModelBlessing()
+    blessing.uri = str(tmp_path / 'blessing')
+    blessing.set_int_custom_property('blessed', 1)
+    pushed = standard_artifacts.PushedModel()
+    pushed.uri = str(tmp_path / f'pushed_{rollback}')
+    destination = json.dumps({'filesystem': {'base_directory': str(serving)}})
+    pusher.Executor().Do(
+        {'model': [model], 'model_blessing': [blessing]},
+        {'pushed_model': [pushed]},
+        {'push_destination': destination, 'custom_config': 'null',
+         'rollback': 1 if rollback else None})
+    return pushed
+
+  refused = push(rollback=True)
+  assert refused.get_int_custom_property('pushed') == 0
+  assert 'nothing was pushed' in refused.get_string_custom_property(
+      pusher.ROLLBACK_REFUSED)
+  assert sorted(os.listdir(serving)) == ['100']
+  pushed = push(rollback=False)  # an ordinary run pushes the new model
+  assert pushed.get_int_custom_property('pushed') == 1
+  assert len(os.listdir(serving)) == 2

@@ -17,7 +17,8 @@ this execution copied the model, and `pushed_destination` /
 held the model: `already_pushed_version` / `already_pushed_destination`
 (that version) and `newest_version` (the newest version then, which a
 TensorFlow Serving with its default version policy serves); on a rollback,
-`rolled_back_version` (the older version that held the model).
+`rolled_back_version` (the older version that held the model); a rollback
+of a model that no version holds pushes nothing: `rollback_refused`.
 
 The component is TFX's Pusher with this executor and the `rollback`
 property (left out unless set, so an ordinary Pusher compiles to TFX's IR
@@ -53,6 +54,9 @@ ALREADY_PUSHED_VERSION = 'already_pushed_version'
 ALREADY_PUSHED_DESTINATION = 'already_pushed_destination'
 NEWEST_VERSION = 'newest_version'
 ROLLED_BACK_VERSION = 'rolled_back_version'
+# Set instead of pushing when a rollback was asked for a model that no
+# version holds (the replayed run trained a new model): why nothing went.
+ROLLBACK_REFUSED = 'rollback_refused'
 
 _SAVED_MODEL = 'saved_model.pb'
 _CHUNK = 1 << 20
@@ -173,6 +177,20 @@ class Executor(pusher_executor.Executor):
       model_push.set_string_custom_property(
           ALREADY_PUSHED_DESTINATION, os.path.join(base, holding))
       model_push.set_string_custom_property(NEWEST_VERSION, existing[0])
+      return
+    if rollback and holding is None:
+      # A rollback serves again a model that was served before; a model no
+      # version holds is a new one (the replayed run trained again), which
+      # nobody asked to serve this way.
+      logging.warning('Rollback asked, but no version of %s holds model %s: '
+                      'not pushed.', base, model_path)
+      self._MarkNotPushed(model_push)
+      model_push.set_string_custom_property(
+          ROLLBACK_REFUSED, 'no version in the destination holds this model, '
+          'so it is not the model of an earlier push (its Trainer ran '
+          'again?); nothing was pushed')
+      if existing:
+        model_push.set_string_custom_property(NEWEST_VERSION, existing[0])
       return
     # A timestamp, as TFX's, but above every version there: the pushed
     # model is the one served, even when pushed twice in a second.

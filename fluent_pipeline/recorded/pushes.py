@@ -66,6 +66,8 @@ def pushed_line(result: Pushed) -> str:
     return (f'not pushed again: version {held} already holds this model '
             f'({where}), and the newer version {newest} serves; '
             + _rollback_hint(result))
+  if push.get('rollback_refused'):
+    return f'none: rollback refused: {push["rollback_refused"]}'
   return 'none (not blessed)'
 
 
@@ -82,7 +84,7 @@ def push_record(store: 'Store', uri: str, pusher: Any,
   ('model_run')."""
   keys = ('pushed_version', 'already_pushed_version',
           'already_pushed_destination', 'newest_version',
-          'rolled_back_version')
+          'rolled_back_version', 'rollback_refused')
   found: dict[str, Any] = {}
   for artifact in store.get_artifacts_by_uri(uri):
     props = artifact.custom_properties

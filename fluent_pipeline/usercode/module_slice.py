@@ -13,8 +13,10 @@ Conservative wherever a slice could change behaviour:
   a top-level call, an `if` / `try` / `with` / `for` block, an assignment to
   an attribute or an item, an assignment whose value calls something, a
   star import, an import nothing in the file uses (imported for its
-  effect), a `from __future__` import, a definition whose decorator
-  registers something, a top-level statement that reads `__name__` or
+  effect), a `from __future__` import, a definition whose decorators are
+  not plain wrappers (one may fill a registry), a class with bases,
+  keywords or a call in its body, a top-level statement that reads
+  `__name__` or
   `__file__` (but for `if __name__ == '__main__':`, which never runs in a
   module TFX imports);
 - the whole file, when the kept code reads names at run time (`globals()`,
@@ -33,7 +35,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Optional
 
 # Calls that read a module's names by string: a slice cannot see which.
-_DYNAMIC = {'globals', 'locals', 'eval', 'exec', '__import__', 'vars'}
+_DYNAMIC = {'globals', 'locals', 'eval', 'exec', '__import__', 'vars',
+            'import_module'}
 # Module attributes Python looks up by name, past the slice.
 _MODULE_HOOKS = {'__getattr__', '__dir__'}
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
@@ -130,9 +133,8 @@ def _classify(unit: _Unit, used_elsewhere: Callable[[str], bool],
     if isinstance(node, _DEFINITIONS):
       unit.binds.add(node.name)
       unit.definition = True
-      if any('register' in n.lower() for d in node.decorator_list
-             for n in _identifiers(d)):
-        unit.always = True  # e.g. register_keras_serializable
+      if _runs_at_definition(node):
+        unit.always = True  # e.g. a registry filled by a decorator
       continue
     if isinstance(node, (ast.Import, ast.ImportFrom)):
       if isinstance(node, ast.ImportFrom) and (
@@ -277,6 +279,35 @@ def _main_block(node: ast.stmt) -> bool:
               for s in sides)
 
 
+# Decorators that only wrap what they decorate: a definition that has no
+# other runs nothing when its module is imported.
+_PLAIN_DECORATORS = {
+    'staticmethod', 'classmethod', 'property', 'overload', 'typing.overload',
+    'functools.wraps', 'wraps', 'functools.lru_cache', 'lru_cache',
+    'functools.cache', 'cache', 'functools.cached_property',
+    'cached_property', 'dataclass', 'dataclasses.dataclass', 'tf.function',
+    'tensorflow.function'}
+
+
+def _runs_at_definition(node: ast.stmt) -> bool:
+  """Whether defining `node` may run user code with effects beyond binding
+  its name: a decorator that is not a plain wrapper (it may register the
+  definition in a registry another function reads), a class with bases or
+  keywords (`__init_subclass__`, a metaclass) or with a call in its body.
+  Such a definition is kept in every slice, not only where it is used."""
+  for decorator in node.decorator_list:
+    target = decorator.func if isinstance(decorator, ast.Call) else decorator
+    if ast.unparse(target) not in _PLAIN_DECORATORS:
+      return True
+  if isinstance(node, ast.ClassDef):
+    if node.keywords or any(not (isinstance(b, ast.Name) and b.id == 'object')
+                            for b in node.bases):
+      return True
+    return any(_calls(item) for item in node.body
+               if not isinstance(item, _DEFINITIONS))
+  return False
+
+
 def _top_level_magic(node: ast.stmt) -> bool:
   """Whether a statement outside a def reads __name__ or __file__."""
   return any(isinstance(n, ast.Name) and n.id in ('__name__', '__file__')
@@ -287,10 +318,12 @@ def _dynamic(unit: _Unit) -> Optional[str]:
   """Why the unit makes the slice unsafe: it reads names by string."""
   for node in unit.nodes:
     for item in ast.walk(node):
-      if isinstance(item, ast.Call) and isinstance(item.func, ast.Name) and (
-          item.func.id in _DYNAMIC) and not (
-              item.func.id == 'vars' and item.args):
-        return (f'line {item.lineno} calls {item.func.id}(), which reads '
+      called = (item.func.id if isinstance(item, ast.Call) and isinstance(
+          item.func, ast.Name) else item.func.attr if isinstance(
+              item, ast.Call) and isinstance(item.func, ast.Attribute)
+                and item.func.attr == 'import_module' else None)
+      if called in _DYNAMIC and not (called == 'vars' and item.args):
+        return (f'line {item.lineno} calls {called}(), which reads '
                 "the module's names at run time")
       if isinstance(item, ast.Attribute) and item.attr == 'modules' and (
           isinstance(item.value, ast.Name) and item.value.id == 'sys'):

@@ -474,7 +474,7 @@ class _Components:
     if self._opts('evaluator').get('compare_to_baseline', True):
       baseline = self._add('model_resolver', self._baseline_resolver(
           tfx)).outputs['model']
-    self._check_label_key()
+    self._check_eval_config()
     self._add('evaluator', tfx.components.Evaluator(
         examples=self._examples_for('evaluator'),
         model=self._output('trainer', 'model'),
@@ -499,25 +499,18 @@ class _Components:
     return tfx.dsl.Resolver(strategy_class=strategy, **channels_).with_id(
         MODEL_RESOLVER_ID)
 
-  def _check_label_key(self) -> None:
-    """A raw label key must be a column of a CSV source with a header."""
-    from fluent_pipeline.dsl import csv_data
+  def _check_eval_config(self) -> None:
+    """Metric and threshold names, and, for a CSV source with a header, the
+    slicing and label keys (eval_checks)."""
+    from fluent_pipeline.dsl import csv_data, eval_checks
     source = self.plan.source
-    if source is None or source.kind != 'csv':
-      return
-    header = csv_data.csv_header(source)
-    if not header:
-      return
-    for spec in self.steps['evaluator'].tfx['eval_config'].model_specs:
-      if spec.preprocessing_function_names or not spec.label_key:
-        continue  # the label may be a transformed feature
-      if spec.label_key not in header:
-        raise PipelineDefinitionError(
-            'evaluate_model()', f'label_key {spec.label_key!r} is not a column '
-            f'of {source.location} (columns: {", ".join(header)})',
-            fix='set model_specs[].label_key to one of the columns, or list '
-            'preprocessing_function_names if the label is a transformed '
-            'feature')
+    columns = None
+    if source is not None and source.kind == 'csv':
+      columns = csv_data.csv_header(source)
+    eval_checks.check(self.steps['evaluator'].tfx['eval_config'],
+                      columns=columns,
+                      columns_from=source.location if columns else '',
+                      runner=self.runner)
 
   def _make_infra_validator(self):
     local = self._opts('infra_validator').get('local')

@@ -14,6 +14,10 @@ from fluent_pipeline.dsl import inputs
 from fluent_pipeline.dsl.csv_data import csv_header, find_csv_problem
 
 _BEAM_SUFFIX = re.compile(r"\s*\[while running '[^']*'\]\s*$")
+# Keras's word for a class name TFMA found in no registry (a MetricConfig
+# the build could not check: its module is imported only at run time).
+_UNKNOWN_KERAS = re.compile(
+    r"Unknown (metric function|loss function|object|metric)s?: '?([\w.>]+)'?")
 
 
 def root_cause(error: BaseException) -> BaseException:
@@ -46,6 +50,9 @@ def explain(error: BaseException, component_id: Optional[str],
   if hasattr(cause, 'anomalies'):  # the anomalies gate: its list is the point
     return str(cause)
   reason = short_message(cause)
+  metric = _unknown_metric(cause)
+  if metric is not None:
+    return metric
   csv_sources = [s for s in sources.values() if s.kind == 'csv']
   source = sources.get(component_id or '')
   if source is not None and source.kind == 'csv':
@@ -66,3 +73,21 @@ def explain(error: BaseException, component_id: Optional[str],
                 f'{source.location} does not have (columns: '
                 f'{", ".join(header)}) ({reason})')
   return reason
+
+
+def _unknown_metric(cause: BaseException) -> Optional[str]:
+  """Keras's "custom_object_scope" advice as the eval_config's mistake."""
+  found = _UNKNOWN_KERAS.search(str(cause))
+  if found is None:
+    return None
+  from fluent_pipeline.dsl import eval_checks
+  name = found.group(2)
+  try:
+    near = eval_checks.closest(name, [
+        n for n in eval_checks.known_metrics() if '>' not in n])
+  except ImportError:
+    near = None
+  hint = f'; did you mean {near!r}?' if near and near != name else ''
+  return (f'the eval_config names metric class {name!r}, which neither TFMA '
+          'nor Keras defines (a metric of your own also needs '
+          f"MetricConfig(module='your.module')){hint}")

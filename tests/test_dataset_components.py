@@ -87,10 +87,12 @@ def records(artifact, split):
 
 
 def features(record):
-  """The feature dict the components give user functions, built here."""
+  """The feature dict the components give user functions, built here:
+  string features as str."""
   import tensorflow as tf
   example = tf.train.Example.FromString(record)
-  return {name: list(getattr(f, f.WhichOneof('kind')).value)
+  return {name: [v.decode() if isinstance(v, bytes) else v
+                 for v in getattr(f, f.WhichOneof('kind')).value]
           if f.WhichOneof('kind') else []
           for name, f in example.features.feature.items()}
 
@@ -218,19 +220,97 @@ def test_outputs_keep_split_names_and_payload_format(one_worker):
 
 
 @pytest.mark.e2e
-def test_a_predicate_keeping_nothing_fails_the_run(root, taxi_sample,
-                                                   one_worker):
-  del one_worker  # shares its example gen, from cache
+def test_a_predicate_keeping_nothing_fails_quoting_the_data(
+    root, taxi_sample, one_worker):
+  given = records(one_worker['CsvExampleGen'], 'eval')
+  payments = collections.Counter(
+      features(r)['payment_type'][0] for r in given)
   def make(examples):
     return [filter_examples.FilterExamples(
-        examples, predicate_fn='keep_cash_str', module_file=FNS,
-        code_sha256='str', splits=['eval']).with_id('filter_nothing')
+        examples, predicate_fn='keep_lowercase_cash', module_file=FNS,
+        code_sha256='lower', splits=['eval']).with_id('filter_nothing')
                              .with_beam_pipeline_args(ONE_WORKER)]
   with pytest.raises(filter_examples.NothingKept) as error:
     _run(root, taxi_sample['data'], make)
   message = str(error.value)
-  assert "split 'eval'" in message and "b'Cash'" in message
-  assert error.value.split == 'eval' and error.value.count > 0
+  assert error.value.split == 'eval' and error.value.count == len(given)
+  assert f"of the {len(given):,} examples of split 'eval'" in message
+  # The values the predicate's feature holds, as str, most common first.
+  (top, n), = payments.most_common(1)
+  assert f"features['payment_type'] holds {top!r} ({n})" in message
+  assert "b'" not in message
+  line = _line_of(dataset_fns.keep_lowercase_cash)
+  assert f'keep_lowercase_cash is at {FNS}, line {line}' in message
+
+
+def _line_of(fn):
+  return fn.__code__.co_firstlineno
+
+
+def _do(executor, source, tmp_path, exec_properties):
+  """An executor run in this process on the fixture's examples (a Beam
+  pipeline on one split, no TFX run)."""
+  from tfx.types import standard_artifacts
+  output = standard_artifacts.Examples()
+  output.uri = str(tmp_path / 'out')
+  executor.Do({'examples': [_artifact(source)]},
+              {'reshaped_examples': [output]},
+              dict(exec_properties, splits='["eval"]'))
+  return output
+
+
+def _sampler(tmp_path):
+  from tfx.dsl.components.base import base_beam_executor
+  return stratified_sample.Executor(base_beam_executor.BaseBeamExecutor.Context(
+      beam_pipeline_args=ONE_WORKER, tmp_dir=str(tmp_path / 'tmp'),
+      unique_id='1'))
+
+
+@pytest.mark.e2e
+def test_a_predicate_returning_a_feature_value_fails_naming_it(
+    one_worker, tmp_path):
+  """The slip `return features['payment_type'][0]`: truthy for every
+  example, it would keep them all in silence."""
+  with pytest.raises(Exception) as error:
+    _do(filter_examples.Executor(), one_worker['CsvExampleGen'], tmp_path,
+        {'predicate_fn': 'payment_value', 'module_file': FNS,
+         'code_sha256': 'value'})
+  message = str(error.value)
+  assert 'predicate payment_value returned' in message
+  assert "(str, a value of features['payment_type'])" in message
+  assert 'not a bool' in message
+  assert "features['payment_type'] == [" in message  # the fix, with a value
+  line = _line_of(dataset_fns.payment_value) + 2  # its return statement
+  assert f'[{FNS}, line {line}]' in message
+
+
+@pytest.mark.e2e
+def test_a_key_function_returning_a_list_fails_naming_it(one_worker,
+                                                         tmp_path):
+  with pytest.raises(Exception) as error:
+    _do(_sampler(tmp_path), one_worker['CsvExampleGen'], tmp_path,
+        {'key_fn': 'dataset_fns.payment_list', 'samples_per_key': 2,
+         'seed': 0, 'code_sha256': 'list'})
+  message = str(error.value)
+  assert 'key function payment_list returned [' in message
+  assert "(list, a value of features['payment_type'])" in message
+  assert "tuple(features['payment_type'])" in message
+  path = os.path.abspath(dataset_fns.payment_list.__code__.co_filename)
+  line = _line_of(dataset_fns.payment_list) + 2
+  assert f'{path}, line {line}]' in message
+
+
+@pytest.mark.e2e
+def test_a_key_feature_no_example_has_fails_naming_the_features(
+    one_worker, tmp_path):
+  with pytest.raises(stratified_sample.KeyNotAFeature) as error:
+    _do(_sampler(tmp_path), one_worker['CsvExampleGen'], tmp_path,
+        {'key_feature': 'paymnt_type', 'samples_per_key': 2, 'seed': 0,
+         'code_sha256': ''})
+  message = str(error.value)
+  assert "key 'paymnt_type' is not a feature of split 'eval'" in message
+  assert "did you mean 'payment_type'?" in message
+  assert 'Its features: ' in message and 'trip_miles' in message
 
 
 # --- StratifiedSample --------------------------------------------------------
@@ -378,10 +458,13 @@ def test_properties_carry_over_and_sequence_examples_give_their_context():
   assert fmt == example_gen_pb2.FORMAT_TF_SEQUENCE_EXAMPLE
   sequence = tf.train.SequenceExample()
   sequence.context.feature['id'].int64_list.value.append(3)
-  sequence.context.feature['kind'].bytes_list.value.append(b'x')
+  sequence.context.feature['kind'].bytes_list.value.extend(
+      [b'x', 'é'.encode(), b'\xff'])
   sequence.feature_lists.feature_list['steps'].feature.add()
   proto = _examples_io.parse(sequence.SerializeToString(), fmt)
-  assert _examples_io.features_of(proto, fmt) == {'id': [3], 'kind': [b'x']}
+  # str where a value is UTF-8, bytes where it is not.
+  assert _examples_io.features_of(proto, fmt) == {
+      'id': [3], 'kind': ['x', 'é', b'\xff']}
   assert stratified_sample.feature_key({'k': [1, 2]}, 'k') == (1, 2)
   assert stratified_sample.feature_key({'k': []}, 'k') is None
   assert stratified_sample.feature_key({}, 'k') is None
@@ -393,3 +476,56 @@ def _assert_same_files(a, b):
     with open(os.path.join(a, name), 'rb') as fa, \
         open(os.path.join(b, name), 'rb') as fb:
       assert fa.read() == fb.read(), name
+
+
+# --- what user functions return, checked without a run ----------------------
+
+
+def _region(features):
+  return features['region'][0]
+
+
+def test_only_bools_pass_as_a_predicates_answer():
+  import numpy as np
+
+  from fluent_pipeline.components import _examples_io
+  assert _examples_io.is_bool(True) and _examples_io.is_bool(np.bool_(False))
+  for value in ('south', b'x', 1, 0.0, None, ['a'], np.array([True])):
+    assert not _examples_io.is_bool(value), value
+  for key in ('a', b'a', 3, 2.5, np.int64(3), ('a', 1)):
+    assert _examples_io.is_key(key), key
+  for key in (None, ['a'], {'a': 1}, ('a', ['b']), object()):
+    assert not _examples_io.is_key(key), key
+
+
+def test_a_wrong_return_names_function_file_line_value_and_type():
+  from fluent_pipeline.components import _examples_io
+  features = {'region': ['south'], 'fare': [3.5]}
+  error = _examples_io.wrong_return(
+      _region, {}, features, _region(features), 'predicate', 'a bool',
+      'generic fix', 'return features[{feature}] == {value}')
+  line = _region.__code__.co_firstlineno + 1
+  assert str(error) == (
+      "predicate _region returned 'south' (str, a value of "
+      "features['region']), not a bool: return features['region'] == "
+      f"['south'] [{__file__}, line {line}]")
+  # A module file given to the step is named, not the copy TFX installed.
+  props = {'module_file': os.path.join('/my/project', os.path.basename(
+      __file__))}
+  error = _examples_io.wrong_return(_region, props, features, 7, 'key', 'x',
+                                    'generic fix')
+  assert '7 (int), not x: generic fix [/my/project/' in str(error)
+
+
+def test_the_values_seen_are_the_named_features_most_common_first():
+  from fluent_pipeline.components import _examples_io
+  seen = [{'region': ['south'], 'city': ['a'], 'n': [1]},
+          {'region': ['north'], 'city': ['b'], 'n': [2]},
+          {'region': ['north'], 'city': [], 'n': [3]}]
+  assert _examples_io.named_features(_region, seen[0]) == ['region']
+  assert _examples_io.values_seen(seen, ['region']) == (
+      "features['region'] holds 'north' (2), 'south' (1)")
+  # Without names: the string features, each with its own values.
+  assert _examples_io.values_seen(seen, per_feature=1) == (
+      "features['city'] holds 'a' (1) and 2 more; "
+      "features['region'] holds 'north' (2) and 1 more")

@@ -265,6 +265,37 @@ def test_bad_dataset_step_arguments_are_clear_errors(base, make, error,
     make(base)
 
 
+def test_a_stratification_key_that_is_no_column_fails_at_the_call(
+    base, taxi_csv_dir):
+  with pytest.raises(PipelineDefinitionError) as error:
+    base.stratified_sample('paymnt_type', samples_per_key=5)
+  message = str(error.value)
+  assert message.startswith("stratified_sample: key 'paymnt_type' is not a "
+                            f'feature: the CSV header of {taxi_csv_dir} has ')
+  assert 'payment_type, ' in message or ', payment_type' in message
+  assert "fix: stratified_sample('payment_type', ...) (the closest name)" in \
+      message
+  # A column is taken; a chain without known columns is checked at the step.
+  assert 'stratified_sample' in base.stratified_sample(
+      'company', fraction=0.5).steps
+  PipelineDef('unknown', root=base.pipeline_root).stratified_sample(
+      'paymnt_type', fraction=0.5)
+
+
+def test_an_imported_schemas_features_are_the_known_ones(base, tmp_path):
+  schema = tmp_path / 'schema.pbtxt'
+  schema.write_text('feature { name: "region" type: BYTES }\n'
+                    'feature { name: "fare" type: FLOAT }\n')
+  chain = base.with_imported_schema(schema)
+  # Not a CSV column, but the schema's feature.
+  assert 'stratified_sample' in chain.stratified_sample(
+      'region', fraction=0.5).steps
+  with pytest.raises(PipelineDefinitionError,
+                     match=r"key 'regon' is not a feature: the schema .*"
+                     r"schema.pbtxt has region, fare\n.*'region'"):
+    chain.stratified_sample('regon', fraction=0.5)
+
+
 def test_added_components_get_the_chain_channels_by_name(base):
   pdef = (base.filter_examples(long_trip).generate_statistics()
           .infer_schema().preprocess(TAXI_MODULE)
@@ -531,3 +562,48 @@ def test_a_notebooks_predicate_and_component_run_in_the_chain(
   expected = sum((_features(r).get('trip_seconds') or [0])[0] < 600
                  for r in _records(raw, 'train'))
   assert values == {'kept': expected, 'filters': 1}
+
+
+@pytest.mark.e2e
+def test_a_filter_keeping_all_and_a_one_stratum_sample_are_said(
+    tmp_path, taxi_sample):
+  result = (PipelineDef('said', root=str(tmp_path))
+            .from_csv(taxi_sample['data'])
+            .filter_examples(dataset_fns.keep_every_trip, splits=['eval'])
+            .stratified_sample(dataset_fns.one_kind, samples_per_key=50,
+                               splits=['eval']).run())
+  n = result.reshaped['FilterExamples']['eval']['in']
+  kept_all = f'kept every example: keep_every_trip returned True for all {n:,}'
+  one = ("one stratum: every example has the key 'trips', so the sample is "
+         'not stratified')
+  assert result.reshaped == {
+      'FilterExamples': {'eval': {'in': n, 'out': n, 'note': kept_all}},
+      'StratifiedSample': {'eval': {'in': n, 'out': 50, 'note': one}}}
+  text = str(result)
+  assert f'FilterExamples: eval {n:,} -> {n:,} ({kept_all})\n' in text
+  assert f'StratifiedSample: eval {n:,} -> 50 ({one})\n' in text
+
+
+def region_value(features):
+  return features['payment_type'][0]  # the slip: a value, not a bool
+
+
+@pytest.mark.e2e
+def test_a_predicate_returning_a_value_fails_the_run_naming_it(
+    tmp_path, taxi_sample):
+  from fluent_pipeline.errors import PipelineRunError
+  chain = (PipelineDef('not_bool', root=str(tmp_path))
+           .from_csv(taxi_sample['data']).filter_examples(region_value))
+  with pytest.raises(PipelineRunError) as error:
+    chain.run()
+  assert error.value.component == 'FilterExamples'
+  reason = error.value.reason
+  assert 'predicate region_value returned ' in reason, reason
+  assert "(str, a value of features['payment_type']), not a bool" in reason
+  assert "return a comparison, e.g. features['payment_type'] == [" in reason
+  # The run's error points at the user's own line, as for run_fn.
+  location = error.value.location
+  assert (location.path, location.lineno) == (
+      __file__, region_value.__code__.co_firstlineno + 1)
+  assert location.line == "return features['payment_type'][0]  # the " \
+      'slip: a value, not a bool'

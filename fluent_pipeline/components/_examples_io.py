@@ -78,8 +78,10 @@ def parse(record: bytes, fmt: int):
 
 
 def features_of(proto, fmt: int) -> Dict[str, list]:
-  """Feature name -> Python list of its values (ints, floats or bytes), as a
-  user reads a tf.Example; the context features of a SequenceExample."""
+  """Feature name -> Python list of its values: ints, floats, or str for
+  string features (bytes where a value is not UTF-8), so that
+  `features['region'] == ['south']` means what it says; the context
+  features of a SequenceExample."""
   if fmt == example_gen_pb2.FORMAT_TF_SEQUENCE_EXAMPLE:
     features = proto.context
   else:
@@ -87,8 +89,32 @@ def features_of(proto, fmt: int) -> Dict[str, list]:
   result = {}
   for name, feature in features.feature.items():
     kind = feature.WhichOneof('kind')
-    result[name] = list(getattr(feature, kind).value) if kind else []
+    if kind == 'bytes_list':
+      result[name] = [_text(v) for v in feature.bytes_list.value]
+    else:
+      result[name] = list(getattr(feature, kind).value) if kind else []
   return result
+
+
+def _text(value: bytes):
+  try:
+    return value.decode('utf-8')
+  except UnicodeDecodeError:
+    return value
+
+
+def first_features(examples: types.Artifact, split: str, fmt: int,
+                   count: int) -> List[Dict[str, list]]:
+  """The feature dicts of the first `count` examples of a split (read
+  again after a run, to quote the data in a message)."""
+  import tensorflow as tf
+  files = sorted(p for p in fileio.glob(split_pattern(examples, split))
+                 if not fileio.isdir(p))
+  if not files:
+    return []
+  records = tf.data.TFRecordDataset(files, compression_type='GZIP')
+  return [features_of(parse(r, fmt), fmt)
+          for r in records.take(count).as_numpy_iterator()]
 
 
 def read_split(pipeline: beam.Pipeline, examples: types.Artifact,
@@ -267,3 +293,178 @@ def check_user_fn(name: Optional[str], module_file: Optional[str],
   if not module_file and '.' not in name:
     raise ValueError(f'{what}={name!r}: give a dotted path (pkg.mod.fn), or '
                      'module_file too.')
+
+
+# --- what user functions return ----------------------------------------------
+
+
+class WrongReturn(TypeError):
+  """A user function returned what its step cannot use (a predicate a
+  non-bool, a key function a list or None): taken as it is, it would pass
+  silently (a truthy value keeps every example)."""
+
+
+def fn_location(fn: Callable[..., Any], props: Dict[str, str]
+                ) -> Tuple[str, str, int]:
+  """(name, file, first line) of a user function, the file as the step was
+  given it (module_file), not the copy TFX installed from a wheel."""
+  name = getattr(fn, '__qualname__', None) or repr(fn)
+  code = getattr(fn, '__code__', None)
+  if code is None:
+    return name, props.get('module_file') or '?', 0
+  path = code.co_filename
+  given = props.get('module_file')
+  if given and os.path.basename(path) == os.path.basename(given):
+    path = given
+  return name, path, code.co_firstlineno
+
+
+def return_line(fn: Callable[..., Any], features: Dict[str, list]
+                ) -> Optional[int]:
+  """The line at which `fn(features)` returns, found by calling it again
+  under a profiler (only when reporting a wrong return)."""
+  import sys
+  code = getattr(fn, '__code__', None)
+  if code is None:
+    return None
+  found: List[int] = []
+
+  def profile(frame, event, arg):
+    del arg
+    if event == 'return' and frame.f_code is code:
+      found.append(frame.f_lineno)
+  previous = sys.getprofile()
+  sys.setprofile(profile)
+  try:
+    fn(features)
+  except Exception:  # the first call returned; this one is only to locate
+    return None
+  finally:
+    sys.setprofile(previous)
+  return found[-1] if found else None
+
+
+def _short(text: str, limit: int = 60) -> str:
+  return text if len(text) <= limit else text[:limit - 3] + '...'
+
+
+def _feature_holding(value: Any, features: Dict[str, list]) -> Optional[str]:
+  """The feature whose values (or one of them) `value` is, if any."""
+  for name, values in features.items():
+    try:
+      if value == values or (values and any(value == v for v in values)):
+        return name
+    except Exception:  # an odd object's __eq__
+      continue
+  return None
+
+
+def wrong_return(fn: Callable[..., Any], props: Dict[str, str],
+                 features: Dict[str, list], value: Any, what: str,
+                 expected: str, fix: str, fix_for_feature: str = ''
+                 ) -> WrongReturn:
+  """The error naming the function, its file and line, the value and its
+  type, and what to return instead (`fix_for_feature`, formatted with the
+  feature and value, when the value is a feature's)."""
+  name, path, first = fn_location(fn, props)
+  line = return_line(fn, features) or first
+  held = _feature_holding(value, features)
+  origin = f', a value of features[{held!r}]' if held else ''
+  if held and fix_for_feature:
+    shown = value if isinstance(value, list) else [value]
+    fix = fix_for_feature.format(feature=repr(held),
+                                 value=_short(repr(shown), 40))
+  return WrongReturn(
+      f'{what} {name} returned {_short(repr(value))} '
+      f'({type(value).__name__}{origin}), not {expected}: {fix} '
+      f'[{path}, line {line}]')
+
+
+def raise_wrong_return(fn: Callable[..., Any], props: Dict[str, str],
+                       features: Dict[str, list], value: Any, *args: str):
+  """Raises wrong_return(...) from inside the user's frame, at the line that
+  returned (calling `fn` again under a tracer), so that the traceback, and
+  the run's failure, point at the user's own line."""
+  import sys
+  error = wrong_return(fn, props, features, value, *args)
+  code = getattr(fn, '__code__', None)
+  line = return_line(fn, features)
+  if code is not None and line:
+    def local(frame, event, arg):
+      del arg
+      if event == 'line' and frame.f_lineno == line:
+        raise error
+      return local
+
+    def calls(frame, event, arg):
+      del event, arg
+      return local if frame.f_code is code else None
+    previous = sys.gettrace()
+    sys.settrace(calls)
+    try:
+      fn(features)
+    except WrongReturn:
+      raise
+    except Exception:  # pylint: disable=broad-except
+      pass  # a second call that fails otherwise: raise it plainly
+    finally:
+      sys.settrace(previous)
+  raise error
+
+
+def is_bool(value: Any) -> bool:
+  import numpy as np
+  return isinstance(value, (bool, np.bool_))
+
+
+def is_key(value: Any) -> bool:
+  """A stratum key: a str, bytes, number or bool, or a tuple of them."""
+  import numpy as np
+  if isinstance(value, tuple):
+    return all(is_key(v) and not isinstance(v, tuple) for v in value)
+  return isinstance(value, (str, bytes, int, float, np.generic))
+
+
+# --- quoting the data ----------------------------------------------------------
+
+
+def named_features(fn: Callable[..., Any],
+                   features: Sequence[str]) -> List[str]:
+  """The features a function's source names (as string literals), in the
+  order written."""
+  import inspect
+  import re
+  try:
+    source = inspect.getsource(fn)
+  except (OSError, TypeError):
+    return []
+  names = []
+  for literal in re.findall(r'''(?:'([^'\\\n]*)'|"([^"\\\n]*)")''', source):
+    name = literal[0] or literal[1]
+    if name in features and name not in names:
+      names.append(name)
+  return names
+
+
+def values_seen(examples: List[Dict[str, list]],
+                names: Sequence[str] = (), per_feature: int = 4,
+                features: int = 3) -> str:
+  """The most common values of the named features (else of the first
+  string features) in `examples`: "payment_type 'Cash' (61), ..."."""
+  import collections
+  if not examples:
+    return ''
+  names = [n for n in names if any(n in e for e in examples)]
+  if not names:
+    names = [n for n in sorted(examples[0]) if any(
+        isinstance(v, (str, bytes)) for v in examples[0][n])]
+  parts = []
+  for name in names[:features]:
+    counts = collections.Counter(
+        v for e in examples for v in (e.get(name) or [None]))
+    top = ', '.join(f'{_short(repr(v), 30)} ({n})'
+                    for v, n in counts.most_common(per_feature))
+    more = len(counts) - per_feature
+    parts.append(f"features[{name!r}] holds {top}"
+                 + (f' and {more} more' if more > 0 else ''))
+  return '; '.join(parts)

@@ -1,47 +1,56 @@
 """FilterExamples: keeps the examples a user predicate accepts.
 
 The predicate gets each example's features as a dict (name -> list of ints,
-floats or bytes; a SequenceExample's context features) and the example is
-kept when it returns something truthy. The chosen splits are filtered in one
-Beam pipeline and written as ExampleGen writes them, records unchanged; the
-other splits are copied byte for byte. The output records how many examples
-each filtered split had and kept (`example_counts`), and a split that keeps
-nothing fails the run (NothingKept) instead of feeding an empty split on.
+floats or str: bytes only where a value is not UTF-8; a SequenceExample's
+context features) and the example is kept when it returns True. Anything
+but a bool (Python's or numpy's) fails the step (WrongReturn): a feature's
+value taken as truthy would keep every example in silence. The chosen splits
+are filtered in one Beam pipeline and written as ExampleGen writes them,
+records unchanged; the other splits are copied byte for byte. The output
+records how many examples each filtered split had and kept
+(`example_counts`, with a `note` when a split kept every example), and a
+split that keeps nothing fails the run (NothingKept, quoting the values the
+split holds) instead of feeding an empty split on.
 
 The predicate is loaded inside the Beam workers from the few strings that
 name it (a worker may be another process, or another machine); a module file
 is packaged into a wheel by TFX, as for Trainer.
 """
 
+import logging
 from typing import Any, Dict, List, Optional, Sequence
 
 import apache_beam as beam
 from tfx import types
+from tfx.components.util import examples_utils
 from tfx.dsl.components.base import (
   base_beam_component,
   base_beam_executor,
   executor_spec,
 )
-from tfx.types import channel, standard_artifacts
+from tfx.types import artifact_utils, channel, standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
 from fluent_pipeline.components import _examples_io
 
 NAMESPACE = 'fluent_pipeline.FilterExamples'
+_QUOTED = 1000  # examples read again to quote a split that kept nothing
 
 
 class NothingKept(RuntimeError):
-  """A filtered split kept none of its examples."""
+  """A filtered split kept none of its examples; `hint` quotes its data."""
 
-  def __init__(self, split: str, count: int, predicate: str):
+  def __init__(self, split: str, count: int, predicate: str,
+               hint: str = ''):
     self.split, self.count, self.predicate = split, count, predicate
+    self.hint = hint
     super().__init__(
-        f'FilterExamples kept none of the {count} examples of split '
-        f'{split!r}: {predicate} returned a falsy value for every one. Note '
-        "that bytes features hold bytes: compare with b'Cash', not 'Cash'.")
+        f'FilterExamples kept none of the {count:,} examples of split '
+        f'{split!r}: {predicate} returned False for every one'
+        + (f'. {hint}' if hint else ''))
 
   def __reduce__(self):  # picklable, for runners that ship errors back
-    return NothingKept, (self.split, self.count, self.predicate)
+    return NothingKept, (self.split, self.count, self.predicate, self.hint)
 
 
 class FilterExamplesSpec(types.ComponentSpec):
@@ -72,7 +81,16 @@ class _Keep(beam.DoFn):
   def process(self, record: bytes):
     self._in.inc()
     proto = _examples_io.parse(record, self._fmt)
-    if self._predicate(_examples_io.features_of(proto, self._fmt)):
+    features = _examples_io.features_of(proto, self._fmt)
+    kept = self._predicate(features)
+    if kept is not True and kept is not False and not _examples_io.is_bool(
+        kept):
+      _examples_io.raise_wrong_return(
+          self._predicate, self._props, features, kept, 'predicate',
+          'a bool', 'return True to keep the example and False to drop it, '
+          "e.g. a comparison: features['name'] == ['value']",
+          'return a comparison, e.g. features[{feature}] == {value}')
+    if kept:
       self._out.inc()
       yield record
 
@@ -94,15 +112,60 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         NAMESPACE, add_split)
     counts = {s: {'in': counters.get(f'{s}/in', 0),
                   'out': counters.get(f'{s}/out', 0)} for s in chosen}
+    for split in chosen:
+      if counts[split]['in'] and counts[split]['out'] == counts[split]['in']:
+        counts[split]['note'] = (
+            f'kept every example: {_name(props)} returned True for all '
+            f"{counts[split]['in']:,}")
+        logging.warning('FilterExamples, split %r: %s', split,
+                        counts[split]['note'])
     _examples_io.record_counts(output, counts)
     for split in chosen:
       if not counts[split]['out']:
-        raise NothingKept(split, counts[split]['in'],
-                          exec_properties.get('predicate_fn') or 'predicate')
+        raise _nothing_kept(input_dict, props, split, counts[split]['in'])
+
+
+def _predicate(props: Dict[str, str]):
+  """The predicate, loaded here to name it (None if it does not load)."""
+  try:
+    return _examples_io.load_user_fn(props, 'predicate_fn')
+  except Exception:  # naming it must not hide the failure being reported
+    return None
+
+
+def _name(props: Dict[str, str]) -> str:
+  fn = _predicate(props)
+  if fn is None:
+    return props.get('predicate_fn') or 'the predicate'
+  return _examples_io.fn_location(fn, props)[0]
+
+
+def _nothing_kept(input_dict, props: Dict[str, str], split: str,
+                  count: int) -> NothingKept:
+  """NothingKept quoting the split's own values: those of the features the
+  predicate names (else of its first string features), and where the
+  predicate is."""
+  fn = _predicate(props)
+  if fn is None:
+    return NothingKept(split, count, props.get('predicate_fn') or 'predicate')
+  name, path, line = _examples_io.fn_location(fn, props)
+  hint = ''
+  try:
+    examples = artifact_utils.get_single_instance(input_dict['examples'])
+    fmt = examples_utils.get_payload_format(examples)
+    seen = _examples_io.first_features(examples, split, fmt, _QUOTED)
+    hint = _examples_io.values_seen(
+        seen, _examples_io.named_features(fn, seen[0] if seen else {}))
+  except Exception as e:  # quoting the data must not hide the failure
+    logging.warning('FilterExamples could not quote split %r: %s', split, e)
+  if hint:
+    hint = f'In its first {_QUOTED:,} examples, {hint}. '
+  return NothingKept(split, count, name,
+                     f'{hint}{name} is at {path}, line {line}')
 
 
 class FilterExamples(base_beam_component.BaseBeamComponent):
-  """Keeps the examples for which `predicate_fn(features)` is truthy.
+  """Keeps the examples for which `predicate_fn(features)` is True.
 
   predicate_fn: a dotted path ('pkg.mod.fn'), or a function name in
   module_file. code_sha256: a hash of the predicate's source, so that TFX's

@@ -4,7 +4,11 @@ The stratum of an example is its key: the values of `key_feature` (the value
 itself when there is one, a tuple when there are several, None when the
 feature is missing or empty: a stratum of its own), or what a user `key_fn`
 returns for the example's features (a str, bytes, number or tuple of them:
-the key is grouped by its repr()).
+the key is grouped by its repr(); anything else, None or a list included,
+fails the step with WrongReturn). String features are str, as for
+FilterExamples. A key_feature no example of a split has fails the step
+(KeyNotAFeature, naming the features there); a split whose examples all
+fall in one stratum gets a `note` in `example_counts`.
 
 Every example gets a 64-bit hash h of the seed and of the example's
 deterministic serialization, so the sample depends on the seed and the data
@@ -23,24 +27,31 @@ sampled split, the examples in, out and kept per key (repr of the key).
 
 import hashlib
 import json
+import logging
 import os
 import struct
 from typing import Any, Dict, List, Optional, Sequence
 
 import apache_beam as beam
 from tfx import types
+from tfx.components.util import examples_utils
 from tfx.dsl.components.base import (
   base_beam_component,
   base_beam_executor,
   executor_spec,
 )
 from tfx.dsl.io import fileio
-from tfx.types import channel, standard_artifacts
+from tfx.types import artifact_utils, channel, standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
 from fluent_pipeline.components import _examples_io
 
 NAMESPACE = 'fluent_pipeline.StratifiedSample'
+
+
+class KeyNotAFeature(ValueError):
+  """key_feature is a feature of no example of a split: every example would
+  fall in the one stratum None, and the sample would not be stratified."""
 
 
 class StratifiedSampleSpec(types.ComponentSpec):
@@ -83,6 +94,8 @@ class _Key(beam.DoFn):
     self._props, self._key_feature = props, key_feature
     self._seed, self._fmt = seed, fmt
     self._in = beam.metrics.Metrics.counter(NAMESPACE, f'{split}/in')
+    self._absent = beam.metrics.Metrics.counter(NAMESPACE,
+                                                f'{split}/key_absent')
     self._key_fn = None
 
   def setup(self):
@@ -95,7 +108,17 @@ class _Key(beam.DoFn):
     features = _examples_io.features_of(proto, self._fmt)
     if self._key_fn is not None:
       key = self._key_fn(features)
+      if not _examples_io.is_key(key):
+        _examples_io.raise_wrong_return(
+            self._key_fn, self._props, features, key, 'key function',
+            'a str, bytes, number or a tuple of them',
+            'return the stratum, e.g. features[name][0], or a tuple of '
+            'values (None puts every example in one stratum)',
+            'return one value, features[{feature}][0], or a tuple: '
+            'tuple(features[{feature}])')
     else:
+      if self._key_feature not in features:
+        self._absent.inc()
       key = feature_key(features, self._key_feature)
     yield repr(key), (example_hash(self._seed, proto), record)
 
@@ -194,7 +217,34 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                   'per_key': _read_per_key(_per_key_prefix(per_key_dir, s))}
               for s in chosen}
     fileio.rmtree(per_key_dir)
+    key_feature = exec_properties.get('key_feature')
+    for split in chosen:
+      if key_feature and counts[split]['in'] and counters.get(
+          f'{split}/key_absent', 0) == counts[split]['in']:
+        raise _key_not_a_feature(input_dict, key_feature, split)
+      if counts[split]['in'] and len(counts[split]['per_key']) == 1:
+        (key,) = counts[split]['per_key']
+        counts[split]['note'] = (
+            f'one stratum: every example has the key {key}, so the sample '
+            'is not stratified')
+        logging.warning('StratifiedSample, split %r: %s', split,
+                        counts[split]['note'])
     _examples_io.record_counts(output, counts)
+
+
+def _key_not_a_feature(input_dict, key: str, split: str) -> KeyNotAFeature:
+  """The error naming the key, the split's features and the closest one."""
+  import difflib
+  examples = artifact_utils.get_single_instance(input_dict['examples'])
+  fmt = examples_utils.get_payload_format(examples)
+  seen = _examples_io.first_features(examples, split, fmt, 1)
+  present = sorted(seen[0]) if seen else []
+  close = difflib.get_close_matches(key, present, n=1)
+  return KeyNotAFeature(
+      f'stratified_sample key {key!r} is not a feature of split {split!r}, '
+      'so every example would fall in one stratum'
+      + (f': did you mean {close[0]!r}?' if close else '')
+      + f' Its features: {", ".join(present)}')
 
 
 def _check_arguments(key_feature, key_fn, module_file, samples_per_key,

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
 from google.protobuf import message
 
 from fluent_pipeline import _paths
-from fluent_pipeline.dsl import inputs, protos
+from fluent_pipeline.dsl import csv_data, inputs, protos
 from fluent_pipeline.dsl.inputs import ProtoArg, ProtoLike, StrPath
 from fluent_pipeline.dsl.plan import (
   Plan,
@@ -43,7 +43,8 @@ if TYPE_CHECKING:  # never imported at run time: TFX loads only when needed
 # ('pkg.module.run_fn') or the function itself:
 UserFunction = Union[str, os.PathLike[str], Callable[..., Any]]
 # The feature dict a dataset step's function gets: feature name -> its list
-# of values (ints, floats, or bytes for string features):
+# of values (ints, floats, or str for string features: bytes only where a
+# value is not UTF-8):
 Features = dict[str, list[Any]]
 # A TFX component, a component class (a TFX `@component` function too), or
 # a function of the channels it takes returning the component:
@@ -255,12 +256,15 @@ class Chain:
   def filter_examples(self: _C,
                       predicate: Union[str, Callable[[Features], object]], *,
                       splits: Optional[Iterable[str]] = None) -> _C:
-    """Keeps the examples for which `predicate(features)` is true
+    """Keeps the examples for which `predicate(features)` is True
     [FilterExamples, Apache Beam]. `features` maps each feature name to its
-    list of values (ints, floats, or bytes for string features), as a
-    tf.Example holds them. predicate: a function (one defined in a notebook
-    too) or a dotted path; it runs inside the Beam workers. Only the named
-    splits are filtered (default: all); the others are copied unchanged.
+    list of values (ints, floats, or str for string features, so
+    `features['region'] == ['south']`). The predicate must return a bool:
+    anything else fails the step, naming the value. predicate: a function
+    (one defined in a notebook too) or a dotted path; it runs inside the
+    Beam workers. Only the named splits are filtered (default: all); the
+    others are copied unchanged. A split kept whole is said in the run's
+    summary; one kept empty fails the run, quoting its values.
 
     Dataset steps run in the order written, and the steps after them read
     their output; a step can ask for ExampleGen's with examples='raw'.
@@ -280,8 +284,11 @@ class Chain:
                         seed: int = 0) -> _C:
     """A reproducible stratified sample [StratifiedSample, Apache Beam].
 
-    key: a feature name, or a function of the feature dict (as in
-    filter_examples) returning the stratum. samples_per_key: keep at most
+    key: a feature name (checked against the CSV header or an imported
+    schema when the chain has them, else when the step runs), or a
+    function of the feature dict (as in filter_examples) returning the
+    stratum: a str, number or tuple of them. A sample with one stratum is
+    said in the run's summary. samples_per_key: keep at most
     this many examples of each stratum; fraction: keep each example with
     this probability, decided by a hash of (seed, example), so about that
     fraction of each stratum. The same seed and data give the same sample
@@ -314,6 +321,7 @@ class Chain:
         samples_per_key=samples_per_key,
         fraction=None if fraction is None else float(fraction))
     if isinstance(key, str) and key:
+      csv_data.check_feature(self._plan, step, 'key', key)
       opts['key_feature'] = key
     elif _is_code(key):
       opts.update(code=key, code_arg='key', fn_name='key_fn')

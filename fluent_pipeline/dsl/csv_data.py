@@ -1,10 +1,13 @@
 """What a CSV source's files hold: the header, checked when the chain is
-built, and the first structural problem, named when a run fails on it."""
+built (features named by a call, with an imported schema's), and the first
+structural problem, named when a run fails on it."""
 
 import csv
+import os
 from typing import Optional
 
 from fluent_pipeline.dsl import inputs
+from fluent_pipeline.errors import PipelineDefinitionError
 
 _MAX_SCANNED_ROWS = 5_000_000
 
@@ -20,6 +23,45 @@ def csv_header(source: inputs.Source) -> Optional[list[str]]:
     if row:
       return row
   return None
+
+
+def known_features(plan) -> Optional[tuple[list[str], str]]:
+  """(feature names, where they were read) when the chain knows them before
+  anything runs: an imported schema, else a CSV source's header."""
+  step = plan.steps.get('imported_schema')
+  path = step.tfx.get('schema_file') if step is not None else None
+  if path and os.path.isfile(path):
+    try:
+      from google.protobuf import text_format
+      from tensorflow_metadata.proto.v0 import schema_pb2
+      with open(path, encoding='utf-8') as f:
+        schema = text_format.Parse(f.read(), schema_pb2.Schema())
+      return [f.name for f in schema.feature], f'the schema {path}'
+    except (OSError, text_format.ParseError, UnicodeDecodeError):
+      pass  # with_imported_schema's own check names a bad file
+  source = plan.source
+  if source is not None and source.kind == 'csv':
+    header = csv_header(source)
+    if header:
+      return header, f'the CSV header of {source.location}'
+  return None
+
+
+def check_feature(plan, step: str, argument: str, name: str) -> None:
+  """A feature name the chain passes on (stratified_sample's key) must be a
+  feature, when the features are known: else every example would fall in
+  one stratum, in silence."""
+  known = known_features(plan)
+  if known is None or name in known[0]:
+    return
+  import difflib
+  features, where = known
+  close = difflib.get_close_matches(name, features, n=1)
+  raise PipelineDefinitionError(
+      step, f'{argument} {name!r} is not a feature: {where} has '
+      + ', '.join(features),
+      fix=f'{step}({(close or features)[0]!r}, ...)' + (
+          ' (the closest name)' if close else ''))
 
 
 def find_csv_problem(source: inputs.Source, check_types: bool = False

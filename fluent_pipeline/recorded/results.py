@@ -99,8 +99,9 @@ class RunResult:
   # (producer, consumer) node ids: an artifact one made, the other read.
   edges: list[tuple[str, str]] = dataclasses.field(default_factory=list)
   # Dataset step node id -> split -> {'in': n, 'out': m} (its Examples'
-  # example_counts).
-  reshaped: dict[str, dict[str, dict[str, int]]] = dataclasses.field(
+  # example_counts), with 'note' when the step did not reshape as meant (a
+  # filter kept every example, a sample had one stratum).
+  reshaped: dict[str, dict[str, dict[str, Any]]] = dataclasses.field(
       default_factory=dict)
   # What of the run's outcome could not be read ('metrics', 'failed
   # thresholds') -> why: the summary says so instead of showing nothing.
@@ -287,6 +288,7 @@ class RunResult:
     for node_id, splits in self.reshaped.items():
       found.append((node_id, ', '.join(
           f'{split} {c["in"]:,} -> {c["out"]:,}'
+          + (f' ({c["note"]})' if c.get('note') else '')
           for split, c in sorted(splits.items()))))
     if self.metrics:
       found.append(('evaluation', ', '.join(
@@ -502,7 +504,13 @@ def find_run(store: 'Store', pipeline_name: str,
   prefixed = [i for i in ids if i.startswith(run_id)]
   if len(prefixed) == 1:
     return runs[ids.index(prefixed[0])]
-  suggestions = prefixed or near or ids[:3]
+  if prefixed:  # never pick one of them: the user meant one, not any
+    raise LookupError(
+        f'run id {run_id!r} is ambiguous: {len(prefixed)} runs of pipeline '
+        f'{pipeline_name!r} start with it: ' + ', '.join(prefixed[:10])
+        + (', ...' if len(prefixed) > 10 else '')
+        + '; give more of the id')
+  suggestions = near or ids[:3]
   raise LookupError(
       f'no run {run_id!r} of pipeline {pipeline_name!r}; nearest: '
       + ', '.join(suggestions) + f' ({len(ids)} runs; '
@@ -560,7 +568,8 @@ def _example_counts(store: 'Store', uri: str) -> dict[str, dict[str, int]]:
   for artifact in store.get_artifacts_by_uri(uri):
     counts = artifact.custom_properties.get('example_counts')
     if counts is not None and counts.string_value:
-      return {split: {'in': c['in'], 'out': c['out']}
+      return {split: {'in': c['in'], 'out': c['out'],
+                      **({'note': c['note']} if c.get('note') else {})}
               for split, c in json.loads(counts.string_value).items()}
   return {}
 

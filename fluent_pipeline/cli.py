@@ -42,7 +42,8 @@ def _parser() -> argparse.ArgumentParser:
                    '(default: create_pipeline, or the one PipelineDef)')
     p.add_argument('--set', action='append', default=[], metavar='NAME=VALUE',
                    help='a parameter of create_pipeline (repeatable); '
-                   '--NAME VALUE works too')
+                   '--NAME VALUE works too, and a bool parameter is a flag: '
+                   '--NAME sets it, --no-NAME clears it')
 
   def with_store(p):
     p.add_argument('--root', help="the pipeline's directory (<root>/<name>, "
@@ -55,6 +56,8 @@ def _parser() -> argparse.ArgumentParser:
   with_file(run)
   run.add_argument('--runner', choices=('local', 'beam'), default='local',
                    help='LocalDagRunner (default) or BeamDagRunner')
+  run.add_argument('--root', help="run under this root instead of the "
+                   "file's (binds the file's root parameter, if it has one)")
   run.add_argument('--from', dest='from_step', metavar='STEP',
                    help='run this step and what follows (chain call or '
                    'component id); the rest comes from the latest run')
@@ -190,6 +193,12 @@ def main(argv: Optional[list[str]] = None) -> int:
   except errors.PipelineRunError as e:
     print(f'error: {e}', file=sys.stderr)
     return 1
+  except SystemExit as e:  # a --set / --NAME VALUE that cannot be read
+    from fluent_pipeline.project import pipeline_file
+    if not isinstance(e, pipeline_file.ArgumentError):
+      raise
+    print(e.code, file=sys.stderr)
+    return 2
   except KeyboardInterrupt as e:  # the run said what stopped and how to go on
     return 143 if e.args == ('SIGTERM',) else 130  # 128 + the signal
 
@@ -199,16 +208,29 @@ def _pipeline_def(file: str, args, extra: list[str],
   """The PipelineDef a file or notebook defines; `root`, when given, binds
   the file's own `root` parameter (if it has one) unless --set does."""
   if file.endswith('.ipynb'):
-    from fluent_pipeline.project import notebook
+    from fluent_pipeline.project import notebook, pipeline_file
     if args.set or extra:
-      raise SystemExit('error: a notebook takes no parameters')
-    return notebook.load(file, args.name)
+      raise pipeline_file.ArgumentError(
+          f'error: {file}: a notebook takes no parameters (--set, --NAME '
+          'VALUE): set the values in its cells')
+    return _rooted(notebook.load(file, args.name), root)
+  loaded, assignments = _load(file, args, extra, root)
+  return _rooted(loaded.build(assignments), root)
+
+
+def _load(file: str, args, extra: list[str], root: Optional[str] = None):
+  """The loaded pipeline file and its assignments (name -> text). A --set
+  or --NAME VALUE the file's syntax already refutes is an error before the
+  file runs (its imports, TensorFlow's often, take seconds)."""
   from fluent_pipeline.project import pipeline_file
+  defaults = {'root': root} if root else None
+  pipeline_file.check_early(file, args.name, args.set, extra, defaults)
   loaded = pipeline_file.load(file, args.name)
-  assignments = pipeline_file.split_assignments(args.set, extra)
+  assignments = pipeline_file.split_assignments(args.set, extra,
+                                                loaded.parameters)
   if root and 'root' in loaded.parameters:
     assignments.setdefault('root', root)
-  return loaded.build(assignments)
+  return loaded, assignments
 
 
 def _is_file(target: Optional[str]) -> bool:
@@ -233,7 +255,7 @@ def _run(args, extra) -> int:
   if args.resume and not args.file.endswith('.ipynb'):
     pdef = _resumed_pipeline_def(args, extra)
   else:
-    pdef = _pipeline_def(args.file, args, extra)
+    pdef = _pipeline_def(args.file, args, extra, root=args.root)
   runner = None
   if args.runner == 'beam':
     from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
@@ -271,10 +293,9 @@ def _resumed_pipeline_def(args, extra):
   """The file's PipelineDef made with the parameters the run being resumed
   used; a --set that differs is an error unless --override."""
   from fluent_pipeline.orchestration import runners
-  from fluent_pipeline.project import pipeline_file
-  loaded = pipeline_file.load(args.file, args.name)
-  given = loaded.parse(pipeline_file.split_assignments(args.set, extra))
-  pdef = loaded.make(given)  # where its runs are (its root may be --set)
+  loaded, assignments = _load(args.file, args, extra, args.root)
+  given = loaded.parse(assignments)
+  pdef = _rooted(loaded.make(given), args.root)  # where its runs are
   base = runners.resumed_run(pdef)
   if base is None or not base.parameters:
     return pdef  # run() says there is nothing to resume, or records none
@@ -287,7 +308,11 @@ def _resumed_pipeline_def(args, extra):
     print(f'resuming run {base.run_id} with the parameters it used: '
           + ', '.join(f'{k}={v!r}' for k, v in base.parameters.items()),
           file=sys.stderr)
-  return loaded.make(values)
+  return _rooted(loaded.make(values), args.root)
+
+
+def _rooted(pdef, root: Optional[str]):
+  return pdef.with_root(root) if root else pdef
 
 
 def _show(args, extra) -> int:
@@ -463,8 +488,6 @@ def _gc(args, extra) -> int:
 
 def _compile(args, extra) -> int:
   pdef = _pipeline_def(args.file, args, extra, root=args.root)
-  if args.root:
-    pdef = pdef.with_root(args.root)
   from fluent_pipeline.orchestration import compile as compile_
   if args.runner == 'airflow':
     return _compile_airflow(args, extra, pdef)
@@ -501,7 +524,8 @@ def _compile_airflow(args, extra, pdef) -> int:
     raise SystemExit('error: an Airflow DAG builds its pipeline from a '
                      'pipeline file: `fluent-pipeline export` the notebook '
                      'first, then compile its pipeline.py')
-  parameters = pipeline_file.split_assignments(args.set, extra)
+  parameters = pipeline_file.split_assignments(
+      args.set, extra, pipeline_file.load(args.file, args.name).parameters)
   path = airflow.write_dag_file(
       args.file, args.output, pdef, name=args.name,
       parameters=parameters, root=args.root, schedule=args.schedule,

@@ -8,6 +8,7 @@ Every reader takes an artifact URI (local or remote: TFX's fileio) and
 returns dicts, lists, strings and floats.
 """
 
+import contextlib
 import glob
 import json
 import math
@@ -213,6 +214,21 @@ def slice_name(metrics) -> str:
   return name(metrics.slice_key)
 
 
+@contextlib.contextmanager
+def _tf_deprecations_quiet():
+  """TF's deprecation notices off while TFMA reads an evaluation: TFMA's
+  loaders call tf_record_iterator, whose notice (on stderr) is TFMA's to
+  act on, not the user's. Scoped to the read, and TF's warn-once record is
+  left untouched, so the user's own call of a deprecated API still warns."""
+  from tensorflow.python.util import deprecation
+  saved = deprecation._PRINT_DEPRECATION_WARNINGS
+  deprecation._PRINT_DEPRECATION_WARNINGS = False
+  try:
+    yield
+  finally:
+    deprecation._PRINT_DEPRECATION_WARNINGS = saved
+
+
 def _metric_values(evaluation_uri: str,
                    roles: Optional[models.Models] = None):
   """(slice name, slice key or None for a cross slice, models.CANDIDATE |
@@ -222,7 +238,9 @@ def _metric_values(evaluation_uri: str,
   from tensorflow_model_analysis.slicer import slicer_lib
   if roles is None:
     roles = models.of_evaluation(evaluation_uri)
-  for metrics in tfma.load_metrics(evaluation_uri):
+  with _tf_deprecations_quiet():
+    loaded = list(tfma.load_metrics(evaluation_uri))
+  for metrics in loaded:
     name = slice_name(metrics)
     key = (None if metrics.HasField('cross_slice_key') else
            slicer_lib.deserialize_slice_key(metrics.slice_key))
@@ -351,7 +369,8 @@ def validation_result(evaluation_uri: str):
   if not _fileio(evaluation_uri).glob(_join(evaluation_uri, 'validations*')):
     return None
   try:
-    return tfma.load_validation_result(evaluation_uri)
+    with _tf_deprecations_quiet():
+      return tfma.load_validation_result(evaluation_uri)
   except AssertionError as e:
     raise ValueError(f'{evaluation_uri}: its validations file does not hold '
                      'exactly one ValidationResult') from e

@@ -10,8 +10,13 @@ The file is imported as a module named after it, with its folder on
 sys.path, exactly as `import my_pipeline` would: functions it defines are
 then passed to TFX by the same dotted path whether the pipeline is run by
 the CLI or imported and run from Python, so both hit the same cache.
+
+Before that, `declared` reads the parameters from the file's syntax tree, so
+that a mistyped `--set` is said at once: importing a file that imports
+TensorFlow or TFMA at its top takes 10 s.
 """
 
+import ast
 import dataclasses
 import importlib.util
 import inspect
@@ -31,10 +36,27 @@ _TRUE = ('1', 'true', 'yes', 'on')
 _FALSE = ('0', 'false', 'no', 'off')
 
 
+class ArgumentError(SystemExit):
+  """A `--set` / `--NAME VALUE` that cannot be read as a parameter: a
+  command-line mistake, which the CLI reports with exit code 2."""
+
+
+class _Source:
+  """A default as the file spells it (`os.path.join(HERE, 'runs')`), when
+  the syntax tree gives no value: shown, never evaluated."""
+
+  def __init__(self, text: str):
+    self.text = text
+
+  def __repr__(self) -> str:
+    return self.text
+
+
 @dataclasses.dataclass(frozen=True)
 class Parameter:
   name: str
-  type: str  # int | float | bool | str | path
+  type: Optional[str]  # int | float | bool | str | path; None: not known
+  # before the file runs (an annotation the syntax tree cannot resolve)
   default: Any = inspect.Parameter.empty
 
   @property
@@ -42,11 +64,26 @@ class Parameter:
     return self.default is inspect.Parameter.empty
 
   def describe(self) -> str:
-    default = '' if self.required else f', default {self.default!r}'
-    return f'{self.name} ({self.type}{default})'
+    default = '' if self.required else f'default {self.default!r}'
+    kind = ', '.join(t for t in (self.type, default) if t)
+    return f'{self.name} ({kind})' if kind else self.name
+
+  def example(self) -> str:
+    """The value a fix quotes: the parameter's own default, as --set
+    takes it, else a value of its type."""
+    if not self.required and not isinstance(self.default, _Source):
+      if self.type == 'bool' and isinstance(self.default, bool):
+        return str(self.default).lower()
+      if self.type in ('int', 'float') and isinstance(
+          self.default, (int, float)) and not isinstance(self.default, bool):
+        return repr(self.default)
+    return {'int': '300', 'float': '0.01', 'bool': 'true'}.get(
+        self.type or '', 'VALUE')
 
   def parse(self, text: str, where: str) -> Any:
     """The typed value of `text`, or a clear error."""
+    if self.type is None:
+      return text  # only checked before the file runs: load() types it
     try:
       if self.type == 'int':
         return int(text)
@@ -61,11 +98,21 @@ class Parameter:
     except ValueError:
       raise PipelineDefinitionError(
           where, f'parameter {self.name} takes {_article(self.type)} '
-          f'{self.type}, got {text!r}',
-          fix=f'--set {self.name}=' + {
-              'int': '300', 'float': '0.01', 'bool': 'true'}[self.type]
-      ) from None
+          f'{self.type}, got {text!r}', fix=self.fix()) from None
     return text
+
+  def fix(self) -> str:
+    """How to give this parameter: `--set name=<its default>`, and for a
+    bool its flags."""
+    own = not self.required and not isinstance(self.default, _Source)
+    fix = f'--set {self.name}={self.example()}' + (
+        ' (its default)' if own else '')
+    if self.type == 'bool':
+      flag = self.name.replace('_', '-')
+      fix += f', or --{flag} / --no-{flag}'
+    elif self.type:
+      fix += f', or another {self.type}'
+    return fix
 
 
 def _article(type_name: str) -> str:
@@ -110,18 +157,23 @@ class PipelineFile:
       values[name] = self.parameters[name].parse(text, where)
     return values
 
+  def check(self, values: dict[str, Any]) -> None:
+    """A clear error unless `values` gives every parameter without a
+    default."""
+    missing = [p.name for p in self.parameters.values()
+               if p.required and p.name not in values]
+    if missing:
+      raise PipelineDefinitionError(
+          self.where, f'parameter(s) {", ".join(missing)} have no default',
+          fix=' '.join(f'--set {m}=...' for m in missing))
+
   def make(self, values: dict[str, Any]):
     """The PipelineDef made with typed `values` (name -> value), its
     parameters (all of them, defaults applied) recorded."""
     where = self.where
     if self.factory is None:
       return self.value
-    missing = [p.name for p in self.parameters.values()
-               if p.required and p.name not in values]
-    if missing:
-      raise PipelineDefinitionError(
-          where, f'parameter(s) {", ".join(missing)} have no default',
-          fix=' '.join(f'--set {m}=...' for m in missing))
+    self.check(values)
     made = self.factory(**values)
     if not isinstance(made, Chain):
       raise PipelineDefinitionError(
@@ -186,23 +238,26 @@ def load(path: str, name: Optional[str] = None) -> PipelineFile:
   namespace = vars(module)
   if name:
     if name not in namespace:
-      raise SystemExit(f'error: {path} defines no {name!r}')
+      raise _no_such_name(path, name)
     found, label = namespace[name], name
   elif 'create_pipeline' in namespace:
     found, label = namespace['create_pipeline'], 'create_pipeline'
   else:
     defs = {k: v for k, v in namespace.items() if isinstance(v, Chain)}
     if len(defs) != 1:
-      raise SystemExit(
-          f'error: {path} defines {len(defs)} PipelineDefs '
-          f'({", ".join(defs) or "none"}) and no create_pipeline(); pick one '
-          'with --name')
+      raise PipelineDefinitionError(
+          path, f'defines {len(defs)} PipelineDefs '
+          f'({", ".join(defs) or "none"}) and no create_pipeline()',
+          fix='pick one with --name, or define create_pipeline(...) '
+          'returning the PipelineDef')
     label, found = next(iter(defs.items()))
   if isinstance(found, Chain):
     return PipelineFile(path, label, None, value=found)
   if not callable(found):
-    raise SystemExit(f'error: {label} in {path} is a '
-                     f'{type(found).__name__}, not a PipelineDef')
+    raise PipelineDefinitionError(
+        path, f'{label} is a {type(found).__name__}, not a PipelineDef',
+        fix='--name a function returning the PipelineDef, or the '
+        'PipelineDef itself')
   return PipelineFile(path, f'{label}()', found,
                       parameters=parameters_of(found))
 
@@ -211,7 +266,8 @@ def _import(path: str):
   """Imports `path` as the module `import <stem>` would give."""
   path = os.path.abspath(path)
   if not os.path.isfile(path):
-    raise SystemExit(f'error: {path} does not exist')
+    raise PipelineDefinitionError(path, 'does not exist',
+                                  fix='check the path of the pipeline file')
   folder, file_name = os.path.split(path)
   module_name = os.path.splitext(file_name)[0]
   existing = sys.modules.get(module_name)
@@ -234,26 +290,202 @@ def _import(path: str):
   return module
 
 
-def split_assignments(sets: list[str], extra: list[str]) -> dict[str, str]:
-  """`--set a=1` values and `--a 1` / `--a=1` leftovers as name -> text."""
+def _no_such_name(path: str, name: str) -> PipelineDefinitionError:
+  return PipelineDefinitionError(
+      path, f'defines no {name!r} (--name {name})',
+      fix='--name the function (or variable) holding the pipeline, or drop '
+      '--name to take create_pipeline()')
+
+
+class _Unsure(Exception):
+  """The syntax tree cannot tell: load() (which runs the file) decides."""
+
+
+def declared(path: str, name: Optional[str] = None
+             ) -> Optional[PipelineFile]:
+  """The factory and its parameters as the file spells them, read from its
+  syntax tree without running it, so a mistyped --set or --name is said
+  before the file's imports (TensorFlow's, often) cost seconds. The factory
+  of the result is not callable: check with `parse` and `check`, then
+  `load`. None when the tree cannot tell what load() would find (the name
+  bound more than once, by an import or a decorated def, a star import,
+  globals() written to), and a clear error when `name` is bound nowhere."""
+  try:
+    with open(path, encoding='utf-8') as f:
+      source = f.read()
+    tree = ast.parse(source, path)
+  except (OSError, SyntaxError, ValueError):
+    return None  # load() says so, with Python's own words
+  if any(call in source for call in ('globals(', 'setattr(', 'vars(',
+                                     'exec(', '__dict__', 'import *')):
+    return None
+  bound = _top_level_bindings(tree)
+  target = name or 'create_pipeline'
+  found = bound.get(target, [])
+  if not found:
+    if name:
+      raise _no_such_name(path, name)
+    return None  # a module-level PipelineDef, maybe: load() looks
+  if len(found) != 1 or not isinstance(
+      found[0], (ast.FunctionDef, ast.AsyncFunctionDef)) or \
+      found[0].decorator_list or found[0] not in tree.body:
+    return None
+  return PipelineFile(path, f'{target}()', _not_loaded,
+                      parameters=_declared_parameters(found[0].args))
+
+
+def check_early(path: str, name: Optional[str], sets: list[str],
+                extra: list[str], defaults: Optional[dict[str, str]] = None
+                ) -> None:
+  """Raises, before the file runs, the error `load` then `parse` and
+  `check` would raise for these --set / --NAME VALUE arguments, where the
+  file's syntax tree tells (`declared`); `defaults` (name -> text) apply to
+  the parameters the file has, unless given."""
+  found = declared(path, name)
+  if found is None:
+    return
+  try:
+    assignments = split_assignments(sets, extra, found.parameters)
+  except _Unsure:
+    return
+  for key, value in (defaults or {}).items():
+    if key in found.parameters:
+      assignments.setdefault(key, value)
+  found.check(found.parse(assignments))
+
+
+def _not_loaded(**_):
+  raise AssertionError('declared() reads the file: load() it to build')
+
+
+def _top_level_bindings(tree: ast.Module) -> dict[str, list[ast.AST]]:
+  """Each name the module binds at its top level (in if/try/with/for blocks
+  too), with the statements binding it; `global NAME` in a function counts
+  as a binding nobody can see."""
+  bound: dict[str, list[ast.AST]] = {}
+
+  def add(name: str, node: ast.AST) -> None:
+    bound.setdefault(name, []).append(node)
+
+  def targets(node: ast.AST, stmt: ast.AST) -> None:
+    for sub in ast.walk(node):
+      if isinstance(sub, ast.Name) and isinstance(sub.ctx, (ast.Store,
+                                                            ast.Del)):
+        add(sub.id, stmt)
+
+  def visit(body: list[ast.stmt]) -> None:
+    for stmt in body:
+      if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef,
+                           ast.ClassDef)):
+        add(stmt.name, stmt)
+        continue  # its body is another scope
+      if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+        for alias in stmt.names:
+          add((alias.asname or alias.name).split('.')[0], stmt)
+      for field in ('targets', 'target', 'items'):  # =, for, with ... as
+        for node in _as_list(getattr(stmt, field, None)):
+          targets(node, stmt)
+      for field in ('body', 'orelse', 'finalbody'):  # if, try, for, with
+        visit(getattr(stmt, field, []))
+      for handler in getattr(stmt, 'handlers', []):  # except E as name
+        if handler.name:
+          add(handler.name, handler)
+        visit(handler.body)
+      for case in getattr(stmt, 'cases', []):  # match
+        visit(case.body)
+  visit(tree.body)
+  for node in ast.walk(tree):
+    if isinstance(node, ast.Global):
+      for name in node.names:
+        add(name, node)
+    elif isinstance(node, ast.NamedExpr):
+      add(node.target.id, node)
+  return bound
+
+
+def _as_list(value: Any) -> list[Any]:
+  if value is None:
+    return []
+  return list(value) if isinstance(value, list) else [value]
+
+
+_ANNOTATIONS = {'int': 'int', 'float': 'float', 'bool': 'bool', 'str': 'str',
+                'Path': 'path', 'pathlib.Path': 'path', 'os.PathLike': 'path',
+                'PathLike': 'path'}
+
+
+def _declared_parameters(args: ast.arguments) -> dict[str, Parameter]:
+  """The parameters `parameters_of` would give, from the def's syntax:
+  typed by a plain annotation (int, float, bool, str, a path) or, without
+  one, by a literal default; None where only running the file can tell (an
+  annotation such as `Steps` or `Optional[int]`, a computed default)."""
+  positional = args.posonlyargs + args.args
+  defaults = ([None] * (len(positional) - len(args.defaults))
+              + list(args.defaults) + list(args.kw_defaults))
+  found = {}
+  for arg, default_node in zip(positional + args.kwonlyargs, defaults):
+    default: Any = inspect.Parameter.empty
+    type_name: Optional[str] = 'str'  # parameters_of's, with neither
+    if default_node is not None:
+      try:
+        default = ast.literal_eval(default_node)
+        type_name = _TYPES.get(type(default), 'str')
+      except ValueError:
+        default, type_name = _Source(ast.unparse(default_node)), None
+    if arg.annotation is not None:
+      annotation = arg.annotation
+      text = (annotation.value if isinstance(annotation, ast.Constant)
+              and isinstance(annotation.value, str)
+              else ast.unparse(annotation))
+      type_name = _ANNOTATIONS.get(text)
+    found[arg.arg] = Parameter(arg.arg, type_name, default)
+  return found
+
+
+def split_assignments(sets: list[str], extra: list[str],
+                      parameters: Optional[dict[str, Parameter]] = None
+                      ) -> dict[str, str]:
+  """`--set a=1` values and `--a 1` / `--a=1` leftovers as name -> text.
+  Given the `parameters`, a bool one is also a bare flag: `--use-tuner`
+  sets it true, `--no-use-tuner` false."""
+  parameters = parameters or {}
   found = {}
   for item in sets:
     name, eq, value = item.partition('=')
     if not eq or not name:
-      raise SystemExit(f'error: --set {item!r}: expected name=value')
+      raise ArgumentError(f'error: --set {item!r}: expected name=value')
     found[name.strip().replace('-', '_')] = value
   i = 0
   while i < len(extra):
     arg = extra[i]
     if not arg.startswith('--') or arg == '--':
-      raise SystemExit(f'error: unrecognized argument {arg!r}')
+      raise ArgumentError(f'error: unrecognized argument {arg!r}')
     name, eq, value = arg[2:].partition('=')
+    name = name.replace('-', '_')
+    negated = name[3:] if name.startswith('no_') else ''
+    if not eq and negated in parameters and name not in parameters:
+      if parameters[negated].type is None:
+        raise _Unsure(name)  # bool or not: only load() knows
+      if parameters[negated].type == 'bool':
+        found[negated] = 'false'
+        i += 1
+        continue
     if not eq:
-      if i + 1 >= len(extra) or extra[i + 1].startswith('--'):
-        raise SystemExit(f'error: {arg} needs a value ({arg} VALUE or '
-                         f'--set {name.replace("-", "_")}=VALUE)')
+      bare = i + 1 >= len(extra) or extra[i + 1].startswith('--')
+      kind = getattr(parameters.get(name), 'type', 'unknown')
+      if bare and kind == 'bool':
+        found[name] = 'true'
+        i += 1
+        continue
+      if bare and kind is None:
+        raise _Unsure(name)  # bool or not: only load() knows
+      if bare:
+        known = parameters.get(name)
+        raise ArgumentError(
+            f'error: {arg} needs a value: {arg} VALUE or --set {name}=VALUE'
+            + (f' ({known.describe()[len(name) + 2:-1]})' if known else ''))
       value = extra[i + 1]
       i += 1
-    found[name.replace('-', '_')] = value
+    found[name] = value
     i += 1
   return found

@@ -278,8 +278,15 @@ def test_a_stratification_key_that_is_no_column_fails_at_the_call(
   # A column is taken; a chain without known columns is checked at the step.
   assert 'stratified_sample' in base.stratified_sample(
       'company', fraction=0.5).steps
-  PipelineDef('unknown', root=base.pipeline_root).stratified_sample(
+  early = PipelineDef('unknown', root=base.pipeline_root).stratified_sample(
       'paymnt_type', fraction=0.5)
+  # ... unless the source comes later in the chain: then at build().
+  with pytest.raises(PipelineDefinitionError,
+                     match="key 'paymnt_type' is not a feature: the CSV "
+                     'header of'):
+    early.from_csv(taxi_csv_dir).build()
+  assert PipelineDef('known', root=base.pipeline_root).stratified_sample(
+      'payment_type', fraction=0.5).from_csv(taxi_csv_dir).build() is not None
 
 
 def test_an_imported_schemas_features_are_the_known_ones(base, tmp_path):
@@ -582,6 +589,13 @@ def test_a_filter_keeping_all_and_a_one_stratum_sample_are_said(
   text = str(result)
   assert f'FilterExamples: eval {n:,} -> {n:,} ({kept_all})\n' in text
   assert f'StratifiedSample: eval {n:,} -> 50 ({one})\n' in text
+  # ... and in the report, as a reader sees it.
+  import browser
+  with browser.open_page(result.report()) as page:
+    rows = [r.split('\t') for r in page.texts('#reshaped tbody tr')]
+    assert not page.page_errors
+  assert [r[0] for r in rows] == ['FilterExamples', 'StratifiedSample']
+  assert [r[-1] for r in rows] == [kept_all, one]
 
 
 def region_value(features):

@@ -362,6 +362,10 @@ class _Components:
       component = filter_examples.FilterExamples(
           examples=self.examples, **kwargs)
     else:
+      if opts.get('key_feature'):  # the call may have come before the source
+        from fluent_pipeline.dsl import csv_data
+        csv_data.check_feature(self.plan, step.call, 'key',
+                               opts['key_feature'])
       component = stratified_sample.StratifiedSample(
           examples=self.examples, key_feature=opts.get('key_feature'),
           samples_per_key=opts.get('samples_per_key'),

@@ -5,12 +5,10 @@ them), and the half-written folders of a killed run go once it is dead."""
 
 import os
 import signal
-import subprocess
-import sys
-import time
 
 import pytest
 import taxi_data  # examples/chicago_taxi, on the path (conftest.py)
+import training_run
 from ml_metadata import metadata_store
 
 from fluent_pipeline import (
@@ -22,8 +20,8 @@ from fluent_pipeline import (
 )
 from fluent_pipeline.dsl import wiring
 from fluent_pipeline.recorded import gc as gc_module
+from fluent_pipeline.recorded import history, mlmd
 
-CLI = os.path.join(os.path.dirname(sys.executable), 'fluent-pipeline')
 # A "model" that needs no training: it doubles the fare (tests/serving_models).
 MODULE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                       'serving_models.py')
@@ -192,7 +190,7 @@ def test_gc_removes_exactly_the_old_outputs_nothing_needs(scenario):
   for path in removed:
     artifact = scenario['artifacts'][path]
     assert artifact.state == artifact.DELETED, path
-    assert artifact.custom_properties[gc_module.REMOVED_PROPERTY].string_value \
+    assert artifact.custom_properties[mlmd.REMOVED_PROPERTY].string_value \
         .startswith('removed by fluent-pipeline gc on ')
   assert all(a.state == a.LIVE for uri, a in scenario['artifacts'].items()
              if uri not in removed)
@@ -287,52 +285,13 @@ def test_the_cache_never_serves_what_gc_removed(scenario):
 
 
 # ------------------------------------------------------- a killed run
-PIPELINE_FILE = '''
-import os
-import time
-
-from fluent_pipeline import PipelineDef
-
-STARTED = {started!r}
-
-
-def run_fn(fn_args):
-  """Says it started, then trains for as long as it is let."""
-  with open(STARTED, 'w') as f:
-    f.write(str(os.getpid()))
-  deadline = time.monotonic() + 600
-  while time.monotonic() < deadline:
-    time.sleep(0.1)
-
-
-def create_pipeline(data: str, root: str):
-  return (PipelineDef('killed', root=root).from_csv(data)
-          .train(run_fn, train_args=1, eval_args=1))
-'''
-
-
 @pytest.mark.e2e
 def test_a_running_run_is_kept_and_its_orphans_go_once_it_is_killed(
     tmp_path, taxi_csv_dir, capsys):
-  started = tmp_path / 'started'
-  file = tmp_path / 'killed_pipeline.py'
-  file.write_text(PIPELINE_FILE.format(started=str(started)))
-  root = tmp_path / 'runs'
-  pipeline_root = str(root / 'killed')
   data_b = taxi_data.write_data(str(tmp_path / 'b'), rows=60,
                                 unlabelled_rows=1)['data']
-  output = tmp_path / 'out.txt'
-  with open(output, 'w') as out:
-    proc = subprocess.Popen(
-        [CLI, 'run', str(file), '--set', f'data={taxi_csv_dir}',
-         '--set', f'root={root}'],
-        stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-  try:
-    deadline = time.monotonic() + 600  # a timeout, not a measurement
-    while not started.exists():
-      assert proc.poll() is None, output.read_text()[-3000:]
-      assert time.monotonic() < deadline, output.read_text()[-3000:]
-      time.sleep(0.1)
+  with training_run.training(tmp_path, taxi_csv_dir, 'killed') as (proc, root, _):
+    pipeline_root = str(root / 'killed')
     # A newer run finishes while the first still trains: the first is the
     # older one, yet kept, and its Trainer's folders too.
     newer = PipelineDef('killed', root=str(root)).from_csv(data_b).run()
@@ -351,7 +310,6 @@ def test_a_running_run_is_kept_and_its_orphans_go_once_it_is_killed(
     for folder in trainer:
       assert 'is RUNNING' in why[folder] and 'process is alive' in why[folder]
       assert os.path.isdir(folder)
-  finally:
     proc.kill()  # SIGKILL: the run can record nothing
     proc.wait()
   assert proc.returncode == -signal.SIGKILL
@@ -423,7 +381,7 @@ def test_what_a_run_started_during_gc_was_served_stays(tmp_path,
   root = str(tmp_path / 'runs')
   first = chain(root, taxi_csv_dir).run()
   chain(root, data_b).run()
-  store, name, pipeline_root = gc_module.history._open(first.pipeline_root)
+  store, name, pipeline_root = history.open_pipeline(first.pipeline_root)
   planned, old = gc_module._plan(store, name, pipeline_root, 1, False)
   examples = first.component('CsvExampleGen').outputs['examples'][0]
   assert examples in {r.path for r in planned.removed}
@@ -440,4 +398,4 @@ def test_what_a_run_started_during_gc_was_served_stays(tmp_path,
   assert os.path.isdir(examples)
   live = artifacts(first.pipeline_root)
   assert live[examples].state == live[examples].LIVE
-  assert gc_module.REMOVED_PROPERTY not in live[examples].custom_properties
+  assert mlmd.REMOVED_PROPERTY not in live[examples].custom_properties

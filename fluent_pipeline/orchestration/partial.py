@@ -24,9 +24,6 @@ from fluent_pipeline import errors
 from fluent_pipeline.dsl import configuration
 from fluent_pipeline.recorded import mlmd, provenance
 
-_COMPLETED = (3, 5)  # Execution.COMPLETE, Execution.CACHED
-_REMOVED = (3, 4)  # Artifact.MARKED_FOR_DELETION, Artifact.DELETED
-
 
 def node_ids(names: Iterable[str], nodes_by_call: dict[str, list[str]],
              all_nodes: Sequence[str], arg: str) -> list[str]:
@@ -133,7 +130,7 @@ def _completed(store, pipeline_name: str, run) -> dict[str, list[Any]]:
   partial run reuses from it) whose outputs still exist: TFX's reuse does
   not look, and `gc` marks what it removed (MARKED_FOR_DELETION, DELETED)."""
   executions = [e for e in store.get_executions_by_context(run.id)
-                if e.last_known_state in _COMPLETED]
+                if e.last_known_state in mlmd.COMPLETED]
   outputs: dict[int, list[int]] = {}
   for event in (store.get_events_by_execution_ids([e.id for e in executions])
                 if executions else []):
@@ -141,7 +138,7 @@ def _completed(store, pipeline_name: str, run) -> dict[str, list[Any]]:
       outputs.setdefault(event.execution_id, []).append(event.artifact_id)
   ids = sorted({i for found in outputs.values() for i in found})
   gone = {a.id for a in (store.get_artifacts_by_id(ids) if ids else [])
-          if a.state in _REMOVED}
+          if a.state in mlmd.REMOVED}
   executions = [e for e in executions
                 if not gone.intersection(outputs.get(e.id, ()))]
   nodes = mlmd.node_ids(store, executions, pipeline_name)

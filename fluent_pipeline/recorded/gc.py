@@ -36,6 +36,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Optional
 
 from fluent_pipeline import _paths, errors
+from fluent_pipeline.dsl import configuration
 from fluent_pipeline.dsl.chain import Chain  # noqa: F401  (in PipelineLike)
 from fluent_pipeline.recorded import history, mlmd, owner
 from fluent_pipeline.usercode import user_code
@@ -50,15 +51,10 @@ KEEP = 5  # runs kept by default: the newest five
 # node, and fluent_pipeline's.
 _NOT_OUTPUTS = frozenset({'.system', '_wheels', user_code.GENERATED_DIR,
                           'logs', 'reports'})
-# ml_metadata Artifact.State values, by name.
-_MARKED, _DELETED, _REFERENCE = 3, 4, 6  # MARKED_FOR_DELETION, ...
+_MARKED, _DELETED = mlmd.MARKED_FOR_DELETION, mlmd.DELETED
+_REFERENCE = 6  # ml_metadata Artifact.State REFERENCE
 _RUNNING_STATES = (1, 2)  # Execution.State NEW, RUNNING
-_OUTPUT_EVENTS = (4, 7)  # Event.Type OUTPUT, PENDING_OUTPUT
-_INPUT_EVENT = 3  # Event.Type INPUT
-# The type of the configuration artifact (components/configuration.py).
-_CONFIGURATION_TYPE = 'fluent_pipeline.PipelineConfiguration'
-# The custom property a removed artifact gets: when, and by what.
-REMOVED_PROPERTY = mlmd.REMOVED_PROPERTY
+_OUTPUT_EVENTS = (mlmd.OUTPUT_EVENT, 7)  # Event.Type OUTPUT, PENDING_OUTPUT
 
 
 @dataclasses.dataclass
@@ -147,7 +143,7 @@ def gc(pipeline: history.PipelineLike, keep: int = KEEP, *,
         'gc()', f'keep={keep!r}: gc keeps at least the newest run (partial '
         'runs and --resume go on from it)', fix='keep=1 or more (default '
         f'{KEEP}); --keep N on the command line')
-  store, name, root = history._open(pipeline)
+  store, name, root = history.open_pipeline(pipeline)
   if _paths.is_uri(root):
     raise errors.PipelineDefinitionError(
         'gc()', f'the pipeline root {root} is remote, and gc removes folders '
@@ -293,7 +289,7 @@ def _protected(store: 'Store', runs: _Runs, candidates: dict[int, Any],
     context = store.get_context_by_type_and_name('pipeline_run', run_id)
     for artifact in (store.get_artifacts_by_context(context.id)
                      if context else []):
-      if type_names.get(artifact.type_id) == _CONFIGURATION_TYPE:
+      if type_names.get(artifact.type_id) == configuration.ARTIFACT_TYPE:
         keep(artifact.id, f'the configuration of run {run_id}, which made '
              'outputs a kept run uses')
   for artifact, pushed_model in _pushed(store, mine, type_names):
@@ -341,7 +337,7 @@ def _pushed(store: 'Store', mine: list[Any], type_names: dict[int, str]
   pushers = {e.execution_id: pushes[e.artifact_id] for e in events
              if e.type in _OUTPUT_EVENTS}
   inputs = [e for e in store.get_events_by_execution_ids(sorted(pushers))
-            if e.type == _INPUT_EVENT]
+            if e.type == mlmd.INPUT_EVENT]
   read = {a.id: a for a in store.get_artifacts_by_id(
       sorted({e.artifact_id for e in inputs}))}
   found = []
@@ -435,7 +431,7 @@ def _remove(store: 'Store', result: GcResult,
     restore = store.get_artifacts_by_id(sorted(late))
     for artifact in restore:
       artifact.state = before[artifact.id]
-      del artifact.custom_properties[REMOVED_PROPERTY]
+      del artifact.custom_properties[mlmd.REMOVED_PROPERTY]
     store.put_artifacts(restore)
     for r in [r for r in result.removed if set(r.artifact_ids) & set(late)]:
       result.removed.remove(r)
@@ -455,7 +451,7 @@ def _mark(store: 'Store', ids: list[int], state: int) -> None:
   when = datetime.datetime.now().isoformat(sep=' ', timespec='seconds')
   for artifact in artifacts:
     artifact.state = state
-    artifact.custom_properties[REMOVED_PROPERTY].string_value = (
+    artifact.custom_properties[mlmd.REMOVED_PROPERTY].string_value = (
         f'removed by fluent-pipeline gc on {when}' if state == _DELETED else
         f'being removed by fluent-pipeline gc since {when}')
   store.put_artifacts(artifacts)

@@ -90,8 +90,9 @@ def _pipeline_name(config: Any, pipeline_root: str) -> str:
                     'pass the PipelineDef instead')
 
 
-def _open(pipeline: PipelineLike
-          ) -> tuple['MetadataStore', str, str]:
+def open_pipeline(pipeline: PipelineLike
+                  ) -> tuple['MetadataStore', str, str]:
+  """The ML Metadata store, name and root of `pipeline`."""
   from ml_metadata import metadata_store
   config, name, root = _store_of(pipeline)
   return metadata_store.MetadataStore(config), name, root
@@ -103,7 +104,7 @@ def runs(pipeline: PipelineLike,
   duration, each component's state (CACHED: TFX's cache; REUSED: a partial
   run took it from another run; both name the run that made the outputs),
   metrics, blessing, pushed model and the configuration."""
-  store, name, root = _open(pipeline)
+  store, name, root = open_pipeline(pipeline)
   contexts = mlmd.run_contexts(store, name)[:limit]
   return [results.collect_run(store, c, name, root, details=False)
           for c in contexts]
@@ -113,7 +114,7 @@ def read_run(pipeline: PipelineLike, run_id: Optional[str] = None, *,
              details: bool = True) -> results.RunResult:
   """The RunResult of one run of `pipeline` (the newest by default), with
   its configuration. A wrong id raises LookupError naming the nearest."""
-  store, name, root = _open(pipeline)
+  store, name, root = open_pipeline(pipeline)
   return results.collect_run(store, results.find_run(store, name, run_id),
                              name, root, details=details)
 

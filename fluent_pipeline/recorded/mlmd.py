@@ -22,6 +22,11 @@ if TYPE_CHECKING:  # ML Metadata's types, for annotations only
 # ml_metadata Execution.State values, by name.
 STATE_NAMES = {0: 'UNKNOWN', 1: 'NEW', 2: 'RUNNING', 3: 'COMPLETE',
                4: 'FAILED', 5: 'CACHED', 6: 'CANCELED'}
+CACHED = 5  # Execution.CACHED
+COMPLETED = (3, CACHED)  # Execution.COMPLETE or CACHED: its outputs exist
+# ml_metadata Artifact.State values: what `fluent-pipeline gc` marks.
+MARKED_FOR_DELETION, DELETED = 3, 4
+REMOVED = (MARKED_FOR_DELETION, DELETED)
 # A step a partial run did not execute: ML Metadata records it CACHED, as it
 # does a hit of TFX's cache, but its outputs were taken from another run.
 REUSED = 'REUSED'
@@ -29,6 +34,13 @@ INPUT_EVENT = 3  # metadata_store_pb2.Event.INPUT
 OUTPUT_EVENT = 4  # metadata_store_pb2.Event.OUTPUT
 # What `fluent-pipeline gc` records on an artifact it removes (when, by what).
 REMOVED_PROPERTY = 'fluent_pipeline_removed'
+
+
+def made_by(state: str, run_id: Optional[str],
+            execution_id: Optional[int]) -> str:
+  """'reused from run X (execution N)' / 'cached from run X ...': where
+  the outputs of a step a run did not execute came from."""
+  return f'{state.lower()} from run {run_id} (execution {execution_id})'
 
 
 def type_id(store: 'Store', kind: str, name: str) -> Optional[int]:

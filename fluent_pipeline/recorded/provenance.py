@@ -28,7 +28,6 @@ if TYPE_CHECKING:  # ML Metadata's types, for annotations only
     Execution,
   )
 
-_CACHED = 5  # Execution.CACHED
 _CACHE_CONTEXT = 'execution_cache'  # TFX's cache: context_lib's type name
 
 
@@ -46,8 +45,7 @@ class Origin:
   user_code: dict[str, Any] = dataclasses.field(default_factory=dict)
 
   def __str__(self) -> str:
-    return (f'{self.state.lower()} from run {self.run_id} '
-            f'(execution {self.execution_id})')
+    return mlmd.made_by(self.state, self.run_id, self.execution_id)
 
 
 class Reading(Protocol):
@@ -90,7 +88,7 @@ def producers(store: 'Store', executions: Sequence['Execution']
       continue
     same = [candidates[i] for i in made.get(outputs[execution.id], ())
             if i in candidates and candidates[i].type_id == execution.type_id]
-    ran = [e for e in same if e.last_known_state != _CACHED] or same
+    ran = [e for e in same if e.last_known_state != mlmd.CACHED] or same
     if ran:
       chosen[execution.id] = min(e.id for e in ran)
   run_types = {t for t in (mlmd.type_id(store, 'context', 'pipeline_run'),
@@ -113,7 +111,7 @@ def read_origins(store: 'Store', result: Reading,
   (The launchers of TFX's AirflowDagRunner, `legacy`, keep no cache
   context: only their record could say.)"""
   from fluent_pipeline.dsl import configuration
-  cached = [e for e in executions if e.last_known_state == _CACHED]
+  cached = [e for e in executions if e.last_known_state == mlmd.CACHED]
   if not cached:
     return
   config = result.configuration or {}
@@ -230,7 +228,7 @@ def why_evaluated_again(store: 'Store', result: Reading,
                     if e.type == mlmd.INPUT_EVENT and
                     e.execution_id < evaluator.execution_id})
   same_type = [e for e in store.get_executions_by_id(earlier)
-               if e.type_id == this.type_id and e.last_known_state in (3, 5)]
+               if e.type_id == this.type_id and e.last_known_state in mlmd.COMPLETED]
   rest = {k: v for k, v in inputs.items() if k != 'baseline_model'}
   for before in sorted(same_type, key=lambda e: e.id, reverse=True):
     before_inputs = mlmd.input_ids(store, before.id)

@@ -37,8 +37,6 @@ if TYPE_CHECKING:  # ML Metadata's types, for annotations only
 STATES = ('COMPLETE', 'CACHED', REUSED, 'FAILED', 'RUNNING', 'NEW',
           'CANCELED', owner.ABANDONED, 'UNKNOWN')
 # Artifact.State MARKED_FOR_DELETION, DELETED: its files are (being) removed.
-_REMOVED_STATES = (3, 4)
-REMOVED_PROPERTY = mlmd.REMOVED_PROPERTY
 EXECUTION_RESULT = '__execution_result__'  # TFX's execution_lib key
 
 
@@ -65,8 +63,7 @@ class ComponentRun:
     None for a step that ran here."""
     if self.made_by_run is None or self.state not in ('CACHED', REUSED):
       return None
-    return (f'{self.state.lower()} from run {self.made_by_run} '
-            f'(execution {self.made_by_execution})')
+    return mlmd.made_by(self.state, self.made_by_run, self.made_by_execution)
 
 
 @dataclasses.dataclass
@@ -370,8 +367,8 @@ def collect_run(store: 'Store', run: 'Context', pipeline_name: str,
         continue
       key = event.path.steps[0].key if event.path.steps else ''
       artifact = artifacts[event.artifact_id]
-      if artifact.state in _REMOVED_STATES:  # read as absent, and why
-        note = artifact.custom_properties.get(REMOVED_PROPERTY)
+      if artifact.state in mlmd.REMOVED:  # read as absent, and why
+        note = artifact.custom_properties.get(mlmd.REMOVED_PROPERTY)
         removed[key] = (note.string_value if note is not None else
                         'removed (ML Metadata marks it deleted)')
         continue

@@ -27,6 +27,8 @@ RUNNERS = {
     'NotebookClient': 'a notebook, through nbclient',
     'nbclient': 'a notebook, through nbclient',
     'browser': 'headless Chromium (tests/browser.py)',
+    'training_run': '`fluent-pipeline run` in a subprocess '
+                    '(tests/training_run.py)',
 }
 # Words of a command line (an argument of a call, or an item of a list that
 # is one) that run something: `fluent-pipeline run`, `python -m pip|venv`.

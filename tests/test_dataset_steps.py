@@ -621,3 +621,47 @@ def test_a_predicate_returning_a_value_fails_the_run_naming_it(
       __file__, region_value.__code__.co_firstlineno + 1)
   assert location.line == "return features['payment_type'][0]  # the " \
       'slip: a value, not a bool'
+
+
+@pytest.mark.e2e
+def test_a_key_an_earlier_runs_statistics_lack_fails_before_a_run(
+    tmp_path, taxi_sample):
+  """A Parquet source has no header to read; the statistics an earlier run
+  computed from it name its features, so a misspelt key stops the run
+  before any component starts."""
+  import pyarrow.csv
+  import pyarrow.parquet
+  data = tmp_path / 'parquet'
+  data.mkdir()
+  pyarrow.parquet.write_table(
+      pyarrow.csv.read_csv(os.path.join(taxi_sample['data'], 'data.csv')).slice(0, 300),
+      str(data / 'trips.parquet'))
+
+  def chain():
+    return PipelineDef('seen', root=str(tmp_path / 'runs')).from_parquet(
+        str(data))
+
+  chain().stratified_sample('paymnt_type', samples_per_key=5).build()
+  first = chain().generate_statistics().run()
+  assert first.component('StatisticsGen').state == 'COMPLETE'
+  with pytest.raises(PipelineDefinitionError) as error:
+    (chain().stratified_sample('paymnt_type', samples_per_key=5)
+     .generate_statistics().run())
+  message = str(error.value)
+  assert "key 'paymnt_type' is not a feature: the statistics run " \
+      f'{first.run_id} computed from this source has ' in message, message
+  assert "stratified_sample('payment_type', ...) (the closest name)" in \
+      message, message
+  from fluent_pipeline import runs
+  assert [r.run_id for r in runs(chain())] == [first.run_id]
+  from fluent_pipeline.orchestration import runners
+  right = chain().stratified_sample('payment_type', samples_per_key=5)
+  runners._check_features_seen(right._plan, right.build())  # no error
+  # Another source's statistics say nothing about this one.
+  other = tmp_path / 'other'
+  other.mkdir()
+  (data / 'trips.parquet').rename(other / 'trips.parquet')
+  from fluent_pipeline.recorded import earlier_data
+  assert earlier_data.features_seen(chain(), str(other)) is None
+  assert earlier_data.features_seen(chain(), str(data))[0][:2] == [
+      'company', 'dropoff_census_tract']

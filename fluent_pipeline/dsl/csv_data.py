@@ -47,11 +47,13 @@ def known_features(plan) -> Optional[tuple[list[str], str]]:
   return None
 
 
-def check_feature(plan, step: str, argument: str, name: str) -> None:
+def check_feature(plan, step: str, argument: str, name: str,
+                  known: Optional[tuple[list[str], str]] = None) -> None:
   """A feature name the chain passes on (stratified_sample's key) must be a
-  feature, when the features are known: else every example would fall in
-  one stratum, in silence."""
-  known = known_features(plan)
+  feature, when the features are known (`known`, else the chain's own:
+  known_features): else every example would fall in one stratum, in
+  silence."""
+  known = known or known_features(plan)
   if known is None or name in known[0]:
     return
   import difflib

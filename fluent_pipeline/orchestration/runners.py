@@ -141,6 +141,7 @@ def run(pipeline_def, runner=None, *, verbose: bool = False,
     os.makedirs(os.path.dirname(os.path.abspath(sqlite)), exist_ok=True)
   if resume:
     _check_resume(pipeline_def, override)
+  _check_features_seen(plan, pipeline)
   run_id = new_run_id()
   folder = _log_folder(pipeline_def)
   log_path = os.path.join(folder, f'run-{run_id}.log')
@@ -152,6 +153,24 @@ def run(pipeline_def, runner=None, *, verbose: bool = False,
                         (from_step, to_step, only, resume))
   finally:
     owner.release(claimed)
+
+
+def _check_features_seen(plan, pipeline) -> None:
+  """A stratification key the chain could not check at build (a source
+  with no CSV header and no imported schema) is checked against the
+  features of an earlier run's statistics of the same source."""
+  from fluent_pipeline.dsl import csv_data
+  keys = [(step.call, step.opts['key_feature']) for step in
+          plan.steps.values() if step.opts.get('key_feature')]
+  source = plan.source
+  if not keys or source is None or not source.location or \
+      csv_data.known_features(plan) is not None:
+    return
+  from fluent_pipeline.recorded import earlier_data
+  seen = earlier_data.features_seen(pipeline, source.location)
+  if seen is not None:
+    for call, key in keys:
+      csv_data.check_feature(plan, call, 'key', key, known=seen)
 
 
 def _run_claimed(pipeline_def, runner, pipeline, nodes_by_call, run_id: str,

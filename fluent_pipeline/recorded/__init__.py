@@ -16,5 +16,7 @@ lists them.)
   configuration;
 - `owner`: the process running a run, so a run whose process died reads
   as ABANDONED;
+- `earlier_data`: the features an earlier run's statistics saw in the same
+  source, to check a feature name before a run when no header names them;
 - `gc`: the outputs of old runs removed, never what a kept run needs.
 """

@@ -1,0 +1,79 @@
+"""What earlier runs saw of a pipeline's data: the features in the newest
+statistics computed from the same source.
+
+A chain call that names a feature (stratified_sample's key) is checked
+against the CSV header or an imported schema when the chain is built. A
+TFRecord, Parquet, Avro or BigQuery source has no header to read, but an
+earlier run of the pipeline may have computed statistics from it: those
+name its features, so the slip is still caught before a run starts.
+"""
+
+import os
+from typing import TYPE_CHECKING, Optional
+
+from fluent_pipeline.recorded import history, mlmd
+
+if TYPE_CHECKING:
+  from ml_metadata.metadata_store import MetadataStore as Store
+
+_LIVE = 2  # ml_metadata Artifact.LIVE
+_MAX_HOPS = 6  # dataset steps between the source and StatisticsGen
+
+
+def features_seen(pipeline, location: str
+                  ) -> Optional[tuple[list[str], str]]:
+  """(feature names, where they were read) from the newest live statistics
+  of `pipeline` (a PipelineDef or TFX pipeline) whose examples an
+  ExampleGen read from `location`; None when no run computed any, or the
+  store cannot be read (the step then checks the key itself)."""
+  config = getattr(pipeline, 'metadata_connection_config', None)
+  if config is not None and config.HasField('sqlite') and not os.path.isfile(
+      config.sqlite.filename_uri):
+    return None  # no run yet: opening the store would create it
+  try:
+    store, name, _ = history.open_pipeline(pipeline)
+    return _features(store, name, location)
+  except Exception:  # a pre-check never stops a run itself
+    return None
+
+
+def _features(store: 'Store', name: str, location: str
+              ) -> Optional[tuple[list[str], str]]:
+  context = store.get_context_by_type_and_name('pipeline', name)
+  statistics_type = mlmd.type_id(store, 'artifact', 'ExampleStatistics')
+  if context is None or statistics_type is None:
+    return None
+  found = [a for a in store.get_artifacts_by_context(context.id)
+           if a.type_id == statistics_type and a.state == _LIVE]
+  for artifact in sorted(found, key=lambda a: (a.create_time_since_epoch,
+                                               a.id), reverse=True):
+    if _source_of(store, artifact.id) != os.path.normpath(location):
+      continue
+    from fluent_pipeline.artifacts import readers
+    for split in readers.splits(artifact.uri):
+      features = sorted(readers.statistics(artifact.uri, split))
+      if features:
+        run = mlmd.run_that_made(store, artifact.id)
+        return features, (f'the statistics run {run} computed from this '
+                          'source')
+  return None
+
+
+def _source_of(store: 'Store', artifact_id: int) -> Optional[str]:
+  """The input_base of the ExampleGen the artifact descends from, following
+  the first input of each producing step (StatisticsGen, dataset steps)."""
+  for _ in range(_MAX_HOPS):
+    made = sorted(e.execution_id for e in
+                  store.get_events_by_artifact_ids([artifact_id])
+                  if e.type == mlmd.OUTPUT_EVENT)
+    if not made:
+      return None
+    [execution] = store.get_executions_by_id([made[0]])
+    if 'input_base' in execution.custom_properties:
+      return os.path.normpath(
+          execution.custom_properties['input_base'].string_value)
+    inputs = mlmd.input_ids(store, execution.id).get('examples')
+    if not inputs:
+      return None
+    artifact_id = inputs[0]
+  return None

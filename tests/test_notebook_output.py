@@ -58,18 +58,31 @@ NOISE_MARKERS = ('noise: print', 'noise: sys.stderr', 'noise: warnings.warn',
                  '1/1 [')  # Keras' progress bar
 
 
+# Two cells of user code, the second using the first: the slip (a feature
+# that does not exist) is in the helper, on line 4 of its cell.
+HELPER_CELL = ('# what the predicate reads\n'
+               '\n'
+               'def _region(features):\n'
+               "  return features['regon']  # the slip: no such feature\n")
+PREDICATE_CELL = ('def keep_south(features):\n'
+                  "  return _region(features) == ['south']\n")
+
+
 def build_notebook(root: str, data_dir: str):
   """Cells: the environment, a quiet run, direct noise, a failure, a
-  verbose run."""
+  verbose run, the quiet run again (from the cache), a failure in user
+  code of two cells, the failed run's summary."""
   cell = nbformat.v4.new_code_cell
   return nbformat.v4.new_notebook(cells=[
       cell("import os, sys\n"
            "os.environ['TF_USE_LEGACY_KERAS'] = '1'\n"
            "sys.executable"),
       cell("from fluent_pipeline import PipelineDef\n"
-           f"(PipelineDef('nbquiet', root={root!r}).from_csv({data_dir!r})\n"
-           " .generate_statistics().infer_schema().validate_input_data()\n"
-           " .run())"),
+           f"quiet = (PipelineDef('nbquiet', root={root!r})"
+           f".from_csv({data_dir!r})\n"
+           "         .generate_statistics().infer_schema()"
+           ".validate_input_data().cache())\n"
+           "quiet.run()"),
       cell(NOISE.format(root=root)),
       cell("from absl import logging as absl_logging\n"
            "try:\n"
@@ -82,6 +95,15 @@ def build_notebook(root: str, data_dir: str):
       cell(f"_ = (PipelineDef('nbverbose', root={root!r})"
            f".from_csv({data_dir!r})\n"
            "     .generate_statistics().run(verbose=True))"),
+      cell('quiet.run()'),
+      cell(HELPER_CELL),
+      cell(PREDICATE_CELL),
+      cell(f"failing = (PipelineDef('nbfail', root={root!r})"
+           f".from_csv({data_dir!r})\n"
+           "           .filter_examples(keep_south))\n"
+           "failing.run()", metadata={'tags': ['raises-exception']}),
+      cell('from fluent_pipeline import read_run\n'
+           'print(read_run(failing))'),
   ])
 
 
@@ -124,8 +146,9 @@ def test_a_run_shows_one_progress_display_and_the_summary(executed):
   assert 'full log: ' in summary
   assert ' COMPLETE ' in summary and 'FAILED' not in summary
   # What the notebook did not show is in the run's log.
-  (log_path,) = glob.glob(os.path.join(root, 'nbquiet', 'logs', '*.log'))
-  assert log_path in summary
+  # (the quiet run runs twice: cell 5 runs it again, from the cache)
+  log_path = re.search(r'full log: (\S+)', summary).group(1)
+  assert log_path in glob.glob(os.path.join(root, 'nbquiet', 'logs', '*.log'))
   with open(log_path) as f:
     log = f.read()
   for component in COMPONENTS:
@@ -175,3 +198,57 @@ def test_no_output_loads_anything(executed):
         text = re.sub(r'http://www\.w3\.org/[\w/.#-]*', '', text)
         for bad in ('http://', 'https://', '<script', 'Interactive Beam'):
           assert bad not in text, (bad, text[:500])
+
+
+def _progress_and_states(outputs):
+  """The live lines by component, and each component's state in the run's
+  summary."""
+  assert [o['output_type'] for o in outputs] == [
+      'display_data', 'execute_result'], outputs
+  live = {}
+  for line in outputs[0]['data']['text/plain'].splitlines():
+    found = re.match(r'  ok  (\S+) \((.*)\)$', line)
+    assert found, line
+    live[found.group(1)] = found.group(2)
+  states = {}
+  for line in outputs[1]['data']['text/plain'].splitlines():
+    parts = line.split()
+    if len(parts) >= 2 and parts[1] in ('COMPLETE', 'CACHED', 'FAILED'):
+      states[parts[0]] = parts[1]
+  return live, states
+
+
+def test_a_cached_step_says_cached_in_the_live_line(executed):
+  nb, _ = executed
+  first, first_states = _progress_and_states(nb.cells[1].outputs)
+  assert 'cached' not in first.values(), first
+  live, states = _progress_and_states(nb.cells[5].outputs)
+  for component in COMPONENTS:
+    assert states[component] == 'CACHED', states
+  # The live line says what the summary says, component by component.
+  assert set(live) == set(states)
+  for component, state in states.items():
+    assert (live[component] == 'cached') == (state == 'CACHED'), (
+        component, live, states)
+
+
+def test_a_failure_in_notebook_code_names_the_cell_and_its_line(executed):
+  nb, _ = executed
+  helper, predicate, run, summary = nb.cells[6:10]
+  assert helper.source == HELPER_CELL and predicate.source == PREDICATE_CELL
+  (error,) = [o for o in run.outputs if o['output_type'] == 'error']
+  assert error['ename'] == 'PipelineRunError'
+  lines = error['evalue'].splitlines()
+  assert lines[0].startswith(
+      'FilterExamples failed in your predicate_fn: '), lines
+  assert 'regon' in lines[0]
+  cell = f'notebook cell In [{helper.execution_count}]'
+  assert lines[1:3] == [
+      f'  at {cell}, line 4, in _region:',
+      "    return features['regon']  # the slip: no such feature"], lines
+  assert lines[3].startswith('  (run as ') and '_fluent_user_code' in lines[3]
+  # The run's summary, read back from ML Metadata, says the same.
+  printed = ''.join(o.get('text', '') for o in summary.outputs)
+  assert 'FilterExamples' in printed and ' FAILED ' in printed, printed
+  assert f'at {cell}, line 4, in _region:' in printed, printed
+  assert "return features['regon']" in printed

@@ -5,7 +5,10 @@ line and code in the error's first lines: TFX runs a copy of the code,
 installed from a wheel into a temporary folder (or a module fluent_pipeline
 generated from a function), so the innermost frame of the user's code is
 mapped back to the file they wrote (a module file's slice too: the line's
-statement is found in the user's file by its text).
+statement is found in the user's file by its text). A function defined in
+a notebook cell is named by the cell ('notebook cell In [5]') and the line
+in it, read from what user_code recorded beside the generated module when
+it captured the function (user_code.ORIGINS_FILE).
 """
 
 import ast
@@ -18,7 +21,12 @@ import traceback
 from typing import Any, Optional
 
 from fluent_pipeline import _paths
-from fluent_pipeline.usercode import module_slice, packages, user_code
+from fluent_pipeline.usercode import (
+  function_source,
+  module_slice,
+  packages,
+  user_code,
+)
 
 # The user function each TFX component calls, by the component's default id.
 _STEPS = (('transform', 'Transform', 'preprocessing_fn'),
@@ -31,7 +39,9 @@ class CodeLocation:
   """The line of the user's code a run failed at, as the user wrote it.
 
   `generated` is (path, line) in the module fluent_pipeline wrote for a
-  function object, when `path` is the function's own file.
+  function object, when `path` is the function's own file. `cell` names
+  the notebook cell `path` is (IPython's name for it is no file the user
+  can open), and `lineno` is then the line in that cell.
   """
   fn_name: str  # what TFX called: preprocessing_fn, run_fn or tuner_fn
   function: str  # the function the line is in
@@ -39,9 +49,11 @@ class CodeLocation:
   lineno: int
   line: str
   generated: Optional[tuple[str, int]] = None
+  cell: Optional[str] = None  # e.g. 'notebook cell In [5]'
 
   def lines(self) -> list[str]:
-    found = [f'  at {self.path}, line {self.lineno}, in {self.function}:']
+    where = self.cell or self.path
+    found = [f'  at {where}, line {self.lineno}, in {self.function}:']
     if self.line:
       found.append(f'    {self.line}')
     if self.generated:
@@ -148,6 +160,8 @@ def _known_files(plan) -> list[_Known]:
 
 def _is_users(frame: traceback.FrameSummary, known: list[_Known]) -> bool:
   path = frame.filename
+  if function_source.cell_label(path) and linecache.getline(path, 1):
+    return True  # a notebook cell's code (a pickled function runs it)
   # Not '<string>', Beam's compiled modules ('apache_beam/...', relative)
   # nor TF's autograph copies: no file of the user's to show.
   if not os.path.isabs(path) or not os.path.isfile(path) or (
@@ -202,22 +216,22 @@ def _default_fn_name(component_id: Optional[str], plan) -> str:
 def _location(frame: traceback.FrameSummary, match: Optional[_Known],
               fn_name: str) -> CodeLocation:
   line = _line(frame.filename, frame.lineno) or (frame.line or '').strip()
-  if match is None:
-    return CodeLocation(fn_name, frame.name, frame.filename, frame.lineno,
-                        line)
+  if match is None or not (match.original or match.generated):
+    path = match.path if match else frame.filename
+    return CodeLocation(fn_name, frame.name, path, frame.lineno, line,
+                        cell=function_source.cell_label(path))
   if match.original:
     lineno = _sliced_line(match, frame.lineno)
     if lineno is None:
       return CodeLocation(fn_name, frame.name, match.path, frame.lineno, line)
     return CodeLocation(fn_name, frame.name, match.original, lineno, line,
                         generated=(match.path, frame.lineno))
-  if not match.generated:
-    return CodeLocation(fn_name, frame.name, match.path, frame.lineno, line)
   original = _original_line(match, frame)
   if original is None:
     return CodeLocation(fn_name, frame.name, match.path, frame.lineno, line)
-  return CodeLocation(fn_name, frame.name, original[0], original[1], line,
-                      generated=(match.path, frame.lineno))
+  path, lineno, cell = original
+  return CodeLocation(fn_name, frame.name, path, lineno, line,
+                      generated=(match.path, frame.lineno), cell=cell)
 
 
 def _sliced_line(match: _Known, lineno: int) -> Optional[int]:
@@ -239,41 +253,95 @@ def _sliced_line(match: _Known, lineno: int) -> Optional[int]:
 
 
 def _original_line(match: _Known, frame: traceback.FrameSummary
-                   ) -> Optional[tuple[str, int]]:
-  """Where the user wrote the line a generated module runs: the generated
-  module holds each definition as its source text, so the line's offset in
-  its definition is the same in the user's file."""
+                   ) -> Optional[tuple[str, int, Optional[str]]]:
+  """Where the user wrote the line a generated module runs, as (file, line,
+  notebook cell or None): the generated module holds each definition as
+  its source text, so the line's offset in its definition is the same in
+  the user's file or cell. Read from the origins recorded when the module
+  was written, else from the live function."""
   if match.function is None:  # a module of the user's, copied beside it
-    module = sys.modules.get(os.path.splitext(os.path.basename(
-        match.path))[0])
-    path = getattr(module, '__file__', None)
-    if path and _line(path, frame.lineno) == _line(match.path, frame.lineno):
-      return path, frame.lineno
+    name = os.path.basename(match.path)
+    recorded = ((user_code.origins(os.path.dirname(match.path)) or {})
+                .get('modules') or {}).get(name)
+    module = sys.modules.get(os.path.splitext(name)[0])
+    for path in (recorded, getattr(module, '__file__', None)):
+      if path and _line(path, frame.lineno) == _line(match.path,
+                                                     frame.lineno):
+        return path, frame.lineno, None
     return None
-  with open(match.path, encoding='utf-8') as f:
+  found = _recorded_origin(match.path, frame.lineno)
+  if found is not None:
+    return found
+  node = _definition_at(match.path, frame.lineno)
+  if node is None:
+    return None
+  fn = inspect.unwrap(match.function)
+  obj = match.function if node[0] == fn.__name__ else (
+      fn.__globals__.get(node[0]))
+  if obj is None:
+    return None
+  try:
+    path = inspect.getsourcefile(obj)
+    _, first = inspect.getsourcelines(obj)
+  except (OSError, TypeError):
+    return None
+  lineno = first + frame.lineno - node[1]
+  if not path or _line(path, lineno) != _line(match.path, frame.lineno):
+    return None
+  cell = function_source.cell_label(path)
+  # A file must be on disk to be shown; a cell is held by IPython.
+  if cell is None and not os.path.isfile(path):
+    return None
+  return path, lineno, cell
+
+
+def _definition_at(path: str, lineno: int) -> Optional[tuple[str, int]]:
+  """(name, first line, decorators included) of the top-level definition
+  of the module at `path` that holds line `lineno`."""
+  with open(path, encoding='utf-8') as f:
     tree = ast.parse(f.read())
   for node in tree.body:
     if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef,
                              ast.ClassDef)):
       continue
     start = min([node.lineno] + [d.lineno for d in node.decorator_list])
-    if not start <= frame.lineno <= node.end_lineno:
-      continue
-    fn = inspect.unwrap(match.function)
-    obj = match.function if node.name == fn.__name__ else (
-        fn.__globals__.get(node.name))
-    if obj is None:
-      return None
-    try:
-      path = inspect.getsourcefile(obj)
-      _, first = inspect.getsourcelines(obj)
-    except (OSError, TypeError):
-      return None
-    lineno = first + frame.lineno - start
-    # A notebook cell's "file" is not on disk: the generated module is then
-    # the only file that holds the line.
-    if path and os.path.isfile(path) and _line(path, lineno) == _line(
-        match.path, frame.lineno):
-      return path, lineno
-    return None
+    if start <= lineno <= node.end_lineno:
+      return node.name, start
   return None
+
+
+def _recorded_origin(module_file: str, lineno: int
+                     ) -> Optional[tuple[str, int, Optional[str]]]:
+  """Line `lineno` of a generated module as (file, line, cell), from the
+  origins user_code wrote beside it; a file's line must still be there."""
+  data = user_code.origins(os.path.dirname(module_file))
+  if not data or data.get('module') != os.path.basename(module_file):
+    return None
+  node = _definition_at(module_file, lineno)
+  origin = (data.get('definitions') or {}).get(node[0]) if node else None
+  if not isinstance(origin, dict) or not origin.get('file') or not (
+      isinstance(origin.get('line'), int)):
+    return None
+  line = origin['line'] + lineno - node[1]
+  if origin.get('cell'):
+    return origin['file'], line, origin['cell']
+  linecache.checkcache(origin['file'])  # the user may have edited it
+  if os.path.isfile(origin['file']) and _line(origin['file'], line) == (
+      _line(module_file, lineno)):
+    return origin['file'], line, None
+  return None
+
+
+def place(path: str, lineno: int) -> Optional[str]:
+  """'notebook cell In [5], line 3' (or the user's file and line) for line
+  `lineno` of a module generated under the pipeline root, as an error
+  naming that module can say instead; None for any other file."""
+  if user_code.GENERATED_DIR not in path.split(os.sep):
+    return None
+  try:
+    found = _recorded_origin(path, lineno)
+  except (OSError, SyntaxError, ValueError):
+    return None
+  if found is None:
+    return None
+  return f'{found[2] or found[0]}, line {found[1]}'

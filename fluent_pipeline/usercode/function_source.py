@@ -12,7 +12,9 @@ defined:
 
 The result depends only on the functions (not on where they were defined),
 so a notebook's functions and the same functions exported to a module give
-the same text, hence the same TFX user-code wheel and cache key.
+the same text, hence the same TFX user-code wheel and cache key. Where each
+definition was written (a file and line, or a notebook cell: Origin) is
+kept apart, in Bundle.origins.
 
 What cannot be written as source (a lambda, a closure over a live object, a
 module-level object that is not a constant) raises SourceUnavailable naming
@@ -25,8 +27,10 @@ import dataclasses
 import dis
 import importlib
 import inspect
+import linecache
 import math
 import os
+import re
 import sys
 import textwrap
 import types
@@ -51,6 +55,10 @@ class Bundle:
   definitions: dict[str, str] = dataclasses.field(default_factory=dict)
   modules: dict[str, str] = dataclasses.field(default_factory=dict)
   aliases: dict[str, str] = dataclasses.field(default_factory=dict)
+  # Where each definition and copied module was written (see Origin): kept
+  # out of the module text, which must not depend on it (the cache key).
+  origins: dict[str, 'Origin'] = dataclasses.field(default_factory=dict)
+  module_origins: dict[str, str] = dataclasses.field(default_factory=dict)
 
   def bind(self, kind: str, name: str, text: str, where: str) -> None:
     """Adds `name`; the same name bound to different code is an error."""
@@ -111,6 +119,81 @@ def collect(entries: dict[str, Callable[..., Any]],
     if fn.__name__ != entry:
       bundle.bind('aliases', entry, fn.__name__, _label(fn))
   return bundle
+
+
+@dataclasses.dataclass(frozen=True)
+class Origin:
+  """Where the user wrote a definition: its file (for a notebook cell, the
+  name IPython compiled it under), the line its source starts at there, and
+  for a notebook cell the cell as the user sees it ('notebook cell In [5]'),
+  so that a failure in the generated module points back at it."""
+  file: str
+  line: int
+  cell: Optional[str] = None
+
+
+# The file names IPython and project/notebook give cells: IPython's own
+# terminal and older kernels; ipykernel 6+ (/tmp/ipykernel_<pid>/<hash>.py,
+# no file on disk); `fluent-pipeline export notebook.ipynb`.
+_IPYTHON_INPUT = re.compile(r'^<ipython-input-(\d+)-[0-9a-f]+>$')
+_IPYKERNEL_CELL = re.compile(r'[/\\]ipykernel_\d+[/\\]\d+\.py$')
+_READ_NOTEBOOK_CELL = re.compile(r'^<(.+\.ipynb) cell (\d+)>$')
+
+
+def cell_label(filename: str) -> Optional[str]:
+  """The notebook cell `filename` (a code object's file) is, as the user
+  sees it ('notebook cell In [5]': the execution count Jupyter shows beside
+  it), or None when it is a file. Read from the running IPython's history
+  when the name does not say it; never imports IPython."""
+  found = _IPYTHON_INPUT.match(filename)
+  if found:
+    return f'notebook cell In [{found.group(1)}]'
+  found = _READ_NOTEBOOK_CELL.match(filename)
+  if found:
+    return f'cell {found.group(2)} of {found.group(1)}'
+  if not _IPYKERNEL_CELL.search(filename) or os.path.isfile(filename):
+    return None  # a file (ipykernel's debugger writes cells to disk)
+  count = _execution_count(filename)
+  return (f'notebook cell In [{count}]' if count is not None
+          else 'a notebook cell')
+
+
+def _execution_count(filename: str) -> Optional[int]:
+  """The execution count of the cell IPython compiled as `filename`: its
+  own map where it keeps one (IPython 8), else the latest input in the
+  history whose text is the cell's (identical cells share a file name)."""
+  ipython = sys.modules.get('IPython')
+  try:
+    shell = ipython.get_ipython() if ipython else None
+  except Exception:
+    shell = None
+  if shell is None:
+    return None
+  known = getattr(getattr(shell, 'compile', None), '_filename_map', None)
+  if isinstance(known, dict) and isinstance(known.get(filename), int):
+    return known[filename]
+  entry = linecache.cache.get(filename)
+  history = getattr(getattr(shell, 'history_manager', None),
+                    'input_hist_parsed', None)
+  if not entry or len(entry) < 3 or not history:
+    return None
+  text = ''.join(entry[2]).rstrip('\n')
+  for count in range(len(history) - 1, 0, -1):
+    if isinstance(history[count], str) and history[count].rstrip(
+        '\n') == text:
+      return count
+  return None
+
+
+def _origin_of(value, first: int) -> Optional[Origin]:
+  """The Origin of a function or class whose source starts at `first`
+  (a decorated function's own file, as inspect.getsourcelines reads it)."""
+  value = inspect.unwrap(value)
+  try:
+    path = inspect.getsourcefile(value) or inspect.getfile(value)
+  except (OSError, TypeError):
+    return None
+  return Origin(path, first, cell_label(path))
 
 
 def _check_function(fn, label: str) -> None:
@@ -200,7 +283,7 @@ class _Collector:
       raise SourceUnavailable(
           label, 'a lambda has no source of its own',
           fix=f'define it with def {self.where.split(".")[-1]}(...)')
-    source = self._source(fn)
+    source, first = self._source(fn)
     # A decorated function: its def statement (decorators included) is the
     # source; what it uses is read from the function it wraps.
     inner = inspect.unwrap(fn)
@@ -224,11 +307,21 @@ class _Collector:
             'inside it')
       self.bundle.bind('constants', name, text, label)
     self.bundle.bind('definitions', fn.__name__, source, label)
+    self._origin(fn.__name__, fn, first)
 
-  def _source(self, fn) -> str:
+  def _origin(self, name: str, value, first: Optional[int]) -> None:
+    origin = _origin_of(value, first) if first else None
+    if origin is not None:
+      self.bundle.origins[name] = origin
+
+  def _source(self, fn) -> tuple[str, Optional[int]]:
+    """The def statement's text and its first line in its file (None when
+    only the notebook's cells hold it)."""
     label = _label(fn)
+    first = None
     try:
-      source = textwrap.dedent(inspect.getsource(fn))
+      lines, first = inspect.getsourcelines(fn)
+      source = textwrap.dedent(''.join(lines))
     except (OSError, TypeError):
       source = _Origin.of(sys.modules.get(fn.__module__)).definitions.get(
           fn.__name__)
@@ -247,15 +340,17 @@ class _Collector:
       raise SourceUnavailable(
           label, 'its source is not a def statement of its own',
           fix=f'define it with def {fn.__name__}(...) at the top level')
-    return source
+    return source, first
 
   def cls(self, value, label: str) -> None:
     if id(value) in self.seen:
       return
     self.seen.add(id(value))
     module = sys.modules.get(value.__module__)
+    first = None
     try:
-      source = textwrap.dedent(inspect.getsource(value))
+      lines, first = inspect.getsourcelines(value)
+      source = textwrap.dedent(''.join(lines))
     except (OSError, TypeError):
       source = _Origin.of(module).definitions.get(value.__name__)
     if source is None:
@@ -275,6 +370,7 @@ class _Collector:
       if module is not None and name in vars(module):
         self.name(name, vars(module), module, label)
     self.bundle.bind('definitions', value.__name__, source, label)
+    self._origin(value.__name__, value, first)
 
   def name(self, name: str, namespace: dict[str, Any], module,
            label: str) -> None:
@@ -346,6 +442,7 @@ class _Collector:
       return
     with open(path, encoding='utf-8', newline='') as f:
       self.bundle.modules[file_name] = f.read()
+    self.bundle.module_origins[file_name] = os.path.abspath(path)
     for value in list(vars(module).values()):
       home = value if isinstance(value, types.ModuleType) else \
           sys.modules.get(getattr(value, '__module__', None) or '')

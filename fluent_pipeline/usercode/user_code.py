@@ -12,7 +12,9 @@
   user's own (a notebook, `__main__`, a file of theirs) is written out as
   source with what it uses (function_source) into a generated module file
   under the pipeline root, named by its content hash, so notebook prototypes
-  run unchanged and an edit reaches TFX's cache. Only a function whose
+  run unchanged and an edit reaches TFX's cache (beside it, ORIGINS_FILE
+  says where each definition was written, a notebook cell included, for
+  the errors; it is not part of the hash). Only a function whose
   source cannot be written out (a closure over a live object) is pickled
   with cloudpickle instead: it runs here, but export() and the Kubeflow /
   Vertex compile refuse it.
@@ -28,6 +30,7 @@ import functools
 import hashlib
 import importlib
 import inspect
+import json
 import os
 import shutil
 import struct
@@ -42,6 +45,10 @@ from fluent_pipeline.errors import UserCodeError
 from fluent_pipeline.usercode import function_source, module_slice, packages
 
 GENERATED_DIR = '_fluent_user_code'
+# Beside a generated module: where the user wrote each of its definitions
+# (read by code_location). Not a .py file: TFX neither packages nor hashes
+# it, so a cell's execution count never changes the cache key.
+ORIGINS_FILE = 'origins.json'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -368,7 +375,7 @@ def _function(fn: Callable[..., Any], fn_name: str, step: str,
     return UserCode(fn_name=fn_name, fn_path=f'{module_name}.{label}',
                     given_as='function', function=fn)
   try:
-    files = source_module(fn, fn_name)
+    files, bundle = _source_files(fn, fn_name)
   except (function_source.SourceUnavailable, OSError, SyntaxError) as e:
     # Runs here, but is bound to this Python and these package versions:
     # export() and the Kubeflow / Vertex compile refuse it.
@@ -378,21 +385,63 @@ def _function(fn: Callable[..., Any], fn_name: str, step: str,
                         by_value=module if importable else None),
                     given_as='function', function=fn,
                     unavailable_source=str(e))
-  return UserCode(fn_name=fn_name,
-                  module_file=_write_generated(files, fn_name, pipeline_root),
+  module_file = _write_generated(files, fn_name, pipeline_root)
+  _write_origins(module_file, bundle)
+  return UserCode(fn_name=fn_name, module_file=module_file,
                   given_as='function', function=fn)
 
 
 def source_module(fn: Callable[..., Any], fn_name: str) -> dict[str, str]:
   """File name -> text of the generated module holding `fn` as source (as
   `fn_name`) and the user modules it imports; raises SourceUnavailable."""
+  return _source_files(fn, fn_name)[0]
+
+
+def _source_files(fn: Callable[..., Any], fn_name: str
+                  ) -> tuple[dict[str, str], function_source.Bundle]:
   bundle = function_source.collect({fn_name: fn})
   label = getattr(fn, '__name__', fn_name)  # not where it is nested
   files = dict(bundle.modules)
   files[f'{fn_name}_module.py'] = bundle.render(
       f'{fn_name} for TFX: {label} and what it uses, as source code '
       '(written by fluent_pipeline).')
-  return files
+  return files, bundle
+
+
+def _write_origins(module_file: str, bundle: function_source.Bundle) -> None:
+  """Writes ORIGINS_FILE beside `module_file`: for each definition the
+  user's file (or notebook cell) and first line, for each copied module
+  the user's file. Rewritten when it changed (a cell run again has a new
+  execution count; the module's text, and folder, stay the same)."""
+  data = {'module': os.path.basename(module_file),
+          'definitions': {name: dataclasses.asdict(origin) for name, origin
+                          in sorted(bundle.origins.items())},
+          'modules': dict(sorted(bundle.module_origins.items()))}
+  text = json.dumps(data, indent=1) + '\n'
+  path = os.path.join(os.path.dirname(module_file), ORIGINS_FILE)
+  try:
+    with open(path, encoding='utf-8') as f:
+      if f.read() == text:
+        return
+  except OSError:
+    pass
+  temp = f'{path}.{os.getpid()}.tmp'
+  try:
+    with open(temp, 'w', encoding='utf-8') as f:
+      f.write(text)
+    os.replace(temp, path)
+  except OSError:  # a read-only root: errors then name the generated module
+    pass
+
+
+def origins(folder: str) -> Optional[dict[str, Any]]:
+  """What _write_origins wrote in a generated module's folder, or None."""
+  try:
+    with open(os.path.join(folder, ORIGINS_FILE), encoding='utf-8') as f:
+      data = json.load(f)
+  except (OSError, ValueError):
+    return None
+  return data if isinstance(data, dict) else None
 
 
 def generated_dir(pipeline_root: str) -> str:

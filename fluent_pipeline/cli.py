@@ -20,6 +20,7 @@ import argparse
 import importlib.util
 import json
 import os
+import re
 import sys
 import tempfile
 from typing import Any, Optional
@@ -168,6 +169,10 @@ def _parser() -> argparse.ArgumentParser:
                     'gcr.io/PROJECT/NAME:TAG; every component runs in it')
   comp.add_argument('--root', help="overrides the file's root, e.g. "
                     'gs://BUCKET/pipelines')
+  comp.add_argument('--allow-local-paths', action='store_true',
+                    help='kubeflow_v2, vertex: write the spec even though '
+                    'it names paths of this machine (an error otherwise: '
+                    'only containers that mount them can read them)')
   comp.add_argument('--schedule', help="airflow: the DAG's schedule (cron, "
                     "'@daily'; default: only when triggered)")
   comp.add_argument('--start-date', help="airflow: the schedule's start, "
@@ -206,16 +211,26 @@ def main(argv: Optional[list[str]] = None) -> int:
 def _pipeline_def(file: str, args, extra: list[str],
                   root: Optional[str] = None):
   """The PipelineDef a file or notebook defines; `root`, when given, binds
-  the file's own `root` parameter (if it has one) unless --set does."""
+  the file's own `root` parameter (if it has one) unless --set does. What
+  a notebook's reading says (which of its PipelineDefs it took) is printed
+  as a note."""
   if file.endswith('.ipynb'):
     from fluent_pipeline.project import notebook, pipeline_file
     if args.set or extra:
       raise pipeline_file.ArgumentError(
           f'error: {file}: a notebook takes no parameters (--set, --NAME '
           'VALUE): set the values in its cells')
-    return _rooted(notebook.load(file, args.name), root)
+    notes: list[str] = []
+    pdef = notebook.load(file, args.name, notes)
+    _print_notes(notes)
+    return _rooted(pdef, root)
   loaded, assignments = _load(file, args, extra, root)
   return _rooted(loaded.build(assignments), root)
+
+
+def _print_notes(notes: list[str]) -> None:
+  for note in notes:
+    print(f'note: {note}', file=sys.stderr)
 
 
 def _load(file: str, args, extra: list[str], root: Optional[str] = None):
@@ -494,6 +509,11 @@ def _compile(args, extra) -> int:
   if args.runner not in compile_.IMAGE_RUNNERS:
     path = compile_.write_ir(pdef, args.runner, args.output)
     print(f'wrote {path} ({args.runner})')
+    variables = compile_.beam_secret_variables(pdef._plan)
+    if variables:
+      print('note: its Beam flags read these secrets from the environment '
+            'of the process that runs it: ' + ', '.join(variables),
+            file=sys.stderr)
     return 0
   if args.output.endswith('.json'):
     raise SystemExit(f'error: for {args.runner}, -o is a directory (the '
@@ -502,18 +522,24 @@ def _compile(args, extra) -> int:
     raise SystemExit(f'error: {args.runner} needs --image: the image you '
                      'will build from the output directory and push, e.g. '
                      '--image gcr.io/PROJECT/NAME:TAG')
-  written = compile_.write_image_build(pdef, args.runner, args.output,
-                                       image=args.image)
+  written = compile_.write_image_build(
+      pdef, args.runner, args.output, image=args.image,
+      allow_local_paths=args.allow_local_paths)
   print(f'wrote {written["spec"]} ({args.runner}; components run in '
         f'{args.image})')
   print(f'and the build context of {args.image}: {args.output}/Dockerfile')
   print(f'next: docker build -t {args.image} {args.output} && '
         f'docker push {args.image}; then submit {written["spec"]} '
         f'({args.output}/README.md)')
+  if written['environment']:
+    print('note: the spec reads these secrets from the containers\' '
+          'environment (set them from a Kubernetes secret; '
+          f'{args.output}/README.md):\n  '
+          + written['environment'].replace('\n', '\n  '), file=sys.stderr)
   if written['local_paths']:
-    print('note: the spec names paths of this machine, which the containers '
-          'must be able to read (or use gs:// paths):\n  '
-          + written['local_paths'].replace('\n', '\n  '))
+    print('note: the spec names paths of this machine (--allow-local-paths),'
+          ' which every container must mount:\n  '
+          + written['local_paths'].replace('\n', '\n  '), file=sys.stderr)
   return 0
 
 
@@ -526,6 +552,7 @@ def _compile_airflow(args, extra, pdef) -> int:
                      'first, then compile its pipeline.py')
   parameters = pipeline_file.split_assignments(
       args.set, extra, pipeline_file.load(args.file, args.name).parameters)
+  _refuse_secret_assignments(parameters, 'the DAG file')
   path = airflow.write_dag_file(
       args.file, args.output, pdef, name=args.name,
       parameters=parameters, root=args.root, schedule=args.schedule,
@@ -553,14 +580,41 @@ def _compile_airflow(args, extra, pdef) -> int:
   return 0
 
 
+def _refuse_secret_assignments(assignments: dict[str, str],
+                               where: str) -> None:
+  """A --set of a secret (a parameter named like a password, token, ...)
+  that would be written into a file in clear is refused."""
+  from fluent_pipeline import errors
+  from fluent_pipeline.dsl import configuration
+  for name, value in assignments.items():
+    if configuration.is_secret(name, value):
+      variable = re.sub(r'\W', '_', name).upper()
+      raise errors.PipelineDefinitionError(
+          'compile', f'--set {name}=...: {name} is a secret, which {where} '
+          'would hold in clear (nothing was written)',
+          fix=f'read it in the pipeline file from the environment ({name}: '
+          f"str = os.environ.get({variable!r}, '')) and set {variable} "
+          "where it runs, not with --set")
+
+
 def _export(args, extra) -> int:
-  pdef = _pipeline_def(args.file, args, extra)
   from fluent_pipeline.project import export as export
-  project = export.make(pdef._plan)
+  factory = None
+  if args.file.endswith('.ipynb'):
+    pdef = _pipeline_def(args.file, args, extra)
+  else:
+    loaded, assignments = _load(args.file, args, extra)
+    pdef = loaded.build(assignments)
+    if loaded.factory is not None:  # pipeline.py keeps create_pipeline()
+      factory = export.Factory(
+          parameters={n: p.type for n, p in loaded.parameters.items()},
+          remake=lambda values: loaded.make(values)._plan)
+  project = export.make(pdef._plan, factory=factory)
   path = export.write(project, args.output)
   print(f'wrote {os.path.dirname(path) or "."}/: '
         + ', '.join(sorted(project.files)))
   print(f'run it: fluent-pipeline run {path}')
+  _print_notes(project.notes)
   return 0
 
 

@@ -18,6 +18,7 @@ export() (project), from_run() (runs) and the notebook display (report).
 
 import html
 import os
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, Union, overload
 
@@ -115,7 +116,11 @@ class PipelineDef(Chain):
     from fluent_pipeline.project import export
     if notebook.capturing():
       notebook.stop_at(self)
-    return export.write(export.make(self._plan), os.fspath(directory))
+    project = export.make(self._plan)
+    written = export.write(project, os.fspath(directory))
+    for note in project.notes:  # what the exported code does differently
+      warnings.warn(f'export: {note}', stacklevel=2)
+    return written
 
   @overload
   def run(self, runner: LocalRunner = None, *, verbose: bool = False,

@@ -98,15 +98,27 @@ def test_help_imports_neither_tfx_nor_tensorflow(command):
   assert heavy == []
 
 
-def test_compile_for_kubeflow_v2(tmp_path):
+def test_compile_for_kubeflow_v2(tmp_path, capsys):
+  """A spec naming paths of this machine is refused, listing them, before
+  anything is written; --allow-local-paths writes it, and says them."""
   build = tmp_path / 'job'
-  done = fluent('compile', TAXI_FILE, '--runner', 'kubeflow_v2', '-o',
-                str(build), '--image', 'gcr.io/p/taxi:1',
-                '--set', f'root={tmp_path / "root"}',
-                '--set', 'train_steps=77', '--set', 'name=taxi-v2')
+  args = ['compile', TAXI_FILE, '--runner', 'kubeflow_v2', '-o', str(build),
+          '--image', 'gcr.io/p/taxi:1', '--set', f'root={tmp_path / "root"}',
+          '--set', 'train_steps=77', '--set', 'name=taxi-v2']
+  assert cli.main(args) == 2
+  refused = capsys.readouterr().err
+  assert refused.startswith('error: compile: the spec names paths of this '
+                            'machine, which no container can read:\n')
+  assert f'{tmp_path / "root"} (the pipeline root;' in refused
+  assert os.path.join(TAXI_DIR, 'data') in refused
+  assert '--allow-local-paths' in refused
+  assert not build.exists()
+  done = fluent(*args, '--allow-local-paths')
   assert done.returncode == 0, done.stderr
   out = build / 'pipeline.json'
   assert 'docker build -t gcr.io/p/taxi:1' in done.stdout
+  assert 'note: the spec names paths of this machine' in done.stderr
+  assert os.path.join(TAXI_DIR, 'data') in done.stderr
   job = json.loads(out.read_text())
   assert job['runtimeConfig']['gcsOutputDirectory'] == str(
       tmp_path / 'root' / 'taxi-v2')
@@ -133,13 +145,17 @@ def test_compile_keeps_a_remote_root_remote(tmp_path, taxi_csv_dir):
       f'  return (PipelineDef("remote", root=root).from_csv({taxi_csv_dir!r})'
       '\n          .generate_statistics().infer_schema())\n')
   done = fluent('compile', str(file), '--runner', 'kubeflow_v2', '-o',
-                str(tmp_path / 'build'), '--image', 'gcr.io/p/remote:1')
+                str(tmp_path / 'build'), '--image', 'gcr.io/p/remote:1',
+                '--allow-local-paths')
   assert done.returncode == 0, done.stderr
   out = tmp_path / 'build' / 'pipeline.json'
   job = json.loads(out.read_text())
   assert job['runtimeConfig']['gcsOutputDirectory'] == 'gs://bucket/runs/remote'
   assert 'gs:/bucket' not in out.read_text().replace('gs://bucket', '')
   assert not (tmp_path / 'gs:').exists()
+  # The local data is a path of this machine; a URI never is one.
+  note = done.stderr.split('note: the spec names paths of this machine')[1]
+  assert taxi_csv_dir in note and 'gs://' not in note
 
 
 def test_compile_for_local_writes_the_ir(tmp_path):
@@ -294,3 +310,20 @@ def test_run_takes_root_and_an_ambiguous_run_id_lists_the_matches(
   assert all(i in shown.stderr for i in ids)
   one = fluent('show', ids[1][:len(prefix) + 1], '--root', store)
   assert one.returncode == 0 and ids[1] in one.stdout
+
+
+def test_a_secret_default_is_never_shown(tmp_path, capsys):
+  """The fix of a parameter error lists the parameters with their
+  defaults; a secret's is masked (the file read from its syntax, and
+  loaded)."""
+  file = tmp_path / 'with_token.py'
+  file.write_text(
+      'from fluent_pipeline import PipelineDef\n'
+      "def create_pipeline(api_token: str = 'Planted-cli-t0ken', n: int = 2):\n"
+      "  return PipelineDef('tok', root='gs://b/r').from_csv('gs://b/d/')\n")
+  assert cli.main(['show', str(file), '--set', 'bogus=1']) == 2
+  err = capsys.readouterr().err
+  assert "api_token (str, default '***')" in err and 'n (int, default 2)' in err
+  assert 'Planted-cli-t0ken' not in err
+  assert cli.main(['show', str(file), '--n', 'many']) == 2
+  assert 'Planted-cli-t0ken' not in capsys.readouterr().err

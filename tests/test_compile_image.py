@@ -7,6 +7,7 @@ kfp-pipeline-spec PipelineJob, every module it names is in the build
 context and imports from it alone, every URI is under the root).
 """
 
+import importlib.metadata
 import importlib.util
 import json
 import os
@@ -186,6 +187,35 @@ def test_the_build_context(build):
   readme = (out / 'README.md').read_text()
   assert f'docker build -t {IMAGE} .' in readme
   assert "template_path='pipeline.json'" in readme
+
+
+def test_the_dockerfile_installs_every_pin_the_base_image_may_lack(build):
+  """TFX's image holds TFX and what it requires, at versions of its own
+  within TFX's ranges (keras-tuner>=1.0.4,<2, ...): every pin of
+  requirements.txt but TFX and what TFX pins to that very version is
+  installed, with the constraints the code ran with."""
+  from packaging.requirements import Requirement
+  out, _ = build
+  dockerfile = (out / 'Dockerfile').read_text()
+  run = dockerfile.replace('\\\n', ' ').split('RUN pip install ')[1]
+  installed = [w for w in run.splitlines()[0].split() if '==' in w]
+  assert '-c /tmp/constraints.txt' in run
+  assert 'COPY app/constraints.txt /tmp/constraints.txt' in dockerfile
+  exact = {}
+  for text in importlib.metadata.requires('tfx'):
+    requirement = Requirement(text)
+    specs = list(requirement.specifier)
+    if len(specs) == 1 and specs[0].operator == '==':
+      exact[requirement.name] = specs[0].version
+  pins = [line for line in (out / 'app' / 'requirements.txt').read_text()
+          .splitlines() if line and not line.startswith('#')]
+  expected = [pin for pin in pins if pin.split('==')[0] != 'tfx'
+              and exact.get(pin.split('==')[0]) != pin.split('==')[1]]
+  assert installed == expected
+  # tuner_fn imports keras_tuner: pinned and installed, at this version.
+  tuner = f'keras-tuner=={importlib.metadata.version("keras-tuner")}'
+  assert tuner in pins and tuner in installed
+  assert not any(pin.startswith('tfx==') for pin in installed)
 
 
 def test_a_module_file_goes_into_the_image(tmp_path):

@@ -240,7 +240,7 @@ def compile_spec(file: str, out, *, runner='kubeflow_v2', sets=None,
   """`fluent-pipeline compile` -> (PipelineJob dict, TFX task names)."""
   sets = sets or {}
   argv = ['compile', file, '--runner', runner, '--image', IMAGE, '-o',
-          str(out)]
+          str(out), '--allow-local-paths']  # the spec reads test data here
   for name, value in sets.items():
     argv += ['--set', f'{name}={value}']
   if root:

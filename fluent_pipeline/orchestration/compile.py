@@ -11,19 +11,32 @@
   no cloud access (TFX itself uploads module-file wheels to the root at
   compile time).
 
-Nothing runs.
+Everything is checked before a file is written: a spec that names a path of
+this machine (`allow_local_paths` to proceed), a secret the spec would hold
+in clear, a pipeline Kubeflow V2 cannot compile (which component, and what
+to change). A secret Beam flag is read from the environment where it runs:
+a TFX placeholder in the IR (`ph.environment_variable`, resolved by the
+Beam executor operator), `$(VARIABLE)` in a Kubeflow spec (expanded by
+Kubernetes from the container's environment). Nothing runs.
 """
 
+import contextlib
 import importlib.metadata
 import json
 import os
 import re
 import shutil
+import sys
+import traceback
+import types
+from collections.abc import Iterator
+from typing import Any, Callable
 
 from fluent_pipeline import _paths
-from fluent_pipeline.dsl import tfx_v1
+from fluent_pipeline.dsl import chain_code, configuration, tfx_v1
+from fluent_pipeline.dsl.chain import Chain
 from fluent_pipeline.errors import PipelineDefinitionError
-from fluent_pipeline.project import export
+from fluent_pipeline.project import chain_source, export
 from fluent_pipeline.usercode import user_code
 
 _KFP_NAME = re.compile(r'[a-z0-9][a-z0-9-]{0,127}')
@@ -43,25 +56,33 @@ def base_image() -> str:
 
 
 def write_ir(pdef, runner: str, output: str) -> str:
-  """The IR JSON for LocalDagRunner / BeamDagRunner."""
+  """The IR JSON for LocalDagRunner / BeamDagRunner. A secret Beam flag is
+  a placeholder TFX resolves from the environment when the component
+  runs; any other secret the IR would hold is refused."""
   from google.protobuf import json_format
   from tfx.dsl.compiler import compiler
 
   from fluent_pipeline.dsl import wiring
-  pipeline = wiring.build(pdef._plan, _RUNNER_NAMES[runner])
+  plan = pdef._plan
+  pipeline = wiring.build(plan, _RUNNER_NAMES[runner])
+  secrets = chain_source.secrets(plan, Chain)
+  read_beam_secrets(pipeline, plan, secrets, environment_placeholder)
   ir = compiler.Compiler().compile(pipeline)
+  text = json_format.MessageToJson(ir, preserving_proto_field_name=True)
+  _refuse_secrets({os.path.basename(output): text}, secrets, runner)
   os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
   with open(output, 'w', encoding='utf-8') as f:
-    f.write(json_format.MessageToJson(ir, preserving_proto_field_name=True))
+    f.write(text)
   return output
 
 
-def write_image_build(pdef, runner: str, output_dir: str, *,
-                      image: str) -> dict[str, str]:
+def write_image_build(pdef, runner: str, output_dir: str, *, image: str,
+                      allow_local_paths: bool = False) -> dict[str, str]:
   """Writes the spec and the image's build context into `output_dir`;
-  returns what was written (name -> path) and the local paths the spec
-  names ('local_paths', newline-separated), which the containers must be
-  able to read."""
+  returns what was written (name -> path), the local paths the spec names
+  ('local_paths', newline-separated; an error unless `allow_local_paths`,
+  as no container can read them) and the environment variables the spec
+  reads secrets from ('environment', newline-separated)."""
   from fluent_pipeline.dsl import wiring
   plan = pdef._plan
   where = 'compile'
@@ -79,6 +100,7 @@ def write_image_build(pdef, runner: str, output_dir: str, *,
     raise PipelineDefinitionError(
         where, f'{output_dir!r} is remote; the build context is local',
         fix='pass a local directory')
+  _check_output_dir(output_dir, where)
   project = export.make(plan, where=where)
   for kind, _, _, _ in plan.code_steps():
     if kind not in project.dotted_paths:
@@ -90,26 +112,259 @@ def write_image_build(pdef, runner: str, output_dir: str, *,
   shim = _code_shim(plan, project)
   spec_plan = _in_image(plan, project, shim)
   pipeline = wiring.build(spec_plan, _RUNNER_NAMES[runner])
+  variables = _kubeflow_secrets(pipeline, plan, project.secrets, runner)
+  with _executors_in_image(pipeline, project, shim):
+    job = _kubeflow_spec(pipeline, image, output_dir, where)
+  spec = json.dumps(job, sort_keys=True)
+  _refuse_secrets({SPEC_FILE: spec}, project.secrets, runner)
+  local = sorted(_local_paths(job, root=plan.root))
+  if local and not allow_local_paths:
+    raise PipelineDefinitionError(
+        where, 'the spec names paths of this machine, which no container '
+        'can read:\n    ' + '\n    '.join(_grouped(local, plan.root)),
+        fix='put them where the cluster reads them (gs://...: --root '
+        'gs://BUCKET/pipelines, data and schema paths in the file or '
+        'through --set), or pass --allow-local-paths (Python: '
+        'allow_local_paths=True) if every container mounts them; nothing '
+        'was written')
   _clear(output_dir, where)
-  kubeflow = tfx_v1.orchestration().experimental
-  job = kubeflow.KubeflowV2DagRunner(
-      config=kubeflow.KubeflowV2DagRunnerConfig(default_image=image),
-      output_dir=output_dir, output_filename=SPEC_FILE).run(pipeline)
+  written = {'spec': os.path.join(output_dir, SPEC_FILE),
+             'dockerfile': os.path.join(output_dir, 'Dockerfile'),
+             'app': os.path.join(output_dir, APP_DIR)}
+  with open(written['spec'], 'w', encoding='utf-8') as f:
+    f.write(spec)
   export.write(project, os.path.join(output_dir, APP_DIR), where=where)
   with open(os.path.join(output_dir, MARKER), 'w', encoding='utf-8') as f:
     f.write('Written by fluent-pipeline compile; compiling again into this '
             'directory replaces all of it.\n')
   _copy_package(os.path.join(output_dir, SRC_DIR))
   extras = _image_extras(project.files['requirements.txt'])
-  written = {'spec': os.path.join(output_dir, SPEC_FILE),
-             'dockerfile': os.path.join(output_dir, 'Dockerfile'),
-             'app': os.path.join(output_dir, APP_DIR)}
   with open(written['dockerfile'], 'w', encoding='utf-8') as f:
     f.write(_dockerfile(extras, project))
   with open(os.path.join(output_dir, 'README.md'), 'w', encoding='utf-8') as f:
-    f.write(_readme(plan, image, runner))
-  written['local_paths'] = '\n'.join(sorted(_local_paths(job)))
+    f.write(_readme(plan, image, runner, variables))
+  written['local_paths'] = '\n'.join(local)
+  written['environment'] = '\n'.join(variables)
   return written
+
+
+# ------------------------------------------------------------------ secrets
+def environment_placeholder(prefix: str, variable: str) -> Any:
+  """A Beam flag read from environment variable `variable` when the
+  component runs: TFX's placeholder, which its Beam executor operator
+  resolves (LocalDagRunner, BeamDagRunner, the portable Launcher)."""
+  from tfx.dsl.placeholder import placeholder as ph
+  read = ph.environment_variable(variable)
+  return prefix + read if prefix else read
+
+
+def read_beam_secrets(pipeline, plan, secrets: dict[str, tuple[Any, list]],
+                      make: Callable[[str, str], Any]) -> list[str]:
+  """Replaces the value of each secret Beam flag of the built `pipeline`
+  (the pipeline's flags and each component's) by `make(prefix,
+  variable)`, the variable named as the exported pipeline.py names it
+  (`secrets`, chain_source.secrets). Returns the variables."""
+  variables: dict[tuple[str, str], str] = {}
+  for item in chain_code.beam_args(plan.beam_pipeline_args):
+    if isinstance(item, chain_code.SecretFlag):
+      secret = item.secret
+      variables[(secret.label, secret.value)] = next(
+          (variable for variable, (value, labels) in secrets.items()
+           if value == secret.value and secret.label in labels),
+          secret.variable)
+  if not variables:
+    return []
+
+  def read(args):
+    out = []
+    for item in configuration.secret_args(args):
+      if isinstance(item, str):
+        out.append(item)
+        continue
+      prefix, value, name = item
+      variable = variables.get((f'the Beam flag {name}', value))
+      out.append(prefix + value if variable is None
+                 else make(prefix, variable))
+    return out
+
+  pipeline._beam_pipeline_args = read(pipeline.beam_pipeline_args)
+  for component in pipeline.components:
+    spec = getattr(component, 'executor_spec', None)
+    if isinstance(getattr(spec, 'beam_pipeline_args', None), list) and all(
+        isinstance(a, str) for a in spec.beam_pipeline_args):
+      spec.beam_pipeline_args = read(spec.beam_pipeline_args)
+  return sorted(set(variables.values()))
+
+
+def beam_secret_variables(plan) -> list[str]:
+  """The environment variables the secret Beam flags of `plan` are read
+  from in a compiled IR or spec."""
+  return sorted({variable for variable, (_, labels) in
+                 chain_source.secrets(plan, Chain).items()
+                 if any(label.startswith('the Beam flag ')
+                        for label in labels)})
+
+
+def _kubeflow_secrets(pipeline, plan, secrets, runner: str) -> list[str]:
+  """A secret Beam flag as `$(VARIABLE)`, which Kubernetes expands from the
+  container's environment (Kubeflow Pipelines: a Kubernetes secret set as
+  the variable); Vertex AI Pipelines sets no environment from a secret, so
+  there it is refused."""
+  if runner == 'vertex':
+    for item in chain_code.beam_args(plan.beam_pipeline_args):
+      if isinstance(item, chain_code.SecretFlag):
+        raise PipelineDefinitionError(
+            'compile', f'{item.secret.label} holds a secret, which a Vertex '
+            'AI Pipelines spec can only hold in clear (Vertex sets no '
+            "container's environment from a secret)",
+            fix='let the components get the credential themselves (their '
+            'service account, or Secret Manager read in your code), or '
+            'compile --runner kubeflow_v2, whose spec reads it as '
+            f'$({item.secret.variable}) from '
+            "the container's environment (a Kubernetes secret)")
+  return read_beam_secrets(pipeline, plan, secrets,
+                           lambda prefix, variable: f'{prefix}$({variable})')
+
+
+def _refuse_secrets(texts: dict[str, str],
+                    secrets: dict[str, tuple[Any, list]], runner: str
+                    ) -> None:
+  """A clear error if a secret of the chain is in one of `texts` (file name
+  -> what would be written): runners take exec properties and the ML
+  Metadata connection as written, with no environment lookup."""
+  # The longest first: a secret may hold another ('X' and 'X-2').
+  for variable, (value, labels) in sorted(
+      secrets.items(), key=lambda item: -len(str(item[1][0]))):
+    for name, text in texts.items():
+      if not _holds(text, str(value)):
+        continue
+      label = labels[0]
+      if label.startswith('with_mysql_ml_metadata'):
+        fix = (f'{_RUNNER_NAMES[runner]} reads the ML Metadata connection '
+               'from the IR as written: run the pipeline file itself '
+               '(fluent-pipeline run), whose password is read where the '
+               'file reads it, or compile a chain without the password')
+      else:
+        fix = (f'read it in your code from the environment (os.environ'
+               f'[{variable!r}]) instead of passing it to the chain')
+      raise PipelineDefinitionError(
+          'compile', f'{label} holds a secret, which {name} would hold in '
+          'clear (nothing was written)', fix=fix)
+
+
+def _holds(text: str, secret: str) -> bool:
+  """Whether `text` (JSON, maybe holding JSON in strings) holds `secret`:
+  as a value, after a '=', or, for a secret long enough not to be found by
+  chance, anywhere."""
+  if not secret:
+    return False
+  if len(secret) >= 6:
+    return secret in text or json.dumps(secret)[1:-1] in text
+  try:
+    data = json.loads(text)
+  except ValueError:
+    return False
+  return any(s == secret or s.endswith('=' + secret) for s in _scalars(data))
+
+
+def _scalars(value):
+  """Every scalar of JSON data as text, JSON held in strings included."""
+  if isinstance(value, dict):
+    for item in value.values():
+      yield from _scalars(item)
+  elif isinstance(value, list):
+    for item in value:
+      yield from _scalars(item)
+  elif isinstance(value, str):
+    yield value
+    if value[:1] in '{[':
+      try:
+        yield from _scalars(json.loads(value))
+      except ValueError:
+        pass
+  elif value is not None:
+    yield str(value)
+
+
+# ---------------------------------------------------- the Kubeflow V2 spec
+def _kubeflow_spec(pipeline, image: str, output_dir: str,
+                   where: str) -> dict[str, Any]:
+  """The PipelineJob KubeflowV2DagRunner makes of `pipeline` (nothing
+  written); its errors said as which component to change and how."""
+  kubeflow = tfx_v1.orchestration().experimental
+  runner = kubeflow.KubeflowV2DagRunner(
+      config=kubeflow.KubeflowV2DagRunnerConfig(default_image=image),
+      output_dir=output_dir, output_filename=SPEC_FILE)
+  try:
+    return runner.run(pipeline, write_out=False)
+  except Exception as e:
+    raise _compile_error(e, pipeline, where) from e
+
+
+_TYPE_NAME = re.compile(r'Invalid custom artifact type name: (\S+)')
+
+
+def _compile_error(error: Exception, pipeline,
+                   where: str) -> PipelineDefinitionError:
+  """What KubeflowV2DagRunner raised, as the component it was compiling
+  and what to change."""
+  components = {c.id: c for c in pipeline.components}
+  component = _failing_component(error, components)
+  said = f'{type(error).__name__}: {error}'
+  type_name = _TYPE_NAME.search(str(error))
+  if type_name:
+    name = type_name.group(1)
+    keys = [] if component is None else [
+        f'{side} {key!r}' for side, channels in (
+            ('output', component.outputs), ('input', component.inputs))
+        for key, channel in channels.items()
+        if getattr(getattr(channel, 'type', None), 'TYPE_NAME', None) == name]
+    what = f'{", ".join(keys) or "an artifact"} has the artifact type {name}'
+    problem = (f'{what}, which Kubeflow V2 / Vertex cannot compile: a type '
+               'other than its standard ones (Examples, Model, Schema, '
+               "...) needs a name like 'namespace.Name'")
+    fix = ('use a standard artifact type, or a subclass of tfx.types.'
+           "Artifact with TYPE_NAME = 'mycompany.MyData' (a lowercase "
+           'namespace of 3-21 characters, a dot, a capitalized name); or '
+           'compile for local, beam or airflow')
+  else:
+    problem = f'Kubeflow V2 / Vertex cannot compile it ({said})'
+    fix = ('change or replace this component so that TFX\'s '
+           'KubeflowV2DagRunner compiles it, or compile for local, beam or '
+           'airflow')
+  if component is None:
+    return PipelineDefinitionError(
+        where, problem.replace(' it ', ' the pipeline ', 1), fix=fix)
+  return PipelineDefinitionError(where, f'{component.id}: {problem}',
+                                 fix=fix)
+
+
+def _failing_component(error: Exception, components: dict[str, Any]):
+  """The component whose compile raised `error`: the innermost frame of its
+  traceback working on one (TFX's step builder holds it as `_node`)."""
+  found = None
+  for frame, _ in traceback.walk_tb(error.__traceback__):
+    for name in ('self', 'node', 'component', 'tfx_node'):
+      value = frame.f_locals.get(name)
+      value = getattr(value, '_node', value)
+      node_id = getattr(value, 'id', None)
+      if isinstance(node_id, str) and components.get(node_id) is value:
+        found = value
+  return found
+
+
+# ------------------------------------------------------- the build context
+def _check_output_dir(output_dir: str, where: str) -> None:
+  """`output_dir` must not exist, be empty, or hold an earlier compile;
+  anything else is refused before a file is written."""
+  if os.path.isdir(output_dir) and os.listdir(output_dir):
+    if not os.path.isfile(os.path.join(output_dir, MARKER)):
+      raise PipelineDefinitionError(
+          where, f'{output_dir} is not empty and holds no earlier compile',
+          fix='compile into a new or empty directory (nothing was written)')
+  elif os.path.exists(output_dir) and not os.path.isdir(output_dir):
+    raise PipelineDefinitionError(
+        where, f'{output_dir} is a file', fix='pass a directory')
 
 
 def _code_shim(plan, project: export.Project) -> str:
@@ -148,24 +403,57 @@ def _in_image(plan, project: export.Project, shim: str):
   return plan.replace(steps=steps)
 
 
+@contextlib.contextmanager
+def _executors_in_image(pipeline, project: export.Project, shim: str
+                        ) -> Iterator[None]:
+  """Components defined in a notebook or `__main__` (written into the
+  functions module by export) run their executor through the shim: the
+  spec names `<shim>.<Executor>`, which the image has, and changes with
+  their code as the user functions' do. While compiling, this process has
+  a stand-in of the shim (the compiler imports the executor's module)."""
+  lines = []
+  stand_in = types.ModuleType(shim)
+  for component in pipeline.components:
+    spec = getattr(component, 'executor_spec', None)
+    executor = getattr(spec, 'executor_class', None)
+    if executor is None or not export.source_module(
+        sys.modules.get(executor.__module__)):
+      continue
+    name = executor.__name__
+    line = f'from {project.functions_module} import {name}'
+    if line not in lines:
+      lines.append(line)
+      setattr(stand_in, name,
+              type(name, (executor,), {'__module__': shim}))
+    in_image = spec.copy()
+    in_image.executor_class = getattr(stand_in, name)
+    in_image._class_path = None  # ExecutorClassSpec's cache of it
+    component.executor_spec = in_image
+  if not lines:
+    yield
+    return
+  project.files[f'{shim}.py'] += '\n'.join(
+      ['# The executors of the components defined in the notebook.',
+       *lines, ''])
+  sys.modules[shim] = stand_in
+  try:
+    yield
+  finally:
+    del sys.modules[shim]
+
+
 def _clear(output_dir: str, where: str) -> None:
   """Makes `output_dir` an empty directory: it must not exist, be empty, or
   hold an earlier compile (which is replaced whole, so no stale file goes
-  into the image). Anything else is refused before a file is written."""
-  if os.path.isdir(output_dir) and os.listdir(output_dir):
-    if not os.path.isfile(os.path.join(output_dir, MARKER)):
-      raise PipelineDefinitionError(
-          where, f'{output_dir} is not empty and holds no earlier compile',
-          fix='compile into a new or empty directory (nothing was written)')
+  into the image)."""
+  _check_output_dir(output_dir, where)
+  if os.path.isdir(output_dir):
     for name in os.listdir(output_dir):
       path = os.path.join(output_dir, name)
       if os.path.isdir(path) and not os.path.islink(path):
         shutil.rmtree(path)
       else:
         os.remove(path)
-  elif os.path.exists(output_dir) and not os.path.isdir(output_dir):
-    raise PipelineDefinitionError(
-        where, f'{output_dir} is a file', fix='pass a directory')
   os.makedirs(output_dir, exist_ok=True)
 
 
@@ -177,39 +465,35 @@ def _copy_package(target: str) -> None:
                   ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
 
 
-def _tfx_closure() -> set[str]:
-  """Canonical names of TFX and every distribution it requires: what TFX's
-  image already has."""
-  from packaging.requirements import Requirement
-  seen: set[str] = set()
-  todo = ['tfx']
-  while todo:
-    name = export.canonical_name(todo.pop())
-    if name in seen:
-      continue
-    seen.add(name)
-    try:
-      requires = importlib.metadata.requires(name) or []
-    except importlib.metadata.PackageNotFoundError:
-      continue
-    for text in requires:
-      requirement = Requirement(text)
-      if requirement.marker is None or requirement.marker.evaluate(
-          {'extra': ''}):
-        todo.append(requirement.name)
-  return seen
-
-
 def _image_extras(requirements: str) -> list[str]:
-  """The pinned requirements TFX's image lacks."""
-  closure = _tfx_closure()
+  """The pins of requirements.txt that TFX's image may lack: all but TFX
+  (the image) and what TFX pins to that very version. TFX requires ranges
+  of the others (keras-tuner>=1.0.4,<2, tensorflow>=2.16,<2.17, ...), so
+  its image may hold other versions than the code ran with, or none."""
+  fixed = _tfx_exact_pins()
   extras = []
   for line in requirements.splitlines():
-    if line and not line.startswith('#'):
-      name = line.split('==')[0]
-      if name not in closure and name not in ('tf-keras',):
-        extras.append(line)
+    if not line or line.startswith('#'):
+      continue
+    name, _, version = line.partition('==')
+    name = export.canonical_name(name)
+    if name != 'tfx' and fixed.get(name) != version:
+      extras.append(line)
   return extras
+
+
+def _tfx_exact_pins() -> dict[str, str]:
+  """name -> version of TFX's requirements pinned to one version (its
+  image holds exactly those)."""
+  from packaging.requirements import Requirement
+  found = {}
+  for text in importlib.metadata.requires('tfx') or []:
+    requirement = Requirement(text)
+    specs = list(requirement.specifier)
+    if (requirement.marker is None or requirement.marker.evaluate(
+        {'extra': ''})) and len(specs) == 1 and specs[0].operator == '==':
+      found[export.canonical_name(requirement.name)] = specs[0].version
+  return found
 
 
 def _dockerfile(extras: list[str], project: export.Project) -> str:
@@ -226,25 +510,37 @@ def _dockerfile(extras: list[str], project: export.Project) -> str:
       f'ENV PYTHONPATH={":".join(paths)}',
   ]
   if extras:
-    lines += ['', '# What the code imports that TFX\'s image lacks, at the '
-              'versions it ran with.',
+    lines += ['', '# What the code imports, at the versions it ran with (its '
+              'requirements.txt', '# but TFX, which this image is): pip keeps '
+              'what the image has at these', '# versions and installs the '
+              'rest.',
               f'COPY {APP_DIR}/constraints.txt /tmp/constraints.txt',
-              'RUN pip install --no-cache-dir -c /tmp/constraints.txt '
-              + ' '.join(extras)]
+              'RUN pip install --no-cache-dir -c /tmp/constraints.txt \\',
+              *[f'    {pin}' + (' \\' if i < len(extras) - 1 else '')
+                for i, pin in enumerate(extras)]]
   lines += ['', f'COPY {SRC_DIR}/ /pipeline/{SRC_DIR}/',
             f'COPY {APP_DIR}/ /pipeline/{APP_DIR}/',
             f'WORKDIR /pipeline/{APP_DIR}', '']
   return '\n'.join(lines)
 
 
-def _readme(plan, image: str, runner: str) -> str:
+def _readme(plan, image: str, runner: str, variables: list[str]) -> str:
+  environment = ''
+  if variables:
+    environment = """
+The spec reads these secrets from the containers' environment, as
+`$(VARIABLE)` in their arguments, which Kubernetes expands: set each in the
+components' environment from a Kubernetes secret (kfp-kubernetes
+`use_secret_as_env`); the spec holds none of them.
+
+""" + ''.join(f'    {v}\n' for v in variables)
   return f"""# Pipeline {plan.name!r}, compiled for {runner}
 
 - `{SPEC_FILE}`: the PipelineJob for Vertex AI Pipelines / Kubeflow
   Pipelines v2; every component runs in `{image}`.
 - `Dockerfile`, `{APP_DIR}/`, `{SRC_DIR}/`: that image's build context (TFX's
   image, the pipeline's code as source, fluent_pipeline).
-
+{environment}
 Build and push the image (needs Docker, or Cloud Build):
 
     docker build -t {image} . && docker push {image}
@@ -265,21 +561,37 @@ Artifacts go under {plan.root}/{plan.name}.
 """
 
 
-def _local_paths(value, found=None) -> set[str]:
-  """Strings in the spec naming existing paths of this machine."""
+def _grouped(paths: list[str], root: str) -> list[str]:
+  """`paths` with those under a local root said once, as the root."""
+  root = root.rstrip('/')
+  under = [p for p in paths if p == root or p.startswith(root + '/')]
+  if _paths.is_uri(root) or not under:
+    return paths
+  others = [p for p in paths if p not in under]
+  return [f'{root} (the pipeline root; {len(under)} paths of the spec are '
+          'in it)'] + others
+
+
+def _local_paths(value, found=None, *, root: str = '') -> set[str]:
+  """Strings in the spec naming paths of this machine: existing ones, and
+  the pipeline's root and what is under it when the root is local. A URI
+  (gs://, s3://) never is one."""
   found = set() if found is None else found
+  local_root = '' if _paths.is_uri(root) else root.rstrip('/')
   if isinstance(value, dict):
     for item in value.values():
-      _local_paths(item, found)
+      _local_paths(item, found, root=root)
   elif isinstance(value, list):
     for item in value:
-      _local_paths(item, found)
+      _local_paths(item, found, root=root)
   elif isinstance(value, str):
-    if value.startswith('/') and len(value) > 1 and os.path.exists(value):
+    if value.startswith('/') and len(value) > 1 and (
+        os.path.exists(value) or (local_root and (
+            value == local_root or value.startswith(local_root + '/')))):
       found.add(value)
     elif value[:1] in '{[':
       try:
-        _local_paths(json.loads(value), found)
+        _local_paths(json.loads(value), found, root=root)
       except ValueError:
         pass
   return found

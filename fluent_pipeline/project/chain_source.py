@@ -19,6 +19,7 @@ from fluent_pipeline.dsl import inputs, protos
 from fluent_pipeline.dsl.chain_code import (
     Renderer,
     Secret,
+    chain_calls,
     env_name,
     marked,
     source_call,
@@ -131,6 +132,15 @@ class SourceRenderer(Renderer):
     return read if isinstance(value, str) else \
         f'{type(value).__name__}({read})'
 
+  def read_secret(self, secret: Secret) -> str:
+    """The read of the environment variable holding `secret`, which
+    `environment` then lists."""
+    return self._secret(secret, secret.label)
+
+  def secret_value(self, variable: str) -> Any:
+    """The value the environment variable `variable` holds."""
+    return self._secrets[variable]
+
   def _variable(self, secret: Secret) -> str:
     """The variable of `secret`: its own name, numbered when another secret
     of a different value has it."""
@@ -188,3 +198,38 @@ class SourceRenderer(Renderer):
         self.where, f'{step.call}() was recorded without its arguments, '
         'which cannot be written as source',
         fix='make the chain with its chain calls')
+
+
+class _Collector(SourceRenderer):
+  """A SourceRenderer that only collects the secrets: what cannot be
+  written as source is skipped, not refused."""
+
+  def __init__(self):
+    super().__init__({}, lambda component: '...', 'secrets')
+
+  def value(self, value, what):
+    try:
+      return super().value(value, what)
+    except PipelineDefinitionError:
+      return '...'
+
+  def code(self, kind, value):
+    return '...'
+
+  def example_gen(self, source):
+    return '...'
+
+  def connection(self, config):
+    return '...'
+
+  def unrecorded(self, step, shown):
+    return shown
+
+
+def secrets(plan, chain: type) -> dict[str, tuple[Any, list[str]]]:
+  """Each secret of `plan` by the environment variable an exported
+  pipeline.py reads it from: variable -> (value, where it was given)."""
+  collector = _Collector()
+  chain_calls(plan, chain, collector)
+  return {variable: (collector.secret_value(variable), labels)
+          for variable, labels in collector.environment.items()}

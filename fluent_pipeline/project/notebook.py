@@ -95,8 +95,11 @@ class _Shell:
   getoutput = system
 
 
-def load(path: str, name: Optional[str] = None):
-  """The PipelineDef the notebook at `path` builds (see the module doc)."""
+def load(path: str, name: Optional[str] = None,
+         notes: Optional[list[str]] = None):
+  """The PipelineDef the notebook at `path` builds (see the module doc).
+  When the notebook holds other PipelineDefs than the one taken, a note
+  saying which it took and how to pick another is added to `notes`."""
   where = os.path.basename(path)
   if not os.path.isfile(path):
     raise PipelineDefinitionError(where, 'no such notebook',
@@ -113,6 +116,7 @@ def load(path: str, name: Optional[str] = None):
   if folder not in sys.path:
     sys.path.insert(0, folder)
   found: Any = None
+  stopped_in = 0
   try:
     with _capture():
       for number, source in enumerate(cells, 1):
@@ -123,7 +127,7 @@ def load(path: str, name: Optional[str] = None):
         try:
           exec(compile(source, file_name, 'exec'), module.__dict__)
         except _Stop as stop:
-          found = stop.pipeline_def
+          found, stopped_in = stop.pipeline_def, number
           break
         except Exception as e:
           raise PipelineDefinitionError(
@@ -135,9 +139,24 @@ def load(path: str, name: Optional[str] = None):
   if name:
     found = module.__dict__.get(name)
     if not isinstance(found, Chain):
+      upto = (f' (its cells up to cell {stopped_in}, whose run() or '
+              'export() call ends the reading)' if stopped_in else '')
       raise PipelineDefinitionError(
-          where, f'{name!r} is not a PipelineDef in the notebook',
-          fix='pass --name with the variable holding the chain')
+          where, f'{name!r} is not a PipelineDef in the notebook{upto}',
+          fix='pass --name with the variable holding the chain: '
+          + (', '.join(_chains(module.__dict__)) or 'it holds none'))
+    return found
+  if found is not None and notes is not None:
+    chains = _chains(module.__dict__)
+    took = [k for k, v in chains.items() if v is found]
+    others = [k for k, v in chains.items() if v is not found]
+    if others:
+      taken = (f'the PipelineDef {", ".join(took)}' if took
+               else 'the PipelineDef')
+      notes.append(
+          f'{where}: took {taken}, whose run() or export() in cell '
+          f'{stopped_in} is the first; the notebook also holds '
+          f'{", ".join(others)}: pick one with --name {others[0]}')
   if found is None:
     defs = {k: v for k, v in module.__dict__.items()
             if isinstance(v, Chain)}
@@ -148,3 +167,9 @@ def load(path: str, name: Optional[str] = None):
           fix='pick one with --name')
     found = next(iter(defs.values()))
   return found
+
+
+def _chains(namespace: dict[str, Any]) -> dict[str, Any]:
+  """The notebook's PipelineDef variables, by name."""
+  return {k: v for k, v in namespace.items()
+          if isinstance(v, Chain) and not k.startswith('_')}

@@ -26,7 +26,7 @@ import sys
 from typing import Any, Callable, Optional
 
 from fluent_pipeline.dsl.chain import Chain
-from fluent_pipeline.dsl.configuration import REDACTED
+from fluent_pipeline.dsl.configuration import REDACTED, is_secret
 from fluent_pipeline.errors import PipelineDefinitionError
 from fluent_pipeline.usercode import function_source
 
@@ -63,15 +63,22 @@ class Parameter:
   def required(self) -> bool:
     return self.default is inspect.Parameter.empty
 
+  @property
+  def secret(self) -> bool:
+    """Named like a password or token: its default is never shown."""
+    return is_secret(self.name, self.default)
+
   def describe(self) -> str:
-    default = '' if self.required else f'default {self.default!r}'
+    shown = repr(REDACTED if self.secret else self.default)
+    default = '' if self.required else f'default {shown}'
     kind = ', '.join(t for t in (self.type, default) if t)
     return f'{self.name} ({kind})' if kind else self.name
 
   def example(self) -> str:
     """The value a fix quotes: the parameter's own default, as --set
     takes it, else a value of its type."""
-    if not self.required and not isinstance(self.default, _Source):
+    if not self.required and not isinstance(self.default, _Source) and \
+        not self.secret:
       if self.type == 'bool' and isinstance(self.default, bool):
         return str(self.default).lower()
       if self.type in ('int', 'float') and isinstance(
@@ -104,7 +111,8 @@ class Parameter:
   def fix(self) -> str:
     """How to give this parameter: `--set name=<its default>`, and for a
     bool its flags."""
-    own = not self.required and not isinstance(self.default, _Source)
+    own = not self.required and not isinstance(self.default, _Source) and \
+        not self.secret
     fix = f'--set {self.name}={self.example()}' + (
         ' (its default)' if own else '')
     if self.type == 'bool':

@@ -14,6 +14,7 @@ import taxi_utils  # examples/chicago_taxi, on sys.path (conftest)
 from fluent_pipeline import PipelineDef, PipelineDefinitionError
 from fluent_pipeline.cli import main
 from fluent_pipeline.orchestration import compile as compile_
+from fluent_pipeline.orchestration import compile_checks
 
 IMAGE = 'gcr.io/project/pipelines/checks:1'
 
@@ -153,9 +154,9 @@ def test_local_paths_are_refused_before_anything_is_written(
 def test_only_paths_of_this_machine_count():
   job = {'a': '/definitely/not/here', 'b': ['gs://bucket/x', os.getcwd()],
          'c': json.dumps({'nested': '/tmp'}), 'd': '/root/of/p/serving'}
-  assert compile_._local_paths(job, root='/root/of') == {
+  assert compile_checks.local_paths(job, root='/root/of') == {
       os.getcwd(), '/tmp', '/root/of/p/serving'}
-  assert compile_._local_paths(job, root='gs://bucket') == {os.getcwd(),
+  assert compile_checks.local_paths(job, root='gs://bucket') == {os.getcwd(),
                                                            '/tmp'}
 
 

@@ -165,3 +165,62 @@ def test_a_notebook_read_by_the_cli_keeps_its_magics_apart(tmp_path):
   assert (tmp_path / 'module.py').read_text().startswith(
       'def preprocessing_fn(inputs):')
   assert not (tmp_path / 'runs').exists()  # run() was not run
+
+
+COMPONENT_SOURCE = '''
+    LIMIT = 5
+
+    def component(fn):
+      """Makes a class of a function and keeps the function in it, as TFX's
+      @component does (as test_call)."""
+      return type(fn.__name__, (), {'__module__': fn.__module__,
+                                    'test_call': staticmethod(fn)})
+
+    def opaque(fn):
+      """Makes a class of a function without keeping it."""
+      return type(fn.__name__, (), {})
+
+    @component
+    def CountRows(rows, limit=LIMIT):
+      return min(len(rows), limit)
+
+    @opaque
+    def Hidden(rows):
+      return rows
+
+    def make_count(rows):
+      return CountRows.test_call(rows)
+
+    def make_hidden(rows):
+      return Hidden(rows)
+    '''
+
+
+def test_a_class_made_of_a_function_is_written_as_its_def(module_of,
+                                                           tmp_path):
+  """A function using a class a decorator made of a function (a @component
+  that was not itself added) gets that decorated def, with what it uses;
+  so does the class collected on its own. A class whose function is not
+  kept is named, not an AttributeError."""
+  module = module_of('components_used', COMPONENT_SOURCE)
+  text = written(module.make_count, 'make_count')
+  for line in ('LIMIT = 5', 'def component(fn):',
+               '@component\ndef CountRows(rows, limit=LIMIT):',
+               'def make_count(rows):'):
+    assert line in text, line
+  assert 'class CountRows' not in text
+  assert text.index('def component(') < text.index('def CountRows(') < \
+      text.index('def make_count(')
+  generated = load(text, 'generated_components_used', tmp_path)
+  assert generated.make_count([1, 2, 3, 4, 5, 6, 7]) == 5
+  assert isinstance(generated.CountRows, type)
+
+  bundle = _function_source.Bundle()
+  _function_source.collect_definition(module.CountRows, bundle, 'CountRows')
+  assert list(bundle.definitions) == ['component', 'CountRows']
+  assert bundle.definitions['CountRows'].startswith('@component\ndef ')
+
+  with pytest.raises(_function_source.SourceUnavailable,
+                     match='class Hidden was made by a decorator of a '
+                     'function it does not keep'):
+    written(module.make_hidden, 'make_hidden')

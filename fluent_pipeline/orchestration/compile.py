@@ -11,13 +11,13 @@
   no cloud access (TFX itself uploads module-file wheels to the root at
   compile time).
 
-Everything is checked before a file is written: a spec that names a path of
-this machine (`allow_local_paths` to proceed), a secret the spec would hold
-in clear, a pipeline Kubeflow V2 cannot compile (which component, and what
-to change). A secret Beam flag is read from the environment where it runs:
-a TFX placeholder in the IR (`ph.environment_variable`, resolved by the
-Beam executor operator), `$(VARIABLE)` in a Kubeflow spec (expanded by
-Kubernetes from the container's environment). Nothing runs.
+Everything is checked before a file is written (compile_checks: a spec
+that names a path of this machine, a secret a file would hold in clear, a
+pipeline Kubeflow V2 cannot compile). A secret Beam flag is read from the
+environment where it runs: a TFX placeholder in the IR
+(`ph.environment_variable`, resolved by the Beam executor operator),
+`$(VARIABLE)` in a Kubeflow spec (expanded by Kubernetes from the
+container's environment); Vertex refuses it. Nothing runs.
 """
 
 import contextlib
@@ -27,7 +27,6 @@ import os
 import re
 import shutil
 import sys
-import traceback
 import types
 from collections.abc import Iterator
 from typing import Any, Callable
@@ -36,7 +35,8 @@ from fluent_pipeline import _paths
 from fluent_pipeline.dsl import chain_code, configuration, tfx_v1
 from fluent_pipeline.dsl.chain import Chain
 from fluent_pipeline.errors import PipelineDefinitionError
-from fluent_pipeline.project import chain_source, export
+from fluent_pipeline.orchestration import compile_checks
+from fluent_pipeline.project import chain_source, component_source, export
 from fluent_pipeline.usercode import user_code
 
 _KFP_NAME = re.compile(r'[a-z0-9][a-z0-9-]{0,127}')
@@ -48,6 +48,7 @@ SPEC_FILE = 'pipeline.json'
 APP_DIR = 'app'  # the exported project, in the image at /pipeline/app
 SRC_DIR = 'src'  # fluent_pipeline's source, in the image at /pipeline/src
 MARKER = '.fluent_pipeline_build'  # marks a directory compile may replace
+
 
 
 def base_image() -> str:
@@ -69,7 +70,8 @@ def write_ir(pdef, runner: str, output: str) -> str:
   read_beam_secrets(pipeline, plan, secrets, environment_placeholder)
   ir = compiler.Compiler().compile(pipeline)
   text = json_format.MessageToJson(ir, preserving_proto_field_name=True)
-  _refuse_secrets({os.path.basename(output): text}, secrets, runner)
+  compile_checks.refuse_secrets({os.path.basename(output): text}, secrets,
+                                _RUNNER_NAMES[runner])
   os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
   with open(output, 'w', encoding='utf-8') as f:
     f.write(text)
@@ -116,17 +118,10 @@ def write_image_build(pdef, runner: str, output_dir: str, *, image: str,
   with _executors_in_image(pipeline, project, shim):
     job = _kubeflow_spec(pipeline, image, output_dir, where)
   spec = json.dumps(job, sort_keys=True)
-  _refuse_secrets({SPEC_FILE: spec}, project.secrets, runner)
-  local = sorted(_local_paths(job, root=plan.root))
-  if local and not allow_local_paths:
-    raise PipelineDefinitionError(
-        where, 'the spec names paths of this machine, which no container '
-        'can read:\n    ' + '\n    '.join(_grouped(local, plan.root)),
-        fix='put them where the cluster reads them (gs://...: --root '
-        'gs://BUCKET/pipelines, data and schema paths in the file or '
-        'through --set), or pass --allow-local-paths (Python: '
-        'allow_local_paths=True) if every container mounts them; nothing '
-        'was written')
+  compile_checks.refuse_secrets({SPEC_FILE: spec}, project.secrets,
+                                _RUNNER_NAMES[runner])
+  local = compile_checks.refuse_local_paths(job, plan.root, where,
+                                            allow=allow_local_paths)
   _clear(output_dir, where)
   written = {'spec': os.path.join(output_dir, SPEC_FILE),
              'dockerfile': os.path.join(output_dir, 'Dockerfile'),
@@ -211,79 +206,9 @@ def _kubeflow_secrets(pipeline, plan, secrets, runner: str) -> list[str]:
   the variable); Vertex AI Pipelines sets no environment from a secret, so
   there it is refused."""
   if runner == 'vertex':
-    for item in chain_code.beam_args(plan.beam_pipeline_args):
-      if isinstance(item, chain_code.SecretFlag):
-        raise PipelineDefinitionError(
-            'compile', f'{item.secret.label} holds a secret, which a Vertex '
-            'AI Pipelines spec can only hold in clear (Vertex sets no '
-            "container's environment from a secret)",
-            fix='let the components get the credential themselves (their '
-            'service account, or Secret Manager read in your code), or '
-            'compile --runner kubeflow_v2, whose spec reads it as '
-            f'$({item.secret.variable}) from '
-            "the container's environment (a Kubernetes secret)")
+    compile_checks.refuse_vertex_secrets(plan)
   return read_beam_secrets(pipeline, plan, secrets,
                            lambda prefix, variable: f'{prefix}$({variable})')
-
-
-def _refuse_secrets(texts: dict[str, str],
-                    secrets: dict[str, tuple[Any, list]], runner: str
-                    ) -> None:
-  """A clear error if a secret of the chain is in one of `texts` (file name
-  -> what would be written): runners take exec properties and the ML
-  Metadata connection as written, with no environment lookup."""
-  # The longest first: a secret may hold another ('X' and 'X-2').
-  for variable, (value, labels) in sorted(
-      secrets.items(), key=lambda item: -len(str(item[1][0]))):
-    for name, text in texts.items():
-      if not _holds(text, str(value)):
-        continue
-      label = labels[0]
-      if label.startswith('with_mysql_ml_metadata'):
-        fix = (f'{_RUNNER_NAMES[runner]} reads the ML Metadata connection '
-               'from the IR as written: run the pipeline file itself '
-               '(fluent-pipeline run), whose password is read where the '
-               'file reads it, or compile a chain without the password')
-      else:
-        fix = (f'read it in your code from the environment (os.environ'
-               f'[{variable!r}]) instead of passing it to the chain')
-      raise PipelineDefinitionError(
-          'compile', f'{label} holds a secret, which {name} would hold in '
-          'clear (nothing was written)', fix=fix)
-
-
-def _holds(text: str, secret: str) -> bool:
-  """Whether `text` (JSON, maybe holding JSON in strings) holds `secret`:
-  as a value, after a '=', or, for a secret long enough not to be found by
-  chance, anywhere."""
-  if not secret:
-    return False
-  if len(secret) >= 6:
-    return secret in text or json.dumps(secret)[1:-1] in text
-  try:
-    data = json.loads(text)
-  except ValueError:
-    return False
-  return any(s == secret or s.endswith('=' + secret) for s in _scalars(data))
-
-
-def _scalars(value):
-  """Every scalar of JSON data as text, JSON held in strings included."""
-  if isinstance(value, dict):
-    for item in value.values():
-      yield from _scalars(item)
-  elif isinstance(value, list):
-    for item in value:
-      yield from _scalars(item)
-  elif isinstance(value, str):
-    yield value
-    if value[:1] in '{[':
-      try:
-        yield from _scalars(json.loads(value))
-      except ValueError:
-        pass
-  elif value is not None:
-    yield str(value)
 
 
 # ---------------------------------------------------- the Kubeflow V2 spec
@@ -298,59 +223,7 @@ def _kubeflow_spec(pipeline, image: str, output_dir: str,
   try:
     return runner.run(pipeline, write_out=False)
   except Exception as e:
-    raise _compile_error(e, pipeline, where) from e
-
-
-_TYPE_NAME = re.compile(r'Invalid custom artifact type name: (\S+)')
-
-
-def _compile_error(error: Exception, pipeline,
-                   where: str) -> PipelineDefinitionError:
-  """What KubeflowV2DagRunner raised, as the component it was compiling
-  and what to change."""
-  components = {c.id: c for c in pipeline.components}
-  component = _failing_component(error, components)
-  said = f'{type(error).__name__}: {error}'
-  type_name = _TYPE_NAME.search(str(error))
-  if type_name:
-    name = type_name.group(1)
-    keys = [] if component is None else [
-        f'{side} {key!r}' for side, channels in (
-            ('output', component.outputs), ('input', component.inputs))
-        for key, channel in channels.items()
-        if getattr(getattr(channel, 'type', None), 'TYPE_NAME', None) == name]
-    what = f'{", ".join(keys) or "an artifact"} has the artifact type {name}'
-    problem = (f'{what}, which Kubeflow V2 / Vertex cannot compile: a type '
-               'other than its standard ones (Examples, Model, Schema, '
-               "...) needs a name like 'namespace.Name'")
-    fix = ('use a standard artifact type, or a subclass of tfx.types.'
-           "Artifact with TYPE_NAME = 'mycompany.MyData' (a lowercase "
-           'namespace of 3-21 characters, a dot, a capitalized name); or '
-           'compile for local, beam or airflow')
-  else:
-    problem = f'Kubeflow V2 / Vertex cannot compile it ({said})'
-    fix = ('change or replace this component so that TFX\'s '
-           'KubeflowV2DagRunner compiles it, or compile for local, beam or '
-           'airflow')
-  if component is None:
-    return PipelineDefinitionError(
-        where, problem.replace(' it ', ' the pipeline ', 1), fix=fix)
-  return PipelineDefinitionError(where, f'{component.id}: {problem}',
-                                 fix=fix)
-
-
-def _failing_component(error: Exception, components: dict[str, Any]):
-  """The component whose compile raised `error`: the innermost frame of its
-  traceback working on one (TFX's step builder holds it as `_node`)."""
-  found = None
-  for frame, _ in traceback.walk_tb(error.__traceback__):
-    for name in ('self', 'node', 'component', 'tfx_node'):
-      value = frame.f_locals.get(name)
-      value = getattr(value, '_node', value)
-      node_id = getattr(value, 'id', None)
-      if isinstance(node_id, str) and components.get(node_id) is value:
-        found = value
-  return found
+    raise compile_checks.compile_error(e, pipeline, where) from e
 
 
 # ------------------------------------------------------- the build context
@@ -416,7 +289,7 @@ def _executors_in_image(pipeline, project: export.Project, shim: str
   for component in pipeline.components:
     spec = getattr(component, 'executor_spec', None)
     executor = getattr(spec, 'executor_class', None)
-    if executor is None or not export.source_module(
+    if executor is None or not component_source.source_module(
         sys.modules.get(executor.__module__)):
       continue
     name = executor.__name__
@@ -559,39 +432,3 @@ or to Kubeflow Pipelines:
 
 Artifacts go under {plan.root}/{plan.name}.
 """
-
-
-def _grouped(paths: list[str], root: str) -> list[str]:
-  """`paths` with those under a local root said once, as the root."""
-  root = root.rstrip('/')
-  under = [p for p in paths if p == root or p.startswith(root + '/')]
-  if _paths.is_uri(root) or not under:
-    return paths
-  others = [p for p in paths if p not in under]
-  return [f'{root} (the pipeline root; {len(under)} paths of the spec are '
-          'in it)'] + others
-
-
-def _local_paths(value, found=None, *, root: str = '') -> set[str]:
-  """Strings in the spec naming paths of this machine: existing ones, and
-  the pipeline's root and what is under it when the root is local. A URI
-  (gs://, s3://) never is one."""
-  found = set() if found is None else found
-  local_root = '' if _paths.is_uri(root) else root.rstrip('/')
-  if isinstance(value, dict):
-    for item in value.values():
-      _local_paths(item, found, root=root)
-  elif isinstance(value, list):
-    for item in value:
-      _local_paths(item, found, root=root)
-  elif isinstance(value, str):
-    if value.startswith('/') and len(value) > 1 and (
-        os.path.exists(value) or (local_root and (
-            value == local_root or value.startswith(local_root + '/')))):
-      found.add(value)
-    elif value[:1] in '{[':
-      try:
-        _local_paths(json.loads(value), found, root=root)
-      except ValueError:
-        pass
-  return found

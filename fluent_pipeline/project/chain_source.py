@@ -28,6 +28,8 @@ from fluent_pipeline.dsl.plan import latest
 from fluent_pipeline.errors import PipelineDefinitionError
 from fluent_pipeline.usercode import function_source
 
+PIPELINE_FILE = 'pipeline.py'  # the file of an exported project it goes in
+
 
 class SourceRenderer(Renderer):
   """pipeline.py: Python that evaluates to the values of the chain.

@@ -20,32 +20,34 @@ The directory it writes:
   (every installed distribution, pinned).
 
 Files already there are only replaced by identical text: an export never
-overwrites other work.
+overwrites other work. Added components are named or written as source by
+project.component_source, and a kept `create_pipeline(...)` places its
+parameters with project.factory_parameters.
 """
 
 import ast
 import dataclasses
 import importlib
 import importlib.metadata
-import inspect
-import io
 import os
 import re
 import sys
-import tokenize
-from collections.abc import Mapping
 from typing import Any, Callable, Optional
 
 from fluent_pipeline import _paths
-from fluent_pipeline.dsl import chain_code, configuration
+from fluent_pipeline.dsl import chain_code
 from fluent_pipeline.dsl.chain import Chain
 from fluent_pipeline.errors import PipelineDefinitionError
-from fluent_pipeline.project import chain_source
-from fluent_pipeline.usercode import function_source, packages, user_code
+from fluent_pipeline.project import (
+    chain_source,
+    component_source,
+    factory_parameters,
+)
+from fluent_pipeline.project.chain_source import PIPELINE_FILE
+from fluent_pipeline.project.factory_parameters import FACTORY_NAME, Factory
+from fluent_pipeline.usercode import function_source, user_code
 
 USER_MODULES_DIR = 'user_modules'
-PIPELINE_FILE = 'pipeline.py'
-FACTORY_NAME = 'create_pipeline'
 
 
 @dataclasses.dataclass
@@ -72,15 +74,13 @@ class Project:
     return {k: v for k, v in self.files.items()
             if k.endswith('.py') and k != PIPELINE_FILE}
 
-
-@dataclasses.dataclass(frozen=True)
-class Factory:
-  """The `create_pipeline(...)` of a pipeline file that made the chain, for
-  pipeline.py to keep: its parameters in order (name -> type: 'int',
-  'float', 'bool', 'str', 'path' or None) and `remake`, which makes the
-  chain's plan with other values (name -> typed value)."""
-  parameters: Mapping[str, Optional[str]]
-  remake: Callable[[dict[str, Any]], Any]
+  def add(self, name: str, text: str, where: str) -> None:
+    """Adds file `name`; two different texts for one name are an error."""
+    if self.files.get(name, text) != text:
+      raise PipelineDefinitionError(
+          where, f'two different files would be written as {name}',
+          fix='rename one of the modules')
+    self.files[name] = text
 
 
 def functions_module_name(pipeline_name: str) -> str:
@@ -122,7 +122,7 @@ def make(plan, *, where: str = 'export',
       ) from None
     project.code_refs[kind] = fn.__name__
     project.dotted_paths[kind] = f'{project.functions_module}.{fn.__name__}'
-  refs = _component_refs(plan, project, bundle, where)
+  refs = component_source.component_refs(plan, project, bundle, where)
   names = sorted({fn.__name__ for _, _, fn in entries} |
                  set(project.components))
   if names:
@@ -130,12 +130,12 @@ def make(plan, *, where: str = 'export',
                         f'{", ".join(names)}')
     module_file = f'{project.functions_module}.py'
     for file_name, text in bundle.modules.items():
-      _add(project, file_name, text, where)
-    _add(project, module_file, bundle.render(
+      project.add(file_name, text, where)
+    project.add(module_file, bundle.render(
         f'User functions of pipeline {plan.name!r}, with what they use '
         '(exported by fluent_pipeline).'), where)
-  _add(project, PIPELINE_FILE,
-       _pipeline_text(plan, project, refs, where, factory), where)
+  project.add(PIPELINE_FILE,
+              _pipeline_text(plan, project, refs, where, factory), where)
   requirements, constraints = _requirements(project.code_files())
   project.files['requirements.txt'] = requirements
   project.files['constraints.txt'] = constraints
@@ -174,167 +174,11 @@ def _copy_module_file(project: Project, kind: str, fn_name: str, path: str,
         fix='pass the path of an existing .py file')
   folder, file_name = os.path.split(path)
   for name, text in user_code.py_files(folder).items():
-    _add(project, f'{USER_MODULES_DIR}/{name}', text, where)
+    project.add(f'{USER_MODULES_DIR}/{name}', text, where)
   project.code_refs[kind] = (
       f"os.path.join(HERE, {USER_MODULES_DIR!r}, {file_name!r})")
   project.imports.add('import os')
   project.dotted_paths[kind] = f'{file_name[:-len(".py")]}.{fn_name}'
-
-
-def _add(project: Project, name: str, text: str, where: str) -> None:
-  if project.files.get(name, text) != text:
-    raise PipelineDefinitionError(
-        where, f'two different files would be written as {name}',
-        fix='rename one of the modules')
-  project.files[name] = text
-
-
-# ---------------------------------------------------------- added components
-def added_components(plan) -> list[Any]:
-  """What add_component added: the replacement factories, in pipeline
-  order, then the added components."""
-  found = [step.opts['factory'] for _, step in plan.ordered()
-           if 'factory' in step.opts]
-  return found + list(plan.extra_components)
-
-
-def source_module(module) -> bool:
-  """Whether code of `module` exists only in this process, so it is written
-  out as source: a notebook's cells, `__main__`, a notebook or pipeline
-  file read by the CLI, a module without a file."""
-  if module is None:
-    return True
-  name = module.__name__
-  if name == '__main__' or name.startswith(
-      function_source.USER_MODULE_PREFIXES):
-    return True
-  return not getattr(module, '__file__', None) and \
-      function_source.user_module(module)
-
-
-def _component_refs(plan, project: Project, bundle, where: str
-                    ) -> dict[int, str]:
-  """How pipeline.py names each added component (id -> name)."""
-  refs: dict[int, str] = {}
-  collector = function_source._Collector(bundle, where)
-  for factory in added_components(plan):
-    if id(factory) not in refs:
-      refs[id(factory)] = _added_component(project, factory, collector,
-                                           where)
-  return refs
-
-
-def _component_function(value) -> Optional[Callable[..., Any]]:
-  """The function a TFX `@component` class was made of, else None."""
-  fn = getattr(value, 'test_call', None) if isinstance(value, type) else None
-  if inspect.isfunction(fn) and fn.__name__ == value.__name__:
-    return fn
-  return None
-
-
-def _added_component(project: Project, factory: Any, collector,
-                     where: str) -> str:
-  """How pipeline.py names an added component: a component class or a
-  function defined at the top of a module, imported from it (a module of
-  the user's own is copied beside pipeline.py, so the image has it too);
-  one defined in a notebook cell or `__main__`, written as source into the
-  functions module."""
-  from fluent_pipeline.dsl import channels
-  label = channels.label(factory)
-  if channels.is_component(factory):
-    raise PipelineDefinitionError(
-        where, f'add_component({label}): a component instance cannot be '
-        'written as source', fix='add its class, or a function making it '
-        'from the channels (def make(examples): return MyComponent('
-        'examples=examples, ...))')
-  name = getattr(factory, '__qualname__', '')
-  module = sys.modules.get(getattr(factory, '__module__', None) or '')
-  if not name.isidentifier() or (
-      module is not None and getattr(module, name, None) is not factory):
-    raise PipelineDefinitionError(
-        where, f'add_component({label}): only a component class or a '
-        'function defined at the top of a notebook or module can be '
-        'written as source', fix='define it (or a function returning it) '
-        'with def or class at the top level, and add that')
-  if source_module(module):
-    _collect_component(collector, factory, name, where)
-    if name not in project.components:
-      project.components.append(name)
-    executor = getattr(getattr(factory, 'EXECUTOR_SPEC', None),
-                       'executor_class', None)
-    if executor is None or source_module(sys.modules.get(
-        executor.__module__)):
-      project.notes.append(
-          f'add_component({name}): defined in {_home(module)}, it is '
-          f'written into {project.functions_module}.py; TFX keys its cache '
-          "on the executor's class path, which moves with it, so the first "
-          'run of the exported pipeline runs it again')
-    return name
-  if not packages.installed(module):
-    path = getattr(module, '__file__', None)
-    if '.' in module.__name__ or not path:
-      raise PipelineDefinitionError(
-          where, f'add_component({name}): its module {module.__name__} is '
-          'part of a package of your own, which is not copied',
-          fix='install the package in the image, or define the component '
-          'in a module file beside the pipeline')
-    with open(path, encoding='utf-8', newline='') as f:
-      _add(project, f'{module.__name__}.py', f.read(), where)
-  project.imports.add(f'from {module.__name__} import {name}')
-  return name
-
-
-def _home(module) -> str:
-  name = getattr(module, '__name__', '')
-  if name == '__main__':
-    return '__main__'
-  if name.startswith(function_source.NOTEBOOK_MODULE_PREFIX) or not name:
-    return 'the notebook'
-  return f'{name} (which has no file)'
-
-
-def _collect_component(collector, factory: Any, name: str,
-                       where: str) -> None:
-  """Writes the source of a component defined in a notebook or `__main__`
-  into the bundle: a `@component` as its decorated def, a component class
-  as its class statement, a function making one as its def; with what
-  each uses."""
-  collector.where = name
-  try:
-    for value in _components_used(factory) + [factory]:
-      if id(value) in collector.seen:
-        continue
-      fn = _component_function(value)
-      if fn is not None:
-        collector.function(fn)  # the def, its @component line included
-        collector.seen.add(id(value))  # code naming the class finds it
-      elif isinstance(value, type):
-        collector.cls(value, name)
-      else:
-        collector.function(value)
-  except function_source.SourceUnavailable as e:
-    raise PipelineDefinitionError(
-        f'{where}: add_component({name})', f'the source of {e.function} '
-        f'cannot be written out: {e.problem}', fix=e.fix) from None
-
-
-def _components_used(factory: Any) -> list[Any]:
-  """The `@component` classes of the same module that a function making a
-  component names (collected as their def, before the function)."""
-  code = getattr(factory, '__code__', None)
-  if code is None:
-    return []
-  names = set(code.co_names)
-  for const in code.co_consts:
-    if hasattr(const, 'co_names'):
-      names |= set(const.co_names)
-  found = []
-  for name in sorted(names):
-    value = factory.__globals__.get(name)
-    if _component_function(value) is not None and getattr(
-        value, '__module__', None) == factory.__module__:
-      found.append(value)
-  return found
 
 
 # --------------------------------------------------------------- pipeline.py
@@ -352,15 +196,16 @@ def _pipeline_text(plan, project: Project, refs: dict[int, str], where: str,
         k: v for k, v in plan.parameters.items()
         if k not in factory.parameters})
   renderer, calls = _render(plan, project, refs, where)
-  parameters: list[_Parameter] = []
+  parameters: list[factory_parameters.Parameter] = []
   function_constants: set[int] = set()
   if factory is not None:
-    parameters, calls, function_constants = _parameters(
-        values, project, refs, where, factory, renderer, calls)
+    parameters, calls, function_constants = factory_parameters.place(
+        factory, values, renderer, calls,
+        render=lambda other: _render(other, project, refs, where),
+        imports=project.imports, notes=project.notes)
   imports = ({'from fluent_pipeline import PipelineDef'} | project.imports |
              renderer.imports)
-  if any(p.written is not _SUBSTITUTED and not p.omitted
-         for p in parameters):
+  if any(p.checked for p in parameters):
     imports.add('from fluent_pipeline import PipelineDefinitionError')
   plain = sorted(i for i in imports if i.startswith('import '))
   froms = sorted(i for i in imports if i.startswith('from ')
@@ -398,7 +243,7 @@ def _pipeline_text(plan, project: Project, refs: dict[int, str], where: str,
     lines += ['', f'pipeline = (\n    {chain}\n)', '', '',
               "if __name__ == '__main__':", '    print(pipeline.run())', '']
   else:
-    lines += ['', ''] + _factory_lines(
+    lines += ['', ''] + factory_parameters.factory_lines(
         parameters, [renderer.constants[i] for i in sorted(
             function_constants)], calls)
     lines += ['', '', "if __name__ == '__main__':",
@@ -418,255 +263,6 @@ def _render(plan, project: Project, refs: dict[int, str], where: str):
     return refs[id(factory)]
   renderer = chain_source.SourceRenderer(project.code_refs, component, where)
   return renderer, chain_code.chain_calls(plan, Chain, renderer)
-
-
-# --------------------------------------------------- create_pipeline(**params)
-_SUBSTITUTED = object()  # a parameter written where it goes in the chain
-
-
-@dataclasses.dataclass
-class _Parameter:
-  name: str
-  annotation: str
-  default: str  # as source
-  value: Any  # the value used
-  # _SUBSTITUTED, or the reason it is written into the chain as its value
-  written: Any = _SUBSTITUTED
-  read: Optional[str] = None  # a secret: the read of its variable
-  omitted: bool = False  # not in the signature: its name is taken
-
-
-_ANNOTATIONS = {'int': 'int', 'float': 'float', 'bool': 'bool', 'str': 'str',
-                'path': 'str'}
-_PROBE_INT, _PROBE_FLOAT = 7919, 0.7919
-_PROBE_URI = 'gs://fluent-export-probe/p7919'
-
-
-def _parameters(values: dict[str, Any], project: Project,
-                refs: dict[int, str], where: str, factory: Factory, renderer,
-                calls: list[str]):
-  """The parameters of create_pipeline(...) in pipeline.py, and the chain
-  calls with each written where it goes.
-
-  Where a parameter goes is found by making the chain again with another
-  value of it (`factory.remake`): the tokens of the calls that change from
-  the value used to the other one are that parameter. A parameter that
-  changes anything else (a computed value, a condition) or nothing is kept
-  in the signature, written into the chain as its value, and refused with
-  another value; a secret is read from its environment variable."""
-  parts = list(calls) + list(renderer.constants)
-  taken = _names_taken(parts, project, renderer)
-  found: list[_Parameter] = []
-  edits: list[tuple[int, int, int, str]] = []
-  for name, kind in factory.parameters.items():
-    value = values.get(name)
-    annotation = _ANNOTATIONS.get(kind or '', 'str')
-    parameter = _Parameter(name, annotation, _literal(value), value)
-    found.append(parameter)
-    if configuration.is_secret(name, value):
-      parameter.written = 'a secret, read from the environment'
-      parameter.read = renderer.read_secret(chain_code.Secret(
-          value, chain_code.env_name(name), f'{FACTORY_NAME}({name}=...)'))
-      # The default is the variable's value, so that the parameter is
-      # recorded as the original's was (masked).
-      parameter.default = re.sub(r'os\.environ\[(.*?)\]',
-                                 r'os.environ.get(\1)', parameter.read)
-      continue
-    if parameter.default is None:
-      parameter.default = 'None'
-      parameter.written = 'not a plain value'
-      continue
-    if name in taken:  # recorded by with_parameters(...) instead
-      parameter.written = f'its name is taken in {PIPELINE_FILE}'
-      parameter.omitted = True
-      continue
-    positions, why = _positions_of(name, kind, value, values, parts,
-                                   project, refs, where, factory)
-    if positions is None:
-      parameter.written = why
-      continue
-    edits += [(part, start, end, name) for part, start, end, _ in positions]
-  edited = _edit(parts, edits)
-  function_constants = {i - len(calls) for i, _, _, _ in edits
-                        if i >= len(calls)}
-  renderer.constants[:] = edited[len(calls):]
-  calls = edited[:len(calls)]
-  omitted = [p for p in found if p.omitted]
-  if omitted:
-    calls.append('with_parameters(' + ', '.join(
-        f'{p.name}={p.default}' for p in omitted) + ')')
-  for parameter in found:
-    if parameter.omitted:
-      project.notes.append(
-          f'parameter {parameter.name} of {FACTORY_NAME}() is not a '
-          f'parameter of the exported one: its name is taken in '
-          f'{PIPELINE_FILE}; it is recorded as {parameter.default}')
-    elif parameter.written is not _SUBSTITUTED and parameter.read is None:
-      project.notes.append(
-          f'parameter {parameter.name} of {FACTORY_NAME}() is fixed at '
-          f'{parameter.default} in {PIPELINE_FILE} ({parameter.written}, so '
-          'its chain is written as that value made it): another value is '
-          'refused; edit the chain to use it')
-  return [p for p in found if not p.omitted], calls, function_constants
-
-
-def _literal(value: Any) -> Optional[str]:
-  text = function_source.format_literal(value)
-  return text if text is not None and '\n' not in text else None
-
-
-def _names_taken(parts: list[str], project: Project, renderer) -> set[str]:
-  """Names pipeline.py binds or reads: a parameter must not shadow one."""
-  taken = {'os', 'HERE', 'PipelineDef', 'PipelineDefinitionError', 'inputs',
-           'latest', 'tfx', FACTORY_NAME, 'pipeline'}
-  for statement in project.imports | renderer.imports:
-    tree = ast.parse(statement).body[0]
-    taken |= {(a.asname or a.name).split('.')[0] for a in tree.names}
-  for part in parts:
-    try:
-      tree = ast.parse(part)
-    except SyntaxError:
-      continue
-    taken |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-  return taken
-
-
-def _positions_of(name: str, kind: Optional[str], value: Any,
-                  values: dict[str, Any], parts: list[str], project: Project,
-                  refs: dict[int, str], where: str, factory: Factory):
-  """Where parameter `name` goes in `parts`: (part, start, end, 'raw' or
-  'absolute') of each token, or (None, why not)."""
-  pairs_of = []
-  for probe in _probes(kind, value):
-    pairs = {'raw': (repr(value), repr(probe))}
-    if isinstance(value, str):
-      absolute = (repr(_paths.absolute(value)), repr(_paths.absolute(probe)))
-      if absolute != pairs['raw']:
-        pairs['absolute'] = absolute
-    pairs_of.append((probe, pairs))
-  if not pairs_of:
-    return None, 'its value has no other value to try'
-  why = 'another value of it could not make the chain'
-  for probe, pairs in pairs_of:
-    try:
-      other = factory.remake({**values, name: probe})
-      other = other.replace(parameters={
-          k: v for k, v in other.parameters.items()
-          if k not in factory.parameters})
-      other_renderer, other_calls = _render(other, project, refs, where)
-      other_parts = list(other_calls) + list(other_renderer.constants)
-    except Exception:  # the factory's own check of the value, often
-      continue
-    positions = _diff(parts, other_parts, pairs)
-    if positions is None:
-      why = 'it changes more of the chain than its own value'
-    elif not positions:
-      why = 'another value of it did not change the chain'
-    elif len({k for _, _, _, k in positions}) > 1:
-      why = 'it goes in both as given and made absolute'
-    else:
-      return positions, ''
-  return None, why
-
-
-def _probes(kind: Optional[str], value: Any) -> list[Any]:
-  """Other values of a parameter to make the chain with."""
-  if isinstance(value, bool):
-    return [not value]
-  if isinstance(value, int) and kind in ('int', None) and value >= 0:
-    return [value + _PROBE_INT]
-  if isinstance(value, float) and value >= 0:
-    return [value + _PROBE_FLOAT]
-  if isinstance(value, str) and value:
-    return [_PROBE_URI, f'{value}_p{_PROBE_INT}']
-  return []
-
-
-def _tokens(text: str) -> Optional[list[tuple[str, int, int]]]:
-  """(token, start, end) of the Python tokens of `text`; None if it does
-  not tokenize."""
-  starts = [0]
-  for line in text.splitlines(keepends=True):
-    starts.append(starts[-1] + len(line))
-  skip = (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER, tokenize.INDENT,
-          tokenize.DEDENT, tokenize.COMMENT)
-  try:
-    return [(t.string, starts[t.start[0] - 1] + t.start[1],
-             starts[t.end[0] - 1] + t.end[1])
-            for t in tokenize.generate_tokens(io.StringIO(text).readline)
-            if t.type not in skip]
-  except (tokenize.TokenError, IndentationError, SyntaxError):
-    return None
-
-
-def _diff(parts: list[str], others: list[str],
-          pairs: dict[str, tuple[str, str]]):
-  """The tokens of `parts` that `others` has as the probe: (part, start,
-  end, kind); None when anything else differs."""
-  if len(parts) != len(others):
-    return None
-  found = []
-  for i, (part, other) in enumerate(zip(parts, others)):
-    if part == other:
-      continue
-    ours, theirs = _tokens(part), _tokens(other)
-    if ours is None or theirs is None or len(ours) != len(theirs):
-      return None
-    for (a, start, end), (b, _, _) in zip(ours, theirs):
-      if a == b:
-        continue
-      kind = next((k for k, pair in pairs.items() if pair == (a, b)), None)
-      if kind is None:
-        return None
-      found.append((i, start, end, kind))
-  return found
-
-
-def _edit(parts: list[str], edits: list[tuple[int, int, int, str]]
-          ) -> list[str]:
-  """`parts` with each (part, start, end) span replaced by its name."""
-  parts = list(parts)
-  for i, start, end, name in sorted(edits, reverse=True):
-    parts[i] = parts[i][:start] + name + parts[i][end:]
-  return parts
-
-
-def _factory_lines(parameters: list[_Parameter], constants: list[str],
-                   calls: list[str]) -> list[str]:
-  """`def create_pipeline(...)`: its parameters, the checks of those written
-  into the chain as values, its constants that use a parameter, and the
-  chain."""
-  signature = [f'{p.name}: {p.annotation} = {p.default}' for p in parameters]
-  one_line = f'def {FACTORY_NAME}({", ".join(signature)}):'
-  if len(one_line) <= 79:
-    lines = [one_line]
-  else:
-    lines = [f'def {FACTORY_NAME}('] + [f'        {s},' for s in signature] \
-        + ['):']
-  fixed = [p for p in parameters
-           if p.written is not _SUBSTITUTED and p.read is None]
-  if fixed:
-    lines += ['    # The chain below was made with these values: another '
-              'one would', '    # change nothing, so it is refused.']
-  for p in fixed + [p for p in parameters if p.read is not None]:
-    if p.read is None:
-      problem = (f'{p.name} is fixed at {p.default}, the value the chain '
-                 'below was made with')
-      fix = (f'edit the chain of {PIPELINE_FILE} to use {p.name}, or leave '
-             f'it at {p.default}')
-    else:
-      problem = f'{p.name} is a secret, read from the environment'
-      fix = 'set it there (see the docstring), not with --set'
-    lines += [f'    if {p.name} != {p.default}:',
-              '        raise PipelineDefinitionError(',
-              f'            {FACTORY_NAME + "()"!r}, {problem!r},',
-              f'            fix={fix!r})']
-  for constant in constants:
-    lines += ['    ' + line if line else line for line in
-              constant.splitlines()]
-  chain = '\n        .'.join(calls)
-  lines += ['    return (', f'        {chain}', '    )']
-  return lines
 
 
 # -------------------------------------------------------------- requirements

@@ -121,6 +121,34 @@ def collect(entries: dict[str, Callable[..., Any]],
   return bundle
 
 
+def collect_definition(value, bundle: Bundle, where: str) -> None:
+  """Adds `value` to `bundle` with what it uses, as `collect` does for a
+  step's function: a function as its def, a class as its class statement,
+  a class a decorator made of a function (TFX's `@component`) as that
+  decorated def. For code the chain names that is not a step's function
+  (a component added with add_component); `where` names it in errors."""
+  collector = _Collector(bundle, where)
+  if inspect.isclass(value):
+    collector.cls(value, _label(value))
+  else:
+    collector.function(value)
+
+
+def made_of_function(value) -> Optional[Callable[..., Any]]:
+  """The function a decorator made class `value` of, which the class keeps
+  (TFX's `@component` keeps it as `test_call`): a function of the same
+  qualified name and module (a method's name is qualified by its class),
+  else None."""
+  if not inspect.isclass(value):
+    return None
+  for member in vars(value).values():
+    fn = getattr(member, '__func__', member)  # a staticmethod
+    if inspect.isfunction(fn) and fn.__qualname__ == value.__qualname__ and (
+        fn.__module__ == value.__module__):
+      return fn
+  return None
+
+
 @dataclasses.dataclass(frozen=True)
 class Origin:
   """Where the user wrote a definition: its file (for a notebook cell, the
@@ -346,6 +374,10 @@ class _Collector:
     if id(value) in self.seen:
       return
     self.seen.add(id(value))
+    fn = made_of_function(value)
+    if fn is not None:  # its source is the decorated def
+      self.function(fn)
+      return
     module = sys.modules.get(value.__module__)
     first = None
     try:
@@ -357,7 +389,14 @@ class _Collector:
       raise SourceUnavailable(
           label, f'the source of class {value.__name__} is not available',
           fix='define it in a notebook cell or a module file')
-    names = _class_level_names(ast.parse(source).body[0])
+    tree = ast.parse(source).body[0]
+    if not isinstance(tree, ast.ClassDef):
+      raise SourceUnavailable(
+          label, f'class {value.__name__} was made by a decorator of a '
+          'function it does not keep, so its source cannot be written out',
+          fix=f'define {value.__name__} with a class statement, or keep the '
+          'function in the class under its own name')
+    names = _class_level_names(tree)
     for member in vars(value).values():
       member = getattr(member, '__func__', member)  # static/classmethods
       if isinstance(member, property):

@@ -34,7 +34,8 @@ def test_records_every_call_its_arguments_code_and_versions(chain,
   from tfx.components.util import udf_utils
   config = configuration(chain.with_parameters(train_steps=100))
   assert config['pipeline']['name'] == 'cfg'
-  assert config['source'] == {'kind': 'csv', 'location': taxi_csv_dir}
+  assert config['source'] == {'kind': 'csv', 'location': taxi_csv_dir,
+                              'reader': 'columnar'}
   assert list(config['steps']) == ['generate_statistics', 'infer_schema',
                                    'preprocess', 'train']
   train = config['steps']['train']

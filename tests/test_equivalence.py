@@ -47,7 +47,7 @@ def both(tmp_path, taxi_csv_dir):
       metadata_path=os.path.join(root, 'taxi', 'metadata.sqlite'),
       beam_pipeline_args=beam_args)
   fluent = (PipelineDef('taxi', root=root)
-            .from_csv(taxi_csv_dir)
+            .from_csv(taxi_csv_dir, reader='tfx')
             .generate_statistics()
             .infer_schema(infer_feature_shape=True)
             .validate_input_data()
@@ -107,6 +107,37 @@ def test_same_nodes_types_edges_and_exec_properties(both):
   assert edges(got) == edges(expected)
   assert got.deployment_config == expected.deployment_config
   assert got == expected  # and nothing else differs either
+
+
+def test_the_default_csv_reader_differs_only_in_its_executor(both,
+                                                             taxi_csv_dir):
+  """from_csv's default (columnar) reader is the same node as TFX's
+  CsvExampleGen: its id, exec properties, inputs and outputs; only the
+  component type and executor differ."""
+  from tfx.proto.orchestration import executable_spec_pb2
+  _, fluent = both
+  tfx_reader = nodes(compile_ir(fluent.build()))['CsvExampleGen']
+  columnar = nodes(compile_ir(PipelineDef('taxi', root=fluent.pipeline_root)
+                              .from_csv(taxi_csv_dir).build()))[
+                                  'CsvExampleGen']
+  assert node_type(columnar) == (
+      'fluent_pipeline.components.columnar_csv.ColumnarCsvExampleGen')
+  assert params(columnar) == params(tfx_reader)
+  assert columnar.outputs == tfx_reader.outputs
+  from tfx.proto.orchestration import pipeline_pb2
+
+  def executor(pdef):
+    config = pipeline_pb2.IntermediateDeploymentConfig()
+    compile_ir(pdef.build()).deployment_config.Unpack(config)
+    spec = executable_spec_pb2.BeamExecutableSpec()
+    config.executor_specs['CsvExampleGen'].Unpack(spec)
+    return spec.python_executor_spec.class_path
+
+  executors = {0: executor(fluent), 1: executor(
+      PipelineDef('taxi', root=fluent.pipeline_root).from_csv(taxi_csv_dir))}
+  assert executors == {
+      0: 'tfx.components.example_gen.csv_example_gen.executor.Executor',
+      1: 'fluent_pipeline.components.columnar_csv.Executor'}
 
 
 def test_the_comparison_can_fail(both, taxi_csv_dir):

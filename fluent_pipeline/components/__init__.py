@@ -16,7 +16,12 @@
 - `pusher.Pusher`: TFX's Pusher with an executor that does not push a model
   its destination already holds (pushing it again is a rollback, on request);
 - `baseline.LatestBlessedOtherModelStrategy`: a resolver strategy, the
-  Evaluator's baseline: the latest blessed model other than the candidate.
+  Evaluator's baseline: the latest blessed model other than the candidate;
+- `columnar_csv.ColumnarCsvExampleGen` (with `_csv_files`, `_csv_types`,
+  `_example_bytes`): CsvExampleGen with a columnar executor (pyarrow blocks,
+  examples serialized with numpy, TFX's hash split): the same examples in
+  the same splits, about 16x faster at 240,000 rows; a CSV TFX cannot read
+  fails with `CsvInputError` naming the file, the line and the fix.
 
 Each is a regular TFX component, so any TFX runner executes it; the runner's
 workers need fluent_pipeline installed, as they need TFX.

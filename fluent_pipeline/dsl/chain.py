@@ -161,11 +161,14 @@ class Chain:
   def from_csv(self: _C, path: StrPath, *,
                input_config: Optional[ProtoArg] = None,
                output_config: Optional[ProtoArg] = None,
-               range_config: Optional[ProtoArg] = None) -> _C:
-    """CSV files [CsvExampleGen]."""
+               range_config: Optional[ProtoArg] = None,
+               reader: str = 'columnar') -> _C:
+    """CSV files [CsvExampleGen]: read columnar (the same examples and
+    splits as TFX's reader, many times faster), or reader='tfx' for TFX's
+    CsvExampleGen as it ships."""
     return self.from_source(inputs.from_csv(
         path, input_config=input_config, output_config=output_config,
-        range_config=range_config))
+        range_config=range_config, reader=reader))
 
   def from_tfrecord(self: _C, path: StrPath, *,
                     input_config: Optional[ProtoArg] = None,

@@ -255,6 +255,8 @@ def source_call(source: inputs.Source, r: Renderer, method: bool) -> str:
           ('input_config', input_config),
           ('output_config', source.output_config),
           ('range_config', source.range_config)) if value is not None]
+  if source.reader not in (None, 'columnar'):
+    args.append(f'reader={source.reader!r}')
   return f'{prefix}from_{source.kind}({", ".join(args)})'
 
 

@@ -149,6 +149,8 @@ def source_json(source, secrets: set[str]) -> dict[str, Any]:
     return {'kind': 'component', 'id': source.component.id,
             'type': _type_name(source.component)}
   found = {'kind': source.kind, 'location': source.location}
+  if source.reader not in (None, 'tfx'):  # no key: TFX's (as runs before)
+    found['reader'] = source.reader
   for name in ('input_config', 'output_config', 'range_config'):
     value = getattr(source, name)
     if value is not None:

@@ -10,6 +10,10 @@ control splits, spans and versions exactly as in TFX.
     inputs.from_csv('data/')                  # a directory of CSV files
     inputs.from_csv('data/train.csv')         # one file
     inputs.from_tfrecord('gs://bucket/tfrecords/')
+
+CSV files are read by fluent_pipeline's columnar CsvExampleGen
+(components.columnar_csv: the same examples in the same splits as TFX's,
+about 16x faster); `from_csv(path, reader='tfx')` keeps TFX's own.
 """
 
 import dataclasses
@@ -40,6 +44,9 @@ ProtoArg = Union[ProtoLike, 'RuntimeParameter']
 
 _PLACEHOLDER = re.compile(r'\{(SPAN|VERSION|YYYY|MM|DD)\}')
 _FILE_KINDS = ('csv', 'tfrecord', 'parquet', 'avro')
+# from_csv's readers: fluent_pipeline's columnar executor (the default) or
+# TFX's CsvExampleGen as it ships.
+CSV_READERS = ('columnar', 'tfx')
 _DEFAULT_IDS = {
     'csv': 'CsvExampleGen',
     'tfrecord': 'ImportExampleGen',
@@ -58,6 +65,7 @@ class Source:
   output_config: Any = None
   range_config: Any = None
   component: Any = None
+  reader: Optional[str] = None  # csv: one of CSV_READERS
 
   @property
   def default_id(self) -> str:
@@ -130,10 +138,9 @@ class Source:
     if self.component is not None:
       return self.component
     component = _FACTORIES[self.kind](self)
-    if component_id and component_id != component.id:
+    component_id = component_id or _DEFAULT_IDS[self.kind]
+    if component_id != component.id:
       component = component.with_id(component_id)
-    elif self.kind in ('parquet', 'avro'):
-      component = component.with_id(_DEFAULT_IDS[self.kind])
     return component
 
 
@@ -167,9 +174,22 @@ def _file_source(kind: str, path: StrPath,
 def from_csv(path: StrPath, *,
              input_config: Optional[ProtoArg] = None,
              output_config: Optional[ProtoArg] = None,
-             range_config: Optional[ProtoArg] = None) -> Source:
-  """CSV files with a header row [CsvExampleGen]."""
-  return _file_source('csv', path, input_config, output_config, range_config)
+             range_config: Optional[ProtoArg] = None,
+             reader: str = 'columnar') -> Source:
+  """CSV files with a header row [CsvExampleGen].
+
+  reader='columnar' (the default) reads them with fluent_pipeline's
+  columnar executor: the same examples in the same splits as TFX's, many
+  times faster; reader='tfx' runs TFX's CsvExampleGen as it ships.
+  """
+  if reader not in CSV_READERS:
+    raise PipelineDefinitionError(
+        'from_csv', f'reader must be one of {", ".join(map(repr, CSV_READERS))}'
+        f', not {reader!r}', fix="from_csv(path) (columnar) or "
+        "from_csv(path, reader='tfx')")
+  return dataclasses.replace(
+      _file_source('csv', path, input_config, output_config, range_config),
+      reader=reader)
 
 
 def from_tfrecord(path: StrPath, *,
@@ -244,7 +264,11 @@ def _configs(source: Source) -> dict:
 
 
 def _csv(source: Source):
-  return tfx_v1.load().components.CsvExampleGen(input_base=source.location, **_configs(source))
+  if source.reader == 'tfx':
+    return tfx_v1.load().components.CsvExampleGen(
+        input_base=source.location, **_configs(source))
+  from fluent_pipeline.components.columnar_csv import ColumnarCsvExampleGen
+  return ColumnarCsvExampleGen(input_base=source.location, **_configs(source))
 
 
 def _tfrecord(source: Source):

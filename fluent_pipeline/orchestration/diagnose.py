@@ -143,6 +143,8 @@ def explain(error: BaseException, component_id: Optional[str],
   source = sources.get(component_id or '')
   if source is not None and source.kind == 'csv':
     problem = find_csv_problem(source)
+    if type(cause).__name__ == 'CsvInputError':  # the columnar reader's words
+      return problem or str(cause).replace('\n  fix: ', '; fix: ')
     if problem:  # the data says it better than the Beam error
       return f'{problem} (TFX raised {type(cause).__name__})'
   if component_id not in sources:  # a downstream step met the data

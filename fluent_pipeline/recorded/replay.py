@@ -33,6 +33,8 @@ def source_from_json(recorded: dict[str, Any], run_id: str) -> inputs.Source:
   make = getattr(inputs, f'from_{kind}')
   configs = {k: recorded[k] for k in ('input_config', 'output_config',
                                       'range_config') if k in recorded}
+  if kind == 'csv':  # a run recorded before the columnar reader used TFX's
+    configs['reader'] = recorded.get('reader', 'tfx')
   source = make(recorded['location'], **configs)
   try:
     source.check('from_run')

@@ -213,3 +213,59 @@ def test_html_never_raises(chain):
   page = chain.add_component(broken)._repr_html_()
   assert 'RuntimeError: no &lt;' in page
   assert '.add_component(broken)' in page
+
+
+# ------------------------------------------------------- resolver edges
+def _label_x(svg: str, node: str) -> float:
+  return float(re.search(r'<text[^>]*\bx="([0-9.]+)"[^>]*>' + re.escape(node)
+                         + '<', svg).group(1))
+
+
+def test_the_run_graph_draws_the_resolvers_edges():
+  """ML Metadata records what a resolver resolved as internal outputs, so
+  a run's events give it no edge: the report draws the Evaluator's
+  baseline resolver feeding the Evaluator, fed by the Trainer (whose model
+  it must not take as the baseline), and the base model's resolver
+  feeding the Trainer, by the nodes each chain call made."""
+  from fluent_pipeline.dsl import wiring
+  from fluent_pipeline.recorded.results import ComponentRun, RunResult
+  from fluent_pipeline.report import sections
+  ids = ['CsvExampleGen', wiring.BASE_MODEL_RESOLVER_ID, 'Trainer',
+         wiring.MODEL_RESOLVER_ID, 'Evaluator', 'Pusher']
+  edges = [('CsvExampleGen', 'Trainer'), ('CsvExampleGen', 'Evaluator'),
+           ('Trainer', 'Evaluator'), ('Trainer', 'Pusher'),
+           ('Evaluator', 'Pusher')]
+  config = {'steps': {}, 'settings': {'runner': 'LocalDagRunner'},
+            'nodes': {'from_csv': ['CsvExampleGen'],
+                      'with_base_model': [wiring.BASE_MODEL_RESOLVER_ID],
+                      'train': ['Trainer'],
+                      'evaluate_model': ['Evaluator',
+                                         wiring.MODEL_RESOLVER_ID],
+                      'push_to': ['Pusher']}}
+  run = RunResult('p', 'r', '/root', [
+      ComponentRun(node, 'COMPLETE', 1.0, {}, i) for i, node in
+      enumerate(ids)], configuration=config, edges=list(edges))
+  assert set(sections.resolver_edges(run)) == {
+      (wiring.MODEL_RESOLVER_ID, 'Evaluator'),
+      ('Trainer', wiring.MODEL_RESOLVER_ID),
+      (wiring.BASE_MODEL_RESOLVER_ID, 'Trainer')}
+  svg = sections.pipeline(run)['graph'].values
+  # Each resolver sits right before the node it feeds, not in the first
+  # column beside CsvExampleGen with nothing drawn from it.
+  layers = _graph._layers([Node(n) for n in ids],
+                          edges + sections.resolver_edges(run))
+  assert layers[wiring.MODEL_RESOLVER_ID] == layers['Evaluator'] - 1
+  assert layers[wiring.BASE_MODEL_RESOLVER_ID] == layers['Trainer'] - 1
+  assert (_label_x(svg, 'CsvExampleGen') <
+          _label_x(svg, wiring.MODEL_RESOLVER_ID) <
+          _label_x(svg, 'Evaluator'))
+  without = _graph.svg([Node(n, 'COMPLETE', 1.0) for n in ids], edges)
+  # Three arrows more, each a line and its head.
+  assert len(ET.fromstring(svg).findall(f'.//{SVG_NS}path')) == len(
+      ET.fromstring(without).findall(f'.//{SVG_NS}path')) + 2 * 3
+  # Elsewhere (Kubeflow, Airflow) TFX's strategy does not read the
+  # candidate; a run whose events do give the edge gets it once.
+  config['settings']['runner'] = 'KubeflowV2DagRunner'
+  run.edges.append((wiring.MODEL_RESOLVER_ID, 'Evaluator'))
+  assert sections.resolver_edges(run) == [
+      (wiring.BASE_MODEL_RESOLVER_ID, 'Trainer')]

@@ -92,3 +92,66 @@ def test_a_reused_step_is_compared_as_the_run_that_made_it():
   # Without the record, the same chain's edit reads as a change.
   assert [c.where for c in diff.compare(
       made, Run('b', given)).user_code] == ['preprocess.preprocessing_fn']
+
+
+# ------------------------------------------------ a predicate's source
+def _recorded(tmp_path, csv_dir, step):
+  """The configuration a chain with one dataset step records (the JSON its
+  PipelineConfigurationGen is given, as a run writes it)."""
+  import json
+
+  from fluent_pipeline import PipelineDef
+  built = step(PipelineDef('p', root=str(tmp_path)).from_csv(csv_dir)).build()
+  gen = next(c for c in built.components
+             if c.id == 'PipelineConfigurationGen')
+  return json.loads(gen.exec_properties['configuration_json'])
+
+
+def _no_source_predicate():
+  """A predicate defined where Python keeps no source (exec): pickled."""
+  namespace = {}
+  exec('def keep_exec(features):\n  return True\n', namespace)
+  return namespace['keep_exec']
+
+
+def test_diff_of_a_predicate_shows_its_source(tmp_path, taxi_csv_dir):
+  """A changed predicate or key function is shown as its source, whatever
+  each run was given: a function, a dotted path (its definition in the
+  recorded module), or a function Python kept no source of (said, beside
+  the other side's source)."""
+  import dataset_fns
+
+  def run(run_id, step):
+    return Run(run_id, _recorded(tmp_path / run_id, taxi_csv_dir, step))
+
+  cash = run('cash', lambda c: c.filter_examples(dataset_fns.keep_cash))
+  long_trips = run('long', lambda c: c.filter_examples(
+      dataset_fns.keep_long_trips))
+  by_path = run('path', lambda c: c.filter_examples(
+      'dataset_fns.keep_long_trips'))
+  no_source = run('exec', lambda c: c.filter_examples(
+      _no_source_predicate()))
+  for a, b in ((cash, long_trips), (cash, by_path)):
+    changes = diff.compare(a, b)
+    assert [c.where for c in changes.user_code] == [
+        'filter_examples.predicate']
+    text = changes.user_code[0].diff
+    assert "-def keep_cash(features):" in text, text
+    assert "+def keep_long_trips(features):" in text, text
+    assert "+  return (features.get('trip_miles') or [0.0])[0] >= 2.0" in (
+        text)
+    assert 'no source to compare' not in str(changes)
+  assert diff.compare(cash, by_path).user_code[0].diff.splitlines()[:2] == [
+      '--- a/keep_cash', '+++ b/dataset_fns.py:keep_long_trips']
+  text = diff.compare(no_source, cash).user_code[0].diff
+  assert text.startswith('(run a: no source recorded: keep_exec: pickled '
+                         'with cloudpickle'), text
+  assert "+  return features.get('payment_type') == ['Cash']" in text
+  # A stratification key function, the same way.
+  by_kind = run('key1', lambda c: c.stratified_sample(
+      dataset_fns.payment_kind, samples_per_key=5))
+  one = run('key2', lambda c: c.stratified_sample(
+      dataset_fns.one_kind, samples_per_key=5))
+  changes = diff.compare(by_kind, one)
+  assert [c.where for c in changes.user_code] == ['stratified_sample.key']
+  assert '+def one_kind(features):' in changes.user_code[0].diff

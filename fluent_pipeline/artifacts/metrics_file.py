@@ -22,8 +22,20 @@ from fluent_pipeline.artifacts import models
 _MODULE = '_fluent_pipeline_tfma_metrics_for_slice_pb2'
 
 
+_TFMA_MODULE = 'tensorflow_model_analysis.proto.metrics_for_slice_pb2'
+
+
 def _metrics_for_slice():
+  """TFMA's generated module when it is loaded already, else a copy loaded
+  by its path. Never a copy after TFMA's own: with protobuf's C++ messages,
+  the classes loaded last are those every parsed sub-message takes, and a
+  copy's classes (which name TFMA's module) cannot be pickled, so TFMA's
+  Evaluator failed on its plots (ConfusionMatrixAtThresholds) in a process
+  that had listed a run. A copy loaded first is harmless: TFMA's import
+  registers its classes after it."""
   import sys
+  if _TFMA_MODULE in sys.modules:
+    return sys.modules[_TFMA_MODULE]
   if _MODULE in sys.modules:
     return sys.modules[_MODULE]
   spec = importlib.util.find_spec('tensorflow_model_analysis')

@@ -60,10 +60,10 @@ def _number(value: float) -> Optional[float]:
   return None if value is None or math.isnan(value) else float(value)
 
 
-def statistics(uri: str, split: str) -> dict[str, dict[str, Any]]:
-  """Per feature of one split of a StatisticsGen output: its type, count,
-  missing, numeric summary (mean, std, min, median, max, zeros) or string
-  summary (unique, top values), and its histogram."""
+def _whole_split(uri: str, split: str):
+  """The DatasetFeatureStatistics of a whole split: with slicing, TFDV
+  writes one dataset per slice, and the whole split is the one it names
+  'All Examples' (the first)."""
   from tensorflow_metadata.proto.v0 import statistics_pb2
   path = _join(uri, f'Split-{split}', 'FeatureStats.pb')
   if not _fileio(path).exists(path):
@@ -71,16 +71,72 @@ def statistics(uri: str, split: str) -> dict[str, dict[str, Any]]:
                       f'(splits: {", ".join(splits(uri)) or "none"})')
   stats_list = statistics_pb2.DatasetFeatureStatisticsList.FromString(
       _read_bytes(path))
-  # With slicing, TFDV writes one dataset per slice: the whole split is the
-  # one it names 'All Examples' (the first).
   datasets = list(stats_list.datasets)
   whole = [d for d in datasets if d.name == 'All Examples'] or datasets[:1]
+  return whole[0] if whole else statistics_pb2.DatasetFeatureStatistics()
+
+
+def statistics(uri: str, split: str) -> dict[str, dict[str, Any]]:
+  """Per feature of one split of a StatisticsGen output: its type, count,
+  missing, numeric summary (mean, std, min, median, max, zeros) or string
+  summary (unique, top values), and its histogram."""
+  dataset = _whole_split(uri, split)
   features = {}
-  for dataset in whole:
-    for feature in dataset.features:
-      row = _feature_statistics(feature, dataset.num_examples)
-      features[row['name']] = row
+  for feature in dataset.features:
+    row = _feature_statistics(feature, dataset.num_examples)
+    features[row['name']] = row
   return features
+
+
+# TFDV's drift comparators, by the kind of feature they measure.
+L_INFINITY = 'L-infinity distance'  # categorical: the largest change of a
+                                    # value's share
+JENSEN_SHANNON = 'Jensen-Shannon divergence'  # numeric: of the histograms
+
+
+def distribution_changes(before: tuple[str, str], after: tuple[str, str]
+                         ) -> dict[str, dict[str, Any]]:
+  """How each feature's distribution moved from statistics `before` to
+  `after`, each (statistics URI, split): TFDV's drift measure, the
+  L-infinity distance of a string feature's value shares or the
+  Jensen-Shannon divergence of a numeric feature's histograms (0: the
+  same, 1: nothing in common), as tfdv.validate_statistics measures it
+  with a drift comparator on every feature. {feature: {'measure', 'value'}}
+  for the features both hold."""
+  import tensorflow_data_validation as tfdv
+  from tensorflow_metadata.proto.v0 import (
+    anomalies_pb2,
+    schema_pb2,
+    statistics_pb2,
+  )
+
+  def whole(uri, split):
+    return statistics_pb2.DatasetFeatureStatisticsList(
+        datasets=[_whole_split(uri, split)])
+  previous, current = whole(*before), whole(*after)
+  schema = tfdv.infer_schema(previous)
+  measures = {}
+  for feature in schema.feature:
+    # A threshold nothing reaches: the values are wanted, not anomalies.
+    if feature.type == schema_pb2.BYTES:
+      feature.drift_comparator.infinity_norm.threshold = 2.0
+      measures[feature.name] = L_INFINITY
+    else:
+      feature.drift_comparator.jensen_shannon_divergence.threshold = 2.0
+      measures[feature.name] = JENSEN_SHANNON
+  found = tfdv.validate_statistics(current, schema,
+                                   previous_statistics=previous)
+  changes = {}
+  kinds = {anomalies_pb2.DriftSkewInfo.Measurement.L_INFTY: L_INFINITY,
+           anomalies_pb2.DriftSkewInfo.Measurement
+           .JENSEN_SHANNON_DIVERGENCE: JENSEN_SHANNON}
+  for info in found.drift_skew_info:
+    name = '.'.join(info.path.step)
+    for measurement in info.drift_measurements:
+      if measurement.type in kinds:
+        changes[name] = {'measure': kinds[measurement.type],
+                         'value': float(measurement.value)}
+  return {name: changes[name] for name in measures if name in changes}
 
 
 def _feature_statistics(feature, num_examples: int) -> dict[str, Any]:
@@ -264,6 +320,77 @@ def slice_metrics(evaluation_uri: str) -> dict[str, dict[str, dict[str, float]]]
   return dict(sorted(found.items(), key=_slice_sort_key))
 
 
+def metric_intervals(evaluation_uri: str
+                     ) -> dict[str, dict[str, tuple[float, float]]]:
+  """Per slice, the candidate's confidence interval (lower, upper) of each
+  metric TFMA computed one for (the eval_config's
+  options.compute_confidence_intervals); {} when it computed none."""
+  import tensorflow_model_analysis as tfma
+  roles = models.of_evaluation(evaluation_uri)
+  found: dict[str, dict[str, tuple[float, float]]] = {}
+  with _tf_deprecations_quiet():
+    loaded = list(tfma.load_metrics(evaluation_uri))
+  for metrics in loaded:
+    for kv in metrics.metric_keys_and_values:
+      if (roles.role(kv.key.model_name, kv.key.is_diff) != models.CANDIDATE
+          or not kv.HasField('confidence_interval')):
+        continue
+      interval = kv.confidence_interval
+      low, high = (bound.double_value.value if bound.HasField('double_value')
+                   else None for bound in (interval.lower_bound,
+                                           interval.upper_bound))
+      if low is None or high is None or math.isnan(low) or math.isnan(high):
+        continue
+      found.setdefault(slice_name(metrics), {})[kv.key.name] = (low, high)
+  return found
+
+
+def plots(evaluation_uri: str) -> dict[str, dict[str, dict[str, list]]]:
+  """The binary classification plots TFMA computed, per slice (TFMA's
+  names, Overall first) and model (models.CANDIDATE / BASELINE):
+  'thresholds', from ConfusionMatrixPlot: per threshold, the counts (tp,
+  fp, tn, fn), precision, recall and false positive rate, which make the
+  ROC and precision-recall curves and the confusion matrix;
+  'calibration', from CalibrationPlot: per prediction bucket, its range,
+  example count and summed label and prediction. {} when the evaluation
+  has no plots (the eval_config asks for none)."""
+  import tensorflow_model_analysis as tfma
+  fileio = _fileio(evaluation_uri)
+  if not fileio.glob(_join(evaluation_uri, 'plots*')):
+    return {}
+  roles = models.of_evaluation(evaluation_uri)
+  found: dict[str, dict[str, dict[str, list]]] = {}
+  with _tf_deprecations_quiet():
+    loaded = list(tfma.load_plots(evaluation_uri))
+  for plot in loaded:
+    if plot.HasField('cross_slice_key'):
+      continue
+    name = slice_name(plot)
+    for kv in plot.plot_keys_and_values:
+      role = roles.role(kv.key.model_name)
+      if role is None or kv.key.HasField('sub_key'):
+        continue  # another model's; a class of a multi-class model
+      entry = found.setdefault(name, {}).setdefault(role, {})
+      matrices = kv.value.confusion_matrix_at_thresholds.matrices
+      if matrices:
+        entry['thresholds'] = [{
+            'threshold': m.threshold, 'tp': m.true_positives,
+            'fp': m.false_positives, 'tn': m.true_negatives,
+            'fn': m.false_negatives, 'precision': _number(m.precision),
+            'recall': _number(m.recall),
+            'fpr': _number(m.false_positive_rate)} for m in matrices]
+      buckets = kv.value.calibration_histogram_buckets.buckets
+      if buckets:
+        entry['calibration'] = [{
+            'lower': b.lower_threshold_inclusive,
+            'upper': b.upper_threshold_exclusive,
+            'count': b.num_weighted_examples.value,
+            'label': b.total_weighted_label.value,
+            'prediction': b.total_weighted_refined_prediction.value}
+            for b in buckets]
+  return dict(sorted(found.items(), key=_slice_sort_key))
+
+
 def overall_metrics(evaluation_uri: str) -> dict[str, float]:
   """The candidate's metrics on the Overall slice: a run's figures, as its
   summary and the run listing show them. Read without TFMA when
@@ -380,6 +507,75 @@ def validation_ok(evaluation_uri: str) -> Optional[bool]:
   """Whether TFMA's validation passed; None without a validation result."""
   validation = validation_result(evaluation_uri)
   return None if validation is None else bool(validation.validation_ok)
+
+
+# --------------------------------------------------------- configuration
+def function_source(code: dict[str, Any]) -> tuple[str, Optional[str]]:
+  """(name, source) of the function a user-code record of the run's
+  configuration holds (a predicate, a key, a run_fn): the source recorded
+  with a function object, else its definition in the recorded files (a
+  dotted path's module, a generated module, a module file's slice); the
+  source is None when neither holds it (a function pickled because Python
+  kept no source of it)."""
+  location = str(code.get('location') or '')
+  name = ((code.get('sliced') or {}).get('for') or
+          location.rpartition('.')[2])
+  if code.get('source'):
+    return location or name or 'source', code['source']
+  for file_name, text in sorted((code.get('files') or {}).items()):
+    found = _definition(text, name)
+    if found is not None:
+      return f'{file_name}:{name}', found
+  return location or name or 'function', None
+
+
+def _definition(text: str, name: str) -> Optional[str]:
+  """The source of top-level function or class `name` in module `text`."""
+  import ast
+  if not name:
+    return None
+  try:
+    tree = ast.parse(text)
+  except SyntaxError:
+    return None
+  for node in tree.body:
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef,
+                         ast.ClassDef)) and node.name == name:
+      lines = text.splitlines(keepends=True)
+      start = min([node.lineno] + [d.lineno for d in node.decorator_list])
+      return ''.join(lines[start - 1:node.end_lineno])
+  return None
+
+
+def code_source(code: dict[str, Any]) -> dict[str, Optional[str]]:
+  """What a step's user code was, as text to read: {'title', 'text',
+  'why'}. A function's source; a module file's packaged text (the slice
+  cut for the step when it was cut); a dotted path's function. `why`
+  says why there is no text."""
+  given = code.get('given_as')
+  module = code.get('module_file') or ''
+  files = code.get('files') or {}
+  if given == 'module_file' and files:
+    base = posixpath.basename(module.replace('\\', '/'))
+    text = files.get(base)
+    if text is None and len(files) == 1:
+      base, text = next(iter(files.items()))
+    if text is not None:
+      cut = code.get('sliced')
+      title = (f'{base}, cut to {cut["for"]} and what it uses' if cut
+               else base)
+      return {'title': title, 'text': text, 'why': None}
+  name, text = function_source(code)
+  if text is not None:
+    return {'title': name, 'text': text, 'why': None}
+  if code.get('written_as') == 'cloudpickle':
+    why = ('pickled with cloudpickle: it was defined where Python keeps no '
+           'source (exec, an interactive prompt)')
+  elif module and not files:
+    why = f'read where it runs ({module}); its text is not recorded'
+  else:
+    why = 'no source recorded'
+  return {'title': name, 'text': None, 'why': why}
 
 
 # -------------------------------------------------------------- training

@@ -6,6 +6,8 @@ import difflib
 import json
 from typing import Any, Optional, Protocol
 
+from fluent_pipeline.artifacts import readers
+
 Change = tuple[Any, Any]  # (value in run a, value in run b)
 
 
@@ -145,23 +147,41 @@ def _code_changes(a: dict[str, Any], b: dict[str, Any]) -> list[CodeChange]:
 
 
 def _source_diff(code_a: dict[str, Any], code_b: dict[str, Any]) -> str:
-  """A unified diff of a function's source when both have one, else of
-  every packaged file that changed."""
-  if 'source' in code_a and 'source' in code_b:
-    pairs = [('source', code_a['source'], code_b['source'])]
-  elif 'function' in (code_a.get('given_as'), code_b.get('given_as')):
-    return '(no source to compare: a function defined without a source file)'
+  """A unified diff of a function's source when a side was given as a
+  function (a predicate, a key, a run_fn) and the sources differ: the
+  source recorded, else its definition in the recorded files; else of
+  every packaged file that changed (a module file, or a helper the
+  function uses)."""
+  given = (code_a.get('given_as'), code_b.get('given_as'))
+  (name_a, text_a), (name_b, text_b) = (readers.function_source(c)
+                                        for c in (code_a, code_b))
+  if 'function' in given and (text_a != text_b or text_a is None):
+    # (the same source: a helper it uses changed, which the files show)
+    if text_a is None and text_b is None:
+      return ('(no source recorded in either run: '
+              f'{_why_no_source(code_a)}; the function changed)')
+    pairs = [(name_a, name_b, text_a or '', text_b or '')]
+    notes = [f'(run {side}: no source recorded: {_why_no_source(code)})'
+             for side, code, text in (('a', code_a, text_a),
+                                      ('b', code_b, text_b)) if text is None]
   else:
     files_a, files_b = code_a.get('files', {}), code_b.get('files', {})
     names = sorted(set(files_a) | set(files_b))
-    pairs = [(n, files_a.get(n, ''), files_b.get(n, '')) for n in names
+    pairs = [(n, n, files_a.get(n, ''), files_b.get(n, '')) for n in names
              if files_a.get(n) != files_b.get(n)]
-  out: list[str] = []
-  for name, text_a, text_b in pairs:
+    notes = []
+  out: list[str] = list(notes)
+  for name_a, name_b, text_a, text_b in pairs:
     out += difflib.unified_diff(
-        text_a.splitlines(), text_b.splitlines(), fromfile=f'a/{name}',
-        tofile=f'b/{name}', lineterm='')
+        text_a.splitlines(), text_b.splitlines(), fromfile=f'a/{name_a}',
+        tofile=f'b/{name_b}', lineterm='')
   return '\n'.join(out)
+
+
+def _why_no_source(code: dict[str, Any]) -> str:
+  if not code:
+    return 'no code recorded'
+  return f'{code.get("location") or "the function"}: {readers.code_source(code)["why"]}'
 
 
 def _provenance_notes(run: Any) -> list[str]:

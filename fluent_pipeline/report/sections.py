@@ -28,13 +28,17 @@ class Part:
     return self.absent is None and self.error is None
 
 
+def _described(e: Exception) -> str:
+  last = traceback.extract_tb(e.__traceback__)[-1:]
+  where = f' ({last[0].filename}:{last[0].lineno})' if last else ''
+  return f'{type(e).__name__}: {e}{where}'
+
+
 def _read(reader: Callable[[], Any]) -> Part:
   try:
     return Part(values=reader())
   except Exception as e:
-    last = traceback.extract_tb(e.__traceback__)[-1:]
-    where = f' ({last[0].filename}:{last[0].lineno})' if last else ''
-    return Part(error=f'{type(e).__name__}: {e}{where}')
+    return Part(error=_described(e))
 
 
 def output(result, key: str) -> Optional[tuple[str, str]]:
@@ -62,6 +66,69 @@ def _absent(result, key: str, step: str) -> Part:
   return Part(absent=f'not in this pipeline (add {step} to the chain)')
 
 
+def resolver_edges(result) -> list[tuple[str, str]]:
+  """The edges of the run's resolvers, which ML Metadata's events do not
+  give (a resolver records what it resolved as internal outputs, not as
+  outputs): the Evaluator's baseline resolver feeds the Evaluator (and,
+  on the runners where it reads the candidate, is fed by the Trainer); the
+  base model's resolver feeds the Trainer. Node ids by the chain call
+  that made them, as the run's configuration records them."""
+  from fluent_pipeline.dsl import wiring
+  config = result.configuration or {}
+  present = {c.node_id for c in result.components}
+  made = {call: [n for n in ids if n in present]
+          for call, ids in (config.get('nodes') or {}).items()}
+  trainers = made.get('train', [])
+  found = []
+  for ids in made.values():
+    if wiring.MODEL_RESOLVER_ID in ids:
+      found += [(wiring.MODEL_RESOLVER_ID, n) for n in ids
+                if n != wiring.MODEL_RESOLVER_ID]
+      if ((config.get('settings') or {}).get('runner') in
+          wiring.CANDIDATE_AWARE_RUNNERS):
+        found += [(n, wiring.MODEL_RESOLVER_ID) for n in trainers]
+    if wiring.BASE_MODEL_RESOLVER_ID in ids:
+      found += [(wiring.BASE_MODEL_RESOLVER_ID, n) for n in trainers]
+  return [e for e in found if e not in result.edges]
+
+
+def _extra_steps(config: dict[str, Any]) -> dict[str, Any]:
+  """The add_component calls the configuration records (under settings),
+  as steps: 'add_component(<id>)' -> what was added, and what it
+  replaces."""
+  found = {}
+  for extra in (config.get('settings') or {}).get('extra_components') or []:
+    name = extra.get('id') or extra.get('factory') or '?'
+    key = f'add_component({name})'
+    n = 2
+    while key in found:
+      key, n = f'add_component({name})#{n}', n + 1
+    found[key] = extra
+  return found
+
+
+def _user_code(config: dict[str, Any]) -> list[dict[str, Any]]:
+  """Each user code of the run: what it was given as, where, the steps
+  using it, and its source as recorded."""
+  from fluent_pipeline.dsl import configuration as config_json
+  used: dict[str, list[str]] = {}
+  for step, args in (config.get('steps') or {}).items():
+    if not isinstance(args, dict):
+      continue
+    for name, value in args.items():
+      for sha in config_json.code_refs(value):
+        used.setdefault(sha, []).append(f'{step}.{name}')
+  code = []
+  for sha, info in (config.get('user_code') or {}).items():
+    source = readers.code_source(info)
+    code.append({'sha256': sha, 'given_as': info.get('given_as'),
+                 'location': info.get('location') or info.get('module_file')
+                 or info.get('name'), 'used_by': used.get(sha, []),
+                 'title': source['title'], 'text': source['text'],
+                 'why': source['why']})
+  return code
+
+
 def pipeline(result) -> dict[str, Any]:
   from fluent_pipeline.report import graph
   nodes = [graph.Node(c.node_id, c.state, c.seconds, detail=(
@@ -73,10 +140,10 @@ def pipeline(result) -> dict[str, Any]:
                    result.configuration) or {}
   steps = {name: json.dumps(args, indent=1, sort_keys=True, default=str)
            for name, args in (config.get('steps') or {}).items()}
-  code = [{'sha256': sha, 'given_as': info.get('given_as'),
-           'location': info.get('location') or info.get('module_file')
-           or info.get('name')}
-          for sha, info in (config.get('user_code') or {}).items()]
+  steps.update({name: json.dumps(extra, indent=1, sort_keys=True)
+                for name, extra in _extra_steps(config).items()})
+  code = _user_code(config)
+  edges = list(result.edges) + resolver_edges(result)
   failed = [c for c in result.components if c.state == 'FAILED']
   if config:
     no_configuration = None
@@ -87,7 +154,7 @@ def pipeline(result) -> dict[str, Any]:
     no_configuration = ('this run recorded no configuration '
                         '(record_configuration was off)')
   return {
-      'graph': _read(lambda: graph.svg(nodes, result.edges)),
+      'graph': _read(lambda: graph.svg(nodes, edges)),
       'components': result.components,
       'failures': [{'node_id': c.node_id, 'reason': c.error or
                     'the reason is in the full log'} for c in failed],
@@ -121,16 +188,7 @@ def data(result) -> dict[str, Any]:
     section['statistics'] = _absent(result, 'statistics',
                                     '.generate_statistics()')
   else:
-    def read_splits():
-      splits = []
-      names = readers.splits(stats[1])
-      for split in sorted(names, key=lambda n: (n != 'train', n)):
-        features = readers.statistics(stats[1], split)
-        for row in features.values():
-          row['chart'] = charts.histogram(row)
-        splits.append({'name': split, 'features': list(features.values())})
-      return splits
-    section['statistics'] = _read(read_splits)
+    section['statistics'] = _read(lambda: _side_by_side(stats[1]))
   schema = output(result, 'schema')
   section['schema'] = (_read(lambda: readers.schema(schema[1]))
                        if schema else _absent(result, 'schema',
@@ -140,6 +198,42 @@ def data(result) -> dict[str, Any]:
       _read(lambda: readers.anomalies(anomalies[1])) if anomalies
       else _absent(result, 'anomalies', '.validate_input_data()'))
   return section
+
+
+def _split_order(names) -> list[str]:
+  return sorted(names, key=lambda n: (n != 'train', n))
+
+
+def _side_by_side(uri: str) -> dict[str, Any]:
+  """The statistics of every split, a row per feature with the splits side
+  by side, and how far each split's distribution is from the first's
+  (train): TFDV's drift measure (readers.distribution_changes)."""
+  names = _split_order(readers.splits(uri))
+  by_split = {split: readers.statistics(uri, split) for split in names}
+  features: list[str] = []
+  for split in names:
+    features += [f for f in by_split[split] if f not in features]
+  changes: dict[str, dict[str, Any]] = {}
+  changes_error = None
+  for split in names[1:]:
+    try:
+      changes[split] = readers.distribution_changes((uri, names[0]),
+                                                    (uri, split))
+    except Exception as e:  # the statistics still show
+      changes_error = _described(e)
+  rows = []
+  for name in features:
+    cells = {split: by_split[split].get(name) for split in names}
+    first = next(c for c in cells.values() if c)
+    rows.append({
+        'name': name, 'type': first['type'], 'splits': cells,
+        'chart': charts.distributions([cells[s] for s in names], names),
+        'changes': {split: changes.get(split, {}).get(name)
+                    for split in names[1:]}})
+  return {'splits': names, 'features': rows,
+          'examples': {split: next(iter(by_split[split].values()), {}).get(
+              'num_examples', 0) for split in names},
+          'changes_error': changes_error}
 
 
 def training(result) -> dict[str, Any]:
@@ -208,17 +302,30 @@ def _slice_columns(slices) -> list[str]:
   return columns
 
 
+_NO_PLOTS = ("the eval_config computes no plots: add tfma.MetricConfig("
+             "class_name='ConfusionMatrixPlot') (ROC and precision-recall "
+             "curves, confusion matrix) and class_name='CalibrationPlot' to "
+             "its metrics")
+
+
 def evaluation(result) -> dict[str, Any]:
   section: dict[str, Any] = {'blessed': result.blessed, 'metric_names': [],
                              'charts': Part(values=[]), 'baseline': [],
-                             'charted_metrics': []}
+                             'charted_metrics': [], 'intervals': {},
+                             'intervals_error': None}
   evaluated = output(result, 'evaluation')
   if evaluated is None:
     absent = _absent(result, 'evaluation', '.evaluate_model(eval_config)')
-    return dict(section, slices=absent, thresholds=absent)
+    return dict(section, slices=absent, thresholds=absent, plots=absent)
   uri = evaluated[1]
   section['slices'] = _read(lambda: readers.slice_metrics(uri))
   section['thresholds'] = _read(lambda: readers.thresholds(uri))
+  intervals = _read(lambda: readers.metric_intervals(uri))
+  section['intervals'] = intervals.values if intervals.ok else {}
+  section['intervals_error'] = intervals.error
+  section['plots'] = _read(lambda: _plots(uri))
+  if section['plots'].ok and not section['plots'].values:
+    section['plots'] = Part(absent=_NO_PLOTS)
   if section['slices'].ok:
     slices = section['slices'].values
     names: list[str] = []
@@ -238,13 +345,44 @@ def evaluation(result) -> dict[str, Any]:
     section['charts'] = _read(lambda: [
         chart for name in charted for column in _slice_columns(slices)
         for chart in [charts.slice_bars(slices, name, bounds.get(name),
-                                         column)] if chart])
+                                         column, section['intervals'])]
+        if chart])
     overall = slices.get('Overall', {})
     section['baseline'] = [
         {'metric': m, 'candidate': overall['candidate'].get(m),
          'baseline': overall['baseline'].get(m), 'diff': overall['diff'].get(m)}
         for m in names if m in overall.get('baseline', {})]
   return section
+
+
+def _matrix(thresholds: list[dict[str, Any]], at: float = 0.5
+            ) -> Optional[dict[str, Any]]:
+  """The confusion matrix at the threshold nearest `at`."""
+  if not thresholds:
+    return None
+  return dict(min(thresholds, key=lambda t: abs(t['threshold'] - at)))
+
+
+def _plots(uri: str) -> list[dict[str, Any]]:
+  """Per slice, TFMA's plots drawn: ROC, precision-recall, calibration,
+  and the confusion matrix at 0.5, candidate beside baseline."""
+  from fluent_pipeline.artifacts import models
+  drawn = []
+  for name, by_model in readers.plots(uri).items():
+    candidate = by_model.get(models.CANDIDATE) or {}
+    baseline = by_model.get(models.BASELINE) or {}
+    matrix = _matrix(candidate.get('thresholds') or [])
+    drawn.append({
+        'slice': name,
+        'examples': (sum(matrix[k] for k in ('tp', 'fp', 'tn', 'fn'))
+                     if matrix else None),
+        'charts': [c for c in (charts.roc(by_model, name),
+                               charts.precision_recall(by_model, name),
+                               charts.calibration(by_model, name)) if c],
+        'matrix': matrix,
+        'baseline_matrix': _matrix(baseline.get('thresholds') or []),
+    })
+  return drawn
 
 
 def serving(result) -> dict[str, Any]:
@@ -316,8 +454,14 @@ def comparison(result, other, changes: Callable[[], str]) -> dict[str, Any]:
         va, vb = ma.get(metric), mb.get(metric)
         cells[metric] = {'other': va, 'this': vb, 'delta': None if None in (
             va, vb) else vb - va}
-      rows.append({'slice': name, 'cells': cells})
-    return {'metrics': metrics, 'rows': rows}
+      # A slice one run has and the other not (another slicing spec, or
+      # no example of that value in its data): marked, not a blank cell.
+      only = None if name in a and name in b else (
+          'this' if name in b else 'other')
+      rows.append({'slice': name, 'cells': cells, 'only_in': only})
+    return {'metrics': metrics, 'rows': rows,
+            'only_here': sum(r['only_in'] == 'this' for r in rows),
+            'only_there': sum(r['only_in'] == 'other' for r in rows)}
   section['metrics'] = _read(metrics)
 
   def statistics():
@@ -347,5 +491,59 @@ def comparison(result, other, changes: Callable[[], str]) -> dict[str, Any]:
                        'delta': None if None in (va, vb) else vb - va})
     return rows
   section['statistics'] = _read(statistics)
+  section['distributions'] = _read(lambda: _distribution_changes(result,
+                                                                 other))
   section['diff'] = _read(changes)
   return section
+
+
+def _summary(feature: Optional[dict[str, Any]]) -> str:
+  """A feature's distribution in a few words: mean and spread of a number,
+  the most frequent values and their shares of a string."""
+  if not feature:
+    return 'absent'
+  if 'mean' in feature:
+    if feature.get('mean') is None:
+      return 'no values'
+    return (f'mean {feature["mean"]:.4g}, std {feature.get("std") or 0:.4g}'
+            f' ({feature.get("min", 0):.4g} .. {feature.get("max", 0):.4g})')
+  total = feature.get('count') or 0
+  top = feature.get('top_values') or []
+  if not top or not total:
+    return f'{feature.get("unique") or 0} unique'
+  return ', '.join(f'{value} {count / total:.0%}' for value, count in top[:3])
+
+
+def _distribution_changes(result, other) -> list[dict[str, Any]]:
+  """Per split both runs have, each feature's distribution change from
+  run `other` to `result`: TFDV's drift measure (L-infinity distance of
+  a string's value shares, Jensen-Shannon divergence of a number's
+  histogram), both distributions in words and as one chart; the largest
+  changes first."""
+  mine, theirs = (output(r, 'statistics') for r in (result, other))
+  if not (mine and theirs):
+    raise LookupError('both runs need statistics to compare data')
+  if mine[1] == theirs[1]:
+    return []  # the same artifact (cached): nothing moved
+  rows = []
+  shared = [s for s in _split_order(readers.splits(mine[1]))
+            if s in readers.splits(theirs[1])]
+  for split in shared:
+    b = readers.statistics(mine[1], split)
+    a = readers.statistics(theirs[1], split)
+    moved = readers.distribution_changes((theirs[1], split), (mine[1], split))
+    # A feature one run lacks first, then the largest changes.
+    names = sorted(set(a) | set(b), key=lambda n: (
+        n in a and n in b, -(moved.get(n) or {}).get('value', 0.0), n))
+    for name in names:
+      change = moved.get(name)
+      rows.append({
+          'split': split, 'feature': name,
+          'measure': change['measure'] if change else None,
+          'value': change['value'] if change else None,
+          'only_in': (None if name in a and name in b else
+                      'this' if name in b else 'other'),
+          'other': _summary(a.get(name)), 'this': _summary(b.get(name)),
+          'chart': charts.distributions([a.get(name), b.get(name)],
+                                        [other.run_id, result.run_id])})
+  return rows

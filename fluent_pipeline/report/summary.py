@@ -19,6 +19,7 @@ def html_of(result) -> str:
   from fluent_pipeline.report import (
     graph,
     page,
+    sections,
   )
   esc = html.escape
   parts = ['<div class="fluent-run" style="font-family: sans-serif; '
@@ -30,8 +31,8 @@ def html_of(result) -> str:
     nodes = [graph.Node(c.node_id, c.state, c.seconds, detail=(
         f'from run {c.made_by_run}' if c.origin else None))
              for c in result.components]
-    parts.append(f'<div class="graph">{graph.svg(nodes, result.edges)}'
-                 '</div>')
+    edges = list(result.edges) + sections.resolver_edges(result)
+    parts.append(f'<div class="graph">{graph.svg(nodes, edges)}</div>')
   except Exception as e:
     parts.append(f'<p>(graph not drawn: {esc(repr(e))})</p>')
   rows = []

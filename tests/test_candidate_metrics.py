@@ -19,8 +19,8 @@ import re
 import pytest
 
 from fluent_pipeline import read_run, runs
+from fluent_pipeline.artifacts import evaluation as _evaluation
 from fluent_pipeline.artifacts import metrics_file
-from fluent_pipeline.artifacts import readers as _readers
 from fluent_pipeline.report import page as _page
 from fluent_pipeline.report import sections as _sections
 
@@ -177,7 +177,7 @@ def test_every_reader_gives_the_candidates_metrics(evaluated, monkeypatch):
 
   # The artifacts layer: the fast path, TFMA's, and per slice.
   assert metrics_file.overall_metrics(evaluation) == overall
-  slices = _readers.slice_metrics(evaluation)
+  slices = _evaluation.slice_metrics(evaluation)
   assert set(slices) == {'Overall', f'{HOUR}:3', CROSS}
   for name, (ours, theirs) in FIGURES.items():
     assert slices[name]['candidate'] == {ACCURACY: ours}
@@ -186,7 +186,7 @@ def test_every_reader_gives_the_candidates_metrics(evaluated, monkeypatch):
     assert slices[name]['diff'] == ({ACCURACY: ours - theirs}
                                     if with_baseline else {})
   assert slices[CROSS]['candidate'] == {ACCURACY: CROSS_GAP}
-  rows = _readers.thresholds(evaluation)
+  rows = _evaluation.thresholds(evaluation)
   assert {(r['slice'], r['change']) for r in rows} == {
       (name, change) for name in FIGURES
       for change in ((False, True) if with_baseline else (False,))}
@@ -225,7 +225,7 @@ def test_every_reader_gives_the_candidates_metrics(evaluated, monkeypatch):
 
   # TFMA's path, when the fast one cannot read the file, agrees.
   monkeypatch.setattr(metrics_file, 'overall_metrics', lambda uri: None)
-  assert _readers.overall_metrics(evaluation) == overall
+  assert _evaluation.overall_metrics(evaluation) == overall
 
 
 def test_without_an_eval_config_tfmas_default_names_apply(tmp_path):
@@ -233,7 +233,7 @@ def test_without_an_eval_config_tfmas_default_names_apply(tmp_path):
   write_evaluation(evaluation, 'candidate', 'baseline', eval_config=False)
   overall = _ours('Overall')
   assert metrics_file.overall_metrics(evaluation) == overall
-  slices = _readers.slice_metrics(evaluation)
+  slices = _evaluation.slice_metrics(evaluation)
   assert slices['Overall']['candidate'] == overall
   assert slices['Overall']['baseline'] == {ACCURACY: FIGURES['Overall'][1]}
 

@@ -73,7 +73,7 @@ def overall_metrics(evaluation_uri: str) -> Optional[dict[str, float]]:
   """The candidate's metrics on the Overall slice (the models.py rule says
   which model is the candidate), or None when this fast path cannot read
   them ({} when there is no metrics file).
-  `readers.slice_metrics(uri)['Overall']['candidate']` is the same, read
+  `evaluation.slice_metrics(uri)['Overall']['candidate']` is the same, read
   with TFMA."""
   if '://' in evaluation_uri:
     return None

@@ -6,7 +6,7 @@ import difflib
 import json
 from typing import Any, Optional, Protocol
 
-from fluent_pipeline.artifacts import readers
+from fluent_pipeline.artifacts import user_code
 
 Change = tuple[Any, Any]  # (value in run a, value in run b)
 
@@ -153,7 +153,7 @@ def _source_diff(code_a: dict[str, Any], code_b: dict[str, Any]) -> str:
   every packaged file that changed (a module file, or a helper the
   function uses)."""
   given = (code_a.get('given_as'), code_b.get('given_as'))
-  (name_a, text_a), (name_b, text_b) = (readers.function_source(c)
+  (name_a, text_a), (name_b, text_b) = (user_code.function_source(c)
                                         for c in (code_a, code_b))
   if 'function' in given and (text_a != text_b or text_a is None):
     # (the same source: a helper it uses changed, which the files show)
@@ -181,7 +181,7 @@ def _source_diff(code_a: dict[str, Any], code_b: dict[str, Any]) -> str:
 def _why_no_source(code: dict[str, Any]) -> str:
   if not code:
     return 'no code recorded'
-  return f'{code.get("location") or "the function"}: {readers.code_source(code)["why"]}'
+  return f'{code.get("location") or "the function"}: {user_code.code_source(code)["why"]}'
 
 
 def _provenance_notes(run: Any) -> list[str]:

@@ -238,8 +238,8 @@ class RunResult:
     'trip_start_hour:3': {...}} (TFMA's slice names). The candidate is the
     EvalConfig's model that is not the baseline (artifacts.models), as for
     `metrics`, the run listing and the report."""
-    from fluent_pipeline.artifacts import readers
-    slices = readers.slice_metrics(
+    from fluent_pipeline.artifacts import evaluation
+    slices = evaluation.slice_metrics(
         self._needs('evaluation', 'evaluate_model()'))
     return {name: dict(entry['candidate']) for name, entry in slices.items()}
 
@@ -576,21 +576,21 @@ def _overall_metrics(evaluation_uri: str) -> dict[str, float]:
   """The candidate's overall metrics (artifacts.models says which model is
   the candidate); {} for an evaluation without metrics. An error reading
   them is raised (and not cached)."""
-  from fluent_pipeline.artifacts import readers
-  return readers.overall_metrics(evaluation_uri)
+  from fluent_pipeline.artifacts import evaluation
+  return evaluation.overall_metrics(evaluation_uri)
 
 
 def _failed_thresholds(evaluation_uri: str) -> list[str]:
   """Each threshold TFMA's validation failed, with the value and the gap;
   none when the evaluation has no validation result. One that cannot be
   read raises."""
-  from fluent_pipeline.artifacts import readers
-  validation = readers.validation_result(evaluation_uri)
+  from fluent_pipeline.artifacts import evaluation
+  validation = evaluation.validation_result(evaluation_uri)
   if validation is None:
     return []
   lines = []
   for per_slice in validation.metric_validations_per_slice:
-    slice_name = readers.slice_name(per_slice)
+    slice_name = evaluation.slice_name(per_slice)
     for failure in per_slice.failures:
       line = _describe_failure(failure, slice_name)
       if line not in lines:  # TFMA repeats a failure per threshold kind

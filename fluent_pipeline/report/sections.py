@@ -12,7 +12,10 @@ import traceback
 from typing import Any, Callable, Optional
 
 from fluent_pipeline import _paths
-from fluent_pipeline.artifacts import readers
+from fluent_pipeline.artifacts import evaluation as evaluation_artifacts
+from fluent_pipeline.artifacts import readers, user_code
+from fluent_pipeline.artifacts import serving as serving_artifacts
+from fluent_pipeline.artifacts import training as training_artifacts
 from fluent_pipeline.report import charts
 
 
@@ -120,7 +123,7 @@ def _user_code(config: dict[str, Any]) -> list[dict[str, Any]]:
         used.setdefault(sha, []).append(f'{step}.{name}')
   code = []
   for sha, info in (config.get('user_code') or {}).items():
-    source = readers.code_source(info)
+    source = user_code.code_source(info)
     code.append({'sha256': sha, 'given_as': info.get('given_as'),
                  'location': info.get('location') or info.get('module_file')
                  or info.get('name'), 'used_by': used.get(sha, []),
@@ -245,11 +248,12 @@ def training(result) -> dict[str, Any]:
            c.outputs.get('result')]
   if tuned:
     section['hyperparameters'] = _read(
-        lambda: readers.hyperparameters(tuned[1]))
+        lambda: training_artifacts.hyperparameters(tuned[1]))
     section['hyperparameters_source'] = f'tuned ({tuned[0]})'
   elif given:
     section['hyperparameters'] = _read(
-        lambda: readers.hyperparameters(given[0].outputs['result'][0]))
+        lambda: training_artifacts.hyperparameters(
+            given[0].outputs['result'][0]))
     section['hyperparameters_source'] = 'given (with_hyperparameters)'
   else:
     section['hyperparameters'] = Part(
@@ -260,7 +264,7 @@ def training(result) -> dict[str, Any]:
     section['curves'] = _absent(result, 'training logs', '.train()')
   else:
     def read_curves():
-      drawn = charts.curves(readers.training_curves(run[1]))
+      drawn = charts.curves(training_artifacts.training_curves(run[1]))
       if not drawn:
         raise LookupError(
             'the Trainer wrote no TensorBoard logs: pass '
@@ -277,7 +281,7 @@ def training(result) -> dict[str, Any]:
     section['trials'] = Part(absent='no Tuner in this pipeline')
   else:
     def read_trials():
-      rows = readers.tuner_trials(trials[1])
+      rows = training_artifacts.tuner_trials(trials[1])
       names = []
       for row in rows:
         names += [k for k in row if k not in names]
@@ -318,9 +322,9 @@ def evaluation(result) -> dict[str, Any]:
     absent = _absent(result, 'evaluation', '.evaluate_model(eval_config)')
     return dict(section, slices=absent, thresholds=absent, plots=absent)
   uri = evaluated[1]
-  section['slices'] = _read(lambda: readers.slice_metrics(uri))
-  section['thresholds'] = _read(lambda: readers.thresholds(uri))
-  intervals = _read(lambda: readers.metric_intervals(uri))
+  section['slices'] = _read(lambda: evaluation_artifacts.slice_metrics(uri))
+  section['thresholds'] = _read(lambda: evaluation_artifacts.thresholds(uri))
+  intervals = _read(lambda: evaluation_artifacts.metric_intervals(uri))
   section['intervals'] = intervals.values if intervals.ok else {}
   section['intervals_error'] = intervals.error
   section['plots'] = _read(lambda: _plots(uri))
@@ -368,7 +372,7 @@ def _plots(uri: str) -> list[dict[str, Any]]:
   and the confusion matrix at 0.5, candidate beside baseline."""
   from fluent_pipeline.artifacts import models
   drawn = []
-  for name, by_model in readers.plots(uri).items():
+  for name, by_model in evaluation_artifacts.plots(uri).items():
     candidate = by_model.get(models.CANDIDATE) or {}
     baseline = by_model.get(models.BASELINE) or {}
     matrix = _matrix(candidate.get('thresholds') or [])
@@ -403,7 +407,7 @@ def serving(result) -> dict[str, Any]:
   else:
     section['model_dir'] = model_dir
     section['signatures'] = _read(
-        lambda: readers.serving_signatures(model_dir))
+        lambda: serving_artifacts.serving_signatures(model_dir))
   return section
 
 
@@ -417,7 +421,7 @@ def inference(result, limit: int = 20) -> dict[str, Any]:
                            'BulkInferrer made no predictions')}
 
   def read():
-    rows = readers.predictions(found[1], limit)
+    rows = serving_artifacts.predictions(found[1], limit)
     columns: list[str] = []
     for row in rows:
       columns += [k for k in row if k not in columns]
@@ -440,8 +444,8 @@ def comparison(result, other, changes: Callable[[], str]) -> dict[str, Any]:
     mine, theirs = (output(r, 'evaluation') for r in (result, other))
     if not (mine and theirs):
       raise LookupError('both runs need an evaluation to compare metrics')
-    a = readers.slice_metrics(theirs[1])
-    b = readers.slice_metrics(mine[1])
+    a = evaluation_artifacts.slice_metrics(theirs[1])
+    b = evaluation_artifacts.slice_metrics(mine[1])
     metrics: list[str] = []
     for entry in list(b.values()) + list(a.values()):
       metrics += [m for m in entry['candidate'] if m not in metrics]

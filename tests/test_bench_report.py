@@ -79,3 +79,39 @@ def test_report_dates_parts_measured_on_other_days(bench):
   text = report._parts_measured(results)
   assert 'e2e 2026-12-02, scaling 2026-11-29' in text
   assert 'the last re-measurement (e2e) took 900 s' in text
+
+
+def test_recorded_ingest_figures_compare_both_readers_at_15k_and_240k(bench):
+  """`bench/run.py --parts ingest`: the columnar CSV reader against TFX's
+  CsvExampleGen, same run, and its ratios; both wrote splits of one size."""
+  results, _, _ = bench
+  sizes = results['ingest']['sizes']
+  assert [s['rows'] for s in sizes] == [15_002, 240_032]
+  for size in sizes:
+    for reader in ('tfx', 'columnar'):
+      for key in ('seconds', 'cpu_seconds', 'rows_per_second', 'peak_rss_mb'):
+        assert size[reader][key] > 0, (size['rows'], reader, key)
+    assert size['ratio']['rows_per_second'] == round(
+        size['columnar']['rows_per_second'] / size['tfx']['rows_per_second'],
+        3)
+    assert size['same_split_sizes'] is True
+  assert results['parts_measured']['ingest']
+
+
+def test_ingest_section_is_in_the_report_with_its_ratios(bench, tmp_path):
+  """report.write rewrites BENCHMARKS.md; run.py adds the ingest section
+  after it, so docs/BENCHMARKS.md holds it as results.json renders it."""
+  results, report, run = bench
+  lines = run.ingest_lines(results)
+  largest = results['ingest']['sizes'][-1]
+  assert (f"| {largest['rows']:,} | {largest['ratio']['rows_per_second']} | "
+          f"{largest['ratio']['seconds']} |") in '\n'.join(lines)
+  assert results['machine'] in lines[2]
+  path = tmp_path / 'BENCHMARKS.md'
+  path.write_text('# Benchmarks\n\n## Notes\n\n- a note\n')
+  report.replace_section(str(path), run.INGEST_TITLE, lines)
+  report.replace_section(str(path), run.INGEST_TITLE, lines)  # idempotent
+  assert path.read_text().count(run.INGEST_TITLE) == 1
+  with open(os.path.join(os.path.dirname(BENCH), 'docs', 'BENCHMARKS.md'),
+            encoding='utf-8') as f:
+    assert '\n'.join(lines) in f.read()

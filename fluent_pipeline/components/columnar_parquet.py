@@ -1,0 +1,376 @@
+"""A columnar executor for Parquet: TFX's parquet executor's examples and splits.
+
+TFX's parquet executor (tfx.components.example_gen.custom_executors.
+parquet_executor) reads each row group with Beam's ReadFromParquet, turns
+the table into one Python dict per row (`to_pydict`), converts each dict
+with `utils.dict_to_example`, then hashes, shuffles and writes every record
+one by one. This executor reads the same files a batch of rows at a time
+with pyarrow, serializes a batch's examples with numpy (`_example_bytes`,
+protobuf's deterministic serialization), and splits and writes them as
+ColumnarCsvExampleGen does (its `_splits`, `_shard`): one gzip TFRecord file
+per input file and output split, renamed into place once complete.
+
+`dict_to_example`'s rules are kept, column type by column type:
+- a value Python finds false (null, 0, 0.0, -0.0, False, '', b'', []) is an
+  empty `tf.train.Feature()` - TFX drops zeros as it drops nulls;
+- integers (and bools: True is 1) are an int64_list of one value; uint64
+  beyond int64 fails, as in TFX;
+- floats are a float_list of one float32 (NaN is kept);
+- strings are a bytes_list of their UTF-8; binary values must be UTF-8
+  (TFX decodes and re-encodes them) or the file fails;
+- any other type (lists, structs, dates, decimals...) goes through TFX's own
+  `dict_to_example`, a value at a time: the same Feature, or the same error.
+
+The examples equal the parquet executor's, split by split
+(tests/test_columnar_parquet.py runs both); only the order inside a split
+differs, as it does between two runs of TFX's (which shuffles).
+"""
+
+import collections
+import os
+from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple
+
+import apache_beam as beam
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import tensorflow as tf
+from tfx import types
+from tfx.components.example_gen import utils, write_split
+from tfx.components.example_gen.base_example_gen_executor import (
+  BaseExampleGenExecutor,
+)
+from tfx.components.example_gen.custom_executors import parquet_executor
+from tfx.components.util import examples_utils
+from tfx.dsl.io import fileio
+from tfx.proto import example_gen_pb2
+from tfx.types import artifact_utils
+from tfx.types import standard_component_specs as specs
+
+from fluent_pipeline.components import _example_bytes
+from fluent_pipeline.components.columnar_csv import (
+  _INCOMPLETE,
+  _configs,
+  _shard,
+  _splits,
+)
+
+__all__ = ['Executor', 'ParquetInputError']
+
+_BATCH_ROWS = 65_536  # rows per batch: bounds memory, not the output
+_INT64_MAX = (1 << 63) - 1
+
+
+class ParquetInputError(ValueError):
+  """A Parquet file TFX's parquet executor cannot read: the file, the column,
+  the fix. Its args are its parts (Beam re-raises a copy made of them)."""
+
+  def __init__(self, problem: str, path: Optional[str] = None,
+               fix: Optional[str] = None):
+    super().__init__(problem, path, fix)
+    self.problem, self.path, self.fix = problem, path, fix
+
+  def __str__(self) -> str:
+    message = (f'{self.path}: {self.problem}' if self.path is not None
+               else self.problem)
+    return message + (f'\n  fix: {self.fix}' if self.fix else '')
+
+
+class _Source(NamedTuple):
+  """One input split and where its rows go."""
+  name: str  # the input split's
+  files: List[str]
+  outputs: List[str]  # output split URIs
+  buckets: List[int]  # cumulative hash buckets; [] sends all to outputs[0]
+  partition_feature: Optional[str]
+
+
+# --- one column of a batch as tf.train.Features -----------------------------
+
+
+def _or_nothing(feature: _example_bytes.Feature,
+                present: np.ndarray) -> _example_bytes.Feature:
+  """The feature where `present`, else an empty tf.train.Feature() (what
+  dict_to_example makes of a false value), not an empty typed list."""
+  rows, segments = len(present), []
+  for segment in feature.segments:
+    if isinstance(segment, bytes):
+      constant = np.frombuffer(segment, np.uint8)
+      segment = (np.broadcast_to(constant, (rows, len(segment))),
+                 np.full(rows, len(segment), np.int64))
+    segments.append((segment[0], np.where(present, segment[1], 0)))
+  return _example_bytes.Feature(segments, np.where(present, feature.size, 0),
+                                feature.tail)
+
+
+def _ints(values: np.ndarray, present: np.ndarray) -> _example_bytes.Feature:
+  return _or_nothing(_example_bytes.int64_feature(values, present), present)
+
+
+def _strings(column: pa.Array) -> _example_bytes.Feature:
+  values = column.fill_null('')
+  present = pc.binary_length(values).to_numpy(zero_copy_only=False) > 0
+  return _or_nothing(_example_bytes.bytes_feature(values, present), present)
+
+
+def _python(column: pa.Array, name: str, path: str) -> _example_bytes.Feature:
+  """Any other type, through TFX's dict_to_example a value at a time: its
+  Feature bytes as the feature's tail."""
+  serialized = []
+  for value in column.to_pylist():
+    try:
+      example = utils.dict_to_example({name: value})
+    except Exception as e:  # TFX's own error, with the file and column
+      raise ParquetInputError(
+          f'column {name!r} ({column.type}) holds {value!r}, which TFX\'s '
+          f'parquet executor cannot convert to a tf.Example feature: {e}',
+          path, 'write the column as int, float, string or a list of one of '
+          'them without nulls, or drop it') from e
+    serialized.append(example.features.feature[name].SerializeToString())
+  tail = pa.array(serialized, pa.large_binary())
+  size = pc.binary_length(tail).to_numpy(zero_copy_only=False)
+  return _example_bytes.Feature([], size.astype(np.int64), tail)
+
+
+def _feature(column: pa.Array, name: str, path: str) -> _example_bytes.Feature:
+  """dict_to_example's Feature of each value of `column`, as bytes."""
+  kind = column.type
+  if pa.types.is_dictionary(kind):
+    column = column.dictionary_decode()
+    kind = column.type
+  if pa.types.is_null(kind):
+    return _example_bytes.no_type_feature(len(column))
+  if pa.types.is_boolean(kind):
+    present = column.fill_null(False).to_numpy(zero_copy_only=False)
+    return _ints(present.astype(np.int64), present)
+  if pa.types.is_integer(kind):
+    if kind == pa.uint64() and (pc.max(column).as_py() or 0) > _INT64_MAX:
+      raise ParquetInputError(
+          f'column {name!r} (uint64) holds {pc.max(column).as_py()}, beyond '
+          'int64: TFX\'s parquet executor fails on it (Int64List)', path,
+          'write the column as int64 or as strings')
+    values = column.fill_null(0).to_numpy(zero_copy_only=False).astype(
+        np.int64)
+    return _ints(values, values != 0)
+  if pa.types.is_float32(kind) or pa.types.is_float64(kind):
+    values = column.fill_null(0.0).to_numpy(zero_copy_only=False).astype(
+        np.float64)
+    present = values != 0  # NaN is kept: a true value for Python
+    with np.errstate(over='ignore'):  # beyond float32: inf, as protobuf does
+      return _or_nothing(_example_bytes.float_feature(values, present),
+                         present)
+  if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+    return _strings(column)
+  if pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
+    try:  # TFX decodes them as UTF-8 (and encodes them again)
+      column.cast(pa.large_string())
+    except pa.ArrowInvalid as e:
+      raise ParquetInputError(
+          f'column {name!r} (binary) holds bytes that are not UTF-8; TFX\'s '
+          f'parquet executor decodes them as UTF-8 and fails ({e})', path,
+          'encode the values as UTF-8 text (e.g. base64) or drop the '
+          'column') from e
+    return _strings(column)
+  return _python(column, name, path)
+
+
+def _open(path: str):
+  """A seekable binary file: the builtin one for a local path, else Beam's
+  (what ReadFromParquet opens; TF's GFile is not one pyarrow takes)."""
+  if '://' not in path:
+    return open(path, 'rb')
+  from apache_beam.io.filesystem import CompressionTypes
+  from apache_beam.io.filesystems import FileSystems
+  return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+
+
+def _batches(path: str) -> Iterator[pa.RecordBatch]:
+  try:
+    with _open(path) as f:
+      reader = pq.ParquetFile(f)
+      yield from reader.iter_batches(batch_size=_BATCH_ROWS)
+  except (pa.ArrowException, OSError) as e:
+    raise ParquetInputError(
+        f'not a readable Parquet file ({e})', path,
+        'check that the file is Parquet and complete, or move it out of '
+        'the input split\'s pattern') from e
+
+
+def _encoded_batches(path: str, partition_feature: Optional[str] = None
+                     ) -> Iterator[Tuple[pa.Array, pa.Array]]:
+  """Per batch of `path`: (serialized examples, split keys): the keys are
+  the examples themselves, or the partition feature's serialized Feature."""
+  for batch in _batches(path):
+    if not batch.num_rows:
+      continue
+    features = {}  # a name used twice keeps its last column, as a dict does
+    for name, column in zip(batch.schema.names, batch.columns):
+      features[name] = _feature(column, name, path)
+    records = _example_bytes.examples(
+        [(name.encode('utf-8'), f) for name, f in features.items()],
+        batch.num_rows)
+    if partition_feature is None:
+      yield records, records
+      continue
+    if partition_feature not in features:
+      raise ParquetInputError(
+          f'partition_feature_name {partition_feature!r} is not a column '
+          f'(the columns: {", ".join(features)})', path, _PARTITION_FIX)
+    yield records, features[partition_feature].serialized()
+
+
+_PARTITION_FIX = ('set output_config.split_config.partition_feature_name to '
+                  'an int or string column whose values are never null, 0 '
+                  'or empty, or drop it to split by the whole example')
+
+
+def _check_keys(keys: List[bytes], name: str, path: str) -> None:
+  """TFX's checks of a partition feature, per record (_GeneratePartitionKey)."""
+  for key in keys:
+    if not key:
+      raise ParquetInputError(
+          f'partition_feature_name {name!r} has a row with no value (null, '
+          '0 or empty, which TFX makes an empty feature)', path,
+          _PARTITION_FIX)
+    if key[0] not in (0x0a, 0x1a):  # bytes_list, int64_list
+      raise ParquetInputError(
+          f'partition_feature_name {name!r} holds floats; TFX splits only '
+          'by an int64 or bytes feature', path, _PARTITION_FIX)
+
+
+# --- writing ----------------------------------------------------------------
+
+
+class _WriteFile(beam.DoFn):
+  """Writes one input file's examples to one gzip TFRecord file per output
+  split, each split chosen by TFX's hash rule."""
+
+  def __init__(self, source: _Source):
+    self._source = source
+    self._counter = beam.metrics.Metrics.counter(
+        write_split.METRICS_NAMESPACE, 'num_instances')
+
+  def process(self, item: Tuple[int, str]):
+    index, path = item
+    source = self._source
+    targets = [_shard(uri, index, len(source.files)) for uri in source.outputs]
+    options = tf.io.TFRecordOptions(compression_type='GZIP')
+    writers = [tf.io.TFRecordWriter(t + _INCOMPLETE, options)
+               for t in targets]
+    counts = [0] * len(writers)
+    try:
+      for records, keys in _encoded_batches(path, source.partition_feature):
+        serialized = records.to_pylist()
+        if not source.buckets:
+          for record in serialized:
+            writers[0].write(record)
+          counts[0] += len(serialized)
+          continue
+        if keys is records:
+          split_keys = serialized
+        else:
+          split_keys = keys.to_pylist()
+          _check_keys(split_keys, source.partition_feature, path)
+        split = _splits(split_keys, source.buckets)
+        for record, which in zip(serialized, split):
+          writers[which].write(record)
+        for which, count in collections.Counter(split).items():
+          counts[which] += count
+    finally:
+      for writer in writers:
+        writer.close()
+    for target in targets:
+      fileio.rename(target + _INCOMPLETE, target, overwrite=True)
+    self._counter.inc(sum(counts))
+    yield path, counts
+
+
+# --- the Beam pipeline ------------------------------------------------------
+
+
+def _files(input_base: str, split: example_gen_pb2.Input.Split) -> List[str]:
+  pattern = os.path.join(input_base, split.pattern)
+  files = sorted(fileio.glob(pattern))
+  if not files:
+    raise ParquetInputError(
+        f'the pattern of input split {split.name!r} matches no file',
+        pattern, 'check input_base and the split\'s pattern')
+  return files
+
+
+def _sources(exec_properties: Dict[str, Any],
+             output_dict: Dict[str, List[types.Artifact]]) -> List[_Source]:
+  """The input splits to read and the output splits they feed, as
+  BaseExampleGenExecutor.GenerateExamplesByBeam reads the configs."""
+  input_config, output_config = _configs(exec_properties)
+  names = utils.generate_output_split_names(input_config, output_config)
+  uris = [artifact_utils.get_split_uri(output_dict[specs.EXAMPLES_KEY], n)
+          for n in names]
+  base = exec_properties[specs.INPUT_BASE_KEY]
+  split_config = output_config.split_config
+  if split_config.splits:
+    if len(input_config.splits) != 1:
+      raise ValueError('input must have only one split when output split is '
+                       'specified.')
+    buckets, total = [], 0
+    for split in split_config.splits:
+      total += split.hash_buckets
+      buckets.append(total)
+    partition = (split_config.partition_feature_name
+                 if split_config.HasField('partition_feature_name') else None)
+    split = input_config.splits[0]
+    return [_Source(split.name, _files(base, split), uris, buckets,
+                    partition)]
+  return [_Source(split.name, _files(base, split), [uri], [], None)
+          for split, uri in zip(input_config.splits, uris)]
+
+
+def _ingest(pipeline: beam.Pipeline, source: _Source) -> None:
+  _ = (pipeline
+       | f'ParquetFiles[{source.name}]' >> beam.Create(
+           list(enumerate(source.files)))
+       # Spread over the workers: a Create's elements stay in one bundle.
+       | f'SpreadFiles[{source.name}]' >> beam.Reshuffle()
+       | f'WriteExamples[{source.name}]' >> beam.ParDo(_WriteFile(source)))
+
+
+class Executor(BaseExampleGenExecutor):
+  """TFX's parquet executor with a columnar reader and writer; give it to
+  FileBasedExampleGen as TFX's (`custom_executor_spec`)."""
+
+  def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
+    """TFX's own per-record path, for code that runs the base's steps."""
+    return parquet_executor._ParquetToExample
+
+  def Do(self, input_dict: Dict[str, List[types.Artifact]],
+         output_dict: Dict[str, List[types.Artifact]],
+         exec_properties: Dict[str, Any]) -> None:
+    """BaseExampleGenExecutor.Do, with the splits written a file at a time
+    instead of record by record (WriteSplit)."""
+    self._log_startup(input_dict, output_dict, exec_properties)
+    payload_format = exec_properties.get(specs.OUTPUT_DATA_FORMAT_KEY)
+    if payload_format not in (None, example_gen_pb2.FORMAT_TF_EXAMPLE):
+      raise ValueError(
+          'the columnar Parquet executor writes tf.Example records only; '
+          f'output_data_format is {payload_format}')
+    input_config, output_config = _configs(exec_properties)
+    examples = artifact_utils.get_single_instance(
+        output_dict[specs.EXAMPLES_KEY])
+    examples.split_names = artifact_utils.encode_split_names(
+        utils.generate_output_split_names(input_config, output_config))
+    output_file_format = exec_properties.get(
+        specs.OUTPUT_FILE_FORMAT_KEY, example_gen_pb2.FILE_FORMAT_UNSPECIFIED)
+    file_format = write_split.to_file_format_str(output_file_format)
+    sources = _sources(exec_properties, output_dict)
+    for source in sources:
+      for uri in source.outputs:
+        fileio.makedirs(uri)
+    with self._make_beam_pipeline() as pipeline:
+      for source in sources:
+        _ingest(pipeline, source)
+    for artifact in output_dict[specs.EXAMPLES_KEY]:
+      if payload_format:
+        examples_utils.set_payload_format(artifact, payload_format)
+      if output_file_format:
+        examples_utils.set_file_format(artifact, file_format)

@@ -61,7 +61,9 @@ def test_source_configs_accept_protos_and_dicts(tmp_path, taxi_csv_dir):
 
 @pytest.mark.parametrize('helper,component_id,executor', [
     (inputs.from_tfrecord, 'ImportExampleGen', 'import_example_gen'),
-    (inputs.from_parquet, 'ParquetExampleGen', 'parquet_executor'),
+    (inputs.from_parquet, 'ParquetExampleGen', 'columnar_parquet'),
+    (lambda path: inputs.from_parquet(path, reader='tfx'),
+     'ParquetExampleGen', 'parquet_executor'),
     (inputs.from_avro, 'AvroExampleGen', 'avro_executor'),
 ])
 def test_file_sources(tmp_path, taxi_csv_dir, helper, component_id, executor):

@@ -21,7 +21,10 @@
   `_example_bytes`): CsvExampleGen with a columnar executor (pyarrow blocks,
   examples serialized with numpy, TFX's hash split): the same examples in
   the same splits, about 16x faster at 240,000 rows; a CSV TFX cannot read
-  fails with `CsvInputError` naming the file, the line and the fix.
+  fails with `CsvInputError` naming the file, the line and the fix;
+- `columnar_parquet.Executor`: the same for Parquet (FileBasedExampleGen
+  with this executor): TFX's parquet executor's examples and splits, read
+  in pyarrow batches (`ParquetInputError` names the file and the column).
 
 Each is a regular TFX component, so any TFX runner executes it; the runner's
 workers need fluent_pipeline installed, as they need TFX.

@@ -182,11 +182,14 @@ class Chain:
   def from_parquet(self: _C, path: StrPath, *,
                    input_config: Optional[ProtoArg] = None,
                    output_config: Optional[ProtoArg] = None,
-                   range_config: Optional[ProtoArg] = None) -> _C:
-    """Parquet files [FileBasedExampleGen + parquet executor]."""
+                   range_config: Optional[ProtoArg] = None,
+                   reader: str = 'columnar') -> _C:
+    """Parquet files [FileBasedExampleGen]: read columnar (the same examples
+    and splits as TFX's parquet executor, many times faster), or
+    reader='tfx' for TFX's parquet executor."""
     return self.from_source(inputs.from_parquet(
         path, input_config=input_config, output_config=output_config,
-        range_config=range_config))
+        range_config=range_config, reader=reader))
 
   def from_avro(self: _C, path: StrPath, *,
                 input_config: Optional[ProtoArg] = None,

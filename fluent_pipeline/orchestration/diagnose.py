@@ -141,6 +141,8 @@ def explain(error: BaseException, component_id: Optional[str],
     return metric
   csv_sources = [s for s in sources.values() if s.kind == 'csv']
   source = sources.get(component_id or '')
+  if type(cause).__name__ == 'ParquetInputError':  # the columnar reader's
+    return str(cause).replace('\n  fix: ', '; fix: ')
   if source is not None and source.kind == 'csv':
     problem = find_csv_problem(source)
     if type(cause).__name__ == 'CsvInputError':  # the columnar reader's words

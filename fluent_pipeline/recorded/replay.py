@@ -33,7 +33,7 @@ def source_from_json(recorded: dict[str, Any], run_id: str) -> inputs.Source:
   make = getattr(inputs, f'from_{kind}')
   configs = {k: recorded[k] for k in ('input_config', 'output_config',
                                       'range_config') if k in recorded}
-  if kind == 'csv':  # a run recorded before the columnar reader used TFX's
+  if kind in ('csv', 'parquet'):  # no reader recorded: TFX's (runs before)
     configs['reader'] = recorded.get('reader', 'tfx')
   source = make(recorded['location'], **configs)
   try:

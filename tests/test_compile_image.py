@@ -142,7 +142,8 @@ def test_every_module_the_spec_names_is_in_the_build_context(build):
   assert ('from taxi_vertex_functions import preprocessing_fn'
           in shim.splitlines())
   ours = {p for p in code_paths if p.startswith('fluent_pipeline.')}
-  assert ours == {'fluent_pipeline.components.configuration.Executor',
+  assert ours == {'fluent_pipeline.components.columnar_csv.Executor',
+                  'fluent_pipeline.components.configuration.Executor',
                   'fluent_pipeline.components.local_infra_validator.Executor',
                   'fluent_pipeline.components.pusher.Executor'}
   for path in ours:

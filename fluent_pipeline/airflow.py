@@ -1,11 +1,15 @@
-"""The chain on Apache Airflow: one task per TFX component.
+"""The chain on Apache Airflow: one task per node of the compiled pipeline.
+
+    fluent-pipeline compile pipeline.py --runner airflow -o ~/airflow/dags
+
+writes the compiled pipeline and a DAG file that Airflow parses without
+TensorFlow; each task runs its node through TFX's Launcher. In Python:
 
     from fluent_pipeline.airflow import dag
     DAG = dag(pipeline, schedule='@daily', start_date='2026-12-01')
 
-in a file of Airflow's dags folder, or `fluent-pipeline compile FILE --runner
-airflow -o dags/`, which writes such a file for a pipeline file
-(orchestration/airflow.py holds the implementation).
+(orchestration/airflow.py and orchestration/airflow_dag.py hold the
+implementation).
 """
 
 from fluent_pipeline.orchestration.airflow import (

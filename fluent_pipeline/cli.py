@@ -559,21 +559,21 @@ def _compile_airflow(args, extra, pdef) -> int:
       start_date=args.start_date,
       metadata_connection=args.metadata_connection)
   if importlib.util.find_spec('airflow') is not None:
-    # Build it as Airflow will (TFX also packages the user code now), with
-    # the output of TFX and Airflow in a log rather than on the terminal.
+    # Load the DAG file as Airflow's parser will (it reads the compiled
+    # pipeline beside it), with Airflow's output in a log.
     from fluent_pipeline.orchestration import logs
     log = os.path.join(tempfile.gettempdir(), 'fluent_pipeline_logs',
                        f'compile-airflow-{pdef.name}.log')
     try:
       with logs.quiet_run(log):
-        airflow.dag(pdef, schedule=args.schedule, start_date=args.start_date)
+        airflow.load_dag_file(path)
     except Exception as e:
       raise SystemExit(f'error: the DAG did not build: {type(e).__name__}: '
                        f'{e}\n  full log: {log}') from None
   else:
     print('note: Apache Airflow is not installed here, so the DAG was not '
           "built (pip install 'fluent-pipeline[airflow]')")
-  print(f'wrote {path} (airflow: DAG {pdef.name!r}, one task per component)')
+  print(f'wrote {path} (airflow: DAG {pdef.name!r}, one task per node)')
   print(f'next: put it in your dags folder, then `airflow dags test '
         f'{pdef.name}` runs it once here, or `airflow dags trigger '
         f'{pdef.name}` on your scheduler')

@@ -1,9 +1,12 @@
 """The chain on a real Apache Airflow (2.10, installed by the `airflow`
-extra): the DAG file `compile --runner airflow` writes, loaded by Airflow's
-DagBag and run by `airflow dags test`; `run(runner='airflow')`; and a real
-scheduler with the LocalExecutor on PostgreSQL (Debian's, started here on
-loopback), whose task instances show independent components running at the
-same time, with the same ML Metadata records as a LocalDagRunner run.
+extra): the compiled pipeline and the DAG file `compile --runner airflow`
+writes, parsed without TensorFlow, loaded by Airflow's DagBag with the IR's
+edges and run by `airflow dags test`, each task running its node through
+TFX's Launcher in a run named as every runner names its runs;
+`run(runner='airflow')`; and a real scheduler with the LocalExecutor on
+PostgreSQL (Debian's, started here on loopback), whose task instances show
+independent components running at the same time, with the same ML Metadata
+records as a LocalDagRunner run.
 
 Airflow configures the process it is imported in (logging, its database),
 so every Airflow command runs in a child process with its own AIRFLOW_HOME.
@@ -13,23 +16,34 @@ import datetime
 import json
 import os
 import pathlib
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+import zlib
 
 import pytest
 from conftest import REPO, TAXI_DIR
 
-from fluent_pipeline import PipelineDefinitionError, read_run
+from fluent_pipeline import PipelineDefinitionError, read_run, runs
 
 BIN = os.path.dirname(sys.executable)
 AIRFLOW = os.path.join(BIN, 'airflow')
 CLI = os.path.join(BIN, 'fluent-pipeline')
 FAULT_PIPELINE = os.path.join(REPO, 'tests', 'fault_pipeline.py')
 TAXI_MODULE = os.path.join(TAXI_DIR, 'taxi_utils.py')
+PARAMETERS = 'pipeline_parameters'  # the task binding a run's parameters
+RUN_ID = re.compile(r'\d{8}-\d{6}\.\d{6}')  # runners.RUN_ID_FORMAT
+HEAVY = ('tensorflow', 'apache_beam', 'tensorflow_transform',
+         'tensorflow_model_analysis', 'tfx.orchestration.portable.launcher')
+SHORT_PIPELINE = (
+    'from fluent_pipeline import PipelineDef\n'
+    'def create_pipeline(root: str, data_dir: str, note: str = "first"):\n'
+    '  return (PipelineDef("short", root=root).from_csv(data_dir)\n'
+    '          .generate_statistics().infer_schema().cache())\n')
 
 
 def _env(home, **extra):
@@ -37,10 +51,6 @@ def _env(home, **extra):
              AIRFLOW__CORE__DAGS_FOLDER=str(home / 'dags'),
              AIRFLOW__CORE__LOAD_EXAMPLES='False',
              AIRFLOW__CORE__UNIT_TEST_MODE='False',
-             # Parsing imports TFX, TensorFlow and Beam: 12 s or more on
-             # 2 busy cores, against Airflow's default limit of 30 s.
-             AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT='300',
-             AIRFLOW__CORE__DAG_FILE_PROCESSOR_TIMEOUT='300',
              TF_USE_LEGACY_KERAS='1')
   env.update(extra)
   return env
@@ -75,7 +85,9 @@ def _dagbag(env, dag_id):
           'print(json.dumps({"errors": {k: v[-2000:] for k, v in '
           'bag.import_errors.items()}, "tasks": dag and {t.task_id: '
           'sorted(t.upstream_task_ids) for t in dag.tasks}, '
-          '"schedule": dag and str(dag.schedule_interval)}))')
+          '"schedule": dag and str(dag.schedule_interval), "params": dag '
+          'and dag.params.dump(), "schema": dag and {k: dag.params.get_param('
+          'k).schema for k in dag.params}}))')
   done = subprocess.run([sys.executable, '-c', code], env=env,
                         capture_output=True, text=True, timeout=600)
   assert done.returncode == 0, done.stderr[-3000:]
@@ -88,6 +100,130 @@ def airflow_home(tmp_path_factory):
   env = _env(home)
   _airflow(env, 'db', 'migrate')
   return home, env
+
+
+@pytest.fixture(scope='module')
+def short_dag(airflow_home, tmp_path_factory, taxi_csv_dir):
+  """The short chain (CsvExampleGen, StatisticsGen, SchemaGen and the
+  configuration) compiled into the dags folder: (DAG file, root, env)."""
+  _, env = airflow_home
+  work = tmp_path_factory.mktemp('short')
+  pipeline_file = work / 'short_chain.py'
+  pipeline_file.write_text(SHORT_PIPELINE)
+  root = work / 'root'
+  path = _compile(env, str(pipeline_file), '--set', f'root={root}',
+                  '--set', f'data_dir={taxi_csv_dir}')
+  return path, root, env
+
+
+def _dag_edges(ir_path):
+  """The tasks the DAG should have, with their upstream tasks: the IR's
+  nodes and edges, after the task that binds a run's parameters."""
+  from tfx.proto.orchestration import pipeline_pb2
+  with open(ir_path, 'rb') as f:
+    ir = pipeline_pb2.Pipeline.FromString(f.read())
+  edges = {n.pipeline_node.node_info.id: sorted(n.pipeline_node.upstream_nodes)
+           or [PARAMETERS] for n in ir.nodes}
+  return dict(edges, **{PARAMETERS: []})
+
+
+@pytest.mark.e2e
+def test_the_dag_file_parses_without_tensorflow(short_dag):
+  path, _, env = short_dag
+  assert os.path.isfile(path.replace('_dag.py', '_pipeline.pb'))
+  start = time.perf_counter()
+  done = subprocess.run([sys.executable, path], env=env, capture_output=True,
+                        text=True, timeout=120)
+  wall = time.perf_counter() - start
+  assert done.returncode == 0, done.stderr[-3000:]
+  code = ('import json, runpy, sys\n'
+          'dag = runpy.run_path(sys.argv[1])["DAG"]\n'
+          'from fluent_pipeline.orchestration import airflow_dag\n'
+          'print(json.dumps({"tasks": sorted(dag.task_ids), "format": '
+          'airflow_dag.RUN_ID_FORMAT, "loaded": [m for m in sys.argv[2:] '
+          'if m in sys.modules]}))')
+  done = subprocess.run([sys.executable, '-c', code, path, *HEAVY], env=env,
+                        capture_output=True, text=True, timeout=120)
+  assert done.returncode == 0, done.stderr[-3000:]
+  parsed = json.loads(done.stdout.strip().splitlines()[-1])
+  print(f'`python {os.path.basename(path)}`: {wall:.2f} s')
+  assert parsed['loaded'] == []  # no TensorFlow, Beam, TFT, TFMA, Launcher
+  assert parsed['tasks'] == ['CsvExampleGen', 'PipelineConfigurationGen',
+                             'SchemaGen', 'StatisticsGen', PARAMETERS]
+  from fluent_pipeline.orchestration import runners
+  assert parsed['format'] == runners.RUN_ID_FORMAT
+
+
+@pytest.mark.e2e
+def test_dagbag_has_one_task_per_node_with_the_ir_edges(short_dag):
+  path, root, env = short_dag
+  bag = _dagbag(env, 'short')
+  assert bag['errors'] == {}
+  edges = _dag_edges(path.replace('_dag.py', '_pipeline.pb'))
+  assert bag['tasks'] == edges
+  assert edges['SchemaGen'] == ['StatisticsGen']
+  assert edges['StatisticsGen'] == ['CsvExampleGen']
+  # The pipeline's parameters, with the values compiled and their types.
+  assert set(bag['params']) == {'root', 'data_dir', 'note'}
+  assert bag['params']['root'] == str(root)
+  assert bag['params']['note'] == 'first'  # the file's default
+  assert {k: v.get('type') for k, v in bag['schema'].items()} == {
+      'root': 'string', 'data_dir': 'string', 'note': 'string'}
+
+
+@pytest.mark.e2e
+def test_dags_test_runs_each_node_in_a_pipeline_run(short_dag):
+  _, root, env = short_dag
+  _airflow(env, 'dags', 'test', 'short', '2026-11-02')
+  from fluent_pipeline.pipeline_def import PipelineDef
+  pdef = PipelineDef('short', root=str(root))
+  result = read_run(pdef)
+  # The DAG run's logical date; on the second, microseconds from the DAG id.
+  assert result.run_id == (
+      f'20261102-000000.{zlib.crc32(b"short") % 1000000:06d}')
+  assert RUN_ID.fullmatch(result.run_id)
+  assert dict(result.states) == {
+      'PipelineConfigurationGen': 'COMPLETE', 'CsvExampleGen': 'COMPLETE',
+      'StatisticsGen': 'COMPLETE', 'SchemaGen': 'COMPLETE'}
+  log = root / 'short' / 'logs' / f'run-{result.run_id}.log'
+  assert 'SchemaGen' in log.read_text()
+  # A task run again in the same DAG run (as clearing it does): TFX finds
+  # the node's execution of this pipeline run done, and adds none.
+  done = _airflow(env, 'tasks', 'test', 'short', 'SchemaGen', '2026-11-02')
+  assert 'already succeeded' in done.stdout + done.stderr
+  again = read_run(pdef, result.run_id)
+  assert [(c.node_id, c.state, c.execution_id) for c in again.components] \
+      == [(c.node_id, c.state, c.execution_id) for c in result.components]
+  # A task of another DAG run: TFX's cache serves it.
+  _airflow(env, 'tasks', 'test', 'short', 'CsvExampleGen', '2026-11-03')
+  other = read_run(pdef)
+  assert other.run_id.startswith('20261103-000000.')
+  assert dict(other.states) == {'CsvExampleGen': 'CACHED'}
+  assert [r.run_id for r in runs(pdef)] == [other.run_id, result.run_id]
+
+
+@pytest.mark.e2e
+def test_a_trigger_binds_the_pipeline_parameters(short_dag):
+  _, root, env = short_dag
+  from fluent_pipeline.pipeline_def import PipelineDef
+  pdef = PipelineDef('short', root=str(root))
+  # A value the pipeline file does not take fails the run's first task,
+  # as --set fails, and nothing runs.
+  done = _airflow(env, 'dags', 'test', 'short', '2026-11-05', '-c',
+                  '{"nopes": 1}', check=False)
+  assert done.returncode != 0
+  assert "unknown parameter 'nopes'" in done.stdout + done.stderr
+  assert not any(r.run_id.startswith('20261105') for r in runs(pdef))
+  # Another value: the first task compiles the run's own pipeline, whose
+  # configuration records it; the steps it does not change come from cache.
+  _airflow(env, 'dags', 'test', 'short', '2026-11-06', '-c',
+           '{"note": "second"}')
+  result = read_run(pdef)
+  assert result.run_id.startswith('20261106-000000.')
+  assert result.configuration['parameters']['note'] == 'second'
+  assert dict(result.states) == {
+      'PipelineConfigurationGen': 'COMPLETE', 'CsvExampleGen': 'CACHED',
+      'StatisticsGen': 'CACHED', 'SchemaGen': 'CACHED'}
 
 
 @pytest.mark.e2e
@@ -107,15 +243,14 @@ def test_compiled_dag_runs_with_airflow_dags_test(airflow_home, tmp_path,
   tasks = bag['tasks']
   assert tasks['Trainer'] == ['SchemaGen', 'Transform']
   assert tasks['Pusher'] == ['Evaluator', 'Trainer']
+  assert tasks == _dag_edges(path.replace('_dag.py', '_pipeline.pb'))
   _airflow(env, 'dags', 'test', 'faults', '2026-11-02')
   from fluent_pipeline.pipeline_def import PipelineDef
   result = read_run(PipelineDef('faults', root=str(root)))
-  assert result.run_id.startswith('manual__2026-11-02')
-  assert set(result.states) == set(tasks)
-  states = dict(result.states)
-  # TFX's legacy launcher records a resolver's execution as cached.
-  assert states.pop('latest_blessed_model_resolver') == 'CACHED'
-  assert set(states.values()) == {'COMPLETE'}
+  assert RUN_ID.fullmatch(result.run_id)
+  assert result.run_id.startswith('20261102-000000.')
+  assert set(result.states) == set(tasks) - {PARAMETERS}
+  assert set(dict(result.states).values()) == {'COMPLETE'}, result.states
   assert result.blessed is True and result.pushed_model
   import tensorflow as tf
   model = tf.saved_model.load(result.pushed_model)
@@ -138,7 +273,7 @@ def test_run_with_the_airflow_runner(tmp_path, taxi_csv_dir):
                         text=True, timeout=600)
   assert done.returncode == 0, done.stderr[-3000:]
   run_id, rest = done.stdout.strip().splitlines()[-1].split(' ', 1)
-  assert run_id.startswith('manual__')
+  assert RUN_ID.fullmatch(run_id)  # as every runner names its runs
   assert ("('CsvExampleGen', 'COMPLETE')" in rest and
           "('SchemaGen', 'COMPLETE')" in rest)
   assert os.path.isfile(tmp_path / 'airflow' / 'airflow.db')
@@ -160,11 +295,20 @@ def test_metadata_passwords_stay_out_of_dag_files(tmp_path):
   with pytest.raises(PipelineDefinitionError, match='--metadata-connection'):
     airflow.write_dag_file(str(pipeline_file), str(dags), pdef)
   assert not dags.exists()
-  written = airflow.write_dag_file(
-      str(pipeline_file), str(dags), pdef.with_mysql_ml_metadata(),
-      metadata_connection='mlmd')
+  written = airflow.write_dag_file(str(pipeline_file), str(dags), pdef,
+                                   metadata_connection='mlmd')
   text = open(written).read()
   assert 'Planted-Pw-1' not in text and "metadata_connection='mlmd'" in text
+  compiled = dags / 'secret_pipeline.pb'
+  assert b'Planted-Pw-1' not in compiled.read_bytes()
+  assert b'secret' in compiled.read_bytes()  # the compiled pipeline
+  # Nor any other secret of the chain: the tasks read the compiled pipeline.
+  with pytest.raises(PipelineDefinitionError, match='secret'):
+    airflow.write_dag_file(
+        str(pipeline_file), str(dags), pdef.with_beam_pipeline_args(
+            ['--runner=DirectRunner', '--api_token=Planted-Tok-2']),
+        metadata_connection='mlmd')
+  assert b'Planted-Tok-2' not in compiled.read_bytes()
   # A file that is not ours is never overwritten.
   other = dags / 'secret_dag.py'
   other.write_text('# my own DAG\n')
@@ -270,8 +414,8 @@ def test_scheduler_with_local_executor_on_postgres(
              AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=postgres,
              AIRFLOW__CORE__PARALLELISM='4',
              AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC='1',
-             # Parse the DAG file once, not every 30 s: a parse imports
-             # TensorFlow, TFX and Beam (docs/SCALING.md).
+             # Parse the DAG file once, not every 30 s: 2 s of CPU each
+             # time, which the tasks want on 2 cores (docs/SCALING.md).
              AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL='600',
              AIRFLOW__SCHEDULER__PARSING_PROCESSES='1',
              AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION='False')
@@ -322,8 +466,28 @@ def test_scheduler_with_local_executor_on_postgres(
   assert overlapping, spans
   # The same ML Metadata records as the LocalDagRunner run of the taxi
   # chain, for the components both have.
-  _, records = _records(root, 'taxi_e2e', run_id)
+  # The pipeline run is named by the DAG run, as every runner names runs.
+  from fluent_pipeline.pipeline_def import PipelineDef
+  pipeline_run = read_run(PipelineDef('taxi_e2e', root=str(root))).run_id
+  assert RUN_ID.fullmatch(pipeline_run)
+  result, records = _records(root, 'taxi_e2e', pipeline_run)
   _, local = _records(os.path.dirname(pdef.pipeline_root), 'taxi_e2e',
                       first.run_id)
-  assert set(records) == set(states) and set(records) < set(local)
+  assert set(records) == set(states) - {PARAMETERS}
+  # What a task costs on the LocalExecutor besides its component (printed:
+  # it measures the machine): its task instance's time minus its
+  # execution's in ML Metadata.
+  overheads = sorted(
+      (s['end_date'] - s['start_date']).total_seconds() -
+      result.component(t).seconds for t, s in states.items() if t in records)
+  ends = [s['end_date'] for s in states.values()]
+  gaps = sorted((s['start_date'] - max(e for e in ends if e <= s['start_date'])
+                 ).total_seconds() for s in states.values()
+                if any(e <= s['start_date'] for e in ends))
+  print(f'LocalExecutor: task overhead median '
+        f'{overheads[len(overheads) // 2]:.1f} s over {len(overheads)} tasks '
+        f'({", ".join(f"{o:.1f}" for o in overheads)}); start after the '
+        f'previous end: median {gaps[len(gaps) // 2]:.1f} s; the run '
+        f'{(max(ends) - min(s["start_date"] for s in states.values())).total_seconds():.0f} s')
+  assert set(records) < set(local)
   assert records == {node: local[node] for node in records}

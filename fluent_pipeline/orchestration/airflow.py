@@ -1,20 +1,23 @@
-"""The chain on Apache Airflow: a DAG made by TFX's AirflowDagRunner.
+"""The chain on Apache Airflow: one task per node of the compiled pipeline.
 
-    from fluent_pipeline.airflow import dag
-    DAG = dag(pipeline, schedule='@daily', start_date='2026-12-01')
+    fluent-pipeline compile pipeline.py --runner airflow -o ~/airflow/dags
 
-in a file of Airflow's dags folder, or `fluent-pipeline compile FILE --runner
-airflow -o dags/`, which writes such a file for a pipeline file. Each
-component is one Airflow task (TFX's AirflowComponent, a PythonOperator), so
-Airflow's executor spreads them over its workers: LocalExecutor runs
-independent components at the same time, CeleryExecutor and
-KubernetesExecutor on other machines (docs/SCALING.md). The runs are in the
-pipeline's ML Metadata store under Airflow's run ids, where `fluent-pipeline
-runs / show / report` read them.
+writes `<name>_pipeline.pb`, the compiled TFX pipeline (IR), and
+`<name>_dag.py`, a DAG file that reads it with Airflow alone
+(orchestration.airflow_dag): Airflow parses it in about 2 s without
+TensorFlow, Beam, TFT or TFMA, and each task runs one node through TFX's
+portable Launcher, as LocalDagRunner does, in a pipeline run named by the
+DAG run (RUN_ID_FORMAT). Airflow's executor spreads the tasks over its
+workers: LocalExecutor runs independent nodes at the same time,
+CeleryExecutor and KubernetesExecutor on other machines
+(docs/SCALING.md). `fluent-pipeline runs / show / report` read the runs
+from ML Metadata like any other.
 
-ML Metadata passwords never go into a DAG file: `metadata_connection` names
-an Airflow connection (host, port, schema, login and password of a MySQL
-server) read when Airflow parses the DAG.
+In Python, `dag(pipeline)` makes the same DAG from a PipelineDef (it builds
+and compiles the pipeline where it is called, so a DAG file calling it
+imports TFX at every parse). ML Metadata passwords never go into a file:
+`metadata_connection` names an Airflow connection (host, port, schema,
+login and password of a MySQL server) read by each task when it runs.
 """
 
 import datetime
@@ -37,15 +40,14 @@ if TYPE_CHECKING:  # Airflow is optional, and imported only when needed
 Schedule = Union[str, datetime.timedelta, 'ScheduleArg', None]
 StartDate = Union[str, datetime.date, None]  # a date, a datetime, ISO text
 
-DEFAULT_START = datetime.datetime(2024, 1, 1)
-_WHERE = 'airflow'
+_WRITTEN_BY = 'Written by `fluent-pipeline compile --runner airflow`'
 
 
 def dag(pipeline: Chain, *, schedule: Schedule = None,
         start_date: StartDate = None, catchup: bool = False,
         metadata_connection: Optional[str] = None,
         dag_args: Optional[Mapping[str, Any]] = None) -> 'DAG':
-  """The Airflow DAG of a PipelineDef, one task per component.
+  """The Airflow DAG of a PipelineDef, one task per node.
 
   `schedule` is Airflow's (a cron expression, '@daily', a timedelta; None:
   runs only when triggered), from `start_date` (default 2024-01-01), without
@@ -53,24 +55,11 @@ def dag(pipeline: Chain, *, schedule: Schedule = None,
   Airflow connection id whose MySQL server holds ML Metadata (its password
   stays in Airflow). `dag_args` go to airflow.models.DAG as they are.
   """
-  from tfx.orchestration.airflow import airflow_dag_runner
-
-  from fluent_pipeline.dsl import wiring
-  if metadata_connection:
-    pipeline = _with_connection(pipeline, metadata_connection)
-  config = {'schedule': schedule, 'start_date': _start(start_date),
-            'catchup': bool(catchup),
-            # One run of a pipeline at a time: runs share its root and cache.
-            'max_active_runs': 1}
-  config.update(dag_args or {})
-  plan = pipeline._plan
-  tfx_pipeline = wiring.build(plan, 'AirflowDagRunner')
-  sqlite = tfx_pipeline.metadata_connection_config.sqlite.filename_uri
-  if sqlite and not _paths.is_uri(sqlite):  # TFX opens it, not creates
-    os.makedirs(os.path.dirname(os.path.abspath(sqlite)), exist_ok=True)
-  return airflow_dag_runner.AirflowDagRunner(
-      airflow_dag_runner.AirflowPipelineConfig(airflow_dag_config=config)
-  ).run(tfx_pipeline)
+  from fluent_pipeline.orchestration import airflow_dag, airflow_ir
+  ir = airflow_ir.compile_ir(pipeline)
+  return airflow_dag.dag_from_ir(
+      ir, schedule=schedule, start_date=start_date, catchup=catchup,
+      metadata_connection=metadata_connection, dag_args=dag_args)
 
 
 def dag_from_file(path: str, *, name: Optional[str] = None,
@@ -79,9 +68,9 @@ def dag_from_file(path: str, *, name: Optional[str] = None,
                   start_date: StartDate = None, catchup: bool = False,
                   metadata_connection: Optional[str] = None,
                   dag_args: Optional[Mapping[str, Any]] = None) -> 'DAG':
-  """The DAG of the pipeline a pipeline file defines (what the DAG files
-  `fluent-pipeline compile --runner airflow` writes call at parse time);
-  the other arguments are dag()'s."""
+  """The DAG of the pipeline a pipeline file defines, built at every
+  parse (the DAG files compile wrote before it wrote the compiled pipeline
+  call it); the other arguments are dag()'s."""
   from fluent_pipeline.project import pipeline_file
   pdef = pipeline_file.load(path, name).build(dict(parameters or {}))
   if root:
@@ -90,66 +79,67 @@ def dag_from_file(path: str, *, name: Optional[str] = None,
              metadata_connection=metadata_connection, dag_args=dag_args)
 
 
-def _start(value: StartDate) -> datetime.datetime:
-  if value is None:
-    return DEFAULT_START
-  if isinstance(value, datetime.datetime):
-    return value
-  if isinstance(value, datetime.date):
-    return datetime.datetime(value.year, value.month, value.day)
-  try:
-    return datetime.datetime.fromisoformat(str(value))
-  except ValueError:
-    raise PipelineDefinitionError(
-        _WHERE, f'start_date {value!r} is not a date',
-        fix="start_date='2026-12-01' (ISO format) or a datetime") from None
-
-
-def _with_connection(pipeline: Chain, connection_id: str) -> Chain:
-  """`pipeline` with ML Metadata on the MySQL server of an Airflow
-  connection, read now (at DAG parse time, where Airflow runs)."""
-  from airflow.hooks.base import BaseHook
-  connection = BaseHook.get_connection(connection_id)
-  if connection.conn_type not in ('mysql', None, ''):
-    raise PipelineDefinitionError(
-        _WHERE, f'Airflow connection {connection_id!r} is of type '
-        f'{connection.conn_type!r}; ML Metadata needs a MySQL server',
-        fix=f'airflow connections add {connection_id} --conn-uri '
-        'mysql://USER:PASSWORD@HOST:3306/DATABASE')
-  return pipeline.with_mysql_ml_metadata(
-      host=connection.host or '127.0.0.1', port=connection.port or 3306,
-      database=connection.schema or 'mlmd',
-      user=connection.login or 'root', password=connection.password or '')
-
-
 # ---------------------------------------------------------------- DAG file
 def dag_file_text(pipeline_file: StrPath, *, dag_id: str,
                   name: Optional[str] = None,
                   parameters: Optional[Mapping[str, str]] = None,
                   root: Optional[str] = None, schedule: Optional[str] = None,
                   start_date: Optional[str] = None,
-                  metadata_connection: Optional[str] = None) -> str:
-  """The text of a DAG file that builds the pipeline of `pipeline_file`."""
-  args = [f'    {os.path.abspath(pipeline_file)!r},']
-  for key, value in (('name', name),
-                     ('parameters', dict(parameters) if parameters else None),
-                     ('root', root), ('schedule', schedule),
-                     ('start_date', start_date),
+                  metadata_connection: Optional[str] = None,
+                  params: Optional[Mapping[str, Any]] = None) -> str:
+  """The text of a DAG file that reads `<dag_id>_pipeline.pb` beside it,
+  compiled from `pipeline_file` with `name`, `parameters` (name -> text,
+  as --set gives them) and `root` (its docstring gives the command that
+  compiles it again). `params` (airflow_ir.dag_params) are the parameters
+  a trigger may set; the other arguments are dag()'s."""
+  import pprint
+  import shlex
+
+  from fluent_pipeline.orchestration import airflow_ir
+  source = os.path.abspath(pipeline_file)
+  command = ['fluent-pipeline', 'compile', source]
+  if name:
+    command += ['--name', name]
+  for key, value in (parameters or {}).items():
+    command += ['--set', f'{key}={value}']
+  if root:
+    command += ['--root', root]
+  command += ['--runner', 'airflow', '-o', 'DAGS_FOLDER']
+  ir_name = dag_id + airflow_ir.IR_SUFFIX
+  args = [f'    os.path.join(os.path.dirname(os.path.abspath(__file__)), '
+          f'{ir_name!r}),']
+  for key, value in (('schedule', schedule), ('start_date', start_date),
                      ('metadata_connection', metadata_connection)):
     if value is not None:
       args.append(f'    {key}={value!r},')
+  if params:
+    trigger = {'file': source, 'name': name, 'root': root,
+               'set': dict(parameters or {}), 'params': dict(params)}
+    text = pprint.pformat(trigger, indent=1, width=72, sort_dicts=False)
+    args.append('    parameters=' + text.replace('\n', '\n' + ' ' * 15)
+                + ',')
   body = '\n'.join(args)
+  again = ' '.join(shlex.quote(part) for part in command)
+  triggered = ('\nA run triggered with other values of the parameters '
+               '(`airflow dags trigger\n--conf`, the trigger form) binds them '
+               'in its first task and runs the pipeline\nthey make.\n'
+               if params else '')
   return f'''"""Airflow DAG {dag_id!r}: the fluent pipeline of
-{os.path.abspath(pipeline_file)}, one task per TFX component.
+{source}, one task per node of the compiled pipeline beside this file
+({ir_name}).
 
-Written by `fluent-pipeline compile --runner airflow`; Airflow imports it to
-find the DAG, which TFX's AirflowDagRunner builds from the pipeline file, so
-an edit of the pipeline file shows at the next parse. Workers need the same
-paths (a shared disk or image) and fluent_pipeline installed.
-"""
-from fluent_pipeline import airflow  # Airflow looks in files naming "airflow" and "DAG"
+{_WRITTEN_BY}. Airflow parses it without
+TensorFlow, Beam or TFX's components: each task imports TFX when it runs its
+node (TFX's portable Launcher, as LocalDagRunner runs it). After an edit of
+the pipeline file or its code, compile again:
+    {again}
+Workers need the same paths (a shared disk or image) and fluent_pipeline.
+{triggered}"""
+import os
 
-DAG = airflow.dag_from_file(
+from fluent_pipeline.orchestration import airflow_dag  # Airflow reads files naming "airflow" and "DAG"
+
+DAG = airflow_dag.dag_from_ir(
 {body}
 )
 '''
@@ -161,43 +151,99 @@ def write_dag_file(pipeline_file: StrPath, output_dir: StrPath, pdef: Chain,
                    root: Optional[str] = None, schedule: Optional[str] = None,
                    start_date: Optional[str] = None,
                    metadata_connection: Optional[str] = None) -> str:
-  """Writes `<output_dir>/<pipeline name>_dag.py` for the pipeline
-  `pdef` of `pipeline_file` (made with `name` and `parameters`; the other
-  arguments are dag()'s) and returns its path.
+  """Compiles `pdef` (the pipeline of `pipeline_file`, made with `name`,
+  `parameters` and `root`) into `<output_dir>/<name>_pipeline.pb` and writes
+  the DAG file that reads it, `<output_dir>/<name>_dag.py` (the other
+  arguments are dag()'s); returns the DAG file's path. The pipeline file's
+  parameters become the DAG's params, which a trigger may set.
 
-  Refuses a pipeline whose ML Metadata password would be needed in the
-  DAG's folder, and never overwrites a file it did not write.
+  Refuses a pipeline whose ML Metadata password or other secret would be
+  written into the DAG's folder, and never overwrites a file it did not
+  write.
   """
+  from fluent_pipeline.dsl import configuration
+  from fluent_pipeline.orchestration import airflow_ir
   output_dir = os.fspath(output_dir)
   if _paths.is_uri(output_dir):
     raise PipelineDefinitionError(
         'compile', f'{output_dir!r} is remote; write the DAG file to the '
         'local dags folder (or sync it there)', fix='-o ~/airflow/dags')
-  config = pdef._plan.metadata_config
-  if (config is not None and config.HasField('mysql') and
-      config.mysql.password and not metadata_connection):
-    raise PipelineDefinitionError(
-        'compile', 'the pipeline file sets an ML Metadata password, which '
-        'would be read from it by every Airflow worker',
-        fix='keep it in an Airflow connection: airflow connections add mlmd '
-        "--conn-uri mysql://USER:PASSWORD@HOST:3306/DB, drop the password "
-        'from the file, and pass --metadata-connection mlmd')
+  for key in parameters or {}:
+    if configuration.is_secret_name(key):
+      raise PipelineDefinitionError(
+          'compile', f'--set {key}=...: the DAG file would hold this secret '
+          'for every Airflow user to read',
+          fix=f"have the pipeline file read {key} from the workers' "
+          'environment (os.environ) instead')
   dag_id = pdef.name
+  path = os.path.join(output_dir, f'{dag_id}_dag.py')
+  ir_path = os.path.join(output_dir, dag_id + airflow_ir.IR_SUFFIX)
+  _check_ours(path, ir_path)
+  ir = _compiled_quietly(pdef, metadata_connection).SerializeToString()
+  params = airflow_ir.dag_params(os.fspath(pipeline_file), name,
+                                 parameters or {})
   text = dag_file_text(
       pipeline_file, dag_id=dag_id, name=name, parameters=parameters,
       root=root, schedule=schedule, start_date=start_date,
-      metadata_connection=metadata_connection)
-  path = os.path.join(output_dir, f'{dag_id}_dag.py')
+      metadata_connection=metadata_connection, params=params)
+  os.makedirs(output_dir, exist_ok=True)
+  # The IR first, each file whole: a scheduler may parse the folder now.
+  _write_whole(ir_path, ir)
+  _write_whole(path, text.encode('utf-8'))
+  return path
+
+
+def _compiled_quietly(pdef: Chain, metadata_connection: Optional[str]):
+  """airflow_ir.compile_shared with the output of TFX (and of the wheels it
+  builds for user code) in a log rather than on the terminal."""
+  import tempfile
+
+  from fluent_pipeline.orchestration import airflow_ir, logs
+  log = os.path.join(tempfile.gettempdir(), 'fluent_pipeline_logs',
+                     f'compile-airflow-{pdef.name}.log')
+  try:
+    with logs.quiet_run(log):
+      return airflow_ir.compile_shared(pdef, metadata_connection)
+  except PipelineDefinitionError:
+    raise
+  except Exception as e:
+    raise PipelineDefinitionError(
+        'compile', f'the pipeline did not compile: {type(e).__name__}: {e}',
+        fix=f'see the full log: {log}') from e
+
+
+def _check_ours(path: str, ir_path: str) -> None:
+  """Neither the DAG file nor the IR overwrites a file of someone else."""
+  ours = False
   if os.path.exists(path):
     with open(path, encoding='utf-8', errors='replace') as f:
-      if 'Written by `fluent-pipeline compile --runner airflow`' not in f.read():
-        raise PipelineDefinitionError(
-            'compile', f'{path} exists and was not written by fluent-pipeline',
-            fix='choose another -o folder or move that file')
-  os.makedirs(output_dir, exist_ok=True)
-  with open(path, 'w', encoding='utf-8') as f:
-    f.write(text)
-  return path
+      ours = _WRITTEN_BY in f.read()
+    if not ours:
+      raise PipelineDefinitionError(
+          'compile', f'{path} exists and was not written by fluent-pipeline',
+          fix='choose another -o folder or move that file')
+  if os.path.exists(ir_path) and not ours:
+    raise PipelineDefinitionError(
+        'compile', f'{ir_path} exists and no DAG file of fluent-pipeline '
+        'reads it', fix='choose another -o folder or move that file')
+
+
+def _write_whole(path: str, data: bytes) -> None:
+  partial = f'{path}.{os.getpid()}.tmp'
+  with open(partial, 'wb') as f:
+    f.write(data)
+  os.replace(partial, path)
+
+
+def load_dag_file(path: str) -> 'DAG':
+  """The DAG of a DAG file written by write_dag_file, loaded as Airflow's
+  parser loads it (a check that it builds, without TFX)."""
+  import importlib.util
+  spec = importlib.util.spec_from_file_location(
+      f'fluent_dag_{abs(hash(path))}', path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.DAG
 
 
 # ------------------------------------------------------------ run it here
@@ -205,7 +251,8 @@ def run_here(pipeline: Chain, *, verbose: bool = False,
              log_path: Optional[str] = None, **dag_kwargs: Any
              ) -> 'RunResult':
   """Runs the pipeline's DAG once in this process with Airflow's
-  `dag.test()` (what `airflow dags test` does) and returns its RunResult.
+  `dag.test()` (what `airflow dags test` does) and returns its RunResult,
+  whose run id and log file are named as every runner names them.
 
   Unless Airflow is configured already (AIRFLOW_HOME set, or airflow
   imported), its home is `<root>/airflow`, with a sqlite database made on
@@ -221,23 +268,30 @@ def run_here(pipeline: Chain, *, verbose: bool = False,
         "run(runner='airflow')", 'Apache Airflow is not installed',
         fix="pip install -c constraints.txt 'fluent-pipeline[airflow]'")
   _init_database()
-  the_dag = dag(pipeline, **dag_kwargs)
-  with logs.quiet_run(log_path, verbose):
-    dag_run = the_dag.test()
+  from airflow.utils import timezone
+
+  from fluent_pipeline.orchestration import airflow_dag
+  logical_date = timezone.utcnow()
+  run_id = airflow_dag.run_id_of(pipeline.name, logical_date)
+  airflow_dag.append_run_log = False  # this run's log holds every line
+  try:
+    with logs.quiet_run(log_path, verbose):
+      dag_run = dag(pipeline, **dag_kwargs).test(execution_date=logical_date)
+  finally:
+    airflow_dag.append_run_log = True
   if log_path and os.path.exists(log_path):  # named by the run, as others
-    named = os.path.join(os.path.dirname(log_path),
-                         f'run-{dag_run.run_id}.log')
+    named = os.path.join(os.path.dirname(log_path), f'run-{run_id}.log')
     os.replace(log_path, named)
     log_path = named
-  result = history.read_run(pipeline, dag_run.run_id)
+  result = history.read_run(pipeline, run_id)
   result.log_path = None if verbose else log_path
   if dag_run.get_state() != 'success':
     failed = [ti.task_id for ti in dag_run.get_task_instances()
               if ti.state == 'failed'] or [None]
     raise errors.PipelineRunError(
-        failed[0], f'the Airflow run {dag_run.run_id} ended '
-        f'{dag_run.get_state()}: {_last_error(log_path) or "see the log"}',
-        log_path=result.log_path, run_id=dag_run.run_id)
+        failed[0], f'{_last_error(log_path) or "see the log"} (Airflow DAG '
+        f'run {dag_run.run_id}: {dag_run.get_state()})',
+        log_path=result.log_path, run_id=run_id)
   return result
 
 

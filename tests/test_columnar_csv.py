@@ -579,3 +579,46 @@ def test_it_is_csv_example_gen_with_another_executor():
   assert ours.exec_properties == theirs.exec_properties
   assert issubclass(columnar_csv.Executor, BaseExampleGenExecutor)
   assert ours.executor_spec.executor_class is columnar_csv.Executor
+
+
+@pytest.mark.e2e
+def test_a_remote_input_and_output_read_and_write_as_local_ones(tmp_path):
+  """A URI (here TF's in-memory `ram://` file system, as gs:// goes through
+  the same file API) is read and written like a local path: the same
+  examples in the same splits."""
+  import tensorflow as tf
+  from tfx.components.example_gen import utils
+  from tfx.proto import example_gen_pb2
+  from tfx.types import standard_artifacts
+  from tfx.utils import proto_utils
+  text = 'a,b,c\n' + ''.join(f'{i},"x, {i}",{i * 0.5}\n' for i in range(40))
+  (tmp_path / 'in').mkdir()
+  (tmp_path / 'in' / 'data.csv').write_text(text)
+  remote = f'ram://remote_{os.getpid()}'
+  with tf.io.gfile.GFile(f'{remote}/in/data.csv', 'w') as f:
+    f.write(text)
+
+  def ingest(base: str, out: str):
+    examples = standard_artifacts.Examples()
+    examples.uri = out
+    output = example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(
+        splits=[example_gen_pb2.SplitConfig.Split(name='train', hash_buckets=2),
+                example_gen_pb2.SplitConfig.Split(name='eval', hash_buckets=1)]))
+    columnar_csv.Executor().Do({}, {'examples': [examples]}, {
+        'input_base': base,
+        'input_config': proto_utils.proto_to_json(example_gen_pb2.Input(
+            splits=[example_gen_pb2.Input.Split(name='s', pattern='*')])),
+        'output_config': proto_utils.proto_to_json(output),
+        'output_data_format': example_gen_pb2.FORMAT_TF_EXAMPLE,
+        'output_file_format': example_gen_pb2.FORMAT_TFRECORDS_GZIP,
+        utils.SPAN_PROPERTY_NAME: 0, utils.FINGERPRINT_PROPERTY_NAME: ''})
+    found = {}
+    for split in ('train', 'eval'):
+      files = tf.io.gfile.glob(f'{out}/Split-{split}/*')
+      found[split] = collections.Counter(
+          r.numpy() for r in tf.data.TFRecordDataset(files, 'GZIP'))
+    return found
+
+  local = ingest(str(tmp_path / 'in'), str(tmp_path / 'out'))
+  assert sum(len(c) for c in local.values()) == 40
+  assert ingest(f'{remote}/in', f'{remote}/out') == local

@@ -146,14 +146,17 @@ class _Screen:
 
 
 class _Watched:
-  """A binary file whose reads a _Screen sees (pyarrow reads through it)."""
+  """A binary file whose reads a _Screen sees (pyarrow reads through it);
+  without a screen, a file object pyarrow takes for TF's GFile (a remote
+  path), which pyarrow refuses as it is."""
 
-  def __init__(self, f, screen: _Screen):
+  def __init__(self, f, screen: Optional[_Screen]):
     self._f, self._screen, self.closed = f, screen, False
 
   def read(self, size: int = -1) -> bytes:
     data = self._f.read(size)
-    self._screen.bytes_read(data)
+    if self._screen is not None:
+      self._screen.bytes_read(data)
     return data
 
   def tell(self) -> int:
@@ -184,7 +187,7 @@ def _blocks(path: str, columns: int, size: int, skip: int,
     try:
       f.readline()  # the header, as TFX skips it
       reader = pcsv.open_csv(
-          f if screen is None else _Watched(f, screen),
+          f if screen is None and '://' not in path else _Watched(f, screen),
           read_options=pcsv.ReadOptions(column_names=names, block_size=size),
           parse_options=pcsv.ParseOptions(newlines_in_values=True),
           convert_options=pcsv.ConvertOptions(

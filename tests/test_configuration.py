@@ -259,3 +259,22 @@ def test_from_run_refuses_a_step_whose_secret_was_masked(taxi_csv_dir,
   del config['steps']['train']
   rebuilt = replay.rebuild(config, 'run-1')
   assert dict(rebuilt._plan.parameters) == {'db_password': '***', 'lr': 0.5}
+
+
+def test_an_unset_csv_reader_is_the_default_as_built_and_recorded(
+    taxi_csv_dir):
+  """A Source made directly (a public dataclass) builds the columnar reader,
+  so it records that reader; a configuration without one is TFX's, which
+  runs recorded before the columnar reader used."""
+  from fluent_pipeline.dsl import configuration as config_json
+  from fluent_pipeline.dsl import inputs
+  from fluent_pipeline.recorded import replay
+  source = inputs.Source(kind='csv', location=taxi_csv_dir)
+  assert source.reader == 'columnar'
+  assert config_json.source_json(source, set())['reader'] == 'columnar'
+  assert type(source.make_component()).__name__ == 'ColumnarCsvExampleGen'
+  old = replay.source_from_json({'kind': 'csv', 'location': taxi_csv_dir},
+                                'r1')
+  assert old.reader == 'tfx'
+  assert 'reader' not in config_json.source_json(old, set())
+  assert type(old.make_component()).__name__ == 'CsvExampleGen'

@@ -67,6 +67,11 @@ class Source:
   component: Any = None
   reader: Optional[str] = None  # csv, parquet: one of READERS
 
+  def __post_init__(self):
+    # One meaning for an unset reader: the default, as built and recorded.
+    if self.reader is None and self.kind in ('csv', 'parquet'):
+      object.__setattr__(self, 'reader', READERS[0])
+
   @property
   def default_id(self) -> str:
     if self.component is not None:

@@ -662,6 +662,14 @@ def test_a_key_an_earlier_runs_statistics_lack_fails_before_a_run(
   other.mkdir()
   (data / 'trips.parquet').rename(other / 'trips.parquet')
   from fluent_pipeline.recorded import earlier_data
-  assert earlier_data.features_seen(chain(), str(other)) is None
-  assert earlier_data.features_seen(chain(), str(data))[0][:2] == [
+  moved = [str(other / 'trips.parquet')]
+  assert earlier_data.features_seen(chain(), str(other), moved) is None
+  (other / 'trips.parquet').rename(data / 'trips.parquet')
+  files = [str(data / 'trips.parquet')]
+  assert earlier_data.features_seen(chain(), str(data), files)[0][:2] == [
       'company', 'dropoff_census_tract']
+  # Data changed since the statistics (a new column, say): they no longer
+  # tell, so nothing is refused before the run; nor for remote data.
+  os.utime(files[0])
+  assert earlier_data.features_seen(chain(), str(data), files) is None
+  assert earlier_data.features_seen(chain(), 'gs://b/data', []) is None

@@ -167,7 +167,8 @@ def _check_features_seen(plan, pipeline) -> None:
       csv_data.known_features(plan) is not None:
     return
   from fluent_pipeline.recorded import earlier_data
-  seen = earlier_data.features_seen(pipeline, source.location)
+  seen = earlier_data.features_seen(pipeline, source.location,
+                                    source.files())
   if seen is not None:
     for call, key in keys:
       csv_data.check_feature(plan, call, 'key', key, known=seen)

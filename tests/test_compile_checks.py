@@ -294,3 +294,20 @@ def test_a_secret_set_for_an_airflow_dag_is_refused(tmp_path, capsys):
   assert 'api_token is a secret, which the DAG file would hold in clear' in err
   assert "os.environ.get('API_TOKEN', '')" in err and SECRET not in err
   assert not dags.exists()
+
+
+@pytest.mark.parametrize('secret', ['p4ss"word!', 'C:\\key\\x9',
+                                    'héllo-wörld', 'ab<>&cd'])
+def test_a_secret_is_found_however_deep_the_json_holds_it(secret):
+  """A spec holds exec properties as JSON text inside JSON: a secret with a
+  quote, a backslash or a non-ASCII letter is escaped twice there."""
+  inner = json.dumps({'custom_config': json.dumps({'api_token': secret})})
+  assert compile_checks._holds(json.dumps({'exec': {'x': inner}}), secret)
+  assert not compile_checks._holds(json.dumps({'exec': {'x': 'other'}}),
+                                   secret)
+
+
+def test_a_short_secret_is_found_as_a_urls_password():
+  text = json.dumps({'connection': 'mysql://u:hunt2@db/x'})
+  assert compile_checks._holds(text, 'hunt2')
+  assert not compile_checks._holds(json.dumps({'a': 'hunt20'}), 'hunt2')

@@ -128,13 +128,21 @@ def _holds(text: str, secret: str) -> bool:
   chance, anywhere."""
   if not secret:
     return False
-  if len(secret) >= 6:
-    return secret in text or json.dumps(secret)[1:-1] in text
+  long = len(secret) >= 6
+  if long and any(form in text for form in (
+      secret, json.dumps(secret)[1:-1],
+      json.dumps(secret, ensure_ascii=False)[1:-1])):
+    return True
   try:
     data = json.loads(text)
   except ValueError:
     return False
-  return any(s == secret or s.endswith('=' + secret) for s in _scalars(data))
+  # Every string, JSON held in strings decoded (escaped twice or more in
+  # the text): a long secret anywhere in one, a short one as a value, after
+  # '=' or as a URL's password.
+  return any((secret in s) if long else (
+      s == secret or s.endswith('=' + secret) or f':{secret}@' in s)
+             for s in _scalars(data))
 
 
 def _scalars(value):

@@ -302,12 +302,12 @@ def test_a_secret_is_found_however_deep_the_json_holds_it(secret):
   """A spec holds exec properties as JSON text inside JSON: a secret with a
   quote, a backslash or a non-ASCII letter is escaped twice there."""
   inner = json.dumps({'custom_config': json.dumps({'api_token': secret})})
-  assert compile_checks._holds(json.dumps({'exec': {'x': inner}}), secret)
-  assert not compile_checks._holds(json.dumps({'exec': {'x': 'other'}}),
+  assert compile_checks.holds(json.dumps({'exec': {'x': inner}}), secret)
+  assert not compile_checks.holds(json.dumps({'exec': {'x': 'other'}}),
                                    secret)
 
 
 def test_a_short_secret_is_found_as_a_urls_password():
   text = json.dumps({'connection': 'mysql://u:hunt2@db/x'})
-  assert compile_checks._holds(text, 'hunt2')
-  assert not compile_checks._holds(json.dumps({'a': 'hunt20'}), 'hunt2')
+  assert compile_checks.holds(text, 'hunt2')
+  assert not compile_checks.holds(json.dumps({'a': 'hunt20'}), 'hunt2')

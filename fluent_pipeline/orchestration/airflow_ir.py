@@ -59,9 +59,12 @@ def compile_shared(pipeline, metadata_connection: Optional[str],
     without.mysql.password = ''
     pipeline = pipeline.with_metadata_connection(without)
   ir = compile_ir(pipeline)
-  data = ir.SerializeToString()
+  from google.protobuf import json_format
+
+  from fluent_pipeline.orchestration import compile_checks
+  text = json_format.MessageToJson(ir)
   for secret in configuration.secrets_of(pipeline._plan):
-    if secret.encode('utf-8') in data:
+    if compile_checks.holds(text, secret):
       raise PipelineDefinitionError(
           where, 'the pipeline holds a secret (a value named password, '
           'secret, token, credential or key) that the compiled pipeline '
@@ -85,6 +88,12 @@ def dag_params(pipeline_file: str, name: Optional[str],
   params = {}
   for parameter in loaded.parameters.values():
     if configuration.is_secret_name(parameter.name):
+      import warnings
+      warnings.warn(
+          f'parameter {parameter.name} is named like a secret, so it is not '
+          'a DAG param (its value would show in the DAG file and '
+          "Airflow's UI); set it at compile with --set, or rename it",
+          stacklevel=2)
       continue
     value = values.get(parameter.name, parameter.default)
     if not isinstance(value, (bool, int, float, str)):

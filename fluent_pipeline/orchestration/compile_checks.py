@@ -106,7 +106,7 @@ def refuse_secrets(texts: dict[str, str],
   for variable, (value, labels) in sorted(
       secrets.items(), key=lambda item: -len(str(item[1][0]))):
     for name, text in texts.items():
-      if not _holds(text, str(value)):
+      if not holds(text, str(value)):
         continue
       label = labels[0]
       if label.startswith('with_mysql_ml_metadata'):
@@ -122,7 +122,7 @@ def refuse_secrets(texts: dict[str, str],
           'clear (nothing was written)', fix=fix)
 
 
-def _holds(text: str, secret: str) -> bool:
+def holds(text: str, secret: str) -> bool:
   """Whether `text` (JSON, maybe holding JSON in strings) holds `secret`:
   as a value, after a '=', or, for a secret long enough not to be found by
   chance, anywhere."""

@@ -581,7 +581,6 @@ def test_it_is_csv_example_gen_with_another_executor():
   assert ours.executor_spec.executor_class is columnar_csv.Executor
 
 
-@pytest.mark.e2e
 def test_a_remote_input_and_output_read_and_write_as_local_ones(tmp_path):
   """A URI (here TF's in-memory `ram://` file system, as gs:// goes through
   the same file API) is read and written like a local path: the same

@@ -32,9 +32,6 @@ bounded by the block size, not the file size. A file TFX cannot read fails
 with the file, the line and the fix (`CsvInputError`).
 """
 
-import bisect
-import collections
-import hashlib
 import os
 from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
@@ -42,28 +39,23 @@ import apache_beam as beam
 import pyarrow as pa
 import tensorflow as tf
 from tfx import types
-from tfx.components.example_gen import utils, write_split
-from tfx.components.example_gen.base_example_gen_executor import (
-  BaseExampleGenExecutor,
-)
+from tfx.components.example_gen import write_split
 from tfx.components.example_gen.component import FileBasedExampleGen
-from tfx.components.util import examples_utils
 from tfx.dsl.components.base import executor_spec
 from tfx.dsl.io import fileio
 from tfx.proto import example_gen_pb2
-from tfx.types import artifact_utils
 from tfx.types import standard_component_specs as specs
-from tfx.utils import proto_utils
 
-from fluent_pipeline.components import _csv_files, _csv_types, _example_bytes
+from fluent_pipeline.components import (
+  _columnar_io,
+  _csv_files,
+  _csv_types,
+  _example_bytes,
+)
 from fluent_pipeline.components._csv_files import CsvInputError
 from fluent_pipeline.components._csv_types import ColumnType
 
 __all__ = ['ColumnarCsvExampleGen', 'CsvInputError', 'Executor']
-
-_FILE_PREFIX = write_split.DEFAULT_FILE_NAME  # 'data_tfrecord'
-_INCOMPLETE = '.incomplete'
-
 
 class _Source(NamedTuple):
   """One input split and where its rows go."""
@@ -161,10 +153,6 @@ def _check_partition_feature(name: str, columns, path: str) -> None:
 # --- writing ----------------------------------------------------------------
 
 
-def _shard(uri: str, index: int, count: int) -> str:
-  return os.path.join(uri, f'{_FILE_PREFIX}-{index:05d}-of-{count:05d}.gz')
-
-
 class _WriteFile(beam.DoFn):
   """Writes one input file's examples to one gzip TFRecord file per output
   split, each split chosen by TFX's hash rule."""
@@ -177,43 +165,12 @@ class _WriteFile(beam.DoFn):
   def process(self, item: Tuple[int, str], column_types: List[int]):
     index, path = item
     source = self._source
-    targets = [_shard(uri, index, len(source.files)) for uri in source.outputs]
-    options = tf.io.TFRecordOptions(compression_type='GZIP')
-    writers = [tf.io.TFRecordWriter(t + _INCOMPLETE, options)
-               for t in targets]
-    writes = [w.write for w in writers]
-    counts = [0] * len(writers)
-    try:
-      for records, keys in _encoded_blocks(path, source.header, column_types,
-                                           source.partition_feature):
-        serialized = records.to_pylist()
-        if not source.buckets:
-          for record in serialized:
-            writes[0](record)
-          counts[0] += len(serialized)
-          continue
-        split = _splits(serialized if keys is records else keys.to_pylist(),
-                        source.buckets)
-        for record, which in zip(serialized, split):
-          writes[which](record)
-        for which, count in collections.Counter(split).items():
-          counts[which] += count
-    finally:
-      for writer in writers:
-        writer.close()
-    for target in targets:
-      fileio.rename(target + _INCOMPLETE, target, overwrite=True)
+    counts = _columnar_io.write_file(
+        source.outputs, index, len(source.files),
+        _encoded_blocks(path, source.header, column_types,
+                        source.partition_feature), source.buckets)
     self._counter.inc(sum(counts))
     yield path, counts
-
-
-def _splits(keys: List[bytes], buckets: List[int]) -> List[int]:
-  """TFX's _PartitionFn: the split of each key, by the sha256 of its bytes
-  over the cumulative hash buckets."""
-  total = buckets[-1]
-  sha256, find = hashlib.sha256, bisect.bisect
-  return [find(buckets, int.from_bytes(sha256(k).digest(), 'big') % total)
-          for k in keys]
 
 
 # --- the Beam pipeline ------------------------------------------------------
@@ -243,38 +200,10 @@ def _source(input_base: str, split: example_gen_pb2.Input.Split,
 
 def _sources(exec_properties: Dict[str, Any],
              output_dict: Dict[str, List[types.Artifact]]) -> List[_Source]:
-  """The input splits to read and the output splits they feed, as
-  BaseExampleGenExecutor.GenerateExamplesByBeam reads the configs."""
-  input_config, output_config = _configs(exec_properties)
-  names = utils.generate_output_split_names(input_config, output_config)
-  uris = [artifact_utils.get_split_uri(output_dict[specs.EXAMPLES_KEY], n)
-          for n in names]
   base = exec_properties[specs.INPUT_BASE_KEY]
-  split_config = output_config.split_config
-  if split_config.splits:
-    if len(input_config.splits) != 1:
-      raise ValueError('input must have only one split when output split is '
-                       'specified.')
-    buckets, total = [], 0
-    for split in split_config.splits:
-      total += split.hash_buckets
-      buckets.append(total)
-    partition = (split_config.partition_feature_name
-                 if split_config.HasField('partition_feature_name') else None)
-    return [_source(base, input_config.splits[0], uris, buckets, partition)]
-  return [_source(base, split, [uri], [], None)
-          for split, uri in zip(input_config.splits, uris)]
-
-
-def _configs(exec_properties: Dict[str, Any]
-             ) -> Tuple[example_gen_pb2.Input, example_gen_pb2.Output]:
-  input_config = example_gen_pb2.Input()
-  proto_utils.json_to_proto(exec_properties[specs.INPUT_CONFIG_KEY],
-                            input_config)
-  output_config = example_gen_pb2.Output()
-  proto_utils.json_to_proto(exec_properties[specs.OUTPUT_CONFIG_KEY],
-                            output_config)
-  return input_config, output_config
+  return [_source(base, plan.split, plan.outputs, plan.buckets,
+                  plan.partition_feature)
+          for plan in _columnar_io.split_plans(exec_properties, output_dict)]
 
 
 def _column_types(source: _Source, files):
@@ -324,43 +253,19 @@ def _examples_of(item: Tuple[int, str], header: List[str],
       yield tf.train.Example.FromString(record)
 
 
-class Executor(BaseExampleGenExecutor):
+class Executor(_columnar_io.ColumnarExecutor):
   """CsvExampleGen's executor with a columnar reader and writer."""
+
+  WRITER = 'ColumnarCsvExampleGen'
 
   def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
     return _CsvToExample
 
-  def Do(self, input_dict: Dict[str, List[types.Artifact]],
-         output_dict: Dict[str, List[types.Artifact]],
-         exec_properties: Dict[str, Any]) -> None:
-    """BaseExampleGenExecutor.Do, with the splits written a file at a time
-    instead of record by record (WriteSplit)."""
-    self._log_startup(input_dict, output_dict, exec_properties)
-    payload_format = exec_properties.get(specs.OUTPUT_DATA_FORMAT_KEY)
-    if payload_format not in (None, example_gen_pb2.FORMAT_TF_EXAMPLE):
-      raise ValueError(
-          'ColumnarCsvExampleGen writes tf.Example records only; '
-          f'output_data_format is {payload_format}')
-    input_config, output_config = _configs(exec_properties)
-    examples = artifact_utils.get_single_instance(
-        output_dict[specs.EXAMPLES_KEY])
-    examples.split_names = artifact_utils.encode_split_names(
-        utils.generate_output_split_names(input_config, output_config))
-    output_file_format = exec_properties.get(
-        specs.OUTPUT_FILE_FORMAT_KEY, example_gen_pb2.FILE_FORMAT_UNSPECIFIED)
-    file_format = write_split.to_file_format_str(output_file_format)
-    sources = _sources(exec_properties, output_dict)
-    for source in sources:
-      for uri in source.outputs:
-        fileio.makedirs(uri)
-    with self._make_beam_pipeline() as pipeline:
-      for source in sources:
-        _ingest(pipeline, source)
-    for artifact in output_dict[specs.EXAMPLES_KEY]:
-      if payload_format:
-        examples_utils.set_payload_format(artifact, payload_format)
-      if output_file_format:
-        examples_utils.set_file_format(artifact, file_format)
+  def input_sources(self, exec_properties, output_dict) -> List[_Source]:
+    return _sources(exec_properties, output_dict)
+
+  def ingest(self, pipeline: beam.Pipeline, source: _Source) -> None:
+    _ingest(pipeline, source)
 
 
 class ColumnarCsvExampleGen(FileBasedExampleGen):

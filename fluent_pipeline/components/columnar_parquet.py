@@ -7,7 +7,7 @@ with `utils.dict_to_example`, then hashes, shuffles and writes every record
 one by one. This executor reads the same files a batch of rows at a time
 with pyarrow, serializes a batch's examples with numpy (`_example_bytes`,
 protobuf's deterministic serialization), and splits and writes them as
-ColumnarCsvExampleGen does (its `_splits`, `_shard`): one gzip TFRecord file
+ColumnarCsvExampleGen does (`_columnar_io`): one gzip TFRecord file
 per input file and output split, renamed into place once complete.
 
 `dict_to_example`'s rules are kept, column type by column type:
@@ -26,7 +26,6 @@ The examples equal the parquet executor's, split by split
 differs, as it does between two runs of TFX's (which shuffles).
 """
 
-import collections
 import os
 from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
@@ -35,26 +34,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-import tensorflow as tf
 from tfx import types
 from tfx.components.example_gen import utils, write_split
-from tfx.components.example_gen.base_example_gen_executor import (
-  BaseExampleGenExecutor,
-)
 from tfx.components.example_gen.custom_executors import parquet_executor
-from tfx.components.util import examples_utils
 from tfx.dsl.io import fileio
 from tfx.proto import example_gen_pb2
-from tfx.types import artifact_utils
 from tfx.types import standard_component_specs as specs
 
-from fluent_pipeline.components import _example_bytes
-from fluent_pipeline.components.columnar_csv import (
-  _INCOMPLETE,
-  _configs,
-  _shard,
-  _splits,
-)
+from fluent_pipeline.components import _columnar_io, _example_bytes
 
 __all__ = ['Executor', 'ParquetInputError']
 
@@ -254,34 +241,10 @@ class _WriteFile(beam.DoFn):
   def process(self, item: Tuple[int, str]):
     index, path = item
     source = self._source
-    targets = [_shard(uri, index, len(source.files)) for uri in source.outputs]
-    options = tf.io.TFRecordOptions(compression_type='GZIP')
-    writers = [tf.io.TFRecordWriter(t + _INCOMPLETE, options)
-               for t in targets]
-    counts = [0] * len(writers)
-    try:
-      for records, keys in _encoded_batches(path, source.partition_feature):
-        serialized = records.to_pylist()
-        if not source.buckets:
-          for record in serialized:
-            writers[0].write(record)
-          counts[0] += len(serialized)
-          continue
-        if keys is records:
-          split_keys = serialized
-        else:
-          split_keys = keys.to_pylist()
-          _check_keys(split_keys, source.partition_feature, path)
-        split = _splits(split_keys, source.buckets)
-        for record, which in zip(serialized, split):
-          writers[which].write(record)
-        for which, count in collections.Counter(split).items():
-          counts[which] += count
-    finally:
-      for writer in writers:
-        writer.close()
-    for target in targets:
-      fileio.rename(target + _INCOMPLETE, target, overwrite=True)
+    counts = _columnar_io.write_file(
+        source.outputs, index, len(source.files),
+        _encoded_batches(path, source.partition_feature), source.buckets,
+        lambda keys: _check_keys(keys, source.partition_feature, path))
     self._counter.inc(sum(counts))
     yield path, counts
 
@@ -301,29 +264,10 @@ def _files(input_base: str, split: example_gen_pb2.Input.Split) -> List[str]:
 
 def _sources(exec_properties: Dict[str, Any],
              output_dict: Dict[str, List[types.Artifact]]) -> List[_Source]:
-  """The input splits to read and the output splits they feed, as
-  BaseExampleGenExecutor.GenerateExamplesByBeam reads the configs."""
-  input_config, output_config = _configs(exec_properties)
-  names = utils.generate_output_split_names(input_config, output_config)
-  uris = [artifact_utils.get_split_uri(output_dict[specs.EXAMPLES_KEY], n)
-          for n in names]
   base = exec_properties[specs.INPUT_BASE_KEY]
-  split_config = output_config.split_config
-  if split_config.splits:
-    if len(input_config.splits) != 1:
-      raise ValueError('input must have only one split when output split is '
-                       'specified.')
-    buckets, total = [], 0
-    for split in split_config.splits:
-      total += split.hash_buckets
-      buckets.append(total)
-    partition = (split_config.partition_feature_name
-                 if split_config.HasField('partition_feature_name') else None)
-    split = input_config.splits[0]
-    return [_Source(split.name, _files(base, split), uris, buckets,
-                    partition)]
-  return [_Source(split.name, _files(base, split), [uri], [], None)
-          for split, uri in zip(input_config.splits, uris)]
+  return [_Source(plan.split.name, _files(base, plan.split), plan.outputs,
+                  plan.buckets, plan.partition_feature)
+          for plan in _columnar_io.split_plans(exec_properties, output_dict)]
 
 
 def _ingest(pipeline: beam.Pipeline, source: _Source) -> None:
@@ -335,42 +279,18 @@ def _ingest(pipeline: beam.Pipeline, source: _Source) -> None:
        | f'WriteExamples[{source.name}]' >> beam.ParDo(_WriteFile(source)))
 
 
-class Executor(BaseExampleGenExecutor):
+class Executor(_columnar_io.ColumnarExecutor):
   """TFX's parquet executor with a columnar reader and writer; give it to
   FileBasedExampleGen as TFX's (`custom_executor_spec`)."""
+
+  WRITER = 'the columnar Parquet executor'
 
   def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
     """TFX's own per-record path, for code that runs the base's steps."""
     return parquet_executor._ParquetToExample
 
-  def Do(self, input_dict: Dict[str, List[types.Artifact]],
-         output_dict: Dict[str, List[types.Artifact]],
-         exec_properties: Dict[str, Any]) -> None:
-    """BaseExampleGenExecutor.Do, with the splits written a file at a time
-    instead of record by record (WriteSplit)."""
-    self._log_startup(input_dict, output_dict, exec_properties)
-    payload_format = exec_properties.get(specs.OUTPUT_DATA_FORMAT_KEY)
-    if payload_format not in (None, example_gen_pb2.FORMAT_TF_EXAMPLE):
-      raise ValueError(
-          'the columnar Parquet executor writes tf.Example records only; '
-          f'output_data_format is {payload_format}')
-    input_config, output_config = _configs(exec_properties)
-    examples = artifact_utils.get_single_instance(
-        output_dict[specs.EXAMPLES_KEY])
-    examples.split_names = artifact_utils.encode_split_names(
-        utils.generate_output_split_names(input_config, output_config))
-    output_file_format = exec_properties.get(
-        specs.OUTPUT_FILE_FORMAT_KEY, example_gen_pb2.FILE_FORMAT_UNSPECIFIED)
-    file_format = write_split.to_file_format_str(output_file_format)
-    sources = _sources(exec_properties, output_dict)
-    for source in sources:
-      for uri in source.outputs:
-        fileio.makedirs(uri)
-    with self._make_beam_pipeline() as pipeline:
-      for source in sources:
-        _ingest(pipeline, source)
-    for artifact in output_dict[specs.EXAMPLES_KEY]:
-      if payload_format:
-        examples_utils.set_payload_format(artifact, payload_format)
-      if output_file_format:
-        examples_utils.set_file_format(artifact, file_format)
+  def input_sources(self, exec_properties, output_dict) -> List[_Source]:
+    return _sources(exec_properties, output_dict)
+
+  def ingest(self, pipeline: beam.Pipeline, source: _Source) -> None:
+    _ingest(pipeline, source)

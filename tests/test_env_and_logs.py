@@ -63,10 +63,10 @@ def test_quiet_run_names_the_failing_component_and_the_log(tmp_path, capfd):
 
 def test_user_code_pip_env_needs_no_index_and_restores_the_callers(
     monkeypatch):
-  from fluent_pipeline.orchestration import runners
+  from fluent_pipeline import _env
   monkeypatch.setenv('PIP_NO_INDEX', 'caller')
   monkeypatch.delenv('PIP_NO_DEPS', raising=False)
-  with runners.user_code_pip_env():
+  with _env.user_code_pip_env():
     assert os.environ['PIP_NO_INDEX'] == '1'
     assert os.environ['PIP_NO_DEPS'] == '1'
     assert os.environ['PIP_DISABLE_PIP_VERSION_CHECK'] == '1'

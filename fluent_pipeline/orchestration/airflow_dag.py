@@ -36,7 +36,7 @@ from airflow.models.dag import DAG
 from airflow.utils.dag_parsing_context import get_parsing_context
 from tfx.proto.orchestration import pipeline_pb2
 
-from fluent_pipeline import _paths
+from fluent_pipeline import _env, _paths
 from fluent_pipeline.errors import PipelineDefinitionError
 
 # orchestration.runners' format (tests check they match): not imported, so
@@ -259,7 +259,7 @@ def run_node(ir: pipeline_pb2.Pipeline, node_id: str, run_id: str,
         fix='compile the pipeline again, and let Airflow parse the new DAG')
   deployment = runner_utils.extract_local_deployment_config(ir)
   connection = _connection_config(deployment, metadata_connection)
-  with _run_log(ir, run_id), _user_code_pip_env():
+  with _run_log(ir, run_id), _env.user_code_pip_env():
     # LocalDagRunner's records, which the quiet run's progress lines read.
     absl_logging.info('Component %s is running.', node_id)
     try:
@@ -277,27 +277,6 @@ def run_node(ir: pipeline_pb2.Pipeline, node_id: str, run_id: str,
                       f'{node_id} failed: {diagnose.explain(e, node_id, {})}')
       raise
     absl_logging.info('Component %s is finished.', node_id)
-
-
-# runners.user_code_pip_env's settings: TFX pip-installs user-code wheels,
-# which need no index. (runners imports orchestration.airflow, which imports
-# this module: importing runners here would make a cycle.)
-_USER_CODE_PIP_ENV = {'PIP_NO_INDEX': '1', 'PIP_NO_DEPS': '1',
-                      'PIP_DISABLE_PIP_VERSION_CHECK': '1'}
-
-
-@contextlib.contextmanager
-def _user_code_pip_env() -> Iterator[None]:
-  saved = {k: os.environ.get(k) for k in _USER_CODE_PIP_ENV}
-  os.environ.update(_USER_CODE_PIP_ENV)
-  try:
-    yield
-  finally:
-    for key, value in saved.items():
-      if value is None:
-        os.environ.pop(key, None)
-      else:
-        os.environ[key] = value
 
 
 def _record_failure(connection, pipeline_name: str, run_id: str,

@@ -469,16 +469,15 @@ def comparison(result, other, changes: Callable[[], str]) -> dict[str, Any]:
   section['metrics'] = _read(metrics)
 
   def statistics():
-    mine, theirs = (output(r, 'statistics') for r in (result, other))
-    if not (mine and theirs):
-      raise LookupError('both runs need statistics to compare data')
-    if mine[1] == theirs[1]:
-      return []  # the same artifact (cached): nothing moved
+    both = _statistics_of_both(result, other)
+    if both is None:
+      return []
+    mine, theirs = both
     rows = []
-    for split in readers.splits(mine[1]):
-      b = readers.statistics(mine[1], split)
+    for split in readers.splits(mine):
+      b = readers.statistics(mine, split)
       try:
-        a = readers.statistics(theirs[1], split)
+        a = readers.statistics(theirs, split)
       except LookupError:
         a = {}
       for feature in sorted(set(a) | set(b)):
@@ -518,24 +517,32 @@ def _summary(feature: Optional[dict[str, Any]]) -> str:
   return ', '.join(f'{value} {count / total:.0%}' for value, count in top[:3])
 
 
+def _statistics_of_both(result, other) -> Optional[tuple[str, str]]:
+  """The statistics URIs of `result` and `other`; None when they are one
+  artifact (cached: nothing moved)."""
+  mine, theirs = (output(r, 'statistics') for r in (result, other))
+  if not (mine and theirs):
+    raise LookupError('both runs need statistics to compare data')
+  return None if mine[1] == theirs[1] else (mine[1], theirs[1])
+
+
 def _distribution_changes(result, other) -> list[dict[str, Any]]:
   """Per split both runs have, each feature's distribution change from
   run `other` to `result`: TFDV's drift measure (L-infinity distance of
   a string's value shares, Jensen-Shannon divergence of a number's
   histogram), both distributions in words and as one chart; the largest
   changes first."""
-  mine, theirs = (output(r, 'statistics') for r in (result, other))
-  if not (mine and theirs):
-    raise LookupError('both runs need statistics to compare data')
-  if mine[1] == theirs[1]:
-    return []  # the same artifact (cached): nothing moved
+  both = _statistics_of_both(result, other)
+  if both is None:
+    return []
+  mine, theirs = both
   rows = []
-  shared = [s for s in _split_order(readers.splits(mine[1]))
-            if s in readers.splits(theirs[1])]
+  shared = [s for s in _split_order(readers.splits(mine))
+            if s in readers.splits(theirs)]
   for split in shared:
-    b = readers.statistics(mine[1], split)
-    a = readers.statistics(theirs[1], split)
-    moved = readers.distribution_changes((theirs[1], split), (mine[1], split))
+    b = readers.statistics(mine, split)
+    a = readers.statistics(theirs, split)
+    moved = readers.distribution_changes((theirs, split), (mine, split))
     # A feature one run lacks first, then the largest changes.
     names = sorted(set(a) | set(b), key=lambda n: (
         n in a and n in b, -(moved.get(n) or {}).get('value', 0.0), n))

@@ -36,7 +36,8 @@ def create_pipeline(root: str, data_dir: str):
 '''
 
 
-def _timed(args, env) -> float:
+def timed(args, env) -> float:
+  """Seconds of one command, which must succeed (its stderr else)."""
   start = time.perf_counter()
   done = subprocess.run(args, env=env, capture_output=True, text=True,
                         stdin=subprocess.DEVNULL)
@@ -66,13 +67,13 @@ def measure(repeats: int = 3) -> dict:
                   f'data_dir={data}', '--runner', 'airflow', '-o',
                   env['AIRFLOW__CORE__DAGS_FOLDER']], env=env, check=True,
                  capture_output=True)
-  _timed([os.path.join(BIN, 'airflow'), 'dags', 'test', 'airflow_overhead',
+  timed([os.path.join(BIN, 'airflow'), 'dags', 'test', 'airflow_overhead',
           '2026-01-01'], env)  # the first run: every component executes
   from fluent_pipeline import PipelineDef, read_run
   pdef = PipelineDef('airflow_overhead', root=root)
   overheads, walls = [], []
   for day in range(2, repeats + 2):  # a run of its own each time
-    wall = _timed([os.path.join(BIN, 'airflow'), 'tasks', 'test',
+    wall = timed([os.path.join(BIN, 'airflow'), 'tasks', 'test',
                    'airflow_overhead', 'CsvExampleGen', f'2026-01-{day:02d}'],
                   env)
     result = read_run(pdef)  # the latest run: this task's
@@ -80,9 +81,9 @@ def measure(repeats: int = 3) -> dict:
     assert example_gen.state == 'CACHED', result
     walls.append(wall)
     overheads.append(wall - example_gen.seconds)
-  tf_import = [_timed([sys.executable, '-c', 'import tensorflow'], env)
+  tf_import = [timed([sys.executable, '-c', 'import tensorflow'], env)
                for _ in range(repeats)]
-  airflow_import = [_timed([sys.executable, '-c', 'import airflow'], env)
+  airflow_import = [timed([sys.executable, '-c', 'import airflow'], env)
                     for _ in range(repeats)]
   overhead = statistics.median(overheads)
   return {

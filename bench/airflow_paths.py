@@ -22,7 +22,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
+
+from airflow_overhead import timed  # bench/, beside this script
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -66,16 +67,6 @@ DAG = airflow_dag_runner.AirflowDagRunner(
 '''
 
 
-def _timed(args, env) -> float:
-  start = time.perf_counter()
-  done = subprocess.run(args, env=env, capture_output=True, text=True,
-                        stdin=subprocess.DEVNULL)
-  seconds = time.perf_counter() - start
-  if done.returncode != 0:
-    raise RuntimeError(f'{args} failed:\n{done.stderr[-3000:]}')
-  return seconds
-
-
 def _parse(dag_file: str, env) -> dict:
   code = ('import runpy, sys\n'
           'runpy.run_path(sys.argv[1])\n'
@@ -83,7 +74,7 @@ def _parse(dag_file: str, env) -> dict:
   done = subprocess.run([sys.executable, '-c', code, dag_file, *HEAVY],
                         env=env, capture_output=True, text=True, check=True)
   loaded = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ''
-  return {'seconds': _timed([sys.executable, dag_file], env),
+  return {'seconds': timed([sys.executable, dag_file], env),
           'heavy_modules': [m for m in loaded.split(',') if m]}
 
 
@@ -106,14 +97,14 @@ class _Path:
                    capture_output=True)
 
   def first_run(self) -> None:
-    self.dags_test = _timed([AIRFLOW, 'dags', 'test', self.name,
+    self.dags_test = timed([AIRFLOW, 'dags', 'test', self.name,
                              '2026-01-01'], self.env)
 
   def tasks_of_a_run(self, day: int) -> None:
     from fluent_pipeline import PipelineDef, read_run
     pdef = PipelineDef(self.name, root=self.root)
     for task in self.tasks:
-      wall = _timed([AIRFLOW, 'tasks', 'test', self.name, task,
+      wall = timed([AIRFLOW, 'tasks', 'test', self.name, task,
                      f'2026-01-{day:02d}'], self.env)
       component = read_run(pdef).component(task)  # the latest run: this one
       if component.state not in ('CACHED', 'COMPLETE'):
@@ -167,7 +158,7 @@ def measure(repeats: int = 2) -> dict:
   for day in range(2, repeats + 2):  # a DAG run of its own each time
     for path in paths:
       path.tasks_of_a_run(day)
-  tf_import = [_timed([sys.executable, '-c', 'import tensorflow'], ir.env)
+  tf_import = [timed([sys.executable, '-c', 'import tensorflow'], ir.env)
                for _ in range(repeats)]
   return {'ir': ir.figures(), 'legacy_airflow_dag_runner': legacy.figures(),
           'baseline_import_tensorflow_seconds': round(

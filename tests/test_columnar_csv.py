@@ -11,11 +11,11 @@ bytes to protobuf's deterministic serialization.
 
 import collections
 import csv
-import glob
 import os
 import random
 
 import pytest
+from example_gens import assert_same, read_splits, run_example_gens
 from tfx.components.example_gen.base_example_gen_executor import (
   BaseExampleGenExecutor,
 )
@@ -150,25 +150,6 @@ def _example_gens(name: str, **kwargs):
               f'columnar_{name}')]
 
 
-def _run(root: str, components) -> dict:
-  """Runs the components in one LocalDagRunner pipeline; each one's
-  Examples artifact (from ML Metadata) by component id."""
-  from ml_metadata.metadata_store import metadata_store
-  from tfx.orchestration import metadata, pipeline
-  from tfx.orchestration.local.local_dag_runner import LocalDagRunner
-  db = os.path.join(root, 'metadata.sqlite')
-  config = metadata.sqlite_metadata_connection_config(db)
-  LocalDagRunner().run(pipeline.Pipeline(
-      pipeline_name='columnar_csv', pipeline_root=os.path.join(root, 'out'),
-      components=components, metadata_connection_config=config))
-  store = metadata_store.MetadataStore(config)
-  found = {}
-  for artifact in store.get_artifacts_by_type('Examples'):
-    component = os.path.relpath(artifact.uri, os.path.join(root, 'out'))
-    found[component.split(os.sep)[0]] = artifact
-  return found
-
-
 class _BasePathExecutor(columnar_csv.Executor):
   """BaseExampleGenExecutor's own Do: its per-record path (partition, then
   WriteSplit), fed by our GetInputSourceToExamplePTransform."""
@@ -218,42 +199,7 @@ def runs(tmp_path_factory):
   ]
   with pytest.MonkeyPatch.context() as patch:
     patch.setattr(_csv_files, 'BLOCK_BYTES', 4096)
-    return _run(root, components)
-
-
-def read_splits(artifact) -> dict:
-  """split -> Counter of its examples, each re-serialized deterministically;
-  and the raw records."""
-  import tensorflow as tf
-  from tfx.types import artifact_utils
-  names = artifact_utils.decode_split_names(
-      artifact.properties['split_names'].string_value)
-  splits, raw = {}, {}
-  for name in names:
-    files = sorted(glob.glob(os.path.join(artifact.uri, f'Split-{name}', '*')))
-    records = [r for f in files for r in tf.data.TFRecordDataset(
-        f, compression_type='GZIP').as_numpy_iterator()]
-    raw[name] = records
-    splits[name] = collections.Counter(
-        tf.train.Example.FromString(r).SerializeToString(deterministic=True)
-        for r in records)
-  return splits, raw
-
-
-def assert_same(runs, name: str, theirs: str = 'tfx', ours: str = 'columnar'
-                ) -> dict:
-  tfx, columnar = runs[f'{theirs}_{name}'], runs[f'{ours}_{name}']
-  expected, _ = read_splits(tfx)
-  got, raw = read_splits(columnar)
-  assert list(got) == list(expected)
-  for split in expected:
-    assert got[split] == expected[split], split
-    # Written as protobuf's deterministic serialization, the bytes hashed.
-    assert collections.Counter(raw[split]) == got[split], split
-  # split_names; span, version, input_fingerprint, payload and file format
-  assert dict(columnar.properties) == dict(tfx.properties)
-  assert dict(columnar.custom_properties) == dict(tfx.custom_properties)
-  return expected
+    return run_example_gens(root, components, 'columnar_csv')
 
 
 # ------------------------------------------------------------- e2e: equal
@@ -330,7 +276,7 @@ def test_a_ragged_row_fails_the_run_naming_file_line_and_fix(tmp_path):
   (data / 'data.csv').write_text('a,b\n1,2\n3,4,5\n6,7\n')
   gen = columnar_csv.ColumnarCsvExampleGen(input_base=str(data))
   with pytest.raises(Exception) as failed:
-    _run(str(tmp_path), [gen])
+    run_example_gens(str(tmp_path), [gen], 'columnar_csv')
   message = str(failed.value)
   assert f'{data / "data.csv"} line 3: has 3 fields where the header has 2' \
       in message

@@ -9,14 +9,13 @@ unit tests pin the example bytes to TFX's own dict_to_example, row by row,
 and check that what TFX cannot read fails with the file, column and fix.
 """
 
-import collections
-import glob
 import os
 import random
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from example_gens import assert_same, run_example_gens
 
 import fluent_pipeline  # noqa: F401  (selects tf-keras before TF loads)
 from fluent_pipeline.components import columnar_parquet
@@ -115,25 +114,6 @@ def _example_gens(name: str, **kwargs):
                                  ('columnar', columnar_parquet.Executor)]]
 
 
-def _run(root: str, components) -> dict:
-  """Runs the components in one LocalDagRunner pipeline; each one's
-  Examples artifact (from ML Metadata) by component id."""
-  from ml_metadata.metadata_store import metadata_store
-  from tfx.orchestration import metadata, pipeline
-  from tfx.orchestration.local.local_dag_runner import LocalDagRunner
-  db = os.path.join(root, 'metadata.sqlite')
-  config = metadata.sqlite_metadata_connection_config(db)
-  LocalDagRunner().run(pipeline.Pipeline(
-      pipeline_name='columnar_parquet', pipeline_root=os.path.join(root, 'out'),
-      components=components, metadata_connection_config=config))
-  store = metadata_store.MetadataStore(config)
-  found = {}
-  for artifact in store.get_artifacts_by_type('Examples'):
-    component = os.path.relpath(artifact.uri, os.path.join(root, 'out'))
-    found[component.split(os.sep)[0]] = artifact
-  return found
-
-
 @pytest.fixture(scope='module')
 def runs(tmp_path_factory):
   """Every pair in one pipeline run: the awkward files and the mixed data
@@ -151,7 +131,7 @@ def runs(tmp_path_factory):
                 for n, b in [('train', 4), ('eval', 2), ('test', 1)]],
         **split_config))
 
-  return _run(root, [
+  return run_example_gens(root, [
       *_example_gens('inputs', input_base=data, input_config=
                      example_gen_pb2.Input(splits=[
                          example_gen_pb2.Input.Split(name=n, pattern=f'{n}/*')
@@ -161,41 +141,7 @@ def runs(tmp_path_factory):
           partition_feature_name='key')),
       *_example_gens('by_str', input_base=mixed, output_config=output(
           partition_feature_name='name')),
-  ])
-
-
-def read_splits(artifact) -> tuple:
-  """split -> Counter of its examples, each re-serialized deterministically;
-  and the raw records."""
-  import tensorflow as tf
-  from tfx.types import artifact_utils
-  names = artifact_utils.decode_split_names(
-      artifact.properties['split_names'].string_value)
-  splits, raw = {}, {}
-  for name in names:
-    files = sorted(glob.glob(os.path.join(artifact.uri, f'Split-{name}', '*')))
-    records = [r for f in files for r in tf.data.TFRecordDataset(
-        f, compression_type='GZIP').as_numpy_iterator()]
-    raw[name] = records
-    splits[name] = collections.Counter(
-        tf.train.Example.FromString(r).SerializeToString(deterministic=True)
-        for r in records)
-  return splits, raw
-
-
-def assert_same(runs, name: str) -> dict:
-  tfx, columnar = runs[f'tfx_{name}'], runs[f'columnar_{name}']
-  expected, _ = read_splits(tfx)
-  got, raw = read_splits(columnar)
-  assert list(got) == list(expected)
-  for split in expected:
-    assert got[split] == expected[split], split
-    # Written as protobuf's deterministic serialization, the bytes hashed.
-    assert collections.Counter(raw[split]) == got[split], split
-  # split_names; span, version, input_fingerprint, payload and file format
-  assert dict(columnar.properties) == dict(tfx.properties)
-  assert dict(columnar.custom_properties) == dict(tfx.custom_properties)
-  return expected
+  ], 'columnar_parquet')
 
 
 # ------------------------------------------------------------- e2e: equal

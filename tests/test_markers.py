@@ -29,6 +29,8 @@ RUNNERS = {
     'browser': 'headless Chromium (tests/browser.py)',
     'training_run': '`fluent-pipeline run` in a subprocess '
                     '(tests/training_run.py)',
+    'run_example_gens': 'ExampleGens in a TFX LocalDagRunner pipeline '
+                        '(tests/example_gens.py)',
 }
 # Words of a command line (an argument of a call, or an item of a list that
 # is one) that run something: `fluent-pipeline run`, `python -m pip|venv`.

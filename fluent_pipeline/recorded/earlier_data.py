@@ -80,12 +80,10 @@ def _source_of(store: 'Store', artifact_id: int) -> Optional[str]:
   """The input_base of the ExampleGen the artifact descends from, following
   the first input of each producing step (StatisticsGen, dataset steps)."""
   for _ in range(_MAX_HOPS):
-    made = sorted(e.execution_id for e in
-                  store.get_events_by_artifact_ids([artifact_id])
-                  if e.type == mlmd.OUTPUT_EVENT)
-    if not made:
+    made = mlmd.maker(store, artifact_id)
+    if made is None:
       return None
-    [execution] = store.get_executions_by_id([made[0]])
+    [execution] = store.get_executions_by_id([made])
     if 'input_base' in execution.custom_properties:
       return os.path.normpath(
           execution.custom_properties['input_base'].string_value)

@@ -140,17 +140,23 @@ def input_ids(store: 'Store', execution_id: int) -> dict[str, list[int]]:
   return {key: sorted(ids) for key, ids in found.items()}
 
 
+def maker(store: 'Store', artifact_id: int) -> Optional[int]:
+  """The id of the execution that first output the artifact (the one that
+  made it; cache hits output it again later)."""
+  made = [e.execution_id for e in
+          store.get_events_by_artifact_ids([artifact_id])
+          if e.type == OUTPUT_EVENT]
+  return min(made) if made else None
+
+
 def run_that_made(store: 'Store', artifact_id: int) -> Optional[str]:
-  """The run of the execution that first output the artifact (the one
-  that made it; cache hits output it again later)."""
-  made = sorted(e.execution_id for e in
-                store.get_events_by_artifact_ids([artifact_id])
-                if e.type == OUTPUT_EVENT)
-  if not made:
+  """The run of the execution that made the artifact (`maker`)."""
+  made = maker(store, artifact_id)
+  if made is None:
     return None
   run_types = {type_id(store, 'context', name) for name in
                ('pipeline_run', 'run')} - {None}
-  return next((run_id_of(c) for c in store.get_contexts_by_execution(made[0])
+  return next((run_id_of(c) for c in store.get_contexts_by_execution(made)
                if c.type_id in run_types), None)
 
 

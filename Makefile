@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install mariadb postgresql chromium taxi lint test unit bench clean
+.PHONY: install mariadb postgresql redis chromium taxi lint test unit bench clean
 
 install: $(STAMP)
 
@@ -38,6 +38,15 @@ postgresql:
 	  || { $$sudo apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q postgresql >/dev/null; }; \
 	fi
 
+# The CeleryExecutor test's broker is a throwaway Redis server (Debian's).
+redis:
+	@if ! command -v redis-server >/dev/null && [ ! -x /usr/bin/redis-server ]; then \
+	  echo "installing redis-server (Debian) for the Airflow CeleryExecutor test"; \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo -n"; \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q redis-server >/dev/null \
+	  || { $$sudo apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q redis-server >/dev/null; }; \
+	fi
+
 # The HTML report is tested in headless Chromium (Debian's).
 chromium:
 	@if ! command -v chromium >/dev/null; then \
@@ -56,7 +65,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 
-test: install lint mariadb chromium postgresql
+test: install lint mariadb chromium postgresql redis
 	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 unit: install

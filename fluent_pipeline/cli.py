@@ -166,7 +166,12 @@ def _parser() -> argparse.ArgumentParser:
                     'Dockerfile, code)')
   comp.add_argument('--image', help='kubeflow_v2, vertex: the image you will '
                     'build from the output directory and push, e.g. '
-                    'gcr.io/PROJECT/NAME:TAG; every component runs in it')
+                    'gcr.io/PROJECT/NAME:TAG; every component runs in it '
+                    '(airflow --kubernetes: the same image)')
+  comp.add_argument('--kubernetes', action='store_true',
+                    help='airflow: each task runs its node in a Kubernetes '
+                    'pod of --image (KubernetesPodOperator), with its '
+                    'with_resources cpu, memory and GPUs')
   comp.add_argument('--root', help="overrides the file's root, e.g. "
                     'gs://BUCKET/pipelines')
   comp.add_argument('--allow-local-paths', action='store_true',
@@ -504,6 +509,9 @@ def _gc(args, extra) -> int:
 def _compile(args, extra) -> int:
   pdef = _pipeline_def(args.file, args, extra, root=args.root)
   from fluent_pipeline.orchestration import compile as compile_
+  if args.kubernetes and args.runner != 'airflow':
+    raise SystemExit(f'error: --kubernetes is for --runner airflow; '
+                     f'{args.runner} runs every component in --image already')
   if args.runner == 'airflow':
     return _compile_airflow(args, extra, pdef)
   if args.runner not in compile_.IMAGE_RUNNERS:
@@ -553,11 +561,21 @@ def _compile_airflow(args, extra, pdef) -> int:
   parameters = pipeline_file.split_assignments(
       args.set, extra, pipeline_file.load(args.file, args.name).parameters)
   _refuse_secret_assignments(parameters, 'the DAG file')
+  kubernetes = None
+  if args.kubernetes:
+    if not args.image:
+      raise SystemExit('error: --kubernetes needs --image: the image of '
+                       '`fluent-pipeline compile --runner vertex` (its build '
+                       'context), which the pods run')
+    kubernetes = {'image': args.image}
+  elif args.image:
+    raise SystemExit('error: --image with --runner airflow needs '
+                     '--kubernetes (the tasks run in pods of that image)')
   path = airflow.write_dag_file(
       args.file, args.output, pdef, name=args.name,
       parameters=parameters, root=args.root, schedule=args.schedule,
       start_date=args.start_date,
-      metadata_connection=args.metadata_connection)
+      metadata_connection=args.metadata_connection, kubernetes=kubernetes)
   if importlib.util.find_spec('airflow') is not None:
     # Load the DAG file as Airflow's parser will (it reads the compiled
     # pipeline beside it), with Airflow's output in a log.
@@ -574,6 +592,18 @@ def _compile_airflow(args, extra, pdef) -> int:
     print('note: Apache Airflow is not installed here, so the DAG was not '
           "built (pip install 'fluent-pipeline[airflow]')")
   print(f'wrote {path} (airflow: DAG {pdef.name!r}, one task per node)')
+  sized = sorted(step for step, r in pdef._plan.resources.items()
+                 if r.cpu or r.memory or r.gpu)
+  if sized and not kubernetes:
+    print(f'note: with_resources cpu, memory and GPUs ({", ".join(sized)}) '
+          'size Kubernetes pods (--kubernetes) and Vertex; these Airflow '
+          'tasks take only their queue and pool', file=sys.stderr)
+  if kubernetes:
+    print(f'note: its tasks run their nodes in pods of {args.image} '
+          '(KubernetesPodOperator), compiled values only (no trigger-time '
+          'params); build that image from `fluent-pipeline compile --runner '
+          'vertex --image ...`; nothing here reached a cluster',
+          file=sys.stderr)
   print(f'next: put it in your dags folder, then `airflow dags test '
         f'{pdef.name}` runs it once here, or `airflow dags trigger '
         f'{pdef.name}` on your scheduler')

@@ -80,3 +80,7 @@ def pytest_collection_modifyitems(config, items):
       groups.setdefault(module, module)
   for item in items:
     item.add_marker(pytest.mark.xdist_group(groups[item.module.__name__]))
+
+
+# The servers some tests start on loopback (tests/servers.py).
+from servers import mariadb, postgres, redis  # noqa: E402, F401

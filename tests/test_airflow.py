@@ -4,38 +4,42 @@ writes, parsed without TensorFlow, loaded by Airflow's DagBag with the IR's
 edges and run by `airflow dags test`, each task running its node through
 TFX's Launcher in a run named as every runner names its runs;
 `run(runner='airflow')`; and a real scheduler with the LocalExecutor on
-PostgreSQL (Debian's, started here on loopback), whose task instances show
-independent components running at the same time, with the same ML Metadata
-records as a LocalDagRunner run.
+PostgreSQL (Debian's, started on loopback by tests/servers.py), set up by
+docs/SCALING.md's commands, whose task instances show independent
+components running at the same time, with the same ML Metadata records as
+a LocalDagRunner run. tests/test_airflow_celery.py runs the CeleryExecutor.
 
 Airflow configures the process it is imported in (logging, its database),
 so every Airflow command runs in a child process with its own AIRFLOW_HOME.
 """
 
-import datetime
 import json
 import os
-import pathlib
 import re
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 import zlib
 
 import pytest
 from conftest import REPO, TAXI_DIR
+from servers import (
+  PARAMETERS,
+  DocShell,
+  airflow_command,
+  airflow_env,
+  assert_ran_together,
+  compile_airflow,
+  dag_edges,
+  doc_commands,
+  task_instances,
+)
 
 from fluent_pipeline import PipelineDefinitionError, read_run, runs
 
-BIN = os.path.dirname(sys.executable)
-AIRFLOW = os.path.join(BIN, 'airflow')
-CLI = os.path.join(BIN, 'fluent-pipeline')
 FAULT_PIPELINE = os.path.join(REPO, 'tests', 'fault_pipeline.py')
 TAXI_MODULE = os.path.join(TAXI_DIR, 'taxi_utils.py')
-PARAMETERS = 'pipeline_parameters'  # the task binding a run's parameters
+LOCAL_EXECUTOR = 'The LocalExecutor, as tests/test_airflow.py runs it'
 RUN_ID = re.compile(r'\d{8}-\d{6}\.\d{6}')  # runners.RUN_ID_FORMAT
 HEAVY = ('tensorflow', 'apache_beam', 'tensorflow_transform',
          'tensorflow_model_analysis', 'tfx.orchestration.portable.launcher')
@@ -44,35 +48,6 @@ SHORT_PIPELINE = (
     'def create_pipeline(root: str, data_dir: str, note: str = "first"):\n'
     '  return (PipelineDef("short", root=root).from_csv(data_dir)\n'
     '          .generate_statistics().infer_schema().cache())\n')
-
-
-def _env(home, **extra):
-  env = dict(os.environ, AIRFLOW_HOME=str(home),
-             AIRFLOW__CORE__DAGS_FOLDER=str(home / 'dags'),
-             AIRFLOW__CORE__LOAD_EXAMPLES='False',
-             AIRFLOW__CORE__UNIT_TEST_MODE='False',
-             TF_USE_LEGACY_KERAS='1')
-  env.update(extra)
-  return env
-
-
-def _airflow(env, *args, timeout=900, check=True):
-  done = subprocess.run([AIRFLOW, *args], env=env, capture_output=True,
-                        text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-  if check:
-    assert done.returncode == 0, (args, done.stdout[-3000:],
-                                  done.stderr[-5000:])
-  return done
-
-
-def _compile(env, *args):
-  done = subprocess.run(
-      [CLI, 'compile', *args, '--runner', 'airflow', '-o',
-       env['AIRFLOW__CORE__DAGS_FOLDER']], env=env, capture_output=True,
-      text=True, timeout=600, stdin=subprocess.DEVNULL)
-  assert done.returncode == 0, done.stderr[-3000:]
-  assert done.stdout.startswith('wrote '), done.stdout[:3000]  # nothing else
-  return done.stdout.split()[1]  # 'wrote PATH (...)'
 
 
 def _dagbag(env, dag_id):
@@ -97,8 +72,8 @@ def _dagbag(env, dag_id):
 @pytest.fixture(scope='module')
 def airflow_home(tmp_path_factory):
   home = tmp_path_factory.mktemp('airflow_home')
-  env = _env(home)
-  _airflow(env, 'db', 'migrate')
+  env = airflow_env(home)
+  airflow_command(env, 'db', 'migrate')
   return home, env
 
 
@@ -111,20 +86,9 @@ def short_dag(airflow_home, tmp_path_factory, taxi_csv_dir):
   pipeline_file = work / 'short_chain.py'
   pipeline_file.write_text(SHORT_PIPELINE)
   root = work / 'root'
-  path = _compile(env, str(pipeline_file), '--set', f'root={root}',
-                  '--set', f'data_dir={taxi_csv_dir}')
+  path = compile_airflow(env, str(pipeline_file), '--set', f'root={root}',
+                         '--set', f'data_dir={taxi_csv_dir}')
   return path, root, env
-
-
-def _dag_edges(ir_path):
-  """The tasks the DAG should have, with their upstream tasks: the IR's
-  nodes and edges, after the task that binds a run's parameters."""
-  from tfx.proto.orchestration import pipeline_pb2
-  with open(ir_path, 'rb') as f:
-    ir = pipeline_pb2.Pipeline.FromString(f.read())
-  edges = {n.pipeline_node.node_info.id: sorted(n.pipeline_node.upstream_nodes)
-           or [PARAMETERS] for n in ir.nodes}
-  return dict(edges, **{PARAMETERS: []})
 
 
 @pytest.mark.e2e
@@ -159,7 +123,7 @@ def test_dagbag_has_one_task_per_node_with_the_ir_edges(short_dag):
   path, root, env = short_dag
   bag = _dagbag(env, 'short')
   assert bag['errors'] == {}
-  edges = _dag_edges(path.replace('_dag.py', '_pipeline.pb'))
+  edges = dag_edges(path.replace('_dag.py', '_pipeline.pb'))
   assert bag['tasks'] == edges
   assert edges['SchemaGen'] == ['StatisticsGen']
   assert edges['StatisticsGen'] == ['CsvExampleGen']
@@ -174,7 +138,7 @@ def test_dagbag_has_one_task_per_node_with_the_ir_edges(short_dag):
 @pytest.mark.e2e
 def test_dags_test_runs_each_node_in_a_pipeline_run(short_dag):
   _, root, env = short_dag
-  _airflow(env, 'dags', 'test', 'short', '2026-11-02')
+  airflow_command(env, 'dags', 'test', 'short', '2026-11-02')
   from fluent_pipeline.pipeline_def import PipelineDef
   pdef = PipelineDef('short', root=str(root))
   result = read_run(pdef)
@@ -189,13 +153,14 @@ def test_dags_test_runs_each_node_in_a_pipeline_run(short_dag):
   assert 'SchemaGen' in log.read_text()
   # A task run again in the same DAG run (as clearing it does): TFX finds
   # the node's execution of this pipeline run done, and adds none.
-  done = _airflow(env, 'tasks', 'test', 'short', 'SchemaGen', '2026-11-02')
+  done = airflow_command(env, 'tasks', 'test', 'short', 'SchemaGen',
+                         '2026-11-02')
   assert 'already succeeded' in done.stdout + done.stderr
   again = read_run(pdef, result.run_id)
   assert [(c.node_id, c.state, c.execution_id) for c in again.components] \
       == [(c.node_id, c.state, c.execution_id) for c in result.components]
   # A task of another DAG run: TFX's cache serves it.
-  _airflow(env, 'tasks', 'test', 'short', 'CsvExampleGen', '2026-11-03')
+  airflow_command(env, 'tasks', 'test', 'short', 'CsvExampleGen', '2026-11-03')
   other = read_run(pdef)
   assert other.run_id.startswith('20261103-000000.')
   assert dict(other.states) == {'CsvExampleGen': 'CACHED'}
@@ -209,15 +174,15 @@ def test_a_trigger_binds_the_pipeline_parameters(short_dag):
   pdef = PipelineDef('short', root=str(root))
   # A value the pipeline file does not take fails the run's first task,
   # as --set fails, and nothing runs.
-  done = _airflow(env, 'dags', 'test', 'short', '2026-11-05', '-c',
-                  '{"nopes": 1}', check=False)
+  done = airflow_command(env, 'dags', 'test', 'short', '2026-11-05', '-c',
+                         '{"nopes": 1}', check=False)
   assert done.returncode != 0
   assert "unknown parameter 'nopes'" in done.stdout + done.stderr
   assert not any(r.run_id.startswith('20261105') for r in runs(pdef))
   # Another value: the first task compiles the run's own pipeline, whose
   # configuration records it; the steps it does not change come from cache.
-  _airflow(env, 'dags', 'test', 'short', '2026-11-06', '-c',
-           '{"note": "second"}')
+  airflow_command(env, 'dags', 'test', 'short', '2026-11-06', '-c',
+                  '{"note": "second"}')
   result = read_run(pdef)
   assert result.run_id.startswith('20261106-000000.')
   assert result.configuration['parameters']['note'] == 'second'
@@ -231,10 +196,10 @@ def test_compiled_dag_runs_with_airflow_dags_test(airflow_home, tmp_path,
                                                   taxi_csv_dir):
   _, env = airflow_home
   root = tmp_path / 'root'
-  path = _compile(env, FAULT_PIPELINE, '--name', 'create', '--set',
-                  f'root={root}', '--set', f'data_dir={taxi_csv_dir}',
-                  '--set', 'train_steps=20', '--schedule', '@daily',
-                  '--start-date', '2026-11-01')
+  path = compile_airflow(env, FAULT_PIPELINE, '--name', 'create', '--set',
+                         f'root={root}', '--set', f'data_dir={taxi_csv_dir}',
+                         '--set', 'train_steps=20', '--schedule', '@daily',
+                         '--start-date', '2026-11-01')
   assert path == os.path.join(env['AIRFLOW__CORE__DAGS_FOLDER'],
                               'faults_dag.py')
   bag = _dagbag(env, 'faults')
@@ -243,8 +208,8 @@ def test_compiled_dag_runs_with_airflow_dags_test(airflow_home, tmp_path,
   tasks = bag['tasks']
   assert tasks['Trainer'] == ['SchemaGen', 'Transform']
   assert tasks['Pusher'] == ['Evaluator', 'Trainer']
-  assert tasks == _dag_edges(path.replace('_dag.py', '_pipeline.pb'))
-  _airflow(env, 'dags', 'test', 'faults', '2026-11-02')
+  assert tasks == dag_edges(path.replace('_dag.py', '_pipeline.pb'))
+  airflow_command(env, 'dags', 'test', 'faults', '2026-11-02')
   from fluent_pipeline.pipeline_def import PipelineDef
   result = read_run(PipelineDef('faults', root=str(root)))
   assert RUN_ID.fullmatch(result.run_id)
@@ -320,69 +285,6 @@ def test_metadata_passwords_stay_out_of_dag_files(tmp_path):
 
 
 # ------------------------------------------- a scheduler on PostgreSQL
-def _free_port() -> int:
-  with socket.socket() as s:
-    s.bind(('127.0.0.1', 0))
-    return s.getsockname()[1]
-
-
-def _pg_bin(name: str) -> str:
-  versions = sorted(os.listdir('/usr/lib/postgresql')) if os.path.isdir(
-      '/usr/lib/postgresql') else []
-  for version in reversed(versions):
-    path = os.path.join('/usr/lib/postgresql', version, 'bin', name)
-    if os.path.exists(path):
-      return path
-  pytest.fail(f'PostgreSQL ({name}) not found: apt-get install postgresql '
-              '(make test does it)')
-
-
-@pytest.fixture(scope='module')
-def postgres():
-  """A throwaway PostgreSQL server on loopback; as root, it runs as the
-  'postgres' user (PostgreSQL refuses to run as root)."""
-  # (not in pytest's tmp folders: they are private to root)
-  folder = pathlib.Path(tempfile.mkdtemp(prefix='fluent-postgres-'))
-  data = folder / 'data'
-  as_user = []
-  if os.geteuid() == 0:
-    shutil.chown(folder, 'postgres')
-    as_user = ['runuser', '-u', 'postgres', '--']
-  port = _free_port()
-  subprocess.run(as_user + [_pg_bin('initdb'), '-D', str(data), '-U',
-                            'airflow', '--auth=trust'], check=True,
-                 capture_output=True)
-  subprocess.run(as_user + [
-      _pg_bin('pg_ctl'), '-D', str(data), '-l', str(folder / 'log'), '-w',
-      '-o', f'-h 127.0.0.1 -p {port} -k {folder}', 'start'], check=True,
-      capture_output=True)
-  try:
-    subprocess.run([_pg_bin('createdb'), '-h', '127.0.0.1', '-p', str(port),
-                    '-U', 'airflow', 'airflow'], check=True,
-                   capture_output=True)
-    yield f'postgresql+psycopg2://airflow@127.0.0.1:{port}/airflow'
-  finally:
-    subprocess.run(as_user + [_pg_bin('pg_ctl'), '-D', str(data), '-m',
-                              'fast', 'stop'], capture_output=True)
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-def _task_instances(postgres_url, dag_id, run_id):
-  """The run's task instances, read from Airflow's database (each `airflow`
-  command would import Airflow: seconds of CPU per poll)."""
-  import psycopg2
-  with psycopg2.connect(postgres_url.replace('postgresql+psycopg2',
-                                             'postgresql')) as connection:
-    with connection.cursor() as cursor:
-      cursor.execute('SELECT task_id, state, start_date, end_date FROM '
-                     'task_instance WHERE dag_id = %s AND run_id = %s',
-                     (dag_id, run_id))
-      rows = cursor.fetchall()
-  connection.close()
-  return {task: {'state': state, 'start_date': start, 'end_date': end}
-          for task, state, start, end in rows}
-
-
 def _records(root, name, run_id):
   """What ML Metadata holds for a run: per component, its state and each
   output key with the types of its artifacts."""
@@ -409,61 +311,39 @@ def _records(root, name, run_id):
 def test_scheduler_with_local_executor_on_postgres(
     postgres, tmp_path, taxi_runs, taxi_sample):
   pdef, first, _ = taxi_runs
-  home = tmp_path / 'home'
-  env = _env(home, AIRFLOW__CORE__EXECUTOR='LocalExecutor',
-             AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=postgres,
-             AIRFLOW__CORE__PARALLELISM='4',
-             AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC='1',
-             # Parse the DAG file once, not every 30 s: 2 s of CPU each
-             # time, which the tasks want on 2 cores (docs/SCALING.md).
-             AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL='600',
-             AIRFLOW__SCHEDULER__PARSING_PROCESSES='1',
-             AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION='False')
-  _airflow(env, 'db', 'migrate')
-  root = tmp_path / 'root'
+  work = tmp_path.resolve()
+  root = work / 'runs'  # the doc's `--set root=runs`
+  (work / 'data').symlink_to(taxi_sample['data'])
   # The head of the taxi chain: two roots (the configuration and
   # CsvExampleGen) and two branches after SchemaGen (ExampleValidator and
   # Transform) that may run at once; the whole chain takes minutes more of
   # per-task start-up without adding a kind of task.
-  pipeline_file = tmp_path / 'taxi_head.py'
-  pipeline_file.write_text(
+  (work / 'taxi_head.py').write_text(
       'from fluent_pipeline import PipelineDef\n'
       'def create_pipeline(root: str, data_dir: str):\n'
       '  return (PipelineDef("taxi_e2e", root=root).from_csv(data_dir)\n'
       '          .generate_statistics().infer_schema()\n'
       f'          .validate_input_data().preprocess({TAXI_MODULE!r}))\n')
-  _compile(env, str(pipeline_file), '--set', f'root={root}',
-           '--set', f'data_dir={taxi_sample["data"]}')
-  scheduler = subprocess.Popen([AIRFLOW, 'scheduler'], env=env,
-                               stdout=open(tmp_path / 'scheduler.log', 'w'),
-                               stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL)
+  # docs/SCALING.md's commands; the scheduler parses the DAG file once, not
+  # every 30 s (2 s of CPU each time, which the tasks want on 2 cores).
+  home = work / 'home'
+  shell = DocShell(work, airflow_env(home), postgres,
+                   {'5432': postgres.rsplit(':', 1)[1].split('/')[0]})
   try:
-    run_id = 'fluent_ci_' + datetime.datetime.now().strftime('%H%M%S')
-    deadline = time.monotonic() + 300
-    while _airflow(env, 'dags', 'trigger', 'taxi_e2e', '--run-id', run_id,
-                   check=False).returncode != 0:
-      assert time.monotonic() < deadline, 'the scheduler never parsed the DAG'
-      time.sleep(5)
-    deadline = time.monotonic() + 1500
-    while True:
-      states = _task_instances(postgres, 'taxi_e2e', run_id)
-      if states and all(s['state'] in ('success', 'failed', 'upstream_failed')
-                        for s in states.values()):
-        break
-      assert scheduler.poll() is None, 'the scheduler stopped'
-      assert time.monotonic() < deadline, states
-      time.sleep(3)
+    for line in doc_commands(LOCAL_EXECUTOR):
+      shell.run(line)
+    run_id = 'fluent_ci_1'  # the doc's
+    state, _, _ = shell.wait_for_run('taxi_e2e', run_id)
+    states = task_instances(postgres, 'taxi_e2e', run_id)
   finally:
-    scheduler.terminate()
-    scheduler.wait(timeout=120)
+    shell.stop()
+  assert shell.env['AIRFLOW__CORE__EXECUTOR'] == 'LocalExecutor'
   assert {s['state'] for s in states.values()} == {'success'}, (
-      states, (tmp_path / 'scheduler.log').read_text()[-3000:])
-  # Independent components ran at the same time on the LocalExecutor.
-  spans = {t: (s['start_date'], s['end_date']) for t, s in states.items()}
-  overlapping = [(a, b) for a in spans for b in spans if a < b and
-                 spans[a][0] < spans[b][1] and spans[b][0] < spans[a][1]]
-  assert overlapping, spans
+      states, shell.logs())
+  assert state == 'success'
+  # Tasks queued together ran at the same time on the LocalExecutor.
+  assert_ran_together(states, dag_edges(
+      str(home / 'dags' / 'taxi_e2e_pipeline.pb')))
   # The same ML Metadata records as the LocalDagRunner run of the taxi
   # chain, for the components both have.
   # The pipeline run is named by the DAG run, as every runner names runs.
@@ -491,3 +371,32 @@ def test_scheduler_with_local_executor_on_postgres(
         f'{(max(ends) - min(s["start_date"] for s in states.values())).total_seconds():.0f} s')
   assert set(records) < set(local)
   assert records == {node: local[node] for node in records}
+
+
+def test_a_triggered_run_resolves_relative_values_where_it_was_compiled(
+    tmp_path, taxi_csv_dir, monkeypatch):
+  """A worker's own folder differs from the one the DAG was compiled in: a
+  trigger's `root=runs` must still mean <compile folder>/runs there."""
+  from fluent_pipeline.errors import PipelineDefinitionError
+  from fluent_pipeline.orchestration import airflow_ir
+  compiled_in = tmp_path / 'project'
+  compiled_in.mkdir()
+  pipeline_file = compiled_in / 'short_chain.py'
+  pipeline_file.write_text(SHORT_PIPELINE)
+  worker = tmp_path / 'worker'
+  worker.mkdir()
+  monkeypatch.chdir(worker)
+  edges = {'CsvExampleGen': [], 'PipelineConfigurationGen': [],
+           'StatisticsGen': ['CsvExampleGen'], 'SchemaGen': ['StatisticsGen']}
+  ir = airflow_ir.ir_for(str(pipeline_file), None, None,
+                         {'root': '/tmp/first', 'data_dir': taxi_csv_dir},
+                         {'root': 'runs'}, edges, cwd=str(compiled_in))
+  root = ir.runtime_spec.pipeline_root.runtime_parameter.default_value
+  assert root.string_value == str(compiled_in / 'runs' / 'short')
+  assert os.getcwd() == str(worker)  # the worker's folder is given back
+  # A worker without the compile folder refuses rather than guess.
+  with pytest.raises(PipelineDefinitionError) as raised:
+    airflow_ir.ir_for(str(pipeline_file), None, None,
+                      {'root': '/tmp/first', 'data_dir': taxi_csv_dir},
+                      {'root': 'runs'}, edges, cwd=str(tmp_path / 'gone'))
+  assert 'is not on this worker' in raised.value.problem

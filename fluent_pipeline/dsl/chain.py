@@ -587,6 +587,30 @@ class Chain:
     return self._with(self._plan.replace(
         parameters=types.MappingProxyType(merged)))
 
+  def with_resources(self: _C, step: str, *,
+                     cpu: Union[int, float, str, None] = None,
+                     memory: Union[int, str, None] = None, gpu: int = 0,
+                     gpu_type: Optional[str] = None,
+                     queue: Optional[str] = None, pool: Optional[str] = None,
+                     pool_slots: Optional[int] = None) -> _C:
+    """What one step needs where it runs. `step`: a chain call ('train',
+    'preprocess', 'from_csv') or a node id ('Trainer'); checked at build.
+    cpu (8, 0.5, '500m') and memory ('32G', '512Mi'): a Kubernetes pod's
+    requests and limits, Vertex / Kubeflow V2's limits; gpu (a count) and
+    gpu_type (Vertex's accelerator, 'NVIDIA_TESLA_T4'): nvidia.com/gpu on
+    Kubernetes, the accelerator on Vertex; queue, pool, pool_slots: the
+    Airflow task's. LocalDagRunner and BeamDagRunner ignore them all. A
+    later call for the same step replaces this one (with no values: none)."""
+    from fluent_pipeline.dsl.plan import Resources
+    if not isinstance(step, str) or not step:
+      raise PipelineDefinitionError(
+          'with_resources', f'step {step!r} is not a step name',
+          fix="with_resources('train', cpu=8, memory='32G')")
+    resources = Resources.checked(
+        step, cpu=cpu, memory=memory, gpu=gpu, gpu_type=gpu_type,
+        queue=queue, pool=pool, pool_slots=pool_slots)
+    return self._with(self._plan.with_resources(step, resources))
+
   def with_beam_pipeline_args(self: _C, args: Iterable[str]) -> _C:
     """Beam options for every Beam-powered component."""
     if isinstance(args, str):

@@ -279,6 +279,9 @@ def _settings_calls(plan: Plan, chain: type, r: Renderer) -> list[str]:
         f'{k}=' + r.value(marked(v, k, env_name(k), f'with_parameters({k}=...)'),
                           k)
         for k, v in plan.parameters.items()) + ')')
+  for step, resources in plan.resources.items():
+    calls.append(f'with_resources({step!r}, ' + ', '.join(
+        f'{k}={r.value(v, k)}' for k, v in resources.as_dict().items()) + ')')
   if not plan.record_configuration:
     calls.append('record_configuration(False)')
   if plan.enable_cache:

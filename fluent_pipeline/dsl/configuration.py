@@ -205,6 +205,17 @@ def build(plan: Plan, user_code: Mapping[str, Any], *,
     steps[step_key(steps, step.call)] = args
   beam_args, beam_secrets = _redact_args(plan.beam_pipeline_args)
   secrets |= beam_secrets
+  settings = {
+      'cache': plan.enable_cache,
+      'beam_pipeline_args': beam_args,
+      'metadata': _metadata_json(plan, secrets),
+      'runner': runner,
+      'extra_components': replaced + [_extra_json(c) for c in
+                                      plan.extra_components],
+  }
+  if plan.resources:  # no key without: a configuration recorded before
+    settings['resources'] = {step: resources.as_dict() for step, resources
+                             in sorted(plan.resources.items())}
   return {
       'format': FORMAT,
       'pipeline': {'name': plan.name, 'root': plan.root,
@@ -213,14 +224,7 @@ def build(plan: Plan, user_code: Mapping[str, Any], *,
       'source': (source_json(plan.source, secrets)
                  if plan.source is not None else None),
       'steps': steps,
-      'settings': {
-          'cache': plan.enable_cache,
-          'beam_pipeline_args': beam_args,
-          'metadata': _metadata_json(plan, secrets),
-          'runner': runner,
-          'extra_components': replaced + [_extra_json(c) for c in
-                                          plan.extra_components],
-      },
+      'settings': settings,
       'user_code': code_table,
       'versions': dict(versions()),
   }

@@ -6,13 +6,15 @@ calls can come in any order and a shared prefix can seed several variants.
 
 import dataclasses
 import os
+import re
 import sys
 import types
-from collections.abc import Mapping
-from typing import Any, Optional
+from collections.abc import Iterable, Mapping
+from typing import Any, Optional, Union
 
 from fluent_pipeline import _paths
 from fluent_pipeline.dsl.inputs import Source
+from fluent_pipeline.errors import PipelineDefinitionError
 
 _EMPTY = types.MappingProxyType({})
 
@@ -96,6 +98,162 @@ class Step:
     return cls(call, frozen(tfx), frozen(opts))
 
 
+RESOURCES_CALL = 'with_resources'
+_CPU = re.compile(r'(\d+(?:\.\d+)?)(m?)')
+_MEMORY = re.compile(r'(\d+(?:\.\d+)?)(|k|K|M|G|T|Ki|Mi|Gi|Ti)')
+# Kubernetes' quantity suffixes in bytes; Vertex's memory limit is in GB.
+_BYTES = {'': 1, 'k': 1e3, 'K': 1e3, 'M': 1e6, 'G': 1e9, 'T': 1e12,
+          'Ki': 2.0**10, 'Mi': 2.0**20, 'Gi': 2.0**30, 'Ti': 2.0**40}
+
+
+@dataclasses.dataclass(frozen=True)
+class Resources:
+  """What one step asks of the machine running it (with_resources):
+  Kubernetes / Vertex take cpu, memory and the GPUs, Airflow the queue and
+  pool. `cpu` and `memory` are Kubernetes quantities ('8', '500m'; '32G',
+  '512Mi')."""
+  cpu: Optional[str] = None
+  memory: Optional[str] = None
+  gpu: int = 0
+  gpu_type: Optional[str] = None
+  queue: Optional[str] = None
+  pool: Optional[str] = None
+  pool_slots: Optional[int] = None
+
+  @classmethod
+  def checked(cls, step: str, *, cpu: Union[int, float, str, None] = None,
+              memory: Union[int, str, None] = None, gpu: int = 0,
+              gpu_type: Optional[str] = None, queue: Optional[str] = None,
+              pool: Optional[str] = None, pool_slots: Optional[int] = None
+              ) -> 'Resources':
+    """The values of with_resources(step, ...) checked and normalized."""
+    where = f'{RESOURCES_CALL}({step!r})'
+    if cpu is not None:
+      text = _number_text(cpu) if _is_number(cpu) else cpu
+      found = _CPU.fullmatch(text) if isinstance(text, str) else None
+      if found is None or float(found.group(1)) <= 0:
+        raise PipelineDefinitionError(
+            where, f'cpu={cpu!r} is not a positive number of CPUs',
+            fix=f"{RESOURCES_CALL}({step!r}, cpu=8) (or cpu=0.5, "
+            "cpu='500m')")
+      cpu = text
+    if memory is not None:
+      text = str(memory) if _is_number(memory) and memory == int(memory) \
+          else memory
+      found = _MEMORY.fullmatch(text) if isinstance(text, str) else None
+      if found is None or float(found.group(1)) <= 0:
+        raise PipelineDefinitionError(
+            where, f'memory={memory!r} is not an amount of memory',
+            fix=f"{RESOURCES_CALL}({step!r}, memory='32G') (a number and "
+            'one of the suffixes K, M, G, T, Ki, Mi, Gi, Ti; a bare number '
+            'is bytes)')
+      memory = text
+    if gpu is None:
+      gpu = 0
+    if isinstance(gpu, bool) or not isinstance(gpu, int) or gpu < 0:
+      raise PipelineDefinitionError(
+          where, f'gpu={gpu!r} is not a number of GPUs',
+          fix=f'{RESOURCES_CALL}({step!r}, gpu=1, gpu_type=...)')
+    if gpu_type is not None and (not isinstance(gpu_type, str) or
+                                 not gpu_type):
+      raise PipelineDefinitionError(
+          where, f'gpu_type={gpu_type!r} is not an accelerator name',
+          fix="gpu_type='NVIDIA_TESLA_T4' (Vertex's name)")
+    if gpu_type and not gpu:
+      raise PipelineDefinitionError(
+          where, f'gpu_type={gpu_type!r} without a number of GPUs',
+          fix=f'{RESOURCES_CALL}({step!r}, gpu=1, gpu_type={gpu_type!r})')
+    for arg, value in (('queue', queue), ('pool', pool)):
+      if value is not None and (not isinstance(value, str) or
+                                not value.strip()):
+        raise PipelineDefinitionError(
+            where, f'{arg}={value!r} is not a name',
+            fix=f"{RESOURCES_CALL}({step!r}, {arg}='gpu')")
+    if pool_slots is not None and (
+        isinstance(pool_slots, bool) or not isinstance(pool_slots, int) or
+        pool_slots < 1):
+      raise PipelineDefinitionError(
+          where, f'pool_slots={pool_slots!r} is not a positive int',
+          fix=f"{RESOURCES_CALL}({step!r}, pool='training', pool_slots=2)")
+    return cls(cpu=cpu, memory=memory, gpu=gpu, gpu_type=gpu_type,
+               queue=queue, pool=pool, pool_slots=pool_slots)
+
+  def as_dict(self) -> dict[str, Any]:
+    """The values given (what the configuration and the DAG file hold)."""
+    return {k: v for k, v in dataclasses.asdict(self).items()
+            if v not in (None, 0)}
+
+  @property
+  def cpus(self) -> Optional[float]:
+    """cpu as a number of CPUs (Vertex's cpuLimit)."""
+    if self.cpu is None:
+      return None
+    found = _CPU.fullmatch(self.cpu)
+    return float(found.group(1)) / (1000 if found.group(2) else 1)
+
+  @property
+  def memory_gb(self) -> Optional[float]:
+    """memory in GB of 10^9 bytes (Vertex's memoryLimit)."""
+    if self.memory is None:
+      return None
+    found = _MEMORY.fullmatch(self.memory)
+    return float(found.group(1)) * _BYTES[found.group(2)] / 1e9
+
+
+def _is_number(value: Any) -> bool:
+  return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _number_text(value: Union[int, float]) -> str:
+  return str(int(value)) if value == int(value) else repr(float(value))
+
+
+def resources_by_node(plan: 'Plan', nodes_by_call: Mapping[str, Iterable[str]],
+                      node_ids: Iterable[str],
+                      named_by: Optional[dict[str, str]] = None
+                      ) -> dict[str, Resources]:
+  """Node id -> its Resources, from the plan's with_resources calls: a step
+  named by its chain call ('train', 'from_csv'; every node the call made)
+  or by a node id ('Trainer'; case aside). A name the built pipeline lacks
+  is an error naming the closest ones. `named_by`, when given, gets node id
+  -> the name that named it."""
+  node_ids = list(node_ids)
+  calls = {call: list(ids) for call, ids in nodes_by_call.items()}
+  for call in list(calls):
+    if call.startswith('from_'):
+      calls.setdefault('from_source', calls[call])
+  found: dict[str, Resources] = {}
+  named_by = {} if named_by is None else named_by
+  for step, resources in plan.resources.items():
+    if step in calls:
+      ids = calls[step]
+    elif step in node_ids:
+      ids = [step]
+    else:
+      ids = [n for n in node_ids if n.lower() == step.lower()]
+    if not ids:
+      import difflib
+      names = sorted(set(calls) | set(node_ids))
+      by_lower = {n.lower(): n for n in names}
+      close = [by_lower[n] for n in difflib.get_close_matches(
+          step.lower(), list(by_lower), n=2, cutoff=0.5)]
+      hint = f'did you mean {" or ".join(map(repr, close))}? ' if close \
+          else ''
+      raise PipelineDefinitionError(
+          f'{RESOURCES_CALL}({step!r})', f'the pipeline has no step '
+          f'{step!r}', fix=f'{hint}name a chain call or a node id: '
+          f'{", ".join(names)}')
+    for node in ids:
+      if node in named_by:
+        raise PipelineDefinitionError(
+            f'{RESOURCES_CALL}({step!r})', f'node {node} is named by '
+            f'{named_by[node]!r} too, which also sets its resources',
+            fix=f'keep one {RESOURCES_CALL} call for {node}')
+      named_by[node] = step
+      found[node] = resources
+  return found
+
+
 @dataclasses.dataclass(frozen=True)
 class Plan:
   """Everything a PipelineDef knows; build() turns it into TFX objects."""
@@ -110,6 +268,7 @@ class Plan:
   metadata_config: Any = None
   record_configuration: bool = True
   parameters: Mapping[str, Any] = _EMPTY
+  resources: Mapping[str, Resources] = _EMPTY  # step name -> what it asks
 
   @property
   def pipeline_root(self) -> str:
@@ -153,6 +312,15 @@ class Plan:
         return self.with_step(kind, dataclasses.replace(
             step, args=types.MappingProxyType(dict(args))))
     return self
+
+  def with_resources(self, step: str, resources: Resources) -> 'Plan':
+    """`resources` for `step`, replacing what an earlier call set; none
+    given: the step's are dropped."""
+    found = dict(self.resources)
+    found.pop(step, None)
+    if resources.as_dict():
+      found[step] = resources
+    return dataclasses.replace(self, resources=types.MappingProxyType(found))
 
   def replace(self, **changes: Any) -> 'Plan':
     return dataclasses.replace(self, **changes)

@@ -27,7 +27,7 @@ from typing import Any, Optional
 
 from fluent_pipeline import _paths
 from fluent_pipeline.dsl import channels, tfx_v1
-from fluent_pipeline.dsl.plan import Plan, is_reshape
+from fluent_pipeline.dsl.plan import Plan, is_reshape, resources_by_node
 from fluent_pipeline.errors import MissingStepError, PipelineDefinitionError
 from fluent_pipeline.usercode import user_code
 
@@ -137,6 +137,7 @@ def build_indexed(plan: Plan, runner: Optional[str] = None, *,
           'build()', f'two components have the id {component.id!r}',
           fix='give added components unique ids with .with_id(...)')
     ids[component.id] = component
+  resources_by_node(plan, nodes_by_call, ids)  # an unknown step fails here
   _reuse_user_code_wheels(components)
   return tfx.dsl.Pipeline(
       pipeline_name=plan.name,

@@ -5,6 +5,8 @@
 - `airflow`: the chain as an Apache Airflow DAG (`fluent_pipeline.airflow`);
   `airflow_dag`: the DAG read from the compiled IR, one task per node;
   `airflow_ir`: that IR and its trigger-time parameters;
+  `airflow_node`: one node run in a task or a pod, without Airflow;
+  `celery_workers`: Celery workers that import TFX once, before forking;
 - `beam`: where Beam-powered components run (`fluent_pipeline.beam`);
 - `compile`: what a runner would run, written to disk (IR, Kubeflow V2 /
   Vertex spec and image build context);

@@ -10,7 +10,10 @@ portable Launcher, as LocalDagRunner does, in a pipeline run named by the
 DAG run (RUN_ID_FORMAT). Airflow's executor spreads the tasks over its
 workers: LocalExecutor runs independent nodes at the same time,
 CeleryExecutor and KubernetesExecutor on other machines
-(docs/SCALING.md). `fluent-pipeline runs / show / report` read the runs
+(docs/SCALING.md). A step's `with_resources` queue and pool go to its
+task; with `--kubernetes` each task runs its node in a pod of the
+pipeline's image (airflow_dag.pod_task, airflow_node), with the step's cpu,
+memory and GPUs as the pod's requests and limits. `fluent-pipeline runs / show / report` read the runs
 from ML Metadata like any other.
 
 In Python, `dag(pipeline)` makes the same DAG from a PipelineDef (it builds
@@ -54,12 +57,15 @@ def dag(pipeline: Chain, *, schedule: Schedule = None,
   catching up on past intervals unless `catchup`. `metadata_connection`: an
   Airflow connection id whose MySQL server holds ML Metadata (its password
   stays in Airflow). `dag_args` go to airflow.models.DAG as they are.
+  A step's with_resources queue, pool and pool_slots go to its task.
   """
   from fluent_pipeline.orchestration import airflow_dag, airflow_ir
-  ir = airflow_ir.compile_ir(pipeline)
+  resources: dict[str, Any] = {}
+  ir = airflow_ir.compile_ir(pipeline, resources)
   return airflow_dag.dag_from_ir(
       ir, schedule=schedule, start_date=start_date, catchup=catchup,
-      metadata_connection=metadata_connection, dag_args=dag_args)
+      metadata_connection=metadata_connection, dag_args=dag_args,
+      resources=resources)
 
 
 def dag_from_file(path: str, *, name: Optional[str] = None,
@@ -86,12 +92,16 @@ def dag_file_text(pipeline_file: StrPath, *, dag_id: str,
                   root: Optional[str] = None, schedule: Optional[str] = None,
                   start_date: Optional[str] = None,
                   metadata_connection: Optional[str] = None,
-                  params: Optional[Mapping[str, Any]] = None) -> str:
+                  params: Optional[Mapping[str, Any]] = None,
+                  resources: Optional[Mapping[str, Any]] = None,
+                  kubernetes: Optional[Mapping[str, Any]] = None) -> str:
   """The text of a DAG file that reads `<dag_id>_pipeline.pb` beside it,
   compiled from `pipeline_file` with `name`, `parameters` (name -> text,
   as --set gives them) and `root` (its docstring gives the command that
   compiles it again). `params` (airflow_ir.dag_params) are the parameters
-  a trigger may set; the other arguments are dag()'s."""
+  a trigger may set; `resources` (node id -> with_resources values) and
+  `kubernetes` are airflow_dag.dag_from_ir's, written as literals so that
+  parsing needs no TFX; the other arguments are dag()'s."""
   import pprint
   import shlex
 
@@ -105,6 +115,8 @@ def dag_file_text(pipeline_file: StrPath, *, dag_id: str,
   if root:
     command += ['--root', root]
   command += ['--runner', 'airflow', '-o', 'DAGS_FOLDER']
+  if kubernetes:
+    command += ['--image', kubernetes['image'], '--kubernetes']
   ir_name = dag_id + airflow_ir.IR_SUFFIX
   args = [f'    os.path.join(os.path.dirname(os.path.abspath(__file__)), '
           f'{ir_name!r}),']
@@ -112,9 +124,17 @@ def dag_file_text(pipeline_file: StrPath, *, dag_id: str,
                      ('metadata_connection', metadata_connection)):
     if value is not None:
       args.append(f'    {key}={value!r},')
+  for key, value in (('resources', resources), ('kubernetes', kubernetes)):
+    if value:
+      text = pprint.pformat(dict(value), indent=1, width=72)
+      args.append(f'    {key}=' + text.replace('\n', '\n' + ' ' * (5 + len(key)))
+                  + ',')
   if params:
+    # cwd: where relative values (--set data_dir=data) resolved at compile
+    # time, and where a trigger's values resolve on any worker.
     trigger = {'file': source, 'name': name, 'root': root,
-               'set': dict(parameters or {}), 'params': dict(params)}
+               'set': dict(parameters or {}), 'params': dict(params),
+               'cwd': os.getcwd()}
     text = pprint.pformat(trigger, indent=1, width=72, sort_dicts=False)
     args.append('    parameters=' + text.replace('\n', '\n' + ' ' * 15)
                 + ',')
@@ -124,10 +144,13 @@ def dag_file_text(pipeline_file: StrPath, *, dag_id: str,
                '(`airflow dags trigger\n--conf`, the trigger form) binds them '
                'in its first task and runs the pipeline\nthey make.\n'
                if params else '')
+  pods = (f'\nEach task runs its node in a Kubernetes pod of {kubernetes["image"]}\n'
+          f'(KubernetesPodOperator), which reads {kubernetes["ir"]}.\n'
+          if kubernetes else '')
   return f'''"""Airflow DAG {dag_id!r}: the fluent pipeline of
 {source}, one task per node of the compiled pipeline beside this file
 ({ir_name}).
-
+{pods}
 {_WRITTEN_BY}. Airflow parses it without
 TensorFlow, Beam or TFX's components: each task imports TFX when it runs its
 node (TFX's portable Launcher, as LocalDagRunner runs it). After an edit of
@@ -150,12 +173,20 @@ def write_dag_file(pipeline_file: StrPath, output_dir: StrPath, pdef: Chain,
                    parameters: Optional[Mapping[str, str]] = None,
                    root: Optional[str] = None, schedule: Optional[str] = None,
                    start_date: Optional[str] = None,
-                   metadata_connection: Optional[str] = None) -> str:
+                   metadata_connection: Optional[str] = None,
+                   kubernetes: Optional[Mapping[str, Any]] = None) -> str:
   """Compiles `pdef` (the pipeline of `pipeline_file`, made with `name`,
   `parameters` and `root`) into `<output_dir>/<name>_pipeline.pb` and writes
   the DAG file that reads it, `<output_dir>/<name>_dag.py` (the other
   arguments are dag()'s); returns the DAG file's path. The pipeline file's
   parameters become the DAG's params, which a trigger may set.
+
+  `kubernetes` ({'image': IMAGE, optional 'namespace'}): each task runs its
+  node in a pod of IMAGE (the image `compile --runner vertex` writes the
+  build context of), which reads a copy of the IR written under the
+  pipeline root (`_airflow/<name>-<hash>_pipeline.pb`: the pods need the
+  root anyway); such a DAG has no trigger-time params, and ML Metadata is
+  the pipeline's own (no Airflow connection in a pod).
 
   Refuses a pipeline whose ML Metadata password or other secret would be
   written into the DAG's folder, and never overwrites a file it did not
@@ -175,25 +206,43 @@ def write_dag_file(pipeline_file: StrPath, output_dir: StrPath, pdef: Chain,
           'for every Airflow user to read',
           fix=f"have the pipeline file read {key} from the workers' "
           'environment (os.environ) instead')
+  if kubernetes and metadata_connection:
+    raise PipelineDefinitionError(
+        'compile', '--metadata-connection names an Airflow connection, '
+        'which a pod (no Airflow in it) cannot read',
+        fix='drop --kubernetes, or --metadata-connection and let the '
+        "pipeline name its own ML Metadata store (no password in it)")
   dag_id = pdef.name
   path = os.path.join(output_dir, f'{dag_id}_dag.py')
   ir_path = os.path.join(output_dir, dag_id + airflow_ir.IR_SUFFIX)
   _check_ours(path, ir_path)
-  ir = _compiled_quietly(pdef, metadata_connection).SerializeToString()
+  resources: dict[str, Any] = {}
+  ir = _compiled_quietly(pdef, metadata_connection,
+                         resources).SerializeToString()
   params = airflow_ir.dag_params(os.fspath(pipeline_file), name,
                                  parameters or {})
+  if kubernetes:
+    import hashlib
+    params = None  # the pods run the pipeline as compiled
+    kubernetes = dict(kubernetes, ir=_paths.join(
+        pdef.pipeline_root, '_airflow', f'{dag_id}-'
+        f'{hashlib.sha256(ir).hexdigest()[:12]}{airflow_ir.IR_SUFFIX}'))
   text = dag_file_text(
       pipeline_file, dag_id=dag_id, name=name, parameters=parameters,
       root=root, schedule=schedule, start_date=start_date,
-      metadata_connection=metadata_connection, params=params)
+      metadata_connection=metadata_connection, params=params,
+      resources=resources, kubernetes=kubernetes)
   os.makedirs(output_dir, exist_ok=True)
-  # The IR first, each file whole: a scheduler may parse the folder now.
+  # The IRs first, each file whole: a scheduler may parse the folder now.
+  if kubernetes:
+    _write_anywhere(kubernetes['ir'], ir)
   _write_whole(ir_path, ir)
   _write_whole(path, text.encode('utf-8'))
   return path
 
 
-def _compiled_quietly(pdef: Chain, metadata_connection: Optional[str]):
+def _compiled_quietly(pdef: Chain, metadata_connection: Optional[str],
+                      resources: Optional[dict[str, Any]] = None):
   """airflow_ir.compile_shared with the output of TFX (and of the wheels it
   builds for user code) in a log rather than on the terminal."""
   import tempfile
@@ -203,7 +252,8 @@ def _compiled_quietly(pdef: Chain, metadata_connection: Optional[str]):
                      f'compile-airflow-{pdef.name}.log')
   try:
     with logs.quiet_run(log):
-      return airflow_ir.compile_shared(pdef, metadata_connection)
+      return airflow_ir.compile_shared(pdef, metadata_connection,
+                                       resources=resources)
   except PipelineDefinitionError:
     raise
   except Exception as e:
@@ -233,6 +283,18 @@ def _write_whole(path: str, data: bytes) -> None:
   with open(partial, 'wb') as f:
     f.write(data)
   os.replace(partial, path)
+
+
+def _write_anywhere(path: str, data: bytes) -> None:
+  """`data` at a local path or a URI (TFX's filesystems: gs://, s3://)."""
+  if not _paths.is_uri(path):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    _write_whole(path, data)
+    return
+  from tfx.dsl.io import fileio
+  fileio.makedirs(os.path.dirname(path))
+  with fileio.open(path, 'wb') as f:
+    f.write(data)
 
 
 def load_dag_file(path: str) -> 'DAG':
@@ -270,15 +332,15 @@ def run_here(pipeline: Chain, *, verbose: bool = False,
   _init_database()
   from airflow.utils import timezone
 
-  from fluent_pipeline.orchestration import airflow_dag
+  from fluent_pipeline.orchestration import airflow_node
   logical_date = timezone.utcnow()
-  run_id = airflow_dag.run_id_of(pipeline.name, logical_date)
-  airflow_dag.append_run_log = False  # this run's log holds every line
+  run_id = airflow_node.run_id_of(pipeline.name, logical_date)
+  airflow_node.append_run_log = False  # this run's log holds every line
   try:
     with logs.quiet_run(log_path, verbose):
       dag_run = dag(pipeline, **dag_kwargs).test(execution_date=logical_date)
   finally:
-    airflow_dag.append_run_log = True
+    airflow_node.append_run_log = True
   if log_path and os.path.exists(log_path):  # named by the run, as others
     named = os.path.join(os.path.dirname(log_path), f'run-{run_id}.log')
     os.replace(log_path, named)

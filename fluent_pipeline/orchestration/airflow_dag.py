@@ -24,11 +24,8 @@ making them costs milliseconds (the IR is read whole either way).
 """
 
 import base64
-import contextlib
 import datetime
-import os
-import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any, Optional, Union
 
 from airflow.models.baseoperator import BaseOperator
@@ -36,31 +33,23 @@ from airflow.models.dag import DAG
 from airflow.utils.dag_parsing_context import get_parsing_context
 from tfx.proto.orchestration import pipeline_pb2
 
-from fluent_pipeline import _env, _paths
 from fluent_pipeline.errors import PipelineDefinitionError
+from fluent_pipeline.orchestration.airflow_node import (
+  RUN_ID_FORMAT,
+  read_ir,
+  run_id_of,
+  run_node,
+)
 
-# orchestration.runners' format (tests check they match): not imported, so
-# that parsing never imports the runners' modules.
-RUN_ID_FORMAT = '%Y%m%d-%H%M%S.%f'
 DEFAULT_START = datetime.datetime(2024, 1, 1)
 PARAMETERS_TASK = 'pipeline_parameters'  # a run's first task, given params
 StartDate = Union[str, datetime.date, None]  # a date, a datetime, ISO text
 _WHERE = 'airflow'
-
-# Off while run_here runs the DAG, whose log already holds every line.
-append_run_log = True
-
-
-def read_ir(path: str) -> pipeline_pb2.Pipeline:
-  """The compiled pipeline (binary pipeline_pb2.Pipeline) at `path`."""
-  try:
-    with open(path, 'rb') as f:
-      return pipeline_pb2.Pipeline.FromString(f.read())
-  except FileNotFoundError:
-    raise PipelineDefinitionError(
-        _WHERE, f'the compiled pipeline {path} is missing; the DAG file '
-        'reads it', fix='fluent-pipeline compile PIPELINE_FILE --runner '
-        'airflow -o DAGS_FOLDER (it writes both)') from None
+# with_resources' values an Airflow task takes (the others go to a pod).
+AIRFLOW_KEYS = ('queue', 'pool', 'pool_slots')
+NODE_MODULE = 'fluent_pipeline.orchestration.airflow_node'  # a pod's command
+__all__ = ['RUN_ID_FORMAT', 'dag_from_ir', 'read_ir', 'run_id_of',
+           'run_node', 'NodeOperator', 'ParametersOperator']
 
 
 def node_edges(ir: pipeline_pb2.Pipeline) -> dict[str, list[str]]:
@@ -90,14 +79,20 @@ def dag_from_ir(ir: Union[str, pipeline_pb2.Pipeline], *,
                 catchup: bool = False,
                 metadata_connection: Optional[str] = None,
                 dag_args: Optional[Mapping[str, Any]] = None,
-                parameters: Optional[Mapping[str, Any]] = None
+                parameters: Optional[Mapping[str, Any]] = None,
+                resources: Optional[Mapping[str, Mapping[str, Any]]] = None,
+                kubernetes: Optional[Mapping[str, Any]] = None
                 ) -> Optional[DAG]:
   """The DAG of a compiled pipeline (`ir`: the path of its binary IR, or
   the IR itself): one NodeOperator per node, with the IR's upstream edges.
   `parameters` (what write_dag_file writes: the pipeline file, how it was
   compiled, and its params) make the DAG's params, and a first task that
-  binds a run's values (ParametersOperator). The other arguments are
-  fluent_pipeline.airflow.dag()'s.
+  binds a run's values (ParametersOperator). `resources`: node id -> its
+  with_resources values (queue, pool, pool_slots go to its task).
+  `kubernetes` ({'image': ..., 'ir': the IR's URI for the pods, optional
+  'namespace'}): each node runs in a pod of that image instead
+  (KubernetesPodOperator, with its cpu, memory and GPUs as requests and
+  limits). The other arguments are fluent_pipeline.airflow.dag()'s.
 
   None when Airflow's parsing context names another DAG (a task of another
   DAG, in a file that holds several).
@@ -115,6 +110,11 @@ def dag_from_ir(ir: Union[str, pipeline_pb2.Pipeline], *,
             'max_active_runs': 1,
             'doc_md': f'fluent pipeline `{dag_id}`: one task per TFX node, '
                       "each run through TFX's Launcher."}
+  if kubernetes and parameters and parameters.get('params'):
+    raise PipelineDefinitionError(
+        _WHERE, "a Kubernetes DAG's pods run the compiled pipeline as it is: "
+        'trigger-time parameters need the DAG without --kubernetes',
+        fix='compile with --set NAME=VALUE for each value instead')
   edges = node_edges(ir)
   first = None
   if parameters and parameters.get('params'):
@@ -126,10 +126,16 @@ def dag_from_ir(ir: Union[str, pipeline_pb2.Pipeline], *,
       first = '_' + first
   config.update(dag_args or {})
   the_dag = DAG(dag_id, **config)
-  tasks = {node: NodeOperator(node_id=node, ir=ir_path or ir,
-                              metadata_connection=metadata_connection,
-                              parameters_task=first, dag=the_dag)
-           for node in edges}
+  resources = resources or {}
+  if kubernetes:
+    tasks = {node: pod_task(node, dag_id, kubernetes, resources.get(node, {}),
+                            dag=the_dag) for node in edges}
+  else:
+    tasks = {node: NodeOperator(
+        node_id=node, ir=ir_path or ir,
+        metadata_connection=metadata_connection, parameters_task=first,
+        dag=the_dag, **airflow_settings(resources.get(node, {})))
+        for node in edges}
   for node, upstream in edges.items():
     for up in upstream:
       tasks[up] >> tasks[node]
@@ -168,8 +174,50 @@ class NodeOperator(BaseOperator):
       ir = _ir_of(context['ti'].xcom_pull(task_ids=self.parameters_task))
     if ir is None:
       ir = read_ir(self.ir) if isinstance(self.ir, str) else self.ir
-    run_node(ir, self.pipeline_node_id, run_id, self.metadata_connection)
+    # An Airflow connection is read here in the task (never at parse time,
+    # never written into a file).
+    connection = (_mysql_of(self.metadata_connection)
+                  if self.metadata_connection else None)
+    run_node(ir, self.pipeline_node_id, run_id, connection)
     return run_id  # the task's XCom: the pipeline run it ran in
+
+
+def airflow_settings(resources: Mapping[str, Any]) -> dict[str, Any]:
+  """The task arguments of a node's with_resources values."""
+  return {key: resources[key] for key in AIRFLOW_KEYS if key in resources}
+
+
+def pod_task(node: str, dag_id: str, kubernetes: Mapping[str, Any],
+             resources: Mapping[str, Any], **kwargs: Any) -> BaseOperator:
+  """A KubernetesPodOperator running node `node` in a pod of
+  kubernetes['image'] (`python -m NODE_MODULE`, in the DAG run's pipeline
+  run), with the node's cpu and memory as its requests and limits and its
+  GPUs as nvidia.com/gpu limits."""
+  try:
+    from airflow.providers.cncf.kubernetes.operators.pod import (
+      KubernetesPodOperator,
+    )
+  except ImportError:
+    raise PipelineDefinitionError(
+        _WHERE, 'a Kubernetes DAG needs the cncf-kubernetes provider of '
+        'Airflow', fix="pip install -c constraints.txt "
+        "'fluent-pipeline[airflow]'") from None
+  from kubernetes.client import models as k8s
+  requests = {key: str(resources[key]) for key in ('cpu', 'memory')
+              if key in resources}
+  limits = dict(requests)
+  if resources.get('gpu'):
+    limits['nvidia.com/gpu'] = str(resources['gpu'])
+  return KubernetesPodOperator(
+      task_id=node, image=kubernetes['image'],
+      namespace=kubernetes.get('namespace'),
+      cmds=['python', '-m', NODE_MODULE],
+      arguments=['--ir', kubernetes['ir'], '--node', node, '--dag-id', dag_id,
+                 '--logical-date', '{{ logical_date.isoformat() }}'],
+      container_resources=k8s.V1ResourceRequirements(
+          requests=requests or None, limits=limits or None),
+      labels={'fluent-pipeline': dag_id[:63]}, get_logs=True,
+      **airflow_settings(resources), **kwargs)
 
 
 class ParametersOperator(BaseOperator):
@@ -202,7 +250,8 @@ class ParametersOperator(BaseOperator):
     ir = airflow_ir.ir_for(
         self.parameters['file'], self.parameters.get('name'),
         self.parameters.get('root'), self.parameters.get('set') or {},
-        changed, self.edges, self.metadata_connection)
+        changed, self.edges, self.metadata_connection,
+        cwd=self.parameters.get('cwd'))
     return base64.b64encode(ir.SerializeToString()).decode('ascii')
 
 
@@ -222,118 +271,6 @@ def _ir_of(pushed: Optional[str]) -> Optional[pipeline_pb2.Pipeline]:
   return pipeline_pb2.Pipeline.FromString(base64.b64decode(pushed))
 
 
-def run_id_of(dag_id: str, logical_date: datetime.datetime) -> str:
-  """The pipeline run id of a DAG run: its logical date in UTC, in
-  RUN_ID_FORMAT. A date on the second (a scheduled run's, `airflow dags
-  test DAG 2026-11-02`'s) takes its microseconds from the DAG id, so two
-  pipelines on the same schedule sharing an ML Metadata store never share
-  a run (TFX names a run's context by the run id alone)."""
-  when = logical_date.astimezone(datetime.timezone.utc)
-  if when.microsecond == 0:
-    when = when.replace(microsecond=zlib.crc32(dag_id.encode()) % 1000000)
-  return datetime.datetime(*when.timetuple()[:6],
-                           when.microsecond).strftime(RUN_ID_FORMAT)
-
-
-# ------------------------------------------------------- in the task only
-def run_node(ir: pipeline_pb2.Pipeline, node_id: str, run_id: str,
-             metadata_connection: Optional[str] = None) -> None:
-  """Runs node `node_id` of `ir` in pipeline run `run_id`, as
-  LocalDagRunner runs each node; a failure's reason is recorded on its
-  execution, as run() records it."""
-  from absl import logging as absl_logging
-  from tfx.dsl.compiler import constants
-  from tfx.orchestration import metadata
-  from tfx.orchestration.local import runner_utils
-  from tfx.orchestration.portable import launcher, runtime_parameter_utils
-
-  from fluent_pipeline.orchestration import diagnose
-  ir = pipeline_pb2.Pipeline.FromString(ir.SerializeToString())  # a copy
-  runtime_parameter_utils.substitute_runtime_parameter(
-      ir, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id})
-  nodes = {n.pipeline_node.node_info.id: n.pipeline_node for n in ir.nodes}
-  if node_id not in nodes:
-    raise PipelineDefinitionError(
-        _WHERE, f'node {node_id!r} is not in the compiled pipeline '
-        f'{ir.pipeline_info.id!r} (it has {", ".join(nodes)})',
-        fix='compile the pipeline again, and let Airflow parse the new DAG')
-  deployment = runner_utils.extract_local_deployment_config(ir)
-  connection = _connection_config(deployment, metadata_connection)
-  with _run_log(ir, run_id), _env.user_code_pip_env():
-    # LocalDagRunner's records, which the quiet run's progress lines read.
-    absl_logging.info('Component %s is running.', node_id)
-    try:
-      launcher.Launcher(
-          pipeline_node=nodes[node_id],
-          mlmd_connection=metadata.Metadata(connection),
-          pipeline_info=ir.pipeline_info,
-          pipeline_runtime_spec=ir.runtime_spec,
-          executor_spec=runner_utils.extract_executor_spec(deployment,
-                                                           node_id),
-          custom_driver_spec=runner_utils.extract_custom_driver_spec(
-              deployment, node_id)).launch()
-    except Exception as e:
-      _record_failure(connection, ir.pipeline_info.id, run_id, node_id,
-                      f'{node_id} failed: {diagnose.explain(e, node_id, {})}')
-      raise
-    absl_logging.info('Component %s is finished.', node_id)
-
-
-def _record_failure(connection, pipeline_name: str, run_id: str,
-                    node_id: str, message: str) -> None:
-  """Records why the node failed on its FAILED execution of the run (TFX's
-  ExecutionResult, as runners records a failure), so `fluent-pipeline
-  show` says it; only this node's, since other tasks may fail at the same
-  time. A result TFX recorded is kept."""
-  import logging
-  try:
-    from ml_metadata import metadata_store
-    from tfx.orchestration.portable.mlmd import execution_lib
-    from tfx.proto.orchestration import execution_result_pb2
-
-    from fluent_pipeline.recorded import mlmd, results
-    store = metadata_store.MetadataStore(connection)
-    run = store.get_context_by_type_and_name('pipeline_run', run_id)
-    if run is None:
-      return
-    failed = [e for e in store.get_executions_by_context(run.id)
-              if e.last_known_state == e.FAILED and
-              results.EXECUTION_RESULT not in e.custom_properties]
-    nodes = mlmd.node_ids(store, failed, pipeline_name)
-    chosen = [e for e in failed if nodes.get(e.id) == node_id]
-    for execution in chosen:
-      execution_lib.set_execution_result(
-          execution_result_pb2.ExecutionResult(
-              code=2, result_message=message),  # UNKNOWN
-          execution)
-    if chosen:
-      store.put_executions(chosen)
-  except Exception as e:  # the task's failure is what matters
-    logging.getLogger(__name__).warning(
-        'could not record why %s failed in ML Metadata (%s: %s)', node_id,
-        type(e).__name__, e)
-
-
-def _connection_config(deployment, connection_id: Optional[str]):
-  """ML Metadata's connection: the IR's, or the MySQL server of an Airflow
-  connection, read here in the task (never at parse time, never written
-  into a file)."""
-  if connection_id:
-    return _mysql_of(connection_id)
-  config = deployment.metadata_connection_config
-  which = config.WhichOneof('connection_config')
-  if which is None:
-    raise PipelineDefinitionError(
-        _WHERE, 'the compiled pipeline names no ML Metadata store',
-        fix='compile it again, or pass --metadata-connection CONN_ID')
-  connection = getattr(config, which)
-  sqlite = getattr(connection, 'sqlite', None)
-  path = sqlite.filename_uri if sqlite is not None else ''
-  if path and not _paths.is_uri(path):  # TFX opens it, not its folder
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  return connection
-
-
 def _mysql_of(connection_id: str):
   from airflow.hooks.base import BaseHook
   from ml_metadata.proto import metadata_store_pb2
@@ -351,46 +288,3 @@ def _mysql_of(connection_id: str):
   config.mysql.user = connection.login or 'root'
   config.mysql.password = connection.password or ''
   return config
-
-
-@contextlib.contextmanager
-def _run_log(ir: pipeline_pb2.Pipeline, run_id: str) -> Iterator[None]:
-  """TFX's log lines of the task appended to the run's log file
-  (`<root>/<name>/logs/run-<id>.log`, as every runner names it), besides
-  Airflow's task log."""
-  import logging
-
-  from absl import logging as absl_logging
-  folder = _logs_folder(ir)
-  handler = None
-  if append_run_log and folder is not None:
-    try:
-      os.makedirs(folder, exist_ok=True)
-      handler = logging.FileHandler(
-          os.path.join(folder, f'run-{run_id}.log'), encoding='utf-8')
-    except OSError:
-      handler = None  # Airflow's task log still has every line
-  if handler is None:
-    yield
-    return
-  handler.setFormatter(logging.Formatter(
-      '%(asctime)s %(levelname)s:%(name)s:%(message)s'))
-  absl_logger = logging.getLogger('absl')
-  saved_verbosity = absl_logging.get_verbosity()
-  absl_logging.set_verbosity(absl_logging.INFO)
-  absl_logger.addHandler(handler)
-  try:
-    yield
-  finally:
-    absl_logger.removeHandler(handler)
-    absl_logging.set_verbosity(saved_verbosity)
-    handler.close()
-
-
-def _logs_folder(ir: pipeline_pb2.Pipeline) -> Optional[str]:
-  """recorded.owner.logs_folder of the IR's pipeline."""
-  from fluent_pipeline.recorded import owner
-  root = ir.runtime_spec.pipeline_root.field_value.string_value
-  if not root:
-    return None
-  return owner.logs_folder(root, ir.pipeline_info.id)

@@ -9,6 +9,7 @@ trigger form) has its first task bind them as `--set` binds them and
 compile the run's own IR, which its node tasks then run.
 """
 
+import os
 from collections.abc import Mapping
 from typing import Any, Optional
 
@@ -23,26 +24,33 @@ _JSON_TYPES = {'int': 'integer', 'float': 'number', 'bool': 'boolean',
                'str': 'string', 'path': 'string'}
 
 
-def compile_ir(pipeline):
+def compile_ir(pipeline, resources: Optional[dict[str, Any]] = None):
   """The IR (pipeline_pb2.Pipeline) of a PipelineDef, as run() builds it
   (user code packaged, the node ids of each chain call recorded in the
-  configuration), with the run id left a runtime parameter."""
+  configuration), with the run id left a runtime parameter. `resources`,
+  when given, gets node id -> its with_resources values (checked here)."""
   from tfx.orchestration.portable import tfx_runner
 
+  from fluent_pipeline.dsl import plan as plans
   from fluent_pipeline.dsl import wiring
   from fluent_pipeline.orchestration import partial
   tfx_pipeline, nodes_by_call = wiring.build_indexed(pipeline._plan, RUNNER)
+  found = plans.resources_by_node(pipeline._plan, nodes_by_call,
+                                  [c.id for c in tfx_pipeline.components])
+  if resources is not None:
+    resources.update({node: r.as_dict() for node, r in found.items()})
   ir = tfx_runner._make_pipeline_proto(tfx_pipeline)
   partial.record(ir, nodes_by_call)
   return ir
 
 
 def compile_shared(pipeline, metadata_connection: Optional[str],
-                   where: str = 'compile'):
+                   where: str = 'compile',
+                   resources: Optional[dict[str, Any]] = None):
   """compile_ir for an IR others read (the dags folder, Airflow's XCom):
   without the ML Metadata password, which the tasks read from the Airflow
   connection `metadata_connection`, and refused if it would hold another
-  secret of the chain."""
+  secret of the chain. `resources`: compile_ir's."""
   from fluent_pipeline.dsl import configuration
   config = pipeline._plan.metadata_config
   if (config is not None and config.HasField('mysql') and
@@ -58,7 +66,7 @@ def compile_shared(pipeline, metadata_connection: Optional[str],
     without.CopyFrom(config)
     without.mysql.password = ''
     pipeline = pipeline.with_metadata_connection(without)
-  ir = compile_ir(pipeline)
+  ir = compile_ir(pipeline, resources)
   from google.protobuf import json_format
 
   from fluent_pipeline.orchestration import compile_checks
@@ -114,20 +122,36 @@ def changed(params: Mapping[str, dict[str, Any]],
 def ir_for(pipeline_file: str, name: Optional[str], root: Optional[str],
            compiled_assignments: Mapping[str, str], given: Mapping[str, Any],
            edges: Mapping[str, list[str]],
-           metadata_connection: Optional[str] = None):
+           metadata_connection: Optional[str] = None,
+           cwd: Optional[str] = None):
   """The IR of the pipeline file made with `compiled_assignments` and the
   run's `given` values over them, bound as `--set` binds them (the same
   errors), compiled as compile_shared compiles it; it must have the nodes
-  and edges of the DAG (`edges`)."""
+  and edges of the DAG (`edges`). It is made in `cwd`, the folder the DAG
+  was compiled in, so a relative value (`root=runs`) means on a worker what
+  it meant there."""
   from fluent_pipeline.project import pipeline_file as pipeline_files
-  loaded = pipeline_files.load(pipeline_file, name)
-  assignments = dict(compiled_assignments)
-  assignments.update({key: _as_text(value) for key, value in given.items()})
-  pipeline = loaded.build(assignments)
-  if root:
-    pipeline = pipeline.with_root(root)
-  ir = compile_shared(pipeline, metadata_connection,
-                      where=f'{loaded.where} (Airflow trigger)')
+  where = f'{pipeline_file} (Airflow trigger)'
+  if cwd and not os.path.isdir(cwd):
+    raise PipelineDefinitionError(
+        where, f'the DAG was compiled in {cwd}, which is not on this worker, '
+        "so the run's relative values would mean other paths here",
+        fix='give workers the same paths (a shared disk or image), or '
+        'compile from a folder every worker has')
+  started_in = os.getcwd()
+  if cwd:
+    os.chdir(cwd)
+  try:
+    loaded = pipeline_files.load(pipeline_file, name)
+    assignments = dict(compiled_assignments)
+    assignments.update({key: _as_text(value) for key, value in given.items()})
+    pipeline = loaded.build(assignments)
+    if root:
+      pipeline = pipeline.with_root(root)
+    ir = compile_shared(pipeline, metadata_connection,
+                        where=f'{loaded.where} (Airflow trigger)')
+  finally:
+    os.chdir(started_in)
   made = {n.pipeline_node.node_info.id: sorted(n.pipeline_node.upstream_nodes)
           for n in ir.nodes}
   if made != {node: sorted(up) for node, up in edges.items()}:

@@ -63,9 +63,13 @@ def write_ir(pdef, runner: str, output: str) -> str:
   from google.protobuf import json_format
   from tfx.dsl.compiler import compiler
 
+  from fluent_pipeline.dsl import plan as plans
   from fluent_pipeline.dsl import wiring
   plan = pdef._plan
-  pipeline = wiring.build(plan, _RUNNER_NAMES[runner])
+  pipeline, nodes_by_call = wiring.build_indexed(plan, _RUNNER_NAMES[runner])
+  # Checked, though these runners run every node here and ignore them.
+  plans.resources_by_node(plan, nodes_by_call,
+                          [c.id for c in pipeline.components])
   secrets = chain_source.secrets(plan, Chain)
   read_beam_secrets(pipeline, plan, secrets, environment_placeholder)
   ir = compiler.Compiler().compile(pipeline)
@@ -85,6 +89,7 @@ def write_image_build(pdef, runner: str, output_dir: str, *, image: str,
   ('local_paths', newline-separated; an error unless `allow_local_paths`,
   as no container can read them) and the environment variables the spec
   reads secrets from ('environment', newline-separated)."""
+  from fluent_pipeline.dsl import plan as plans
   from fluent_pipeline.dsl import wiring
   plan = pdef._plan
   where = 'compile'
@@ -113,10 +118,16 @@ def write_image_build(pdef, runner: str, output_dir: str, *, image: str,
           fix='pass a local copy of the module, so it goes into the image')
   shim = _code_shim(plan, project)
   spec_plan = _in_image(plan, project, shim)
-  pipeline = wiring.build(spec_plan, _RUNNER_NAMES[runner])
+  pipeline, nodes_by_call = wiring.build_indexed(spec_plan,
+                                                _RUNNER_NAMES[runner])
+  named_by: dict[str, str] = {}
+  resources = plans.resources_by_node(spec_plan, nodes_by_call,
+                                      [c.id for c in pipeline.components],
+                                      named_by)
   variables = _kubeflow_secrets(pipeline, plan, project.secrets, runner)
   with _executors_in_image(pipeline, project, shim):
     job = _kubeflow_spec(pipeline, image, output_dir, where)
+  set_resources(job, resources, runner, named_by)
   spec = json.dumps(job, sort_keys=True)
   compile_checks.refuse_secrets({SPEC_FILE: spec}, project.secrets,
                                 _RUNNER_NAMES[runner])
@@ -224,6 +235,55 @@ def _kubeflow_spec(pipeline, image: str, output_dir: str,
     return runner.run(pipeline, write_out=False)
   except Exception as e:
     raise compile_checks.compile_error(e, pipeline, where) from e
+
+
+def set_resources(job: dict[str, Any], resources: dict[str, Any],
+                  runner: str, named_by: dict[str, str]) -> None:
+  """Each node's with_resources values as its container's ResourceSpec in
+  the PipelineJob `job` (cpuLimit, memoryLimit in GB, accelerator type and
+  count), where Vertex / Kubeflow read them. Set here for every container
+  node: TFX's own hook (`with_platform_config`) misses FileBasedExampleGen,
+  which from_csv and the other file sources are. A node without a
+  container (an importer, a resolver) takes none: a step whose every node
+  lacks one is refused, and so is a GPU whose type Vertex cannot take
+  (compile_checks.accelerator)."""
+  from google.protobuf import json_format
+  from kfp.pipeline_spec import pipeline_spec_pb2
+  spec = job['pipelineSpec']
+  executors = spec['deploymentSpec']['executors']
+  containers: dict[str, list[str]] = {}  # step name -> its container nodes
+  for node, values in sorted(resources.items()):
+    step = named_by.get(node, node)
+    containers.setdefault(step, [])
+    if values.cpus is None and values.memory is None and not values.gpu:
+      continue  # Airflow's only
+    task = spec['root']['dag']['tasks'][node]
+    label = spec['components'][task['componentRef']['name']].get(
+        'executorLabel')
+    container = executors.get(label, {}).get('container')
+    if container is None:
+      continue
+    containers[step].append(node)
+    found = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec \
+        .ResourceSpec()
+    if values.cpus is not None:
+      found.cpu_limit = values.cpus
+    if values.memory is not None:
+      found.memory_limit = values.memory_gb
+    if values.gpu:
+      found.accelerator.type = compile_checks.accelerator(
+          node, values.gpu_type, runner)
+      found.accelerator.count = values.gpu
+    container['resources'] = json_format.MessageToDict(found)
+  for step, nodes in containers.items():
+    asked = [resources[n] for n, s in named_by.items() if s == step]
+    if not nodes and any(r.cpus is not None or r.memory is not None or r.gpu
+                         for r in asked):
+      raise PipelineDefinitionError(
+          f'with_resources({step!r})', f'{step} runs no container on '
+          f'{runner} (an importer or a resolver), so it takes no cpu, '
+          'memory or GPU', fix=f'drop those values for {step}, or name '
+          'the component that does the work')
 
 
 # ------------------------------------------------------- the build context

@@ -9,7 +9,8 @@ slip, and the user learns of it here rather than after a build and a push.
   secret Beam flag, which no container's environment can supply there:
   `refuse_secrets`, `refuse_vertex_secrets`;
 - a pipeline KubeflowV2DagRunner cannot compile: `compile_error` names the
-  component and what to change, instead of TFX's traceback.
+  component and what to change, instead of TFX's traceback;
+- a GPU whose accelerator type Vertex cannot take: `accelerator`.
 """
 
 import json
@@ -162,6 +163,52 @@ def _scalars(value):
         pass
   elif value is not None:
     yield str(value)
+
+
+# ------------------------------------------------------ accelerators
+# Vertex AI's accelerator types (google.cloud.aiplatform_v1's
+# AcceleratorType, read from it when installed); Kubeflow Pipelines takes a
+# Kubernetes resource name.
+VERTEX_ACCELERATORS = (
+    'NVIDIA_TESLA_K80', 'NVIDIA_TESLA_P100', 'NVIDIA_TESLA_V100',
+    'NVIDIA_TESLA_P4', 'NVIDIA_TESLA_T4', 'NVIDIA_TESLA_A100',
+    'NVIDIA_A100_80GB', 'NVIDIA_L4', 'NVIDIA_H100_80GB',
+    'NVIDIA_H100_MEGA_80GB', 'NVIDIA_H200_141GB', 'NVIDIA_B200',
+    'NVIDIA_GB200', 'NVIDIA_RTX_PRO_6000', 'TPU_V2', 'TPU_V3', 'TPU_V4_POD',
+    'TPU_V5_LITEPOD')
+KUBERNETES_GPU = 'nvidia.com/gpu'
+
+
+def vertex_accelerators() -> tuple[str, ...]:
+  try:
+    from google.cloud.aiplatform_v1.types import accelerator_type
+  except ImportError:
+    return VERTEX_ACCELERATORS
+  return tuple(t.name for t in accelerator_type.AcceleratorType
+               if t.value)  # all but ACCELERATOR_TYPE_UNSPECIFIED
+
+
+def accelerator(node: str, gpu_type, runner: str) -> str:
+  """The accelerator type of `node`'s GPUs on `runner`: on Vertex one of
+  its types, which must be given; on Kubeflow any, nvidia.com/gpu when
+  none is given."""
+  if runner != 'vertex':
+    return gpu_type or KUBERNETES_GPU
+  known = vertex_accelerators()
+  if gpu_type in known:
+    return gpu_type
+  import difflib
+  given = re.sub(r'[^A-Z0-9]+', '_', str(gpu_type or '').upper())
+  words = set(filter(None, given.split('_')))
+  close = [t for t in known if words and words <= set(t.split('_'))] or \
+      difflib.get_close_matches(given, known, n=1, cutoff=0.4)
+  suggestion = close[0] if close else 'NVIDIA_TESLA_T4'
+  what = (f'gpu_type={gpu_type!r} is not one of Vertex\'s accelerator types'
+          if gpu_type else 'a GPU without gpu_type: Vertex needs its '
+          'accelerator type')
+  raise PipelineDefinitionError(
+      f'with_resources({node!r})', what,
+      fix=f"gpu_type={suggestion!r} (Vertex's types: {', '.join(known)})")
 
 
 # ------------------------------------------------- the Kubeflow V2 compile

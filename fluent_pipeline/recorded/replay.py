@@ -77,6 +77,8 @@ def rebuild(config: dict[str, Any], run_id: str, metadata_config=None,
     pdef = pdef.with_metadata_connection(metadata_config)
   elif 'sqlite' in metadata:
     pdef = pdef.with_sqlite_ml_metadata(metadata['sqlite'])
+  for step, values in (settings.get('resources') or {}).items():
+    pdef = pdef.with_resources(step, **values)
   if config.get('parameters'):
     pdef = pdef.with_parameters(**config['parameters'])
   return pdef

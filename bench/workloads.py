@@ -18,6 +18,12 @@ peak memory of this process and its children. KIND is one of:
 - dataset_steps_fraction: the same with fraction=0.1 instead.
 The dataset_steps kinds also print `COUNTS {json}`: each step's state and
 the examples in and out it recorded.
+- dataset_forms: ExampleGen alone, then each form of the dataset steps'
+                 functions run by the step's executor on its output, in
+                 this process, one after the other, twice (`dataset_forms`):
+                 prints `FORMS {json}`, the seconds and CPU seconds of each
+                 round, examples in and out and a digest of the kept records
+                 of each.
 """
 
 import json
@@ -96,6 +102,129 @@ def keep_timed_trips(features):
   return (features.get('trip_seconds') or [0])[0] > 0
 
 
+def keep_timed_trips_all(features):
+  """keep_timed_trips, reading the features through a helper: the step
+  cannot tell which it reads, so it converts all of them for every example
+  (what every predicate cost before the steps read only the features
+  used)."""
+  return keep_timed_trips(features)
+
+
+def keep_timed_trips_batch(df):
+  """keep_timed_trips, batch form: a missing trip_seconds is <NA>, dropped."""
+  return df.trip_seconds > 0
+
+
+def payment_key(features):
+  return (features.get('payment_type') or [''])[0]
+
+
+def payment_key_all(features):
+  """payment_key through a helper: all features converted (see above)."""
+  return payment_key(features)
+
+
+def payment_key_batch(df):
+  return df.payment_type.fillna('')
+
+
+# name -> (component, exec properties): the forms bench/dataset_steps.py
+# compares, in the order they run; a form ending in _all is the per-record
+# cost before the steps read only the features used.
+DATASET_FORMS = {
+    'filter_all': ('FilterExamples', {
+        'predicate_fn': 'workloads.keep_timed_trips_all'}),
+    'filter': ('FilterExamples', {
+        'predicate_fn': 'workloads.keep_timed_trips'}),
+    'filter_batch': ('FilterExamples', {
+        'batch_predicate_fn': 'workloads.keep_timed_trips_batch'}),
+    'sample_all': ('StratifiedSample', {
+        'key_fn': 'workloads.payment_key_all'}),
+    'sample': ('StratifiedSample', {'key_fn': 'workloads.payment_key'}),
+    'sample_batch': ('StratifiedSample', {
+        'batch_key_fn': 'workloads.payment_key_batch'}),
+    'sample_key_feature': ('StratifiedSample', {
+        'key_feature': 'payment_type'}),
+}
+
+
+def dataset_forms(root: str, data_dir: str, rounds: int = 2) -> dict:
+  """ExampleGen's output, then every DATASET_FORMS entry run by its step's
+  executor on it (in this process, the chain's Beam settings), `rounds`
+  times, every other round in reverse order: name -> the seconds and CPU
+  seconds of each round, examples in and out, and a sha256 of the kept
+  records (sorted), equal where two forms keep the same examples."""
+  import glob
+
+  from tfx.types import standard_artifacts
+
+  from fluent_pipeline import read_run
+  pdef = (PipelineDef('dataset_forms', root=root).from_csv(data_dir)
+          .cache(False))
+  started = time.perf_counter()
+  pdef.run()
+  example_gen_seconds = time.perf_counter() - started
+  uri = read_run(pdef).component('CsvExampleGen').outputs['examples'][0]
+  source = standard_artifacts.Examples()
+  source.uri = uri
+  source.split_names = json.dumps(sorted(
+      os.path.basename(d)[len('Split-'):]
+      for d in glob.glob(os.path.join(uri, 'Split-*'))))
+  out = {'example_gen_seconds': round(example_gen_seconds, 2), 'forms': {}}
+  order = list(DATASET_FORMS)
+  for i in range(rounds):
+    for name in order if i % 2 == 0 else order[::-1]:
+      form = _run_form(os.path.join(root, f'{name}_{i}'), name, source,
+                       list(pdef._plan.beam_pipeline_args))
+      print(f'  {name}: {form}', flush=True)
+      if name not in out['forms']:
+        out['forms'][name] = form
+        continue
+      seen = out['forms'][name]
+      if seen['kept_sha256'] != form['kept_sha256']:
+        raise SystemExit(f'{name} kept other examples in round {i + 1}')
+      for key in ('seconds', 'cpu_seconds'):
+        seen[key] += form[key]
+  return out
+
+
+def _run_form(folder: str, name: str, source, beam_args: list) -> dict:
+  """One DATASET_FORMS entry, run once by its step's executor."""
+  import glob
+  import hashlib
+
+  import tensorflow as tf
+  from tfx.dsl.components.base import base_beam_executor
+  from tfx.types import standard_artifacts
+
+  from fluent_pipeline.components import filter_examples, stratified_sample
+  component, props = DATASET_FORMS[name]
+  props = dict(props, code_sha256='')
+  executor = filter_examples.Executor
+  if component == 'StratifiedSample':
+    props.update(samples_per_key=SAMPLES_PER_KEY, seed=0)
+    executor = stratified_sample.Executor
+  output = standard_artifacts.Examples()
+  output.uri = os.path.join(folder, 'output')
+  run = executor(base_beam_executor.BaseBeamExecutor.Context(
+      beam_pipeline_args=beam_args, tmp_dir=os.path.join(folder, 'tmp'),
+      unique_id=name))
+  started, cpu = time.perf_counter(), time.process_time()
+  run.Do({'examples': [source]}, {'reshaped_examples': [output]}, props)
+  seconds = time.perf_counter() - started
+  cpu = time.process_time() - cpu
+  counts = json.loads(output.get_string_custom_property('example_counts'))
+  files = sorted(glob.glob(os.path.join(output.uri, 'Split-*', '*')))
+  kept = sorted(bytes(r) for r in tf.data.TFRecordDataset(
+      files, compression_type='GZIP').as_numpy_iterator())
+  return {
+      'component': component, 'seconds': [round(seconds, 2)],
+      'cpu_seconds': [round(cpu, 2)],
+      'in': sum(c['in'] for c in counts.values()),
+      'out': sum(c['out'] for c in counts.values()),
+      'kept_sha256': hashlib.sha256(b''.join(kept)).hexdigest()}
+
+
 SAMPLES_PER_KEY = 1000
 SAMPLE_FRACTION = 0.1
 DATASET_STEP_KINDS = ('dataset_steps', 'dataset_steps_fraction')
@@ -147,6 +276,9 @@ def main(argv) -> int:
     pdef = (fluent_chain if kind == 'fluent' else data_stage)(root, data_dir)
     pdef.run()
     components = _component_seconds(pdef)
+  elif kind == 'dataset_forms':
+    print('FORMS ' + json.dumps(dataset_forms(root, data_dir)), flush=True)
+    components = {}
   elif kind in DATASET_STEP_KINDS:
     pdef = dataset_steps(root, data_dir, kind == 'dataset_steps_fraction')
     from fluent_pipeline import read_run

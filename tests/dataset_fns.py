@@ -42,3 +42,44 @@ def one_kind(features):
   """Every example in one stratum."""
   del features
   return 'trips'
+
+
+def hour_block(features):
+  """Four strata of trip_start_hour (an int key; -1: no hour)."""
+  return (features.get('trip_start_hour') or [-1])[0] // 6
+
+
+# The batch forms: a block of examples as a pandas DataFrame, one row per
+# example; the same decisions as the per-record functions above.
+
+
+def batch_keep_cash(df):
+  return df.payment_type == 'Cash'
+
+
+def batch_keep_long_trips(df):
+  return df.trip_miles.fillna(0.0) >= 2.0
+
+
+def batch_payment_kind(df):
+  import numpy as np
+  return np.where(df.payment_type == 'Cash', 'cash', 'other')
+
+
+def batch_hour_block(df):
+  return df.trip_start_hour.fillna(-1) // 6
+
+
+def batch_rows(df):
+  """A slip: the rows the condition selects, not the condition."""
+  return df[df.payment_type == 'Cash']
+
+
+def batch_company(df):
+  """A slip: company is missing in some examples (None is no stratum)."""
+  return df.company
+
+
+def batch_payment_type(df):
+  """key_feature='payment_type' as a batch key (every example has one)."""
+  return df.payment_type

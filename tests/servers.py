@@ -328,9 +328,9 @@ class DocShell:
     self.redis_args = None
 
   def run(self, line: str) -> None:
-    for port, ours in self.ports.items():
-      line = line.replace(f'127.0.0.1:{port}', f'127.0.0.1:{ours}')
-      line = line.replace(f'--port {port}', f'--port {ours}')
+    # One pass: a port of ours may begin with another of the doc's ports.
+    line = re.sub(r'(127\.0\.0\.1:|--port )(\d+)\b', lambda m: m.group(1) + (
+        self.ports.get(m.group(2), m.group(2))), line)
     words = shlex.split(line)
     if words[0] in INSTALLS:
       return

@@ -2,7 +2,9 @@
 
 Hand-wired TFX pipelines (CsvExampleGen -> the components) on
 LocalDagRunner: one run with one Beam worker, one with two worker processes
-(the same samples must come out), one whose predicate keeps nothing. What
+(the same samples must come out), one whose predicate keeps nothing. Each
+batch function (a DataFrame per block) runs beside its per-record form,
+and both must keep the same examples. What
 the components wrote is read back and checked against the input examples,
 computed here independently.
 """
@@ -129,6 +131,12 @@ def _first_components(examples):
       .with_id('filter_cash'),
       fe.FilterExamples(examples, predicate_fn='dataset_fns.keep_long_trips',
                         code_sha256='long').with_id('filter_long'),
+      fe.FilterExamples(examples, batch_predicate_fn='batch_keep_cash',
+                        module_file=FNS, code_sha256='bcash',
+                        splits=['train']).with_id('filter_cash_batch'),
+      fe.FilterExamples(examples,
+                        batch_predicate_fn='dataset_fns.batch_keep_long_trips',
+                        code_sha256='blong').with_id('filter_long_batch'),
   ] + _sample_components(examples) + [
       ss.StratifiedSample(examples, key_feature='payment_type',
                           samples_per_key=SAMPLES_PER_KEY, seed=2)
@@ -145,6 +153,14 @@ def _sample_components(examples):
       ss.StratifiedSample(examples, key_fn='payment_kind', module_file=FNS,
                           fraction=FRACTION, seed=1, code_sha256='kind',
                           splits=['train']).with_id('sample_frac'),
+      ss.StratifiedSample(examples, batch_key_fn='batch_payment_type',
+                          module_file=FNS, samples_per_key=SAMPLES_PER_KEY,
+                          seed=1, code_sha256='btype')
+      .with_id('sample_n_batch'),
+      ss.StratifiedSample(examples, batch_key_fn='batch_payment_kind',
+                          module_file=FNS, fraction=FRACTION, seed=1,
+                          code_sha256='bkind', splits=['train'])
+      .with_id('sample_frac_batch'),
   ]
 
 
@@ -360,7 +376,8 @@ def test_fraction_keeps_about_that_share_of_every_stratum(one_worker):
 @pytest.mark.e2e
 def test_same_seed_same_sample_on_two_worker_processes(one_worker,
                                                        two_processes):
-  for node_id in ('sample_n', 'sample_frac'):
+  for node_id in ('sample_n', 'sample_frac', 'sample_n_batch',
+                  'sample_frac_batch'):
     a, b = one_worker[node_id], two_processes[node_id]
     assert a.uri != b.uri, 'the second run must not come from cache'
     for split in split_names(a):
@@ -377,6 +394,58 @@ def test_another_seed_another_sample(one_worker):
   assert counts(a) == counts(b)  # same sizes per key, other examples
 
 
+# --- the batch forms ----------------------------------------------------------
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize('per_record, batch', [
+    ('filter_cash', 'filter_cash_batch'),  # module_file, one split
+    ('filter_long', 'filter_long_batch'),  # dotted path, every split
+    ('sample_n', 'sample_n_batch'),  # key_feature / a batch key function
+    ('sample_frac', 'sample_frac_batch'),  # key_fn / its batch form
+])
+def test_a_batch_function_keeps_what_its_per_record_form_keeps(
+    one_worker, per_record, batch):
+  """The same examples, byte for byte, and the same counts per key."""
+  a, b = one_worker[per_record], one_worker[batch]
+  for split in split_names(a):
+    assert collections.Counter(records(a, split)) == collections.Counter(
+        records(b, split)), split
+  assert counts(a) == counts(b)
+  assert all(c['out'] < c['in'] for c in counts(b).values())
+
+
+@pytest.mark.e2e
+def test_a_batch_predicate_returning_rows_fails_naming_it(one_worker,
+                                                          tmp_path):
+  """The slip `return df[df.payment_type == 'Cash']`: the rows, not the
+  mask."""
+  with pytest.raises(Exception) as error:
+    _do(filter_examples.Executor(), one_worker['CsvExampleGen'], tmp_path,
+        {'batch_predicate_fn': 'batch_rows', 'module_file': FNS,
+         'code_sha256': 'rows'})
+  message = str(error.value)
+  assert 'batch predicate batch_rows returned a DataFrame of ' in message
+  assert 'not a boolean mask of ' in message
+  assert ('return the condition itself (df.trip_seconds > 0), not the rows '
+          'it selects') in message
+  line = _line_of(dataset_fns.batch_rows) + 2
+  assert f'[{FNS}, line {line}]' in message
+
+
+@pytest.mark.e2e
+def test_a_batch_key_with_missing_values_fails_naming_the_row(one_worker,
+                                                              tmp_path):
+  with pytest.raises(Exception) as error:
+    _do(_sampler(tmp_path), one_worker['CsvExampleGen'], tmp_path,
+        {'batch_key_fn': 'dataset_fns.batch_company', 'samples_per_key': 2,
+         'seed': 0, 'code_sha256': 'company'})
+  message = str(error.value)
+  assert "batch key function batch_company returned a Series of " in message
+  assert "df['company']" in message
+  assert 'holds None (NoneType); fill missing values first' in message
+
+
 # --- errors found without a run ----------------------------------------------
 
 
@@ -390,6 +459,9 @@ def _examples_channel():
     ({'predicate_fn': 'keep_cash'}, 'give a dotted path'),
     ({'predicate_fn': 'a.b', 'module_file': FNS}, 'not a dotted path'),
     ({'predicate_fn': 'a.b', 'splits': 'train'}, 'list of split names'),
+    ({'predicate_fn': 'a.b', 'batch_predicate_fn': 'a.c'}, 'not both'),
+    ({'batch_predicate_fn': 'keep'}, 'batch_predicate_fn=.keep.: give a '
+     'dotted path'),
 ])
 def test_filter_refuses_bad_arguments(kwargs, message):
   with pytest.raises(ValueError, match=message):
@@ -400,6 +472,10 @@ def test_filter_refuses_bad_arguments(kwargs, message):
     ({'samples_per_key': 1}, 'exactly one of key_feature'),
     ({'key_feature': 'a', 'key_fn': 'm.f', 'samples_per_key': 1},
      'exactly one of key_feature'),
+    ({'key_fn': 'm.f', 'batch_key_fn': 'm.g', 'samples_per_key': 1},
+     'exactly one of key_feature'),
+    ({'batch_key_fn': 'g', 'samples_per_key': 1},
+     'batch_key_fn=.g.: give a dotted path'),
     ({'key_feature': 'a', 'module_file': FNS, 'samples_per_key': 1},
      'module_file goes with key_fn'),
     ({'key_feature': 'a'}, 'exactly one of samples_per_key'),

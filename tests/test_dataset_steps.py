@@ -55,6 +55,11 @@ def long_trip(features):
   return (features.get('trip_seconds') or [0])[0] > 600
 
 
+def long_trips(df):
+  """long_trip, batch form."""
+  return df.trip_seconds > 600
+
+
 def longer_trip(features):
   return (features.get('trip_seconds') or [0])[0] > 900
 
@@ -215,6 +220,65 @@ def test_from_run_rebuilds_the_dataset_steps(base):
         before[node])['code_sha256'], node
 
 
+def test_a_batch_function_is_the_steps_batch_exec_property(base):
+  pdef = (base.filter_examples(long_trips, batch=True)
+          .stratified_sample(dataset_fns.batch_payment_kind, batch=True,
+                             samples_per_key=3))
+  nodes_ = compiled(pdef)[0]
+  kept, sample = params(nodes_['FilterExamples']), params(
+      nodes_['StratifiedSample'])
+  assert 'predicate_fn' not in kept and 'key_fn' not in sample
+  assert kept['batch_predicate_fn'] == 'batch_predicate_fn'  # in module_file
+  assert kept['module_file'].endswith('batch_predicate_fn_module.py')
+  assert sample['module_file'].endswith('batch_key_fn_module.py')
+  dotted = params(compiled(base.filter_examples(
+      'dataset_fns.batch_keep_cash', batch=True))[0]['FilterExamples'])
+  assert dotted['batch_predicate_fn'] == 'dataset_fns.batch_keep_cash'
+  # The per-record form of the same step is another step for the cache.
+  assert params(compiled(base.filter_examples('dataset_fns.batch_keep_cash'))[
+      0]['FilterExamples'])['predicate_fn'] == 'dataset_fns.batch_keep_cash'
+
+
+def test_the_configuration_records_batch_and_from_run_rebuilds_it(base):
+  from fluent_pipeline.dsl import wiring as _wiring
+  from fluent_pipeline.recorded import replay as _replay
+  pdef = (base.filter_examples(long_trips, batch=True)
+          .stratified_sample(dataset_fns.payment_kind, samples_per_key=2)
+          .generate_statistics())
+  made = _wiring._Components(pdef._plan)
+  made.create()
+  config = json.loads(_configuration.dumps(_configuration.build(
+      pdef._plan, made.user_code, runner=None)))
+  assert config['steps']['filter_examples']['batch'] is True
+  # Per record: no key, as in a configuration recorded before batch existed.
+  assert 'batch' not in config['steps']['stratified_sample']
+  rebuilt = _replay.rebuild(config, 'run-1')
+  assert rebuilt.steps == pdef.steps
+  before, after = compiled(pdef)[0], compiled(rebuilt)[0]
+  for node in ('FilterExamples', 'StratifiedSample'):
+    assert params(after[node]) == params(before[node]) | {
+        'module_file': params(after[node])['module_file']}, node
+  assert params(after['FilterExamples'])['batch_predicate_fn']
+  assert params(after['StratifiedSample'])['key_fn']
+
+
+def test_export_writes_a_batch_step_as_source(base, tmp_path):
+  from fluent_pipeline.project import pipeline_file as _pipeline_file
+  pdef = base.filter_examples(long_trips, batch=True).generate_statistics()
+  path = pdef.export(tmp_path / 'project')
+  assert '.filter_examples(long_trips, batch=True)' in open(path).read()
+  functions = (tmp_path / 'project' / 'reshape_functions.py').read_text()
+  assert 'def long_trips(df):' in functions
+  saved = list(sys.path)
+  try:
+    exported = _pipeline_file.load(path).build({})
+  finally:
+    sys.path[:] = saved
+    sys.modules.pop('reshape_functions', None)
+  assert params(compiled(exported)[0]['FilterExamples']) == params(
+      compiled(pdef)[0]['FilterExamples'])
+
+
 def test_export_writes_the_dataset_steps_as_source(base, tmp_path):
   from fluent_pipeline.project import pipeline_file as _pipeline_file
   pdef = (base.filter_examples(long_trip)
@@ -258,6 +322,13 @@ def test_export_writes_the_dataset_steps_as_source(base, tmp_path):
      PipelineDefinitionError, 'split names'),
     (lambda b: b.filter_examples(lambda a, b: True).build(), UserCodeError,
      'cannot be called with one argument'),
+    (lambda b: b.filter_examples(long_trips, batch='yes'),
+     PipelineDefinitionError, 'batch must be True or False'),
+    (lambda b: b.filter_examples(lambda a, b: True, batch=True),
+     PipelineDefinitionError, 'called with a DataFrame of examples'),
+    (lambda b: b.stratified_sample('company', samples_per_key=2, batch=True),
+     PipelineDefinitionError, 'batch=True takes a key function of a '
+     "DataFrame, got the feature name 'company'"),
 ])
 def test_bad_dataset_step_arguments_are_clear_errors(base, make, error,
                                                      message):
@@ -673,3 +744,66 @@ def test_a_key_an_earlier_runs_statistics_lack_fails_before_a_run(
   os.utime(files[0])
   assert earlier_data.features_seen(chain(), str(data), files) is None
   assert earlier_data.features_seen(chain(), 'gs://b/data', []) is None
+
+
+def _readme_batch_example() -> str:
+  """The code block of README's "Batch form" item, as written there."""
+  with open(os.path.join(REPO, 'README.md'), encoding='utf-8') as f:
+    text = f.read()
+  block = text[text.index('- **Batch form**'):]
+  block = block[block.index('```python\n') + len('```python\n'):]
+  import textwrap
+  return textwrap.dedent(block[:block.index('```')])
+
+
+@pytest.mark.e2e
+def test_the_readmes_batch_example_runs_and_samples_as_per_record(
+    tmp_path, taxi_sample, monkeypatch):
+  """README's batch example, run as a notebook cell is (its source known to
+  linecache) on the taxi sample: the filter keeps exactly the timed trips,
+  the sample is the per-record sample of the same key, computed here."""
+  import collections
+  import hashlib
+  import linecache
+  import struct
+
+  import tensorflow as tf
+  code = _readme_batch_example()
+  assert "PipelineDef('taxi-batch')" in code and "'data/'" in code
+  monkeypatch.chdir(tmp_path)  # its root: runs/ here
+  code = code.replace("'data/'", repr(taxi_sample['data']))
+  cell = '<readme-batch-cell>'
+  linecache.cache[cell] = (len(code), None, code.splitlines(True), cell)
+  namespace = {'PipelineDef': PipelineDef, '__name__': '__main__'}
+  exec(compile(code, cell, 'exec'), namespace)
+  result = namespace['pipeline'].run()
+  assert set(result.states.values()) == {'COMPLETE'}, result.states
+  steps = result.configuration['steps']
+  assert steps['filter_examples']['batch'] is True
+  assert steps['stratified_sample']['batch'] is True
+  raw = result.component('CsvExampleGen').outputs['examples'][0]
+  kept = result.component('FilterExamples').outputs[KEY][0]
+  sample = result.component('StratifiedSample').outputs[KEY][0]
+
+  def h(record):  # the step's hash: sha256(seed, canonical bytes)
+    canonical = tf.train.Example.FromString(record).SerializeToString(
+        deterministic=True)
+    return hashlib.sha256(struct.pack('>q', 7) + canonical).digest()[:8]
+
+  largest = 0
+  for split in ('train', 'eval'):
+    timed = [r for r in _records(raw, split)
+             if (_features(r).get('trip_seconds') or [0])[0] > 0]
+    assert 0 < len(timed) < len(_records(raw, split))
+    assert collections.Counter(_records(kept, split)) == collections.Counter(
+        timed)
+    strata = collections.defaultdict(list)
+    for record in timed:
+      strata[(_features(record).get('trip_start_hour') or [-1])[0] // 6
+             ].append(record)
+    expected = [r for group in strata.values()
+                for r in sorted(group, key=lambda r: (h(r), r))[:300]]
+    largest = max(largest, *(len(g) for g in strata.values()))
+    assert collections.Counter(_records(sample, split)) == \
+        collections.Counter(expected)
+  assert largest > 300  # some stratum was sampled, not kept whole

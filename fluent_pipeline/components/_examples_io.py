@@ -10,9 +10,20 @@ artifact URIs may be remote (gs://, s3://).
 
 import json
 import os
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import (
+  AbstractSet,
+  Any,
+  Callable,
+  Dict,
+  FrozenSet,
+  List,
+  Optional,
+  Sequence,
+  Tuple,
+)
 
 import apache_beam as beam
+from apache_beam.io import tfrecordio
 from apache_beam.io.filesystem import CompressionTypes
 from tfx import types
 from tfx.components.util import examples_utils
@@ -77,17 +88,24 @@ def parse(record: bytes, fmt: int):
   return tf.train.Example.FromString(record)
 
 
-def features_of(proto, fmt: int) -> Dict[str, list]:
+def features_of(proto, fmt: int,
+                names: Optional[AbstractSet[str]] = None
+                ) -> Dict[str, list]:
   """Feature name -> Python list of its values: ints, floats, or str for
   string features (bytes where a value is not UTF-8), so that
   `features['region'] == ['south']` means what it says; the context
-  features of a SequenceExample."""
+  features of a SequenceExample. names: only these features (those the
+  user's function reads, `features_read`); None: all of them."""
   if fmt == example_gen_pb2.FORMAT_TF_SEQUENCE_EXAMPLE:
-    features = proto.context
+    features = proto.context.feature
   else:
-    features = proto.features
+    features = proto.features.feature
+  if names is None:
+    items = features.items()
+  else:  # `in` first: indexing a proto map would add the name to it
+    items = [(n, features[n]) for n in names if n in features]
   result = {}
-  for name, feature in features.feature.items():
+  for name, feature in items:
     kind = feature.WhichOneof('kind')
     if kind == 'bytes_list':
       result[name] = [_text(v) for v in feature.bytes_list.value]
@@ -128,16 +146,58 @@ def read_split(pipeline: beam.Pipeline, examples: types.Artifact,
       pattern, compression_type=CompressionTypes.GZIP)
 
 
+def read_split_blocks(pipeline: beam.Pipeline, examples: types.Artifact,
+                      split: str, size: int) -> beam.PCollection:
+  """The serialized records of one split in blocks (lists of bytes) of
+  `size`, read by tf.data (C++: no Beam element per record), then spread
+  over the workers (a Reshuffle of the few blocks)."""
+  pattern = split_pattern(examples, split)
+  files = sorted(p for p in fileio.glob(pattern) if not fileio.isdir(p))
+  if not files:
+    raise ValueError(f'Split {split!r} of {examples.uri} has no files '
+                     f'({pattern}).')
+  return (pipeline
+          | f'Files[{split}]' >> beam.Create(files)
+          | f'ReadBlocks[{split}]' >> beam.FlatMap(_blocks, size)
+          | f'Spread[{split}]' >> beam.Reshuffle())
+
+
+def _blocks(path: str, size: int):
+  import tensorflow as tf
+  records = tf.data.TFRecordDataset([path], compression_type='GZIP')
+  for block in records.batch(size).as_numpy_iterator():
+    yield [bytes(r) for r in block]
+
+
 def write_split(records: beam.PCollection, output: types.Artifact,
-                split: str, reshuffle: bool = True) -> None:
+                split: str, reshuffle: bool = True,
+                blocks: bool = False) -> None:
   """Writes records (bytes) to Split-<split> the way ExampleGen does;
-  reshuffle=False keeps the input's spread over files (a filter's)."""
+  reshuffle=False keeps the input's spread over files (a filter's);
+  blocks=True: the elements are lists of records, written in order."""
   uri = artifact_utils.get_split_uri([output], split)
   if reshuffle:
     records = records | f'Shuffle[{split}]' >> beam.Reshuffle()
-  _ = (records
-       | f'Write[{split}]' >> beam.io.WriteToTFRecord(
-           os.path.join(uri, FILE_PREFIX), file_name_suffix='.gz'))
+  prefix = os.path.join(uri, FILE_PREFIX)
+  if blocks:
+    write = beam.io.Write(_BlockSink(prefix))
+  else:
+    write = beam.io.WriteToTFRecord(prefix, file_name_suffix='.gz')
+  _ = records | f'Write[{split}]' >> write
+
+
+class _BlockSink(tfrecordio._TFRecordSink):  # pylint: disable=protected-access
+  """WriteToTFRecord's sink (the same files, names and gzip), for elements
+  that are blocks of records: one Beam element per block, not per record."""
+
+  def __init__(self, prefix: str):
+    from apache_beam import coders
+    super().__init__(prefix, coders.BytesCoder(), '.gz', 0, None,
+                     CompressionTypes.AUTO)
+
+  def write_record(self, file_handle, value):
+    for record in value:
+      self.write_encoded_record(file_handle, record)
 
 
 def copy_split(examples: types.Artifact, output: types.Artifact,
@@ -468,3 +528,357 @@ def values_seen(examples: List[Dict[str, list]],
     parts.append(f"features[{name!r}] holds {top}"
                  + (f' and {more} more' if more > 0 else ''))
   return '; '.join(parts)
+
+
+# --- which features a function reads -----------------------------------------
+
+# Names through which a function could reach its argument other than by name.
+_INDIRECT = frozenset(('locals', 'vars', 'eval', 'exec'))
+_CALLS = frozenset(('CALL_METHOD', 'PRECALL', 'CALL', 'CALL_FUNCTION'))
+
+
+def features_read(fn: Callable[..., Any], attributes: bool = False
+                  ) -> Optional[FrozenSet[str]]:
+  """The features a function reads from its argument, found in its
+  bytecode, when it reads them only as `features['name']`,
+  `features.get('name'[, default])` or `'name' in features` (and, with
+  `attributes`, a DataFrame's `df.name`); None when it cannot tell (the
+  argument passed on, iterated, indexed by a variable...): read them all.
+  The steps then convert only these features of each example."""
+  import dis
+  import inspect
+  if not inspect.isfunction(fn):
+    return None
+  code = fn.__code__
+  if (code.co_argcount + code.co_kwonlyargcount < 1
+      or code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS)):
+    return None
+  arg = code.co_varnames[0]
+  if arg in code.co_cellvars or _INDIRECT & set(code.co_names):
+    return None  # used by a nested function, or reachable by name
+  try:
+    ops = list(dis.get_instructions(code))
+  except Exception:  # an unusual code object: read everything
+    return None
+  names = set()
+  for i, op in enumerate(ops):
+    if not _mentions(op, arg):
+      continue
+    name = _read_at(ops, i, attributes)
+    if name is None:
+      return None
+    names.add(name)
+  return frozenset(names)
+
+
+def _mentions(op, arg: str) -> bool:
+  if not any(k in op.opname for k in ('FAST', 'DEREF', 'NAME', 'CLOSURE')):
+    return False
+  value = op.argval
+  return value == arg or (isinstance(value, tuple) and arg in value)
+
+
+def _read_at(ops, i: int, attributes: bool) -> Optional[str]:
+  """The feature name read by the argument's load at ops[i], if it is one
+  of the readings features_read knows."""
+  def op(k):
+    return ops[k] if 0 <= k < len(ops) else None
+
+  def constant(k):
+    o = op(k)
+    return (o is not None and o.opname == 'LOAD_CONST'
+            and isinstance(o.argval, str) and not o.is_jump_target)
+  here, after = op(i), op(i + 1)
+  if here.opname != 'LOAD_FAST' or here.is_jump_target or after is None:
+    return None
+  if constant(i + 1) and op(i + 2) is not None and (
+      op(i + 2).opname == 'BINARY_SUBSCR' and not op(i + 2).is_jump_target):
+    return after.argval  # features['name']
+  if (after.opname in ('LOAD_METHOD', 'LOAD_ATTR') and after.argval == 'get'
+      and constant(i + 2) and _closes_call(ops, i + 3)):
+    return ops[i + 2].argval  # features.get('name'[, default])
+  if (constant(i - 1) and after.opname == 'CONTAINS_OP'
+      and not after.is_jump_target):
+    return ops[i - 1].argval  # 'name' in features
+  if attributes and after.opname == 'LOAD_ATTR' and not after.is_jump_target:
+    import pandas as pd
+    if not hasattr(pd.DataFrame, after.argval):
+      return after.argval  # df.name
+  return None
+
+
+def _closes_call(ops, start: int) -> bool:
+  """Whether ops[start:] push one value at most (a `get` default, calls in
+  it included) and then call `get`, with no jump in between: the key is the
+  constant before them. `get`'s own call is the one reached with n - 1
+  values pushed since the key; a call inside the default has its callable
+  and arguments above those."""
+  import dis
+  depth = 0
+  for op in ops[start:start + 40]:
+    if op.is_jump_target or 'JUMP' in op.opname or op.opname.startswith(
+        ('RETURN', 'FOR_ITER', 'YIELD', 'RAISE')):
+      return False
+    if op.opname in _CALLS and op.arg is not None and depth == op.arg - 1:
+      return op.arg in (1, 2)
+    try:
+      depth += dis.stack_effect(op.opcode, op.arg, jump=False)
+    except ValueError:
+      return False
+    if depth < 0:
+      return False
+  return False
+
+
+# --- a block of examples as a DataFrame ---------------------------------------
+
+
+class Frames:
+  """Turns a block of serialized records into the pandas DataFrame a batch
+  function gets: one row per example, a column per feature; a feature with
+  at most one value in every example of the block is a scalar column
+  (int64, or Int64 with <NA> where some example lacks it; float64 with NaN;
+  str with None), one with more a column of lists (None where absent).
+  tf.Examples are decoded by tfx_bsl's C++ decoder (a pyarrow RecordBatch);
+  a SequenceExample's context features are read record by record."""
+
+  def __init__(self, fmt: int, names: Optional[AbstractSet[str]] = None):
+    self._fmt, self._names = fmt, names
+    self._decoder = None
+
+  def __call__(self, records: Sequence[bytes]):
+    import pandas as pd
+    n = len(records)
+    if self._fmt == example_gen_pb2.FORMAT_TF_SEQUENCE_EXAMPLE:
+      columns = self._from_protos(records)
+    else:
+      columns = self._from_record_batch(records)
+    if self._names is not None:
+      columns = {name: columns.get(name, _absent(n))
+                 for name in sorted(self._names)}
+    return pd.DataFrame(dict(sorted(columns.items())),
+                        index=pd.RangeIndex(n))
+
+  def _from_record_batch(self, records):
+    if self._decoder is None:
+      from tfx_bsl.coders import example_coder
+      self._decoder = example_coder.ExamplesToRecordBatchDecoder()
+    batch = self._decoder.DecodeBatch(list(records))
+    return {name: _arrow_column(column, len(records))
+            for name, column in zip(batch.schema.names, batch.columns)
+            if self._names is None or name in self._names}
+
+  def _from_protos(self, records):
+    dicts = [features_of(parse(r, self._fmt), self._fmt, self._names)
+             for r in records]
+    names = sorted({name for d in dicts for name in d})
+    return {name: _lists_column([d.get(name) for d in dicts])
+            for name in names}
+
+
+def _absent(n: int):
+  import numpy as np
+  import pandas as pd
+  return pd.Series(np.full(n, None, dtype=object))
+
+
+def _arrow_column(column, n: int):
+  """A RecordBatch column (a list array, or null where no example has a
+  value) as a pandas Series, per the rules in Frames."""
+  import numpy as np
+  import pandas as pd
+  import pyarrow as pa
+  import pyarrow.compute as pc
+  if pa.types.is_null(column.type):
+    return _absent(n)
+  value_type = column.type.value_type
+  longest = pc.max(pc.list_value_length(column)).as_py()
+  if longest is not None and longest > 1:  # a column of lists
+    if pa.types.is_floating(value_type):
+      column = column.cast(pa.large_list(pa.float64()))
+    elif pa.types.is_binary(value_type) or pa.types.is_large_binary(
+        value_type):
+      try:
+        column = column.cast(pa.large_list(pa.large_string()))
+      except pa.ArrowInvalid:  # not UTF-8: bytes where a value is not
+        return pd.Series([None if v is None else [_text(x) for x in v]
+                          for v in column.to_pylist()], dtype=object)
+    return pd.Series(column.to_pylist(), dtype=object)
+  values = column.flatten()
+  if pa.types.is_floating(value_type):
+    values = values.cast(pa.float64())  # the per-record form's floats
+  elif pa.types.is_binary(value_type) or pa.types.is_large_binary(value_type):
+    try:
+      values = values.cast(pa.large_string())
+    except pa.ArrowInvalid:
+      out = np.full(n, None, dtype=object)
+      out[pc.list_parent_indices(column).to_numpy()] = [
+          _text(v) for v in values.to_pylist()]
+      return pd.Series(out)
+  if len(values) < n:  # examples without a value: nulls where they are
+    at = np.full(n, -1, dtype=np.int64)
+    at[pc.list_parent_indices(column).to_numpy()] = np.arange(len(values))
+    values = values.take(pa.array(at, mask=at < 0))
+  if pa.types.is_integer(values.type) and values.null_count:
+    return values.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+  return values.to_pandas()
+
+
+def _lists_column(lists: List[Optional[list]]):
+  """Python lists (None: the feature is absent) as a column, per the rules
+  in Frames."""
+  import numpy as np
+  import pandas as pd
+  if any(v is not None and len(v) > 1 for v in lists):
+    return pd.Series(lists, dtype=object)
+  values = [v[0] if v else None for v in lists]
+  present = [v for v in values if v is not None]
+  if present and all(isinstance(v, int) for v in present):
+    if len(present) < len(values):
+      return pd.Series(pd.array(values, dtype='Int64'))
+    return pd.Series(np.array(values, dtype=np.int64))
+  if present and all(isinstance(v, float) for v in present):
+    return pd.Series(np.array([np.nan if v is None else v for v in values],
+                              dtype=np.float64))
+  return pd.Series(np.array(values, dtype=object))
+
+
+# --- what batch functions return ----------------------------------------------
+
+
+def _describe(value: Any) -> str:
+  """A returned value in a few words: its type, dtype and length."""
+  import numpy as np
+  import pandas as pd
+  if isinstance(value, pd.DataFrame):
+    return (f'a DataFrame of {len(value):,} rows and '
+            f'{len(value.columns)} columns')
+  if isinstance(value, (pd.Series, np.ndarray, pd.api.extensions.ExtensionArray)):
+    kind = type(value).__name__
+    shape = getattr(value, 'shape', (len(value),))
+    size = (f'{shape[0]:,}' if len(shape) == 1
+            else ' x '.join(str(s) for s in shape))
+    return f'a {kind} of {size} {value.dtype}'
+  if isinstance(value, (list, tuple)):
+    return f'a {type(value).__name__} of {len(value):,}'
+  return f'{_short(repr(value))} ({type(value).__name__})'
+
+
+def _column_named(value: Any, frame) -> str:
+  """", df['name']" when the value is one of the frame's columns."""
+  import pandas as pd
+  if isinstance(value, pd.Series):
+    for name in frame.columns:
+      if value is frame[name] or (value.name == name and value.equals(
+          frame[name])):
+        return f", df[{name!r}]"
+  return ''
+
+
+def wrong_batch_return(fn: Callable[..., Any], props: Dict[str, str], frame,
+                       value: Any, what: str, expected: str, fix: str
+                       ) -> WrongReturn:
+  """WrongReturn for a batch function: its name, file and return line, what
+  it returned (type, dtype, length) and what to return instead."""
+  name, path, first = fn_location(fn, props)
+  line = return_line(fn, frame) or first
+  return WrongReturn(
+      f'{what} {name} returned {_describe(value)}{_column_named(value, frame)}'
+      f' for a block of {len(frame):,} examples, not {expected}: {fix} '
+      f'[{path}, line {line}]')
+
+
+def _aligned(value: Any, frame) -> Optional[str]:
+  """Why a Series, array or list cannot be read row by row against the
+  frame (None: it can)."""
+  import numpy as np
+  import pandas as pd
+  if isinstance(value, pd.DataFrame) or not isinstance(
+      value, (pd.Series, np.ndarray, list, pd.api.extensions.ExtensionArray)):
+    return 'kind'
+  if getattr(value, 'ndim', 1) != 1 or len(value) != len(frame):
+    return 'length'
+  if isinstance(value, pd.Series) and not value.index.equals(frame.index):
+    return 'index'
+  return None
+
+
+_ALIGN_FIX = {
+    'length': 'one value per row of the DataFrame, in its order',
+    'index': "a Series on the DataFrame's own index (not sorted, filtered or "
+             'reset)',
+}
+
+
+def batch_mask(fn: Callable[..., Any], props: Dict[str, str], frame,
+               value: Any):
+  """The numpy bool mask a batch predicate returned, checked: a bool
+  Series, array or list with a value per row. <NA> (pandas' boolean dtype,
+  from a comparison with a missing int) is False, as in `df[mask]`."""
+  import numpy as np
+  import pandas as pd
+  why = _aligned(value, frame)
+  if why is None:
+    dtype = getattr(value, 'dtype', None)
+    if dtype is None:
+      array = np.asarray(value)
+      dtype = array.dtype if all(is_bool(v) for v in value) else None
+    if getattr(dtype, 'kind', None) == 'b':  # numpy's bool, pandas' boolean
+      return np.asarray(pd.array(value, dtype='boolean').fillna(False),
+                        dtype=bool)
+    why = 'dtype'
+  fix = _ALIGN_FIX.get(why) or (
+      'return a boolean mask, a condition on the columns, e.g. '
+      'df.trip_seconds > 0, or (df.fare > 0) & (df.payment_type == "Cash")')
+  if why == 'kind' and isinstance(value, pd.DataFrame):
+    fix = ('return the condition itself (df.trip_seconds > 0), not the rows '
+           'it selects (df[df.trip_seconds > 0])')
+  raise wrong_batch_return(fn, props, frame, value, 'batch predicate',
+                           f'a boolean mask of {len(frame):,} values', fix)
+
+
+def batch_keys(fn: Callable[..., Any], props: Dict[str, str], frame,
+               value: Any) -> List[Any]:
+  """The keys a batch key function returned, one per row, as Python values
+  (numpy's int64 2 is the per-record form's 2, so that both group alike):
+  a Series, array or list of keys, or a DataFrame (a tuple per row)."""
+  import pandas as pd
+  what, expected = 'batch key function', (
+      f'{len(frame):,} keys (a str, bytes, number or tuple of them per '
+      'example)')
+  if isinstance(value, pd.DataFrame):
+    why = ('length' if len(value) != len(frame) else
+           'index' if not value.index.equals(frame.index) else None)
+    rows = (None if why else
+            list(zip(*(value[c].tolist() for c in value.columns))))
+  else:
+    why = _aligned(value, frame)
+    rows = None if why else (value.tolist() if hasattr(value, 'tolist')
+                             else list(value))
+  if why:
+    raise wrong_batch_return(
+        fn, props, frame, value, what, expected, _ALIGN_FIX.get(why) or (
+            'return a Series of keys, e.g. df.payment_type, or '
+            'df.trip_start_hour // 6'))
+  keys = [_plain(k) for k in rows]
+  for row, key in enumerate(keys):
+    if not is_key(key):
+      raise wrong_batch_return(
+          fn, props, frame, value, what, expected,
+          f'row {row} holds {_short(repr(key), 40)} '
+          f'({type(key).__name__}); fill missing values first, e.g. '
+          "df.payment_type.fillna('none')")
+  return keys
+
+
+def _plain(value: Any) -> Any:
+  """numpy scalars as Python's, within tuples too; pandas' NA as None."""
+  import numpy as np
+  import pandas as pd
+  if isinstance(value, tuple):
+    return tuple(_plain(v) for v in value)
+  if isinstance(value, np.generic):
+    return value.item()
+  if value is pd.NA or value is pd.NaT:
+    return None
+  return value

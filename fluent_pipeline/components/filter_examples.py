@@ -12,6 +12,15 @@ records how many examples each filtered split had and kept
 split that keeps nothing fails the run (NothingKept, quoting the values the
 split holds) instead of feeding an empty split on.
 
+The predicate reads only the features it names: `features_read` finds them
+in its bytecode (`features['x']`, `features.get('x')`, `'x' in features`),
+and only those are converted; when it cannot tell, all are.
+
+The batch form (`batch_predicate_fn`) gets a block of examples as a pandas
+DataFrame (`_examples_io.Frames`: tf.Examples decoded by tfx_bsl's C++
+decoder) and returns a boolean mask, one value per row: anything else (a
+DataFrame, a mask of another length or dtype) fails the step the same way.
+
 The predicate is loaded inside the Beam workers from the few strings that
 name it (a worker may be another process, or another machine); a module file
 is packaged into a wheel by TFX, as for Trainer.
@@ -35,6 +44,7 @@ from fluent_pipeline.components import _examples_io
 
 NAMESPACE = 'fluent_pipeline.FilterExamples'
 _QUOTED = 1000  # examples read again to quote a split that kept nothing
+BLOCK = 4096  # examples per DataFrame of a batch predicate
 
 
 class NothingKept(RuntimeError):
@@ -56,6 +66,7 @@ class NothingKept(RuntimeError):
 class FilterExamplesSpec(types.ComponentSpec):
   PARAMETERS = {
       'predicate_fn': ExecutionParameter(type=str, optional=True),
+      'batch_predicate_fn': ExecutionParameter(type=str, optional=True),
       'module_file': ExecutionParameter(type=str, optional=True),
       'module_path': ExecutionParameter(type=str, optional=True),
       'code_sha256': ExecutionParameter(type=str),
@@ -77,11 +88,12 @@ class _Keep(beam.DoFn):
 
   def setup(self):
     self._predicate = _examples_io.load_user_fn(self._props, 'predicate_fn')
+    self._names = _examples_io.features_read(self._predicate)
 
   def process(self, record: bytes):
     self._in.inc()
     proto = _examples_io.parse(record, self._fmt)
-    features = _examples_io.features_of(proto, self._fmt)
+    features = _examples_io.features_of(proto, self._fmt, self._names)
     kept = self._predicate(features)
     if kept is not True and kept is not False and not _examples_io.is_bool(
         kept):
@@ -95,18 +107,53 @@ class _Keep(beam.DoFn):
       yield record
 
 
+class _KeepBatch(beam.DoFn):
+  """Keeps the records of a block (a list of bytes) for which the batch
+  predicate's mask is True, as a block; the records stay unchanged."""
+
+  def __init__(self, props: Dict[str, str], fmt: int, split: str):
+    self._props, self._fmt = props, fmt
+    self._in = beam.metrics.Metrics.counter(NAMESPACE, f'{split}/in')
+    self._out = beam.metrics.Metrics.counter(NAMESPACE, f'{split}/out')
+    self._predicate = self._frames = None
+
+  def setup(self):
+    self._predicate = _examples_io.load_user_fn(self._props,
+                                                'batch_predicate_fn')
+    self._frames = _examples_io.Frames(self._fmt, _examples_io.features_read(
+        self._predicate, attributes=True))
+
+  def process(self, records: List[bytes]):
+    self._in.inc(len(records))
+    frame = self._frames(records)
+    mask = _examples_io.batch_mask(self._predicate, self._props, frame,
+                                   self._predicate(frame))
+    kept = [r for r, keep in zip(records, mask) if keep]
+    self._out.inc(len(kept))
+    if kept:
+      yield kept  # a block: written as one element
+
+
 class Executor(base_beam_executor.BaseBeamExecutor):
   """Filters the chosen splits with Beam, copies the others."""
 
   def Do(self, input_dict: Dict[str, List[types.Artifact]],
          output_dict: Dict[str, List[types.Artifact]],
          exec_properties: Dict[str, Any]) -> None:
-    props = _examples_io.user_fn_props(exec_properties, 'predicate_fn')
+    props = _examples_io.user_fn_props(exec_properties, _fn_key(
+        exec_properties))
 
     def add_split(pipeline, examples, output, split, fmt):
-      kept = (_examples_io.read_split(pipeline, examples, split)
-              | f'Filter[{split}]' >> beam.ParDo(_Keep(props, fmt, split)))
-      _examples_io.write_split(kept, output, split, reshuffle=False)
+      if props.get('batch_predicate_fn'):
+        kept = (_examples_io.read_split_blocks(pipeline, examples, split,
+                                               BLOCK)
+                | f'Filter[{split}]' >> beam.ParDo(
+                    _KeepBatch(props, fmt, split)))
+      else:
+        kept = (_examples_io.read_split(pipeline, examples, split)
+                | f'Filter[{split}]' >> beam.ParDo(_Keep(props, fmt, split)))
+      _examples_io.write_split(kept, output, split, reshuffle=False,
+                               blocks=bool(props.get('batch_predicate_fn')))
     output, chosen, counters = _examples_io.reshape(
         self, input_dict, output_dict, exec_properties, 'FilterExamples',
         NAMESPACE, add_split)
@@ -125,10 +172,16 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         raise _nothing_kept(input_dict, props, split, counts[split]['in'])
 
 
+def _fn_key(props: Dict[str, Any]) -> str:
+  """The property naming the predicate: batch_predicate_fn, or predicate_fn."""
+  return 'batch_predicate_fn' if props.get('batch_predicate_fn') else (
+      'predicate_fn')
+
+
 def _predicate(props: Dict[str, str]):
   """The predicate, loaded here to name it (None if it does not load)."""
   try:
-    return _examples_io.load_user_fn(props, 'predicate_fn')
+    return _examples_io.load_user_fn(props, _fn_key(props))
   except Exception:  # naming it must not hide the failure being reported
     return None
 
@@ -136,7 +189,7 @@ def _predicate(props: Dict[str, str]):
 def _name(props: Dict[str, str]) -> str:
   fn = _predicate(props)
   if fn is None:
-    return props.get('predicate_fn') or 'the predicate'
+    return props.get(_fn_key(props)) or 'the predicate'
   return _examples_io.fn_location(fn, props)[0]
 
 
@@ -147,15 +200,17 @@ def _nothing_kept(input_dict, props: Dict[str, str], split: str,
   predicate is."""
   fn = _predicate(props)
   if fn is None:
-    return NothingKept(split, count, props.get('predicate_fn') or 'predicate')
+    return NothingKept(split, count, props.get(_fn_key(props)) or 'predicate')
   name, path, line = _examples_io.fn_location(fn, props)
   hint = ''
   try:
     examples = artifact_utils.get_single_instance(input_dict['examples'])
     fmt = examples_utils.get_payload_format(examples)
     seen = _examples_io.first_features(examples, split, fmt, _QUOTED)
+    read = _examples_io.features_read(fn, attributes=True) or ()
+    named = _examples_io.named_features(fn, seen[0] if seen else {})
     hint = _examples_io.values_seen(
-        seen, _examples_io.named_features(fn, seen[0] if seen else {}))
+        seen, sorted(read) + [n for n in named if n not in read])
   except Exception as e:  # quoting the data must not hide the failure
     logging.warning('FilterExamples could not quote split %r: %s', split, e)
   if hint:
@@ -165,12 +220,14 @@ def _nothing_kept(input_dict, props: Dict[str, str], split: str,
 
 
 class FilterExamples(base_beam_component.BaseBeamComponent):
-  """Keeps the examples for which `predicate_fn(features)` is True.
+  """Keeps the examples for which `predicate_fn(features)` is True, or
+  those `batch_predicate_fn(df)` masks True (a block of examples as a
+  pandas DataFrame; give one of the two).
 
-  predicate_fn: a dotted path ('pkg.mod.fn'), or a function name in
-  module_file. code_sha256: a hash of the predicate's source, so that TFX's
-  cache sees a changed predicate. splits: the split names to filter (None:
-  all); the others are copied unchanged.
+  predicate_fn / batch_predicate_fn: a dotted path ('pkg.mod.fn'), or a
+  function name in module_file. code_sha256: a hash of the predicate's
+  source, so that TFX's cache sees a changed predicate. splits: the split
+  names to filter (None: all); the others are copied unchanged.
   """
 
   SPEC_CLASS = FilterExamplesSpec
@@ -179,10 +236,20 @@ class FilterExamples(base_beam_component.BaseBeamComponent):
   def __init__(self, examples: types.BaseChannel,
                predicate_fn: Optional[str] = None,
                module_file: Optional[str] = None, code_sha256: str = '',
-               splits: Optional[Sequence[str]] = None):
-    _examples_io.check_user_fn(predicate_fn, module_file, 'predicate_fn')
+               splits: Optional[Sequence[str]] = None,
+               batch_predicate_fn: Optional[str] = None):
+    if predicate_fn and batch_predicate_fn:
+      raise ValueError('Give one of predicate_fn (a function of one '
+                       "example's features) and batch_predicate_fn (of a "
+                       'DataFrame of examples), not both.')
+    if batch_predicate_fn:
+      _examples_io.check_user_fn(batch_predicate_fn, module_file,
+                                 'batch_predicate_fn')
+    else:
+      _examples_io.check_user_fn(predicate_fn, module_file, 'predicate_fn')
     super().__init__(spec=FilterExamplesSpec(
-        examples=examples, predicate_fn=predicate_fn, module_file=module_file,
+        examples=examples, predicate_fn=predicate_fn,
+        batch_predicate_fn=batch_predicate_fn, module_file=module_file,
         code_sha256=code_sha256, splits=_examples_io.splits_json(splits),
         reshaped_examples=channel.Channel(type=standard_artifacts.Examples)))
     _examples_io.package_user_module(self)

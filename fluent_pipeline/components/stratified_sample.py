@@ -6,7 +6,12 @@ feature is missing or empty: a stratum of its own), or what a user `key_fn`
 returns for the example's features (a str, bytes, number or tuple of them:
 the key is grouped by its repr(); anything else, None or a list included,
 fails the step with WrongReturn). String features are str, as for
-FilterExamples. A key_feature no example of a split has fails the step
+FilterExamples, and only the features key_fn reads are converted. The batch
+form, `batch_key_fn`, gets a block of examples as a pandas DataFrame (as
+FilterExamples' batch predicate) and returns a key per row (a Series, array
+or list, or a DataFrame: a tuple per row); numpy's scalars are taken as
+Python's, so that the same key gives the same strata, and the same sample,
+in both forms. A key_feature no example of a split has fails the step
 (KeyNotAFeature, naming the features there); a split whose examples all
 fall in one stratum gets a `note` in `example_counts`.
 
@@ -47,6 +52,7 @@ from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 from fluent_pipeline.components import _examples_io
 
 NAMESPACE = 'fluent_pipeline.StratifiedSample'
+BLOCK = 4096  # examples per DataFrame of a batch key function
 
 
 class KeyNotAFeature(ValueError):
@@ -58,6 +64,7 @@ class StratifiedSampleSpec(types.ComponentSpec):
   PARAMETERS = {
       'key_feature': ExecutionParameter(type=str, optional=True),
       'key_fn': ExecutionParameter(type=str, optional=True),
+      'batch_key_fn': ExecutionParameter(type=str, optional=True),
       'module_file': ExecutionParameter(type=str, optional=True),
       'module_path': ExecutionParameter(type=str, optional=True),
       'code_sha256': ExecutionParameter(type=str),
@@ -96,16 +103,19 @@ class _Key(beam.DoFn):
     self._in = beam.metrics.Metrics.counter(NAMESPACE, f'{split}/in')
     self._absent = beam.metrics.Metrics.counter(NAMESPACE,
                                                 f'{split}/key_absent')
-    self._key_fn = None
+    self._key_fn = self._names = None
 
   def setup(self):
     if self._props.get('key_fn'):
       self._key_fn = _examples_io.load_user_fn(self._props, 'key_fn')
+      self._names = _examples_io.features_read(self._key_fn)
+    else:
+      self._names = frozenset((self._key_feature,))
 
   def process(self, record: bytes):
     self._in.inc()
     proto = _examples_io.parse(record, self._fmt)
-    features = _examples_io.features_of(proto, self._fmt)
+    features = _examples_io.features_of(proto, self._fmt, self._names)
     if self._key_fn is not None:
       key = self._key_fn(features)
       if not _examples_io.is_key(key):
@@ -121,6 +131,47 @@ class _Key(beam.DoFn):
         self._absent.inc()
       key = feature_key(features, self._key_feature)
     yield repr(key), (example_hash(self._seed, proto), record)
+
+
+class _KeyBatch(beam.DoFn):
+  """A block of records (a list of bytes) -> (repr(key), (h, record)) per
+  record, the keys from one call of the batch key function. Only the
+  records the sample can keep leave the block: with fraction, those under
+  the threshold; with samples_per_key=N, the N smallest (h, record) of each
+  key in the block (the N smallest of a stratum are among those of its
+  blocks), so the same examples are kept, with fewer Beam elements."""
+
+  def __init__(self, props: Dict[str, str], seed: int, fmt: int, split: str,
+               samples_per_key: Optional[int], fraction: Optional[float]):
+    self._props, self._seed, self._fmt = props, seed, fmt
+    self._n, self._fraction = samples_per_key, fraction
+    self._in = beam.metrics.Metrics.counter(NAMESPACE, f'{split}/in')
+    self._key_fn = self._frames = None
+
+  def setup(self):
+    self._key_fn = _examples_io.load_user_fn(self._props, 'batch_key_fn')
+    self._frames = _examples_io.Frames(self._fmt, _examples_io.features_read(
+        self._key_fn, attributes=True))
+
+  def process(self, records: List[bytes]):
+    self._in.inc(len(records))
+    frame = self._frames(records)
+    keys = _examples_io.batch_keys(self._key_fn, self._props, frame,
+                                   self._key_fn(frame))
+    keyed = [(repr(key), (example_hash(
+        self._seed, _examples_io.parse(record, self._fmt)), record))
+             for key, record in zip(keys, records)]
+    if self._n:
+      import heapq
+      strata: Dict[str, list] = {}
+      for key, value in keyed:
+        strata.setdefault(key, []).append(value)
+      for key, values in strata.items():
+        for value in heapq.nsmallest(self._n, values):
+          yield key, value
+    else:
+      threshold = self._fraction * 2.0**64
+      yield from (k for k in keyed if _below(k, threshold))
 
 
 def _below(keyed, threshold: float) -> bool:
@@ -181,11 +232,19 @@ def _read_per_key(prefix: str) -> Dict[str, int]:
 def _sample_split(pipeline, examples, output, split, fmt, exec_properties,
                   per_key_prefix) -> None:
   """Adds the sampling of one split to the pipeline."""
-  props = _examples_io.user_fn_props(exec_properties, 'key_fn')
-  keyer = _Key(props, exec_properties.get('key_feature'),
-               exec_properties['seed'], fmt, split)
-  keyed = (_examples_io.read_split(pipeline, examples, split)
-           | f'Key[{split}]' >> beam.ParDo(keyer))
+  if exec_properties.get('batch_key_fn'):
+    props = _examples_io.user_fn_props(exec_properties, 'batch_key_fn')
+    keyed = (_examples_io.read_split_blocks(pipeline, examples, split, BLOCK)
+             | f'Key[{split}]' >> beam.ParDo(_KeyBatch(
+                 props, exec_properties['seed'], fmt, split,
+                 exec_properties.get('samples_per_key'),
+                 exec_properties.get('fraction'))))
+  else:
+    props = _examples_io.user_fn_props(exec_properties, 'key_fn')
+    keyed = (_examples_io.read_split(pipeline, examples, split)
+             | f'Key[{split}]' >> beam.ParDo(_Key(
+                 props, exec_properties.get('key_feature'),
+                 exec_properties['seed'], fmt, split)))
   kept = _choose(keyed, split, exec_properties.get('samples_per_key'),
                  exec_properties.get('fraction'))
   records = (kept
@@ -247,14 +306,16 @@ def _key_not_a_feature(input_dict, key: str, split: str) -> KeyNotAFeature:
       + f' Its features: {", ".join(present)}')
 
 
-def _check_arguments(key_feature, key_fn, module_file, samples_per_key,
-                     fraction, seed) -> None:
+def _check_arguments(key_feature, key_fn, batch_key_fn, module_file,
+                     samples_per_key, fraction, seed) -> None:
   """Exactly one key and one size, of sensible values."""
-  if bool(key_feature) == bool(key_fn):
-    raise ValueError('Give exactly one of key_feature (a feature name) and '
-                     'key_fn (a function of the features).')
-  if key_fn:
-    _examples_io.check_user_fn(key_fn, module_file, 'key_fn')
+  if [bool(key_feature), bool(key_fn), bool(batch_key_fn)].count(True) != 1:
+    raise ValueError('Give exactly one of key_feature (a feature name), '
+                     'key_fn (a function of the features) and batch_key_fn '
+                     '(a function of a DataFrame of examples).')
+  if key_fn or batch_key_fn:
+    _examples_io.check_user_fn(key_fn or batch_key_fn, module_file,
+                               'key_fn' if key_fn else 'batch_key_fn')
   elif module_file:
     raise ValueError('module_file goes with key_fn; key_feature needs none.')
   if (samples_per_key is None) == (fraction is None):
@@ -274,10 +335,11 @@ def _check_arguments(key_feature, key_fn, module_file, samples_per_key,
 class StratifiedSample(base_beam_component.BaseBeamComponent):
   """A deterministic per-stratum sample (see the module docstring).
 
-  key_feature or key_fn (a dotted path, or a function name in module_file);
-  samples_per_key or fraction; seed; code_sha256: a hash of key_fn's source,
-  so that TFX's cache sees a changed function; splits: the split names to
-  sample (None: all), the others are copied unchanged.
+  key_feature, key_fn or batch_key_fn (a dotted path, or a function name
+  in module_file); samples_per_key or fraction; seed; code_sha256: a hash
+  of the function's source, so that TFX's cache sees a changed function;
+  splits: the split names to sample (None: all), the others are copied
+  unchanged.
   """
 
   SPEC_CLASS = StratifiedSampleSpec
@@ -290,11 +352,13 @@ class StratifiedSample(base_beam_component.BaseBeamComponent):
                samples_per_key: Optional[int] = None,
                fraction: Optional[float] = None, seed: int = 0,
                code_sha256: str = '',
-               splits: Optional[Sequence[str]] = None):
-    _check_arguments(key_feature, key_fn, module_file, samples_per_key,
-                     fraction, seed)
+               splits: Optional[Sequence[str]] = None,
+               batch_key_fn: Optional[str] = None):
+    _check_arguments(key_feature, key_fn, batch_key_fn, module_file,
+                     samples_per_key, fraction, seed)
     super().__init__(spec=StratifiedSampleSpec(
         examples=examples, key_feature=key_feature, key_fn=key_fn,
+        batch_key_fn=batch_key_fn,
         module_file=module_file, code_sha256=code_sha256,
         samples_per_key=samples_per_key,
         fraction=None if fraction is None else float(fraction), seed=seed,

@@ -261,7 +261,8 @@ class Chain:
   @_recorded
   def filter_examples(self: _C,
                       predicate: Union[str, Callable[[Features], object]], *,
-                      splits: Optional[Iterable[str]] = None) -> _C:
+                      splits: Optional[Iterable[str]] = None,
+                      batch: bool = False) -> _C:
     """Keeps the examples for which `predicate(features)` is True
     [FilterExamples, Apache Beam]. `features` maps each feature name to its
     list of values (ints, floats, or str for string features, so
@@ -272,13 +273,22 @@ class Chain:
     others are copied unchanged. A split kept whole is said in the run's
     summary; one kept empty fails the run, quoting its values.
 
+    batch=True: the predicate gets a block of examples as a pandas
+    DataFrame (a column per feature: a plain column where each example has
+    at most one value, missing as None / NaN / <NA>; a column of lists
+    otherwise; strings as str) and returns a boolean mask, a value per row,
+    e.g. `lambda df: df.trip_seconds > 0` (<NA> drops the row): 1.6x the
+    rows a second of a predicate naming its features (docs/BENCHMARKS.md).
+
     Dataset steps run in the order written, and the steps after them read
     their output; a step can ask for ExampleGen's with examples='raw'.
     """
     step = 'filter_examples'
     _check_code(step, 'predicate', predicate)
+    _check_batch(step, 'predicate', predicate, batch)
     return self._with(self._plan.with_reshape(Step.of(step, opts=dict(
-        code=predicate, code_arg='predicate', fn_name='predicate_fn',
+        code=predicate, code_arg='predicate',
+        fn_name='batch_predicate_fn' if batch else 'predicate_fn',
         splits=_splits(step, splits)))))
 
   @_recorded
@@ -287,7 +297,7 @@ class Chain:
                         samples_per_key: Optional[int] = None,
                         fraction: Optional[float] = None,
                         splits: Optional[Iterable[str]] = None,
-                        seed: int = 0) -> _C:
+                        seed: int = 0, batch: bool = False) -> _C:
     """A reproducible stratified sample [StratifiedSample, Apache Beam].
 
     key: a feature name (checked against the CSV header or an imported
@@ -299,7 +309,12 @@ class Chain:
     this probability, decided by a hash of (seed, example), so about that
     fraction of each stratum. The same seed and data give the same sample
     on every runner and number of workers. Only the named splits are
-    sampled (default: all); the others are copied unchanged.
+    sampled (default: all); the others are copied unchanged. batch=True:
+    the key function gets a block of examples as a pandas DataFrame (as in
+    filter_examples(batch=True)) and returns a key per row, e.g.
+    `lambda df: df.trip_start_hour.fillna(-1) // 6` (a missing key fails
+    the step); the same keys give the same sample as the per-example form,
+    the faster one here (the sample's hash parses every example anyway).
     """
     step = 'stratified_sample'
     if (samples_per_key is None) == (fraction is None):
@@ -326,11 +341,19 @@ class Chain:
         splits=_splits(step, splits), seed=seed,
         samples_per_key=samples_per_key,
         fraction=None if fraction is None else float(fraction))
+    _check_batch(step, 'key', key, batch)
+    if isinstance(key, str) and key and batch:
+      raise PipelineDefinitionError(
+          step, f'batch=True takes a key function of a DataFrame, got the '
+          f'feature name {key!r}',
+          fix=f'{step}({key!r}, ...) without batch, or {step}(lambda df: '
+          f'df[{key!r}], batch=True, ...)')
     if isinstance(key, str) and key:
       csv_data.check_feature(self._plan, step, 'key', key)
       opts['key_feature'] = key
     elif _is_code(key):
-      opts.update(code=key, code_arg='key', fn_name='key_fn')
+      opts.update(code=key, code_arg='key',
+                  fn_name='batch_key_fn' if batch else 'key_fn')
     else:
       raise PipelineDefinitionError(
           step, f'key must be a feature name or a function of the feature '
@@ -752,6 +775,25 @@ def _check_code(step: str, arg: str, code: Any) -> None:
         step, f'{arg} must be a function or a dotted path, got {code!r}',
         fix=f"{step}(lambda features: features['fare'][0] > 0) or "
         f"{step}('my_package.filters.keep')")
+
+
+def _check_batch(step: str, arg: str, code: Any, batch: Any) -> None:
+  """batch is a bool; a batch function takes one argument, the DataFrame."""
+  if not isinstance(batch, bool):
+    raise PipelineDefinitionError(
+        step, f'batch must be True or False, got {batch!r}',
+        fix=f'{step}(..., batch=True) for a function of a DataFrame')
+  if not (batch and callable(code)):
+    return
+  try:
+    inspect.signature(code).bind(object())
+  except TypeError:
+    raise PipelineDefinitionError(
+        step, f'{arg} cannot be called with one argument; with batch=True it '
+        'is called with a DataFrame of examples',
+        fix=f'{step}(lambda df: ..., batch=True)') from None
+  except ValueError:
+    pass  # builtins without a signature: called as they are
 
 
 def _splits(step: str, splits) -> Optional[list]:

@@ -195,6 +195,8 @@ def build(plan: Plan, user_code: Mapping[str, Any], *,
       continue
     args = {}
     for name, value in step.args.items():
+      if name == 'batch' and value is False and kind.startswith('reshape_'):
+        continue  # per-record: no key, as recorded before batch existed
       if name == code_args.get(kind) and kind in user_code:
         code = user_code[kind]  # one module often serves several steps
         entry = records.get(code) or records.setdefault(code, code.record())

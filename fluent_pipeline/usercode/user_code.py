@@ -524,4 +524,6 @@ _ARG_NAMES = {
     'tuner_fn': 'fn_args',
     'predicate_fn': 'features',
     'key_fn': 'features',
+    'batch_predicate_fn': 'df',
+    'batch_key_fn': 'df',
 }

@@ -204,6 +204,12 @@ def write(results: dict, docs_dir: str, chart: bool = True) -> None:
   dataset_steps = _dataset_steps_results(results)
   if dataset_steps:  # make bench's, else bench/dataset_steps.py's own
     lines += dataset_steps_lines(dataset_steps) + ['']
+  celery = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                        'airflow_celery.json')
+  if os.path.exists(celery):  # bench/airflow_celery.py, run on its own
+    import airflow_celery
+    with open(celery) as f:
+      lines += airflow_celery.lines(json.load(f)) + ['']
   with open(os.path.join(docs_dir, 'BENCHMARKS.md'), 'w') as f:
     f.write('\n'.join(lines))
   if chart:
@@ -350,9 +356,9 @@ _DATASET_STEPS_FINDINGS = [
     '- Made after these figures, not yet re-measured: a packaged user '
     'function is loaded once per process (`_examples_io.load_user_fn`), and '
     'FilterExamples writes without the Reshuffle (a filter keeps '
-    'ExampleGen\'s balance over files). Left: a lazy feature mapping for '
-    'the predicate, and `key_feature` read straight from the proto (about a '
-    'quarter of each step\'s per-record time). Hashing the record bytes as '
+    'ExampleGen\'s balance over files). Since then the steps convert only '
+    'the features their function reads, and take a batch form (the '
+    'section below). Hashing the record bytes as '
     'read would make `example_hash` 20x cheaper, but ExampleGen\'s records '
     'are not byte-equal to their deterministic re-serialization (0 of '
     '60,000 were), so it would change every sample: only with a new '
@@ -368,15 +374,17 @@ _DATASET_STEPS_FINDINGS = [
 def _dataset_steps_results(results: dict) -> dict:
   """The dataset steps figures: make bench's (results.json `dataset_steps`)
   when it measured them, else those of bench/dataset_steps.py run alone."""
-  if results.get('dataset_steps'):
-    return {'sizes': results['dataset_steps'], 'machine': results['machine'],
-            'by': '`make bench` (bench/run.py)'}
   path = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                       'dataset_steps.json')
+  alone = {}
   if os.path.exists(path):
     with open(path) as f:
-      return json.load(f)
-  return {}
+      alone = json.load(f)
+  if results.get('dataset_steps'):
+    return {'sizes': results['dataset_steps'], 'machine': results['machine'],
+            'by': '`make bench` (bench/run.py)',
+            'forms': alone.get('forms')}  # measured by the script alone
+  return alone
 
 
 def _dataset_steps_rows(results: dict) -> list[tuple]:
@@ -451,7 +459,11 @@ def dataset_steps_lines(results: dict) -> list[str]:
     lines.append(f'- Other processes on this shared machine took '
                  f'{min(others)}-{max(others)} cores on average during the '
                  'runs; the ratios compare components of the same run.')
-  return lines + _DATASET_STEPS_FINDINGS
+  lines += _DATASET_STEPS_FINDINGS
+  if results.get('forms'):  # bench/dataset_steps.py --forms-only
+    import dataset_steps
+    lines += dataset_steps.forms_lines(results['forms'])
+  return lines
 
 
 def replace_section(path: str, title: str, lines: list[str]) -> None:

@@ -535,6 +535,10 @@ def _compile(args, extra) -> int:
       allow_local_paths=args.allow_local_paths)
   print(f'wrote {written["spec"]} ({args.runner}; components run in '
         f'{args.image})')
+  from fluent_pipeline.dsl import plan
+  ignored = plan.not_applied(pdef._plan, args.runner)
+  if ignored:
+    print(f'note: {ignored}', file=sys.stderr)
   print(f'and the build context of {args.image}: {args.output}/Dockerfile')
   print(f'next: docker build -t {args.image} {args.output} && '
         f'docker push {args.image}; then submit {written["spec"]} '
@@ -592,12 +596,13 @@ def _compile_airflow(args, extra, pdef) -> int:
     print('note: Apache Airflow is not installed here, so the DAG was not '
           "built (pip install 'fluent-pipeline[airflow]')")
   print(f'wrote {path} (airflow: DAG {pdef.name!r}, one task per node)')
-  sized = sorted(step for step, r in pdef._plan.resources.items()
-                 if r.cpu or r.memory or r.gpu)
-  if sized and not kubernetes:
-    print(f'note: with_resources cpu, memory and GPUs ({", ".join(sized)}) '
-          'size Kubernetes pods (--kubernetes) and Vertex; these Airflow '
-          'tasks take only their queue and pool', file=sys.stderr)
+  from fluent_pipeline.dsl import plan
+  ignored = plan.not_applied(pdef._plan,
+                             'kubernetes' if kubernetes else 'airflow')
+  if ignored:
+    print(f'note: {ignored}' + ('' if kubernetes else
+                                '; --kubernetes sizes pods with cpu, memory '
+                                'and gpu'), file=sys.stderr)
   if kubernetes:
     print(f'note: its tasks run their nodes in pods of {args.image} '
           '(KubernetesPodOperator), compiled values only (no trigger-time '

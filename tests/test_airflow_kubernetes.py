@@ -119,8 +119,10 @@ def compiled(tmp_path_factory, taxi_csv_dir):
 
 def test_each_task_gets_its_steps_queue_and_pool(compiled):
   env, _, done = compiled['nodes']
-  assert ('note: with_resources cpu, memory and GPUs (from_csv, '
-          'generate_statistics) size Kubernetes pods') in done.stderr
+  assert ('note: airflow ignores these with_resources values: '
+          'generate_statistics (cpu, memory, gpu'
+          ) in done.stderr, done.stderr
+  assert 'from_csv (cpu, memory)' in done.stderr
   tasks = _tasks(env)
   stats = tasks['StatisticsGen']
   assert stats['class'] == 'NodeOperator'

@@ -11,7 +11,9 @@ import json
 import textwrap
 
 import pytest
+from conftest import TAXI_MODULE
 from google.protobuf import json_format
+from test_wiring import EVAL_CONFIG
 
 from fluent_pipeline import PipelineDef, PipelineDefinitionError
 from fluent_pipeline.cli import main
@@ -31,6 +33,10 @@ def _chain(**kwargs):
     (dict(cpu='8 cores'), "cpu='8 cores'", "cpu='500m'"),
     (dict(memory='32X'), "memory='32X' is not an amount of memory", "'32G'"),
     (dict(memory=0), 'memory=0', "memory='32G'"),
+    # Kubernetes' decimal kilo is `k`: its API refuses `K`.
+    (dict(memory='512K'), "memory='512K'", 'k, M, G'),
+    (dict(memory=float('inf')), 'memory=inf', "memory='32G'"),
+    (dict(cpu=float('nan')), 'cpu=nan', 'cpu=8'),
     (dict(gpu=-1), 'gpu=-1 is not a number of GPUs', 'gpu=1'),
     (dict(gpu=True), 'gpu=True', 'gpu=1'),
     (dict(gpu_type='NVIDIA_TESLA_T4'), 'without a number of GPUs',
@@ -200,3 +206,48 @@ def test_they_survive_repr_and_replay_and_a_bad_step_fails_build(
   with pytest.raises(PipelineDefinitionError) as raised:
     chain.with_resources('train', cpu=2).build()
   assert "no step 'train'" in raised.value.problem
+
+
+def test_a_call_names_its_own_component_not_the_helper_nodes_it_adds(
+    tmp_path, taxi_csv_dir):
+  """evaluate_model adds a resolver: a GPU asked for the Evaluator must
+  not be held by it too (it stays reachable by its node id)."""
+  from fluent_pipeline.dsl import plan as plan_
+  from fluent_pipeline.dsl import wiring
+  chain = (PipelineDef('short', root=str(tmp_path)).from_csv(taxi_csv_dir)
+           .generate_statistics().infer_schema()
+           .validate_input_data(fail_on_anomalies=True)
+           .train(TAXI_MODULE)
+           .evaluate_model(EVAL_CONFIG)
+           .with_resources('evaluate_model', memory='16G', gpu=1,
+                           gpu_type='NVIDIA_TESLA_T4', pool='gpu')
+           .with_resources('validate_input_data', queue='cpu'))
+  _, nodes_by_call = wiring.build_indexed(chain._plan)
+  assert len(nodes_by_call['evaluate_model']) == 2  # with its resolver
+  assert len(nodes_by_call['validate_input_data']) == 2  # with its gate
+  ids = [n for ids in nodes_by_call.values() for n in ids]
+  found = plan_.resources_by_node(chain._plan, nodes_by_call, ids)
+  assert sorted(found) == ['Evaluator', 'ExampleValidator']
+
+
+def test_each_target_says_which_values_it_ignores(tmp_path, capsys):
+  from fluent_pipeline.dsl import plan as plan_
+  chain = (PipelineDef('short', root='/tmp/r')
+           .with_resources('train', cpu=8, gpu=1, gpu_type='NVIDIA_TESLA_T4',
+                           queue='gpu')
+           .with_resources('transform', pool='beam'))
+  said = plan_.not_applied(chain._plan, 'vertex')
+  assert said.startswith('vertex ignores these with_resources values: '
+                         'train (queue); transform (pool);')
+  assert plan_.not_applied(chain._plan, 'kubernetes').startswith(
+      'kubernetes ignores these with_resources values: train (gpu_type);')
+  assert 'it applies none of them' in plan_.not_applied(chain._plan, 'local')
+  only_queues = PipelineDef('s', root='/tmp/r').with_resources('train',
+                                                               queue='q')
+  assert plan_.not_applied(only_queues._plan, 'airflow') is None
+  # compile --runner vertex says it.
+  code, _ = _vertex(tmp_path)
+  assert code == 0
+  err = capsys.readouterr().err
+  assert ('note: vertex ignores these with_resources values: StatisticsGen '
+          '(queue); infer_schema (queue)') in err, err

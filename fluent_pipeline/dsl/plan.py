@@ -100,9 +100,10 @@ class Step:
 
 RESOURCES_CALL = 'with_resources'
 _CPU = re.compile(r'(\d+(?:\.\d+)?)(m?)')
-_MEMORY = re.compile(r'(\d+(?:\.\d+)?)(|k|K|M|G|T|Ki|Mi|Gi|Ti)')
-# Kubernetes' quantity suffixes in bytes; Vertex's memory limit is in GB.
-_BYTES = {'': 1, 'k': 1e3, 'K': 1e3, 'M': 1e6, 'G': 1e9, 'T': 1e12,
+# Kubernetes' quantity suffixes (its decimal kilo is `k` only: the API
+# refuses `K`); in bytes below, as Vertex's memory limit is in GB.
+_MEMORY = re.compile(r'(\d+(?:\.\d+)?)(|k|M|G|T|Ki|Mi|Gi|Ti)')
+_BYTES = {'': 1, 'k': 1e3, 'M': 1e6, 'G': 1e9, 'T': 1e12,
           'Ki': 2.0**10, 'Mi': 2.0**20, 'Gi': 2.0**30, 'Ti': 2.0**40}
 
 
@@ -145,8 +146,8 @@ class Resources:
         raise PipelineDefinitionError(
             where, f'memory={memory!r} is not an amount of memory',
             fix=f"{RESOURCES_CALL}({step!r}, memory='32G') (a number and "
-            'one of the suffixes K, M, G, T, Ki, Mi, Gi, Ti; a bare number '
-            'is bytes)')
+            'one of the suffixes k, M, G, T, Ki, Mi, Gi, Ti, as Kubernetes '
+            'writes them; a bare number is bytes)')
       memory = text
     if gpu is None:
       gpu = 0
@@ -201,11 +202,40 @@ class Resources:
 
 
 def _is_number(value: Any) -> bool:
-  return isinstance(value, (int, float)) and not isinstance(value, bool)
+  """A finite int or float (inf and nan are no amount)."""
+  import math
+  return (isinstance(value, (int, float)) and not isinstance(value, bool)
+          and math.isfinite(value))
 
 
 def _number_text(value: Union[int, float]) -> str:
   return str(int(value)) if value == int(value) else repr(float(value))
+
+
+# The with_resources values each target applies (docs/SCALING.md's table);
+# LocalDagRunner and Beam apply none.
+APPLIED_BY = {
+    'airflow': ('queue', 'pool', 'pool_slots'),
+    'kubernetes': ('cpu', 'memory', 'gpu', 'queue', 'pool', 'pool_slots'),
+    'vertex': ('cpu', 'memory', 'gpu', 'gpu_type'),
+    'kubeflow_v2': ('cpu', 'memory', 'gpu', 'gpu_type'),
+}
+
+
+def not_applied(plan: 'Plan', target: str) -> Optional[str]:
+  """The with_resources values `target` ignores, said as a note (None
+  when it applies them all), so that no value is dropped unsaid."""
+  applied = APPLIED_BY.get(target, ())
+  dropped = [f'{step} ({", ".join(k for k in r.as_dict() if k not in applied)})'
+             for step, r in plan.resources.items()
+             if any(k not in applied for k in r.as_dict())]
+  if not dropped:
+    return None
+  takes = (f'it applies only {", ".join(applied)}' if applied else
+           'it applies none of them')
+  return (f'{target} ignores these with_resources values: '
+          f'{"; ".join(dropped)}; {takes} (docs/SCALING.md, "Per-step '
+          'resources")')
 
 
 def resources_by_node(plan: 'Plan', nodes_by_call: Mapping[str, Iterable[str]],
@@ -213,8 +243,10 @@ def resources_by_node(plan: 'Plan', nodes_by_call: Mapping[str, Iterable[str]],
                       named_by: Optional[dict[str, str]] = None
                       ) -> dict[str, Resources]:
   """Node id -> its Resources, from the plan's with_resources calls: a step
-  named by its chain call ('train', 'from_csv'; every node the call made)
-  or by a node id ('Trainer'; case aside). A name the built pipeline lacks
+  named by its chain call ('train', 'from_csv': the call's own component,
+  listed first in nodes_by_call, not the helper nodes it adds, such as
+  evaluate_model's resolver, which a GPU would be wasted on) or by a node
+  id ('Trainer'; case aside). A name the built pipeline lacks
   is an error naming the closest ones. `named_by`, when given, gets node id
   -> the name that named it."""
   node_ids = list(node_ids)
@@ -226,7 +258,7 @@ def resources_by_node(plan: 'Plan', nodes_by_call: Mapping[str, Iterable[str]],
   named_by = {} if named_by is None else named_by
   for step, resources in plan.resources.items():
     if step in calls:
-      ids = calls[step]
+      ids = calls[step][:1]
     elif step in node_ids:
       ids = [step]
     else:

@@ -59,7 +59,12 @@ def dag(pipeline: Chain, *, schedule: Schedule = None,
   stays in Airflow). `dag_args` go to airflow.models.DAG as they are.
   A step's with_resources queue, pool and pool_slots go to its task.
   """
+  from fluent_pipeline.dsl import plan
   from fluent_pipeline.orchestration import airflow_dag, airflow_ir
+  ignored = plan.not_applied(pipeline._plan, 'airflow')
+  if ignored:
+    import warnings
+    warnings.warn(ignored, UserWarning, stacklevel=2)
   resources: dict[str, Any] = {}
   ir = airflow_ir.compile_ir(pipeline, resources)
   return airflow_dag.dag_from_ir(

@@ -8,10 +8,12 @@ here, paid by every task. With this configuration the worker imports them
 once, when it starts (Celery's `worker_init`, before its pool forks), and
 every task inherits them.
 
-Forking after TensorFlow is imported is safe while no TensorFlow thread has
-started (TF issues 8220, 51832 are about forking after work has run):
-importing starts none, and the worker's own processes run no TensorFlow
-code; only the forked task does. `preload` checks that no thread started.
+Forking after TensorFlow is imported is safe while no TensorFlow op has
+run (TF issues 8220, 51832 are about forking after work has run): the
+worker's own processes run no TensorFlow code; only the forked task does.
+Importing starts no Python thread (`preload` checks) and a few native ones:
+OpenBLAS's (numpy) and jemalloc's (pyarrow), which both handle fork
+(pthread_atfork). The worker logs how many there are.
 
     AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS=fluent_pipeline.airflow.CELERY_CONFIG
 
@@ -19,6 +21,7 @@ is Airflow's default Celery configuration with this preload added.
 """
 
 import importlib
+import os
 import threading
 from typing import Any
 
@@ -54,7 +57,15 @@ def preload() -> list[str]:
   return [t.name for t in threading.enumerate() if t not in before]
 
 
-PRELOADED = 'fluent_pipeline: TFX imported in {:.1f} s, before forking tasks'
+PRELOADED = ('fluent_pipeline: TFX imported in {:.1f} s, before forking '
+             'tasks ({} native threads)')
+
+
+def _native_threads() -> int:
+  try:
+    return len(os.listdir('/proc/self/task'))
+  except OSError:  # not Linux
+    return 0
 
 
 @signals.worker_init.connect
@@ -64,7 +75,8 @@ def _preload_in_worker(**_: Any) -> None:
   log = logging.getLogger(__name__)
   began = time.perf_counter()
   started = preload()
-  log.warning(PRELOADED.format(time.perf_counter() - began))
+  log.warning(PRELOADED.format(time.perf_counter() - began,
+                               _native_threads()))
   if started:  # not fork-safe: say so in the worker's log, keep working
     log.warning(
         'importing TFX started threads %s; tasks forked from this worker '

@@ -81,13 +81,18 @@ def test_report_dates_parts_measured_on_other_days(bench):
   assert 'the last re-measurement (e2e) took 900 s' in text
 
 
-def test_recorded_ingest_figures_compare_both_readers_at_15k_and_240k(bench):
-  """`bench/run.py --parts ingest`: the columnar CSV reader against TFX's
-  CsvExampleGen, same run, and its ratios; both wrote splits of one size."""
+def test_recorded_ingest_figures_compare_both_readers_at_15k_240k_and_1m(
+    bench):
+  """`bench/run.py --parts ingest`: the columnar readers against TFX's,
+  same run, for CSV and Parquet, and their ratios; both wrote splits of
+  one size; the data stage before and after."""
   results, _, _ = bench
-  sizes = results['ingest']['sizes']
-  assert [s['rows'] for s in sizes] == [15_002, 240_032]
-  for size in sizes:
+  ingest = results['ingest']
+  for fmt in ('csv', 'parquet'):
+    alone = [s for s in ingest['readers']
+             if s['format'] == fmt and s['files'] == 1 and not s['workers']]
+    assert [s['rows'] for s in alone] == [15_002, 240_032, 1_005_134]
+  for size in ingest['readers']:
     for reader in ('tfx', 'columnar'):
       for key in ('seconds', 'cpu_seconds', 'rows_per_second', 'peak_rss_mb'):
         assert size[reader][key] > 0, (size['rows'], reader, key)
@@ -95,6 +100,11 @@ def test_recorded_ingest_figures_compare_both_readers_at_15k_and_240k(bench):
         size['columnar']['rows_per_second'] / size['tfx']['rows_per_second'],
         3)
     assert size['same_split_sizes'] is True
+  assert {(s['files'], s['workers']) for s in ingest['spread']} == {
+      (1, 0), (1, 2), (4, 0), (4, 2)}
+  stage = ingest['stage']
+  assert stage['speedup'] == round(stage['tfx']['seconds'] /
+                                   stage['columnar']['seconds'], 1)
   assert results['parts_measured']['ingest']
 
 
@@ -103,9 +113,11 @@ def test_ingest_section_is_in_the_report_with_its_ratios(bench, tmp_path):
   after it, so docs/BENCHMARKS.md holds it as results.json renders it."""
   results, report, run = bench
   lines = run.ingest_lines(results)
-  largest = results['ingest']['sizes'][-1]
-  assert (f"| {largest['rows']:,} | {largest['ratio']['rows_per_second']} | "
-          f"{largest['ratio']['seconds']} |") in '\n'.join(lines)
+  largest = results['ingest']['readers'][-2]  # Parquet, 1M rows, in-process
+  ratio = largest['ratio']
+  assert (f"| {largest['format']} | {largest['rows']:,} | 1 | 0 | "
+          f"{ratio['rows_per_second']} | {ratio['seconds']} |"
+          ) in '\n'.join(lines)
   assert results['machine'] in lines[2]
   path = tmp_path / 'BENCHMARKS.md'
   path.write_text('# Benchmarks\n\n## Notes\n\n- a note\n')

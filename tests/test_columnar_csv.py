@@ -164,8 +164,9 @@ class _BasePathExampleGen(columnar_csv.ColumnarCsvExampleGen):
 def runs(tmp_path_factory):
   """Every pair in one pipeline run: the corpus as input splits; the
   mixed data split by hash buckets, by an int and by a string feature;
-  spans picked by range_config. Blocks of 4 kB, so types widen across
-  blocks as well as across files."""
+  spans picked by range_config. Blocks and parts of 4 kB, so types widen
+  across blocks and parts as well as across files, and a file is written
+  as several shards."""
   from tfx.proto import example_gen_pb2, range_config_pb2
   root = str(tmp_path_factory.mktemp('columnar_csv'))
   corpus = os.path.join(root, 'corpus')
@@ -199,6 +200,7 @@ def runs(tmp_path_factory):
   ]
   with pytest.MonkeyPatch.context() as patch:
     patch.setattr(_csv_files, 'BLOCK_BYTES', 4096)
+    patch.setattr(_csv_files, 'PART_BYTES', 4096)
     return run_example_gens(root, components, 'columnar_csv')
 
 
@@ -246,6 +248,18 @@ def test_hash_buckets_give_tfxs_splits(runs):
   expected = assert_same(runs, 'hash')
   assert sum(sum(c.values()) for c in expected.values()) == 600
   assert all(expected[s] for s in ('train', 'eval', 'test'))
+
+
+@pytest.mark.e2e
+def test_the_parts_of_a_file_are_written_as_their_own_complete_shards(runs):
+  """Two files of ~40 kB in parts of 4 kB: a shard per part and split,
+  numbered in order, none left incomplete."""
+  folder = os.path.join(runs['columnar_hash'].uri, 'Split-train')
+  names = sorted(os.listdir(folder))
+  count = len(names)
+  assert count > 2 * 4, names
+  assert names == [f'data_tfrecord-{i:05d}-of-{count:05d}.gz'
+                   for i in range(count)]
 
 
 @pytest.mark.e2e
@@ -419,6 +433,9 @@ PARSE_CASES = {
     # read in blocks of 32 bytes: a longer row is read again, larger
     'a row longer than a block': (b'a,b\n' + b'1,2\n' * 20 + b'x' * 100
                                   + b',"3\n4"\n' + b'5,6\n' * 20),
+    # blocks of 32 bytes end between CR and LF inside a quoted cell
+    'quoted CRLFs across blocks': b'a,b\r\n' + b''.join(
+        b'%d,"%s\r\n\r\ny"\r\n' % (i, b'x' * i) for i in range(40)),
 }
 
 
@@ -441,6 +458,45 @@ def test_pyarrow_reads_the_cells_tfxs_csv_reader_reads(tmp_path):
            for row in zip(*[[v.encode() for v in c.to_pylist()]
                             for c in cells])]
     assert got == expected, name
+
+
+def test_the_parts_of_a_file_hold_its_records_and_lines(tmp_path):
+  """Cut into parts of 1 to 300 bytes, a file is read part by part as it
+  is read whole: the same rows in the same order; each part begins at a
+  record and knows its first line's number."""
+  cases = {**PARSE_CASES, **{n: t.encode() for n, t in CORPUS.items()}}
+  for name, data in cases.items():
+    path = str(tmp_path / 'data.csv')
+    with open(path, 'wb') as f:
+      f.write(data)
+    columns = len(_csv_files.header(path))
+
+    def rows(part=None, path=path, columns=columns):
+      return [row for cells in _csv_files.blocks(path, columns, 64, part=part)
+              for row in zip(*[c.to_pylist() for c in cells])]
+    whole = rows()
+    for size in (1, 7, 50, 300):
+      parts = _csv_files.parts(path, size)
+      assert parts[0].start == data.index(b'\n') + 1 or len(parts) == 1
+      assert parts[-1].stop == len(data), name
+      assert all(a.stop == b.start for a, b in zip(parts, parts[1:])), name
+      assert [row for part in parts for row in rows(part)] == whole, (name,
+                                                                     size)
+      assert [p.line for p in parts] == [
+          data[:p.start].count(b'\n') + 1 for p in parts], name
+
+
+def test_a_bad_line_in_a_later_part_is_named_by_its_file_line(tmp_path):
+  path = str(tmp_path / 'data.csv')
+  with open(path, 'wb') as f:
+    f.write(b'a,b\n' + b'1,"x\ny"\n' * 30 + b'3,4,5\n' + b'6,7\n' * 5)
+  parts = _csv_files.parts(path, 40)
+  assert len(parts) > 3
+  with pytest.raises(CsvInputError) as failed:
+    for part in parts:
+      columnar_csv._part_types(path, part, 2)
+  assert (failed.value.line, failed.value.problem) == (
+      62, 'has 3 fields where the header has 2')
 
 
 @pytest.mark.parametrize('data, line, problem, fix', [

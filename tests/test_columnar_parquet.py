@@ -118,7 +118,7 @@ def _example_gens(name: str, **kwargs):
 def runs(tmp_path_factory):
   """Every pair in one pipeline run: the awkward files and the mixed data
   as two input splits; the mixed data split by hash buckets, by an int and
-  by a string feature."""
+  by a string feature. Every row group is a part of its own."""
   from tfx.proto import example_gen_pb2
   root = str(tmp_path_factory.mktemp('columnar_parquet'))
   data = os.path.join(root, 'data')
@@ -131,6 +131,13 @@ def runs(tmp_path_factory):
                 for n, b in [('train', 4), ('eval', 2), ('test', 1)]],
         **split_config))
 
+  with pytest.MonkeyPatch.context() as patch:
+    patch.setattr(columnar_parquet, '_PART_BYTES', 1)
+    return _run(root, data, mixed, output)
+
+
+def _run(root, data, mixed, output):
+  from tfx.proto import example_gen_pb2
   return run_example_gens(root, [
       *_example_gens('inputs', input_base=data, input_config=
                      example_gen_pb2.Input(splits=[
@@ -162,6 +169,34 @@ def test_hash_buckets_and_partition_features_give_tfxs_splits(runs, name):
   assert sum(sizes) == 600 and all(sizes), sizes  # every split has examples
 
 
+@pytest.mark.e2e
+def test_each_row_group_is_written_as_its_own_complete_shard(runs):
+  """Two files of 5 row groups each (parts of one row group here)."""
+  folder = os.path.join(runs['columnar_hash'].uri, 'Split-train')
+  assert sorted(os.listdir(folder)) == [
+      f'data_tfrecord-{i:05d}-of-00010.gz' for i in range(10)]
+
+
+def test_a_file_is_cut_into_parts_of_whole_row_groups(tmp_path, monkeypatch):
+  path = str(tmp_path / 'a.parquet')
+  pq.write_table(awkward_table(24), path, row_group_size=5)
+  metadata = pq.ParquetFile(path).metadata
+  monkeypatch.setattr(columnar_parquet, '_PART_BYTES', sum(
+      metadata.row_group(g).total_byte_size for g in (0, 1)))
+  parts = columnar_parquet._row_groups(path)
+  assert parts[0] == (0, 2) and parts[-1][1] == 5
+  assert all(a[1] == b[0] for a, b in zip(parts, parts[1:]))
+  whole = _ours(path)
+  assert [row for part in parts for row in _ours(path, None, part)] == whole
+  monkeypatch.setattr(columnar_parquet, '_PART_BYTES', 1 << 40)
+  monkeypatch.setattr(columnar_parquet, '_PART_ROWS', 10)  # or by rows
+  assert columnar_parquet._row_groups(path) == [(0, 2), (2, 4), (4, 5)]
+  empty = str(tmp_path / 'empty.parquet')
+  pq.write_table(awkward_table(0), empty)
+  assert [list(_ours(empty, None, p)) for p in
+          columnar_parquet._row_groups(empty)] == [[]]
+
+
 # ------------------------------------------------------- unit: the pieces
 
 
@@ -173,10 +208,10 @@ def _tfx_examples(path: str) -> list:
           for row in pq.read_table(path).to_pylist()]
 
 
-def _ours(path: str, partition_feature=None) -> list:
+def _ours(path: str, partition_feature=None, groups=None) -> list:
   return [(r, k) for records, keys in columnar_parquet._encoded_batches(
-      path, partition_feature) for r, k in zip(records.to_pylist(),
-                                               keys.to_pylist())]
+      path, partition_feature, groups) for r, k in zip(records.to_pylist(),
+                                                       keys.to_pylist())]
 
 
 def test_example_bytes_are_dict_to_examples_row_by_row(tmp_path, monkeypatch):

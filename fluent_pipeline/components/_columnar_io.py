@@ -1,7 +1,10 @@
 """What the columnar ExampleGen executors (columnar_csv, columnar_parquet)
 share: the input splits and the output splits they feed, read from the
-configs as BaseExampleGenExecutor reads them; TFX's hash split; writing one
-input file's examples as one gzip TFRecord file per output split (complete
+configs as BaseExampleGenExecutor reads them; the parts of the input files
+(a file cut by its reader: byte ranges of a CSV, row groups of a Parquet
+file), numbered and spread over Beam's workers (local files are cut where
+the pipeline is built, remote ones on the workers); TFX's hash split; writing
+one part's examples as one gzip TFRecord file per output split (complete
 files only: each is renamed into place once written); and Do.
 """
 
@@ -92,6 +95,53 @@ def splits(keys: List[bytes], buckets: List[int]) -> List[int]:
           for k in keys]
 
 
+class Piece(NamedTuple):
+  """One unit of work: a part of an input file, whose examples go to the
+  `index`th of `count` files of each output split."""
+  index: int
+  count: int
+  path: str
+  part: Any  # the reader's: where in the file
+
+
+def pieces(pipeline: beam.Pipeline, name: str, files: List[str],
+           cut: Callable[[str], List[Any]]) -> beam.PCollection:
+  """The Pieces of an input split's files, spread over the workers (a
+  Create's or a FlatMap's elements stay in one bundle, so one worker's,
+  until a Reshuffle). Each file is cut into parts by `cut`, and the parts
+  numbered in file order: here, where the pipeline is built, when the files
+  are local (a scan at disk speed, and no Beam stages to pay for in the
+  in-process runner); else on the workers, a file each."""
+  if not any('://' in path for path in files):
+    here = list(_numbered([(index, path, cut(path))
+                           for index, path in enumerate(files)]))
+    return (pipeline
+            | f'Parts[{name}]' >> beam.Create(here)
+            | f'SpreadParts[{name}]' >> beam.Reshuffle())
+  files_ = pipeline | f'Files[{name}]' >> beam.Create(list(enumerate(files)))
+  if len(files) > 1:  # one file needs no spreading: its parts do
+    files_ |= f'SpreadFiles[{name}]' >> beam.Reshuffle()
+  return (files_
+          | f'CutFiles[{name}]' >> beam.Map(_cut, cut)
+          | f'ListParts[{name}]' >> beam.combiners.ToList()
+          | f'NumberParts[{name}]' >> beam.FlatMap(_numbered)
+          | f'SpreadParts[{name}]' >> beam.Reshuffle())
+
+
+def _cut(item: Tuple[int, str], cut: Callable[[str], List[Any]]
+         ) -> Tuple[int, str, List[Any]]:
+  return item[0], item[1], cut(item[1])
+
+
+def _numbered(files: List[Tuple[int, str, List[Any]]]) -> Iterator[Piece]:
+  count = sum(len(parts) for _, _, parts in files)
+  index = 0
+  for _, path, parts in sorted(files, key=lambda file: file[0]):
+    for part in parts:
+      yield Piece(index, count, path, part)
+      index += 1
+
+
 def shard(uri: str, index: int, count: int) -> str:
   return os.path.join(uri, f'{FILE_PREFIX}-{index:05d}-of-{count:05d}.gz')
 
@@ -101,10 +151,11 @@ def write_file(outputs: List[str], index: int, count: int,
                buckets: List[int],
                check_keys: Optional[Callable[[List[bytes]], None]] = None
                ) -> List[int]:
-  """Writes the `index`th of `count` input files' examples (`encoded`: per
+  """Writes the `index`th of `count` pieces' examples (`encoded`: per
   block, the serialized examples and their split keys, which are the
   examples themselves or a partition feature checked by `check_keys`) to
-  one gzip TFRecord file per output split; returns the count per split."""
+  one gzip TFRecord file per output split; returns the count per split.
+  A file is named as complete (renamed) only once all of it is written."""
   targets = [shard(uri, index, count) for uri in outputs]
   options = tf.io.TFRecordOptions(compression_type='GZIP')
   writers = [tf.io.TFRecordWriter(t + INCOMPLETE, options) for t in targets]
@@ -138,8 +189,8 @@ def write_file(outputs: List[str], index: int, count: int,
 
 
 class ColumnarExecutor(BaseExampleGenExecutor):
-  """BaseExampleGenExecutor.Do, with the splits written a file at a time
-  instead of record by record (WriteSplit). A subclass names itself
+  """BaseExampleGenExecutor.Do, with the splits written a part of a file at
+  a time instead of record by record (WriteSplit). A subclass names itself
   (`WRITER`) and says how it reads: `input_sources` (from the configs'
   split plans) and `ingest` (one source into the Beam pipeline)."""
 

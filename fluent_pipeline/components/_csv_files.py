@@ -11,10 +11,17 @@ time. Where the two can part (a quote inside a cell, a line ending in a
 lone CR, a NUL byte: TFX refuses some of those), the first pass over a file
 notices it and the file is read again as TFX reads it; so is a file pyarrow
 refuses, to name its first bad line and how to fix it.
+
+A large file is cut into parts (`parts`: about PART_BYTES of text each) that
+are read independently, so that Beam's workers share one file. A part ends
+at a line break after which the quotes seen since the header are even:
+where TFX's executor, grouping lines until their quotes balance, ends a
+record too. Each part is read, checked and located (line numbers) as the
+whole file would be.
 """
 
 import csv
-from typing import Iterator, List, Optional, Tuple
+from typing import Iterator, List, NamedTuple, Optional, Tuple
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -23,7 +30,10 @@ from tfx.dsl.io import fileio
 from tfx.utils import io_utils
 
 BLOCK_BYTES = 8 << 20  # of CSV text per block: bounds the memory per file
+PART_BYTES = 8 << 20  # of CSV text per part of a file (a unit of work)
+_SCAN_BYTES = 8 << 20  # read at a time when cutting a file into parts
 _MAX_BLOCK_BYTES = 1 << 30  # a row longer than that is refused
+_MAX_FILE_BYTES = 1 << 62  # no limit
 
 _UTF8_FIX = ('save the file as UTF-8 (for instance `iconv -f latin1 -t '
              'utf-8 IN > OUT`): CsvExampleGen reads UTF-8 only')
@@ -81,33 +91,84 @@ def unreadable(path: str, error: BaseException) -> CsvInputError:
       'a+r), or move it out of the input folder')
 
 
+class Part(NamedTuple):
+  """Bytes [start, stop) of a file: whole records; `line` is the number of
+  the line `start` begins (the header is line 1)."""
+  start: int
+  stop: int
+  line: int
+
+
+def parts(path: str, size: Optional[int] = None) -> List[Part]:
+  """The file after its header line cut into parts of about `size` bytes
+  (PART_BYTES unless told), each ending at the first line break past that
+  size where the quotes since the header are even. At least one part (an
+  empty one for a file with no rows)."""
+  size = size or PART_BYTES
+  try:
+    f = _open(path)
+  except Exception as e:  # whatever the file system raises
+    failure = e
+  else:
+    failure = None
+  if failure is not None:
+    raise unreadable(path, failure)
+  found: List[Part] = []
+  with f:
+    start = base = len(f.readline())
+    line, quotes, newlines = 2, 0, 0  # counted from the header's end
+    while True:
+      chunk = f.read(_SCAN_BYTES)
+      if not chunk:
+        break
+      at = 0  # quotes and newlines are counted up to here
+      while start + size - base < len(chunk):
+        end = chunk.find(b'\n', max(start + size - base, at))
+        if end < 0:
+          break
+        quotes += chunk.count(b'"', at, end + 1)
+        newlines += chunk.count(b'\n', at, end + 1)
+        at = end + 1
+        if quotes % 2 == 0:
+          found.append(Part(start, base + at, line))
+          start, line = base + at, 2 + newlines
+      quotes += chunk.count(b'"', at)
+      newlines += chunk.count(b'\n', at)
+      base += len(chunk)
+  if base > start or not found:
+    found.append(Part(start, base, line))
+  return found
+
+
 def blocks(path: str, columns: int, block_bytes: Optional[int] = None,
-           screened: bool = False) -> Iterator[List[pa.Array]]:
-  """The cells after the header line: per block (BLOCK_BYTES of text
-  unless told), one string array per column, an empty cell as ''. A row
-  longer than a block is read again with blocks four times larger.
+           screened: bool = False, part: Optional[Part] = None
+           ) -> Iterator[List[pa.Array]]:
+  """The cells of `part` (or of everything after the header line): per
+  block (BLOCK_BYTES of text unless told), one string array per column, an
+  empty cell as ''. A row longer than a block is read again with blocks
+  four times larger.
 
   `screened`: the file is also watched for what pyarrow reads but TFX's
   reader may refuse (a NUL byte, a line break of a lone CR, a quote inside
   a cell, where TFX's grouping of lines by their quotes can differ); when
-  one is seen, the file is read again as TFX reads it once the last block
+  one is seen, the part is read again as TFX reads it once the last block
   is out, and its first bad line raised (CsvInputError).
   """
   size, done, screen = block_bytes or BLOCK_BYTES, 0, _Screen()
   while True:
     try:
       for cells in _blocks(path, columns, size, done,
-                           screen if screened else None):
+                           screen if screened else None, part):
         done += len(cells[0])
         yield cells
       break
     except _Straddling as e:
       refusal = e.error
     if size >= _MAX_BLOCK_BYTES:
-      raise located(path, columns, refusal)
+      raise located(path, columns, refusal, part)
     size *= 4
   if screen.suspect:
-    found = first_problem(path, columns)
+    found = first_problem(path, columns, part)
     if found is not None:
       raise CsvInputError(found[1], path, found[0], found[2])
 
@@ -146,15 +207,27 @@ class _Screen:
 
 
 class _Watched:
-  """A binary file whose reads a _Screen sees (pyarrow reads through it);
-  without a screen, a file object pyarrow takes for TF's GFile (a remote
-  path), which pyarrow refuses as it is."""
+  """The `left` bytes of a binary file from where it is, which pyarrow
+  reads and a _Screen (if any) sees; also what makes TF's GFile (a remote
+  path), which pyarrow refuses as it is, a file object it takes.
 
-  def __init__(self, f, screen: Optional[_Screen]):
-    self._f, self._screen, self.closed = f, screen, False
+  A read never ends between a CR and what follows it (the CR is held for
+  the next read): pyarrow 10 drops the LF of a CRLF inside a quoted cell
+  when a block ends between the two."""
+
+  def __init__(self, f, screen: Optional[_Screen], left: int):
+    self._f, self._screen, self._left, self.closed = f, screen, left, False
+    self._held = b''
 
   def read(self, size: int = -1) -> bytes:
-    data = self._f.read(size)
+    held, self._held = self._held, b''
+    size = (self._left + len(held) if size is None or size < 0 else
+            min(size, self._left + len(held)))
+    more = size - len(held)
+    data = held + (self._f.read(more) if more > 0 else b'')
+    self._left -= len(data) - len(held)
+    if len(data) > 1 and data.endswith(b'\r') and self._left > 0:
+      self._held, data = data[-1:], data[:-1]
     if self._screen is not None:
       self._screen.bytes_read(data)
     return data
@@ -173,7 +246,8 @@ class _Watched:
 
 
 def _blocks(path: str, columns: int, size: int, skip: int,
-            screen: Optional[_Screen]) -> Iterator[List[pa.Array]]:
+            screen: Optional[_Screen], part: Optional[Part]
+            ) -> Iterator[List[pa.Array]]:
   names = [f'c{i}' for i in range(columns)]
   try:
     f = _open(path)
@@ -182,13 +256,23 @@ def _blocks(path: str, columns: int, size: int, skip: int,
   else:
     failure = None
   if failure is not None:
-    raise _failure(path, columns, failure)
+    raise _failure(path, columns, failure, part)
   with f:
     try:
-      f.readline()  # the header, as TFX skips it
+      if part is None:
+        f.readline()  # the header, as TFX skips it
+        left = _MAX_FILE_BYTES
+      else:
+        f.seek(part.start)
+        left = part.stop - part.start
+        # A part is read as one block (it ends a record past PART_BYTES):
+        # not as a full block and a sliver, each paying a block's costs;
+        # and without pyarrow's threads, which one block cannot use.
+        size = max(size, left)
       reader = pcsv.open_csv(
-          f if screen is None and '://' not in path else _Watched(f, screen),
-          read_options=pcsv.ReadOptions(column_names=names, block_size=size),
+          _Watched(f, screen, left),
+          read_options=pcsv.ReadOptions(column_names=names, block_size=size,
+                                        use_threads=part is None),
           parse_options=pcsv.ParseOptions(newlines_in_values=True),
           convert_options=pcsv.ConvertOptions(
               column_types={n: pa.string() for n in names},
@@ -198,7 +282,7 @@ def _blocks(path: str, columns: int, size: int, skip: int,
     if failure is not None:
       if str(failure).startswith('Empty CSV file'):
         return  # a header and nothing after it: no rows
-      raise _failure(path, columns, failure)
+      raise _failure(path, columns, failure, part)
     while True:
       try:
         batch = reader.read_next_batch()
@@ -207,7 +291,7 @@ def _blocks(path: str, columns: int, size: int, skip: int,
       except (pa.ArrowInvalid, OSError) as e:
         failure = e
       if failure is not None:
-        raise _failure(path, columns, failure)
+        raise _failure(path, columns, failure, part)
       if skip >= batch.num_rows:  # read before a retry with larger blocks
         skip -= batch.num_rows
         continue
@@ -218,23 +302,24 @@ def _blocks(path: str, columns: int, size: int, skip: int,
       yield cells
 
 
-def _failure(path: str, columns: int, error: Exception) -> Exception:
+def _failure(path: str, columns: int, error: Exception,
+             part: Optional[Part] = None) -> Exception:
   """The error to raise for one met reading `path`. It is raised outside
   the except clause, so that it ends the chain of exceptions: the one a
   run's diagnosis (the innermost) and a user read."""
   if isinstance(error, pa.ArrowInvalid):
     if 'straddl' in str(error):
       return _Straddling(error)
-    return located(path, columns, error)
+    return located(path, columns, error, part)
   return unreadable(path, error)
 
 
-def located(path: str, columns: int, error: Optional[Exception]
-            ) -> CsvInputError:
+def located(path: str, columns: int, error: Optional[Exception],
+            part: Optional[Part] = None) -> CsvInputError:
   """The error naming the first line TFX cannot read, found by reading the
-  file as TFX does; pyarrow's own words if that finds none."""
+  file (or `part`) as TFX does; pyarrow's own words if that finds none."""
   try:
-    found = first_problem(path, columns)
+    found = first_problem(path, columns, part)
   except Exception as e:  # whatever the file system raises
     return unreadable(path, e)
   if found is None:
@@ -246,17 +331,26 @@ def located(path: str, columns: int, error: Optional[Exception]
   return CsvInputError(problem, path, line, fix)
 
 
-def first_problem(path: str, columns: int
+def first_problem(path: str, columns: int, part: Optional[Part] = None
                   ) -> Optional[Tuple[int, str, str]]:
-  """(line, problem, fix) of the first record CsvExampleGen fails on.
+  """(line, problem, fix) of the first record CsvExampleGen fails on, in
+  the file or in `part` of it (whose records are the file's).
 
   Lines are grouped, decoded and parsed as TFX's CSV executor and
   tfx_bsl's csv_decoder do.
   """
   with _open(path) as f:
-    f.readline()
-    number, start, pending, quotes = 1, 1, [], 0
+    if part is None:
+      f.readline()
+      number, left = 1, _MAX_FILE_BYTES
+    else:
+      f.seek(part.start)
+      number, left = part.line - 1, part.stop - part.start
+    start, pending, quotes = number, [], 0
     for raw in f:
+      if left <= 0:
+        break
+      left -= len(raw)
       number += 1
       try:
         text = raw.decode('utf-8')

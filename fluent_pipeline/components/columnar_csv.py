@@ -4,16 +4,20 @@ TFX's CsvExampleGen turns each CSV row into a tf.Example in Python, then
 Beam hashes, shuffles and writes every record one by one: a few thousand
 rows a second. This component is CsvExampleGen with another executor:
 
-- its files are read by pyarrow a block at a time (`_csv_files`), twice:
+- its files are cut into parts of about 8 MB of text, each ending where a
+  record ends (`_csv_files.parts`), and the parts are spread over Beam's
+  workers, so that one large file is read by all of them;
+- each part is read by pyarrow a block at a time (`_csv_files`), twice:
   once to type the columns as TFX does over every row of the input split
-  (`_csv_types`), once to convert and write them;
+  (`_csv_types`; the parts' types merged, the widest kept), once to convert
+  and write them;
 - a block's examples are serialized by numpy as protobuf's deterministic
   serialization (`_example_bytes`), so TFX's split rule (sha256 of those
   bytes, or of the `partition_feature_name` feature, over the hash buckets)
   gives each example the split CsvExampleGen gives it;
-- each input file is written straight to one gzip TFRecord file per output
-  split (`Split-<name>/data_tfrecord-NNNNN-of-MMMMM.gz`, complete files only:
-  a file is renamed into place once written).
+- each part is written straight to one gzip TFRecord file per output split
+  (`Split-<name>/data_tfrecord-NNNNN-of-MMMMM.gz`, complete files only: a
+  file is renamed into place once written).
 
 Everything else is TFX's: the component's spec and driver (input_base,
 input_config, output_config, range_config, spans and versions) and the
@@ -27,8 +31,8 @@ for code that runs the base's own path.
 The examples equal CsvExampleGen's, split by split (tests/test_columnar_csv.py
 runs both on awkward CSVs); only the order of records inside a split differs,
 as it does between two runs of TFX's (which shuffles). Beam's workers share
-out the input files (a file, read in blocks, is one worker's); memory is
-bounded by the block size, not the file size. A file TFX cannot read fails
+out the parts of the files, of one file as of several; memory is bounded by
+the part and block sizes, not the file size. A file TFX cannot read fails
 with the file, the line and the fix (`CsvInputError`).
 """
 
@@ -73,8 +77,19 @@ class _Source(NamedTuple):
 
 def _file_types(item: Tuple[int, str], columns: int) -> List[int]:
   """The type of each column over one file's rows."""
+  return _part_types(item[1], None, columns)
+
+
+def _piece_types(piece: _columnar_io.Piece, columns: int) -> List[int]:
+  return _part_types(piece.path, piece.part, columns)
+
+
+def _part_types(path: str, part: Optional[_csv_files.Part],
+                columns: int) -> List[int]:
+  """The type of each column over the rows of `part` of a file (or of all
+  of it)."""
   found = [ColumnType.UNKNOWN] * columns
-  for cells in _csv_files.blocks(item[1], columns, screened=True):
+  for cells in _csv_files.blocks(path, columns, screened=True, part=part):
     found = [_csv_types.widen(c, t) for c, t in zip(cells, found)]
   return [int(t) for t in found]
 
@@ -111,12 +126,14 @@ def _columns(header: List[str], column_types: List[int]
 
 
 def _encoded_blocks(path: str, header: List[str], column_types: List[int],
-                    partition_feature: Optional[str] = None
+                    partition_feature: Optional[str] = None,
+                    part: Optional[_csv_files.Part] = None
                     ) -> Iterator[Tuple[pa.Array, pa.Array]]:
-  """Per block of `path`: (serialized examples, split keys): the keys are
-  the examples themselves, or the partition feature's serialized Feature."""
+  """Per block of `path` (or of `part` of it): (serialized examples, split
+  keys): the keys are the examples themselves, or the partition feature's
+  serialized Feature."""
   columns = _columns(header, column_types)
-  for cells in _csv_files.blocks(path, len(header)):
+  for cells in _csv_files.blocks(path, len(header), part=part):
     rows = len(cells[0])
     if not rows:
       continue
@@ -153,24 +170,23 @@ def _check_partition_feature(name: str, columns, path: str) -> None:
 # --- writing ----------------------------------------------------------------
 
 
-class _WriteFile(beam.DoFn):
-  """Writes one input file's examples to one gzip TFRecord file per output
-  split, each split chosen by TFX's hash rule."""
+class _WritePiece(beam.DoFn):
+  """Writes one part of an input file's examples to one gzip TFRecord file
+  per output split, each split chosen by TFX's hash rule."""
 
   def __init__(self, source: _Source):
     self._source = source
     self._counter = beam.metrics.Metrics.counter(
         write_split.METRICS_NAMESPACE, 'num_instances')
 
-  def process(self, item: Tuple[int, str], column_types: List[int]):
-    index, path = item
+  def process(self, piece: _columnar_io.Piece, column_types: List[int]):
     source = self._source
     counts = _columnar_io.write_file(
-        source.outputs, index, len(source.files),
-        _encoded_blocks(path, source.header, column_types,
-                        source.partition_feature), source.buckets)
+        source.outputs, piece.index, piece.count,
+        _encoded_blocks(piece.path, source.header, column_types,
+                        source.partition_feature, piece.part), source.buckets)
     self._counter.inc(sum(counts))
-    yield path, counts
+    yield piece.path, counts
 
 
 # --- the Beam pipeline ------------------------------------------------------
@@ -206,24 +222,25 @@ def _sources(exec_properties: Dict[str, Any],
           for plan in _columnar_io.split_plans(exec_properties, output_dict)]
 
 
-def _column_types(source: _Source, files):
-  """The side input of the source's column types (TFX's first pass)."""
+def _column_types(source: _Source, files, types_of=_file_types):
+  """The side input of the source's column types (TFX's first pass), from
+  the types of each file (`files`) or each piece of one."""
   return beam.pvalue.AsSingleton(
       files
       | f'InferColumnTypes[{source.name}]' >> beam.Map(
-          _file_types, len(source.header))
+          types_of, len(source.header))
       | f'MergeColumnTypes[{source.name}]' >> beam.CombineGlobally(_widest))
 
 
+def _cut(path: str) -> List[_csv_files.Part]:
+  return _csv_files.parts(path)
+
+
 def _ingest(pipeline: beam.Pipeline, source: _Source) -> None:
-  files = (pipeline
-           | f'CsvFiles[{source.name}]' >> beam.Create(
-               list(enumerate(source.files)))
-           # Spread over the workers: a Create's elements stay in one bundle.
-           | f'SpreadFiles[{source.name}]' >> beam.Reshuffle())
-  column_types = _column_types(source, files)
-  _ = files | f'WriteExamples[{source.name}]' >> beam.ParDo(
-      _WriteFile(source), column_types)
+  pieces = _columnar_io.pieces(pipeline, source.name, source.files, _cut)
+  column_types = _column_types(source, pieces, _piece_types)
+  _ = pieces | f'WriteExamples[{source.name}]' >> beam.ParDo(
+      _WritePiece(source), column_types)
 
 
 @beam.typehints.with_input_types(beam.Pipeline)

@@ -4,11 +4,14 @@ TFX's parquet executor (tfx.components.example_gen.custom_executors.
 parquet_executor) reads each row group with Beam's ReadFromParquet, turns
 the table into one Python dict per row (`to_pydict`), converts each dict
 with `utils.dict_to_example`, then hashes, shuffles and writes every record
-one by one. This executor reads the same files a batch of rows at a time
-with pyarrow, serializes a batch's examples with numpy (`_example_bytes`,
+one by one. This executor cuts each file into parts of consecutive row
+groups (about 8 MB uncompressed or 65,536 rows each, at least one row
+group), spreads the parts over Beam's workers, reads a part a batch of rows
+at a time with pyarrow, serializes a batch's examples with numpy (`_example_bytes`,
 protobuf's deterministic serialization), and splits and writes them as
-ColumnarCsvExampleGen does (`_columnar_io`): one gzip TFRecord file
-per input file and output split, renamed into place once complete.
+ColumnarCsvExampleGen does (`_columnar_io`): one gzip TFRecord file per
+part and output split, renamed into place once complete. A file of one row
+group is one worker's; memory is bounded by the row group and batch sizes.
 
 `dict_to_example`'s rules are kept, column type by column type:
 - a value Python finds false (null, 0, 0.0, -0.0, False, '', b'', []) is an
@@ -46,6 +49,11 @@ from fluent_pipeline.components import _columnar_io, _example_bytes
 __all__ = ['Executor', 'ParquetInputError']
 
 _BATCH_ROWS = 65_536  # rows per batch: bounds memory, not the output
+# A part of a file (a unit of work): row groups up to either size. Bytes
+# are the groups' encoded, uncompressed sizes, often far below their size
+# in memory: the rows keep parts of well-encoded data small too.
+_PART_BYTES = 8 << 20
+_PART_ROWS = 65_536
 _INT64_MAX = (1 << 63) - 1
 
 
@@ -172,23 +180,64 @@ def _open(path: str):
   return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
 
 
-def _batches(path: str) -> Iterator[pa.RecordBatch]:
+def _unreadable(path: str, error: Exception) -> ParquetInputError:
+  return ParquetInputError(
+      f'not a readable Parquet file ({error})', path,
+      'check that the file is Parquet and complete, or move it out of '
+      'the input split\'s pattern')
+
+
+def _row_groups(path: str) -> List[Tuple[int, int]]:
+  """The parts of a file: [first, stop) row groups each, consecutive ones
+  up to about _PART_BYTES (uncompressed) or _PART_ROWS (at least one), or
+  one empty part for a file without row groups."""
+  try:
+    with _open(path) as f:
+      metadata = pq.ParquetFile(f).metadata
+  except (pa.ArrowException, OSError) as e:
+    failure = _unreadable(path, e)
+  else:
+    failure = None
+  if failure is not None:
+    raise failure
+  parts, first, size, rows = [], 0, 0, 0
+  for group in range(metadata.num_row_groups):
+    size += metadata.row_group(group).total_byte_size
+    rows += metadata.row_group(group).num_rows
+    if size >= _PART_BYTES or rows >= _PART_ROWS:
+      parts.append((first, group + 1))
+      first, size, rows = group + 1, 0, 0
+  if first < metadata.num_row_groups or not parts:
+    parts.append((first, metadata.num_row_groups))
+  return parts
+
+
+def _batches(path: str, groups: Optional[Tuple[int, int]] = None
+             ) -> Iterator[pa.RecordBatch]:
+  """The batches of the file, or of its row groups [first, stop)."""
+  if groups is not None and groups[0] >= groups[1]:
+    return
   try:
     with _open(path) as f:
       reader = pq.ParquetFile(f)
-      yield from reader.iter_batches(batch_size=_BATCH_ROWS)
+      yield from reader.iter_batches(
+          batch_size=_BATCH_ROWS,
+          row_groups=None if groups is None else range(*groups))
   except (pa.ArrowException, OSError) as e:
-    raise ParquetInputError(
-        f'not a readable Parquet file ({e})', path,
-        'check that the file is Parquet and complete, or move it out of '
-        'the input split\'s pattern') from e
+    failure = _unreadable(path, e)
+  else:
+    failure = None
+  if failure is not None:
+    raise failure
 
 
-def _encoded_batches(path: str, partition_feature: Optional[str] = None
+def _encoded_batches(path: str, partition_feature: Optional[str] = None,
+                     groups: Optional[Tuple[int, int]] = None
                      ) -> Iterator[Tuple[pa.Array, pa.Array]]:
-  """Per batch of `path`: (serialized examples, split keys): the keys are
-  the examples themselves, or the partition feature's serialized Feature."""
-  for batch in _batches(path):
+  """Per batch of `path` (or of its row groups [first, stop)): (serialized
+  examples, split keys): the keys are the examples themselves, or the
+  partition feature's serialized Feature."""
+  for batch in _batches(path, groups):
     if not batch.num_rows:
       continue
     features = {}  # a name used twice keeps its last column, as a dict does
@@ -229,21 +278,21 @@ def _check_keys(keys: List[bytes], name: str, path: str) -> None:
 # --- writing ----------------------------------------------------------------
 
 
-class _WriteFile(beam.DoFn):
-  """Writes one input file's examples to one gzip TFRecord file per output
-  split, each split chosen by TFX's hash rule."""
+class _WritePiece(beam.DoFn):
+  """Writes one part of an input file's examples to one gzip TFRecord file
+  per output split, each split chosen by TFX's hash rule."""
 
   def __init__(self, source: _Source):
     self._source = source
     self._counter = beam.metrics.Metrics.counter(
         write_split.METRICS_NAMESPACE, 'num_instances')
 
-  def process(self, item: Tuple[int, str]):
-    index, path = item
-    source = self._source
+  def process(self, piece: _columnar_io.Piece):
+    source, path = self._source, piece.path
     counts = _columnar_io.write_file(
-        source.outputs, index, len(source.files),
-        _encoded_batches(path, source.partition_feature), source.buckets,
+        source.outputs, piece.index, piece.count,
+        _encoded_batches(path, source.partition_feature, piece.part),
+        source.buckets,
         lambda keys: _check_keys(keys, source.partition_feature, path))
     self._counter.inc(sum(counts))
     yield path, counts
@@ -271,12 +320,8 @@ def _sources(exec_properties: Dict[str, Any],
 
 
 def _ingest(pipeline: beam.Pipeline, source: _Source) -> None:
-  _ = (pipeline
-       | f'ParquetFiles[{source.name}]' >> beam.Create(
-           list(enumerate(source.files)))
-       # Spread over the workers: a Create's elements stay in one bundle.
-       | f'SpreadFiles[{source.name}]' >> beam.Reshuffle()
-       | f'WriteExamples[{source.name}]' >> beam.ParDo(_WriteFile(source)))
+  _ = (_columnar_io.pieces(pipeline, source.name, source.files, _row_groups)
+       | f'WriteExamples[{source.name}]' >> beam.ParDo(_WritePiece(source)))
 
 
 class Executor(_columnar_io.ColumnarExecutor):

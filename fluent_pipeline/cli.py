@@ -579,7 +579,8 @@ def _compile_airflow(args, extra, pdef) -> int:
       args.file, args.output, pdef, name=args.name,
       parameters=parameters, root=args.root, schedule=args.schedule,
       start_date=args.start_date,
-      metadata_connection=args.metadata_connection, kubernetes=kubernetes)
+      metadata_connection=args.metadata_connection, kubernetes=kubernetes,
+      allow_local_paths=args.allow_local_paths)
   if importlib.util.find_spec('airflow') is not None:
     # Load the DAG file as Airflow's parser will (it reads the compiled
     # pipeline beside it), with Airflow's output in a log.

@@ -400,3 +400,36 @@ def test_a_triggered_run_resolves_relative_values_where_it_was_compiled(
                       {'root': '/tmp/first', 'data_dir': taxi_csv_dir},
                       {'root': 'runs'}, edges, cwd=str(tmp_path / 'gone'))
   assert 'is not on this worker' in raised.value.problem
+
+
+@pytest.mark.e2e  # compiles the trigger's pipeline (TFX)
+def test_a_trigger_may_not_move_a_step_to_another_queue_or_pool(
+    tmp_path, taxi_csv_dir):
+  """A parameter feeding with_resources: the DAG's tasks were made with
+  the compiled queue and pool, so a trigger changing them is refused
+  rather than recorded and not applied."""
+  from fluent_pipeline.orchestration import airflow_ir
+  pipeline_file = tmp_path / 'placed.py'
+  pipeline_file.write_text(
+      'from fluent_pipeline import PipelineDef\n'
+      'def create_pipeline(root: str, data_dir: str, queue: str = "cpu",\n'
+      '                    note: str = "first"):\n'
+      '  return (PipelineDef("placed", root=root).from_csv(data_dir)\n'
+      '          .generate_statistics()\n'
+      '          .with_resources("generate_statistics", queue=queue,\n'
+      '                          pool_slots=2))\n')
+  edges = {'CsvExampleGen': [], 'PipelineConfigurationGen': [],
+           'StatisticsGen': ['CsvExampleGen']}
+  compiled = {'root': str(tmp_path / 'root'), 'data_dir': taxi_csv_dir}
+  resources = {'StatisticsGen': {'queue': 'cpu', 'pool_slots': 2}}
+  with pytest.raises(PipelineDefinitionError) as raised:
+    airflow_ir.ir_for(str(pipeline_file), None, None, compiled,
+                      {'queue': 'gpu'}, edges, resources=resources)
+  assert 'queues and pools are fixed when the DAG is compiled' in str(
+      raised.value)
+  assert "StatisticsGen queue 'cpu' -> 'gpu'" in raised.value.problem
+  assert '--set NAME=VALUE' in raised.value.fix
+  # A value that leaves every task where it was compiled is the run's.
+  ir = airflow_ir.ir_for(str(pipeline_file), None, None, compiled,
+                         {'note': 'second'}, edges, resources=resources)
+  assert [n.pipeline_node.node_info.id for n in ir.nodes] == list(edges)

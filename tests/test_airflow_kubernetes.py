@@ -43,6 +43,8 @@ contexts: [{name: none, context: {cluster: none, user: none}}]
 current-context: none
 """
 LOGICAL_DATE = datetime.datetime(2026, 11, 2, tzinfo=datetime.timezone.utc)
+EARLIER = datetime.datetime(2026, 11, 1, tzinfo=datetime.timezone.utc)
+PARAMETERS = 'pipeline_parameters'  # the DAG's first task
 # What each task of the DagBag's DAG is, and for a pod, the pod its
 # operator builds for a DAG run at LOGICAL_DATE (its templates rendered).
 TASKS = f'''
@@ -65,6 +67,24 @@ for task in (dag.tasks if dag else []):
   found['tasks'][task.task_id] = seen
 found['loaded'] = [m for m in sys.argv[2:] if m in sys.modules]
 print(json.dumps(found))
+'''
+
+
+# The first task of a DAG without params, run on a real DagRun with and
+# without a trigger's --conf: what each raised.
+FIRST_TASK = f'''
+import json, sys
+from airflow.models import DagBag, DagRun
+dag = DagBag(include_examples=False).dags[sys.argv[1]]
+task = dag.get_task({PARAMETERS!r})
+said = {{}}
+for conf in ({{}}, {{'epochs': 3, 'x': 1}}):
+  try:
+    task.execute({{'dag_run': DagRun(dag_id=dag.dag_id, conf=conf)}})
+    said[len(conf)] = None
+  except Exception as e:
+    said[len(conf)] = type(e).__name__ + ': ' + str(e)
+print(json.dumps(said))
 '''
 
 
@@ -107,7 +127,8 @@ def compiled(tmp_path_factory, taxi_csv_dir):
   (work / 'short.py').write_text(PIPELINE)
   made = {}
   for kind, args in (('nodes', ()), ('pods', ('--image', IMAGE,
-                                               '--kubernetes'))):
+                                               '--kubernetes',
+                                               '--allow-local-paths'))):
     home = work / kind
     home.mkdir()
     env = _env(home)
@@ -146,8 +167,12 @@ def test_the_kubernetes_dag_renders_each_pod(compiled):
   with open(os.path.join(dags, 'short_pipeline.pb'), 'rb') as f:
     ir = f.read()
   assert set(tasks) == {'PipelineConfigurationGen', 'CsvExampleGen',
-                        'StatisticsGen', 'SchemaGen'}
+                        'StatisticsGen', 'SchemaGen', PARAMETERS}
   assert tasks['SchemaGen']['upstream'] == ['StatisticsGen']
+  # No params (the pods run the compiled pipeline): the first task, in
+  # Airflow, refuses a trigger's --conf.
+  assert tasks.pop(PARAMETERS)['class'] == 'NoParametersOperator'
+  assert tasks['CsvExampleGen']['upstream'] == [PARAMETERS]
   for node, task in tasks.items():
     assert task['class'] == 'KubernetesPodOperator', node
     container = task['pod']['spec']['containers'][0]
@@ -175,17 +200,49 @@ def test_the_kubernetes_dag_renders_each_pod(compiled):
       0] or not tasks['SchemaGen']['pod']['spec']['containers'][0][
           'resources']
   # The pod's command, run here with this environment's python (it has
-  # what the image has): the node runs in the DAG run's pipeline run.
+  # what the image has). Before its upstream node ran, in another DAG run:
+  # TFX records the node FAILED (no inputs) and returns; the pod fails.
+  from fluent_pipeline.orchestration import airflow_node
+  container = tasks['StatisticsGen']['pod']['spec']['containers'][0]
+  args = list(container['args'])
+  args[args.index('--logical-date') + 1] = EARLIER.isoformat()
+  ran = subprocess.run([sys.executable] + container['command'][1:] + args,
+                       env=env, capture_output=True, text=True, timeout=600)
+  assert ran.returncode != 0, ran.stderr[-3000:]
+  error = ran.stderr.strip().splitlines()
+  early = airflow_node.run_id_of('short', EARLIER)
+  assert any(line.startswith('error: StatisticsGen failed: TFX recorded its '
+                             'execution') and f'run {early} as FAILED' in line
+             and 'min_count' in line for line in error), ran.stderr[-3000:]
+  assert dict(read_run(str(root / 'short'), early).states) == {
+      'StatisticsGen': 'FAILED'}
+  # Then the node runs in the DAG run's pipeline run.
   container = tasks['CsvExampleGen']['pod']['spec']['containers'][0]
   ran = subprocess.run([sys.executable] + container['command'][1:] +
                        container['args'], env=env, capture_output=True,
                        text=True, timeout=600)
   assert ran.returncode == 0, ran.stderr[-3000:]
-  from fluent_pipeline.orchestration import airflow_node
   run_id = airflow_node.run_id_of('short', LOGICAL_DATE)
   result = read_run(str(root / 'short'), run_id)
   assert [(c.node_id, c.state) for c in result.components] == [
       ('CsvExampleGen', 'COMPLETE')]
+
+
+def test_a_dag_without_params_refuses_a_triggers_conf(compiled):
+  """`airflow dags trigger --conf` on a DAG that takes no parameters (a
+  Kubernetes DAG's, a pipeline file's without any, dag()'s): its first
+  task fails the run, naming the values, rather than run the compiled
+  pipeline as if they applied."""
+  env, _, _ = compiled['pods']
+  done = subprocess.run([sys.executable, '-c', FIRST_TASK, 'short'], env=env,
+                        capture_output=True, text=True, timeout=600)
+  assert done.returncode == 0, done.stderr[-3000:]
+  said = json.loads(done.stdout.strip().splitlines()[-1])
+  assert said['0'] is None  # a run without --conf goes on
+  assert said['2'].startswith('PipelineDefinitionError: '), said
+  assert ("DAG 'short' was triggered with epochs, x (--conf), but it takes "
+          'no parameters') in said['2']
+  assert 'compile with --set NAME=VALUE' in said['2']
 
 
 def test_kubernetes_needs_an_image_and_its_own_store(tmp_path, capsys):
@@ -201,3 +258,22 @@ def test_kubernetes_needs_an_image_and_its_own_store(tmp_path, capsys):
     main(['compile', str(pipeline_file), '--set', 'root=r', '--set',
           'data_dir=d', '--runner', 'vertex', '-o', str(tmp_path / 'v'),
           '--image', IMAGE, '--kubernetes'])
+
+
+def test_kubernetes_refuses_paths_of_this_machine_unless_allowed(
+    tmp_path, taxi_csv_dir, capsys):
+  """Pods share no disk with this machine: a local root or data path is
+  refused, as for Vertex, and nothing is written."""
+  from fluent_pipeline.cli import main
+  pipeline_file = tmp_path / 'short.py'
+  pipeline_file.write_text(PIPELINE)
+  dags = tmp_path / 'dags'
+  code = main(['compile', str(pipeline_file), '--set',
+               f'root={tmp_path / "root"}', '--set', f'data_dir={taxi_csv_dir}',
+               '--runner', 'airflow', '-o', str(dags), '--image', IMAGE,
+               '--kubernetes'])
+  err = capsys.readouterr().err
+  assert code == 2, err
+  assert 'compile --kubernetes' in err and 'paths of this machine' in err
+  assert taxi_csv_dir in err and '--allow-local-paths' in err
+  assert not dags.exists() or not os.listdir(dags)

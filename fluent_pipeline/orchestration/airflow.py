@@ -148,7 +148,9 @@ def dag_file_text(pipeline_file: StrPath, *, dag_id: str,
   triggered = ('\nA run triggered with other values of the parameters '
                '(`airflow dags trigger\n--conf`, the trigger form) binds them '
                'in its first task and runs the pipeline\nthey make.\n'
-               if params else '')
+               if params else '\nIt takes no parameters: a run triggered '
+               'with `--conf` values fails its\nfirst task (compile with '
+               '--set NAME=VALUE instead).\n')
   pods = (f'\nEach task runs its node in a Kubernetes pod of {kubernetes["image"]}\n'
           f'(KubernetesPodOperator), which reads {kubernetes["ir"]}.\n'
           if kubernetes else '')
@@ -179,7 +181,8 @@ def write_dag_file(pipeline_file: StrPath, output_dir: StrPath, pdef: Chain,
                    root: Optional[str] = None, schedule: Optional[str] = None,
                    start_date: Optional[str] = None,
                    metadata_connection: Optional[str] = None,
-                   kubernetes: Optional[Mapping[str, Any]] = None) -> str:
+                   kubernetes: Optional[Mapping[str, Any]] = None,
+                   allow_local_paths: bool = False) -> str:
   """Compiles `pdef` (the pipeline of `pipeline_file`, made with `name`,
   `parameters` and `root`) into `<output_dir>/<name>_pipeline.pb` and writes
   the DAG file that reads it, `<output_dir>/<name>_dag.py` (the other
@@ -228,6 +231,15 @@ def write_dag_file(pipeline_file: StrPath, output_dir: StrPath, pdef: Chain,
                                  parameters or {})
   if kubernetes:
     import hashlib
+
+    from google.protobuf import json_format
+    from tfx.proto.orchestration import pipeline_pb2
+
+    from fluent_pipeline.orchestration import compile_checks
+    # Pods share no disk with this machine: as for Vertex, refuse its paths.
+    compile_checks.refuse_local_paths(
+        json_format.MessageToDict(pipeline_pb2.Pipeline.FromString(ir)),
+        pdef.pipeline_root, 'compile --kubernetes', allow=allow_local_paths)
     params = None  # the pods run the pipeline as compiled
     kubernetes = dict(kubernetes, ir=_paths.join(
         pdef.pipeline_root, '_airflow', f'{dag_id}-'

@@ -34,6 +34,7 @@ from airflow.utils.dag_parsing_context import get_parsing_context
 from tfx.proto.orchestration import pipeline_pb2
 
 from fluent_pipeline.errors import PipelineDefinitionError
+from fluent_pipeline.orchestration.airflow_ir import AIRFLOW_KEYS
 from fluent_pipeline.orchestration.airflow_node import (
   RUN_ID_FORMAT,
   read_ir,
@@ -42,14 +43,15 @@ from fluent_pipeline.orchestration.airflow_node import (
 )
 
 DEFAULT_START = datetime.datetime(2024, 1, 1)
-PARAMETERS_TASK = 'pipeline_parameters'  # a run's first task, given params
+# A run's first task: it binds the run's params, or, in a DAG without
+# params, refuses a trigger's --conf (which nothing would read).
+PARAMETERS_TASK = 'pipeline_parameters'
 StartDate = Union[str, datetime.date, None]  # a date, a datetime, ISO text
 _WHERE = 'airflow'
-# with_resources' values an Airflow task takes (the others go to a pod).
-AIRFLOW_KEYS = ('queue', 'pool', 'pool_slots')
 NODE_MODULE = 'fluent_pipeline.orchestration.airflow_node'  # a pod's command
-__all__ = ['RUN_ID_FORMAT', 'dag_from_ir', 'read_ir', 'run_id_of',
-           'run_node', 'NodeOperator', 'ParametersOperator']
+__all__ = ['AIRFLOW_KEYS', 'RUN_ID_FORMAT', 'dag_from_ir', 'read_ir',
+           'run_id_of', 'run_node', 'NodeOperator', 'ParametersOperator',
+           'NoParametersOperator']
 
 
 def node_edges(ir: pipeline_pb2.Pipeline) -> dict[str, list[str]]:
@@ -87,7 +89,9 @@ def dag_from_ir(ir: Union[str, pipeline_pb2.Pipeline], *,
   the IR itself): one NodeOperator per node, with the IR's upstream edges.
   `parameters` (what write_dag_file writes: the pipeline file, how it was
   compiled, and its params) make the DAG's params, and a first task that
-  binds a run's values (ParametersOperator). `resources`: node id -> its
+  binds a run's values (ParametersOperator); without them, the first task
+  fails a run triggered with values (NoParametersOperator), rather than
+  run the pipeline as compiled. `resources`: node id -> its
   with_resources values (queue, pool, pool_slots go to its task).
   `kubernetes` ({'image': ..., 'ir': the IR's URI for the pods, optional
   'namespace'}): each node runs in a pod of that image instead
@@ -116,14 +120,14 @@ def dag_from_ir(ir: Union[str, pipeline_pb2.Pipeline], *,
         'trigger-time parameters need the DAG without --kubernetes',
         fix='compile with --set NAME=VALUE for each value instead')
   edges = node_edges(ir)
-  first = None
-  if parameters and parameters.get('params'):
+  first = PARAMETERS_TASK
+  while first in edges:
+    first = '_' + first
+  takes_params = bool(parameters and parameters.get('params'))
+  if takes_params:
     from airflow.models.param import Param
     config['params'] = {key: _param(Param, spec) for key, spec in
                         parameters['params'].items()}
-    first = PARAMETERS_TASK
-    while first in edges:
-      first = '_' + first
   config.update(dag_args or {})
   the_dag = DAG(dag_id, **config)
   resources = resources or {}
@@ -133,20 +137,26 @@ def dag_from_ir(ir: Union[str, pipeline_pb2.Pipeline], *,
   else:
     tasks = {node: NodeOperator(
         node_id=node, ir=ir_path or ir,
-        metadata_connection=metadata_connection, parameters_task=first,
-        dag=the_dag, **airflow_settings(resources.get(node, {})))
+        metadata_connection=metadata_connection,
+        parameters_task=first if takes_params else None, dag=the_dag, **airflow_settings(resources.get(node, {})))
         for node in edges}
   for node, upstream in edges.items():
     for up in upstream:
       tasks[up] >> tasks[node]
-  if first is not None:
+  if takes_params:
     binder = ParametersOperator(task_id=first, parameters=parameters,
-                                edges=edges,
+                                edges=edges, resources=resources,
                                 metadata_connection=metadata_connection,
                                 dag=the_dag)
-    for node, upstream in edges.items():
-      if not upstream:
-        binder >> tasks[node]
+  else:
+    binder = NoParametersOperator(
+        task_id=first, dag=the_dag, why=(
+            "its pods run the compiled pipeline as it is" if kubernetes
+            else 'it was compiled without trigger-time parameters' if
+            ir_path else 'it runs the chain it was made from'))
+  for node, upstream in edges.items():
+    if not upstream:
+      binder >> tasks[node]
   return the_dag
 
 
@@ -230,10 +240,12 @@ class ParametersOperator(BaseOperator):
 
   def __init__(self, *, parameters: Mapping[str, Any],
                edges: Mapping[str, list[str]],
+               resources: Optional[Mapping[str, Any]] = None,
                metadata_connection: Optional[str] = None, **kwargs: Any):
     super().__init__(**kwargs)
     self.parameters = dict(parameters)
     self.edges = dict(edges)
+    self.resources = dict(resources or {})  # the tasks' queues and pools
     self.metadata_connection = metadata_connection
 
   def execute(self, context: Any) -> Optional[str]:
@@ -251,8 +263,32 @@ class ParametersOperator(BaseOperator):
         self.parameters['file'], self.parameters.get('name'),
         self.parameters.get('root'), self.parameters.get('set') or {},
         changed, self.edges, self.metadata_connection,
-        cwd=self.parameters.get('cwd'))
+        cwd=self.parameters.get('cwd'), resources=self.resources)
     return base64.b64encode(ir.SerializeToString()).decode('ascii')
+
+
+class NoParametersOperator(BaseOperator):
+  """The first task of a DAG without params: fails a run triggered with
+  values (`airflow dags trigger --conf`), which no task would read, rather
+  than run the compiled pipeline as if they applied. Airflow only."""
+
+  ui_color = '#fdf3e1'
+
+  def __init__(self, *, why: str, **kwargs: Any):
+    super().__init__(**kwargs)
+    self.why = why
+
+  def execute(self, context: Any) -> None:
+    conf = context['dag_run'].conf or {}
+    declared = set(self.dag.params) if self.dag else set()  # dag_args'
+    unread = sorted(key for key in conf if key not in declared)
+    if unread:
+      raise PipelineDefinitionError(
+          _WHERE, f'DAG {self.dag_id!r} was triggered with '
+          f'{", ".join(unread)} (--conf), but it takes no parameters: '
+          f'{self.why}', fix='compile with --set NAME=VALUE for each value '
+          '(fluent-pipeline compile FILE --set NAME=VALUE --runner airflow), '
+          'or trigger without --conf')
 
 
 def _param(param_class, spec: Mapping[str, Any]):

@@ -22,6 +22,9 @@ IR_SUFFIX = '_pipeline.pb'  # <dag id>_pipeline.pb, beside <dag id>_dag.py
 # JSON Schema types of the parameter types of pipeline_file.
 _JSON_TYPES = {'int': 'integer', 'float': 'number', 'bool': 'boolean',
                'str': 'string', 'path': 'string'}
+# with_resources' values an Airflow task takes (the others go to a pod):
+# fixed in the DAG file, so a trigger may not change them.
+AIRFLOW_KEYS = ('queue', 'pool', 'pool_slots')
 
 
 def compile_ir(pipeline, resources: Optional[dict[str, Any]] = None):
@@ -123,13 +126,16 @@ def ir_for(pipeline_file: str, name: Optional[str], root: Optional[str],
            compiled_assignments: Mapping[str, str], given: Mapping[str, Any],
            edges: Mapping[str, list[str]],
            metadata_connection: Optional[str] = None,
-           cwd: Optional[str] = None):
+           cwd: Optional[str] = None,
+           resources: Optional[Mapping[str, Mapping[str, Any]]] = None):
   """The IR of the pipeline file made with `compiled_assignments` and the
   run's `given` values over them, bound as `--set` binds them (the same
   errors), compiled as compile_shared compiles it; it must have the nodes
   and edges of the DAG (`edges`). It is made in `cwd`, the folder the DAG
   was compiled in, so a relative value (`root=runs`) means on a worker what
-  it meant there."""
+  it meant there. `resources` (node id -> with_resources values, as the DAG
+  was compiled with them): the run's queues and pools must be those, which
+  its tasks were made with."""
   from fluent_pipeline.project import pipeline_file as pipeline_files
   where = f'{pipeline_file} (Airflow trigger)'
   if cwd and not os.path.isdir(cwd):
@@ -148,8 +154,10 @@ def ir_for(pipeline_file: str, name: Optional[str], root: Optional[str],
     pipeline = loaded.build(assignments)
     if root:
       pipeline = pipeline.with_root(root)
+    made_resources: dict[str, Any] = {}
     ir = compile_shared(pipeline, metadata_connection,
-                        where=f'{loaded.where} (Airflow trigger)')
+                        where=f'{loaded.where} (Airflow trigger)',
+                        resources=made_resources)
   finally:
     os.chdir(started_in)
   made = {n.pipeline_node.node_info.id: sorted(n.pipeline_node.upstream_nodes)
@@ -165,7 +173,37 @@ def ir_for(pipeline_file: str, name: Optional[str], root: Optional[str],
         "Airflow DAG's tasks are fixed when it is compiled",
         fix='compile a DAG with those values (fluent-pipeline compile ... '
         '--set NAME=VALUE --runner airflow), or trigger without them')
+  if resources is not None:
+    moved = _moved(_placement(resources), _placement(made_resources))
+    if moved:
+      raise PipelineDefinitionError(
+          f'{loaded.where} (Airflow trigger)', f'the values {dict(given)!r} '
+          f'change where steps run ({"; ".join(moved)}), and queues and '
+          'pools are fixed when the DAG is compiled (its tasks are made '
+          'with them)',
+          fix='compile again with --set NAME=VALUE (fluent-pipeline compile '
+          '... --set NAME=VALUE --runner airflow), or trigger without them')
   return ir
+
+
+def _placement(resources: Mapping[str, Mapping[str, Any]]
+               ) -> dict[str, dict[str, Any]]:
+  """Node id -> its AIRFLOW_KEYS values (what its task is made with)."""
+  found = {node: {key: values[key] for key in AIRFLOW_KEYS if key in values}
+           for node, values in resources.items()}
+  return {node: values for node, values in found.items() if values}
+
+
+def _moved(compiled: Mapping[str, Mapping[str, Any]],
+           made: Mapping[str, Mapping[str, Any]]) -> list[str]:
+  """What differs between two _placements, one line per node and key."""
+  lines = []
+  for node in sorted(set(compiled) | set(made)):
+    before, after = compiled.get(node, {}), made.get(node, {})
+    for key in AIRFLOW_KEYS:
+      if before.get(key) != after.get(key):
+        lines.append(f'{node} {key} {before.get(key)!r} -> {after.get(key)!r}')
+  return lines
 
 
 def _as_text(value: Any) -> str:

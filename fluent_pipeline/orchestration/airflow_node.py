@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from typing import Optional
 
 from fluent_pipeline import _env, _paths
-from fluent_pipeline.errors import PipelineDefinitionError
+from fluent_pipeline.errors import PipelineDefinitionError, PipelineRunError
 
 # orchestration.runners' format (tests check they match): not imported, so
 # that parsing a DAG file never imports the runners' modules.
@@ -72,7 +72,11 @@ def run_node(ir, node_id: str, run_id: str, connection=None) -> None:
   """Runs node `node_id` of `ir` (a pipeline_pb2.Pipeline) in pipeline run
   `run_id`, as LocalDagRunner runs each node, with ML Metadata at
   `connection` (a ConnectionConfig; default: the IR's); a failure's reason
-  is recorded on its execution, as run() records it."""
+  is recorded on its execution, as run() records it. Raises
+  PipelineRunError when ML Metadata holds no COMPLETE or CACHED execution
+  of the node in the run afterwards: TFX's Launcher records a node whose
+  inputs it cannot find (an upstream task not run in this DAG run) as
+  FAILED and returns, which Airflow and a pod would take as success."""
   from absl import logging as absl_logging
   from tfx.dsl.compiler import constants
   from tfx.orchestration import metadata
@@ -97,7 +101,7 @@ def run_node(ir, node_id: str, run_id: str, connection=None) -> None:
     # LocalDagRunner's records, which the quiet run's progress lines read.
     absl_logging.info('Component %s is running.', node_id)
     try:
-      launcher.Launcher(
+      launched = launcher.Launcher(
           pipeline_node=nodes[node_id],
           mlmd_connection=metadata.Metadata(connection),
           pipeline_info=ir.pipeline_info,
@@ -110,7 +114,63 @@ def run_node(ir, node_id: str, run_id: str, connection=None) -> None:
       _record_failure(connection, ir.pipeline_info.id, run_id, node_id,
                       f'{node_id} failed: {diagnose.explain(e, node_id, {})}')
       raise
+    _check_recorded(connection, ir, run_id, node_id,
+                    launched.execution_id if launched else None)
     absl_logging.info('Component %s is finished.', node_id)
+
+
+def _check_recorded(connection, ir, run_id: str, node_id: str,
+                    execution_id: Optional[int]) -> None:
+  """Raises PipelineRunError unless the node's execution in pipeline run
+  `run_id` (`execution_id`, else its latest one there) is COMPLETE or
+  CACHED, naming the node and the reason TFX recorded."""
+  from ml_metadata import metadata_store
+
+  from fluent_pipeline.recorded import mlmd
+  store = metadata_store.MetadataStore(connection)
+  execution = None
+  if execution_id is not None:
+    execution = next(iter(store.get_executions_by_id([execution_id])), None)
+  if execution is None:
+    run = store.get_context_by_type_and_name('pipeline_run', run_id)
+    found = store.get_executions_by_context(run.id) if run else []
+    nodes = mlmd.node_ids(store, found, ir.pipeline_info.id)
+    mine = [e for e in found if nodes.get(e.id) == node_id]
+    execution = max(mine, key=lambda e: e.id) if mine else None
+  log = _logs_folder(ir)
+  log_path = (os.path.join(log, f'run-{run_id}.log')
+              if log and append_run_log else None)
+  if execution is None:
+    raise PipelineRunError(
+        node_id, f'ML Metadata holds no execution of it in pipeline run '
+        f'{run_id}: TFX did not run it (no inputs to run on)',
+        log_path=log_path)
+  state = mlmd.STATE_NAMES.get(execution.last_known_state, 'UNKNOWN')
+  if state in ('COMPLETE', 'CACHED'):
+    return
+  lines = [line.strip() for line in _result_message(execution).splitlines()
+           if line.strip()]
+  reason = lines[-1] if lines else 'no reason recorded'
+  raise PipelineRunError(
+      node_id, f'TFX recorded its execution {execution.id} in pipeline run '
+      f'{run_id} as {state}: {reason}', log_path=log_path)
+
+
+def _result_message(execution) -> str:
+  """The result message TFX recorded on an execution (its ExecutionResult
+  JSON; a traceback when input resolution failed), or ''."""
+  import json
+
+  from fluent_pipeline.recorded import results
+  value = execution.custom_properties.get(results.EXECUTION_RESULT)
+  if value is None or not value.string_value:
+    return ''
+  try:
+    recorded = json.loads(value.string_value)
+  except ValueError:
+    return value.string_value
+  return (recorded.get('resultMessage') or '' if isinstance(recorded, dict)
+          else value.string_value)
 
 
 def _record_failure(connection, pipeline_name: str, run_id: str,
@@ -225,7 +285,12 @@ def main(argv: Optional[list[str]] = None) -> int:
   when = datetime.datetime.fromisoformat(args.logical_date)
   if when.tzinfo is None:
     when = when.replace(tzinfo=datetime.timezone.utc)
-  run_node(read_ir(args.ir), args.node, run_id_of(args.dag_id, when))
+  try:
+    run_node(read_ir(args.ir), args.node, run_id_of(args.dag_id, when))
+  except (PipelineDefinitionError, PipelineRunError) as e:
+    import sys
+    print(f'error: {e}', file=sys.stderr)  # the pod's log: what and why
+    return 1
   return 0
 
 

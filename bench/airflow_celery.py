@@ -118,16 +118,22 @@ def main() -> None:
     with open(OUT) as f:
       write_section(json.load(f))
     return
+  results = measure(args.repeats)
+  write_section(results)
+
+
+def measure(repeats: int) -> dict:
+  """Rounds with and without the preload, in turns; saved to OUT."""
   started = datetime.datetime.now()
   rounds = {'preload': [], 'no_preload': []}
-  for i in range(args.repeats):
+  for i in range(repeats):
     for key in (('no_preload', 'preload') if i % 2 else
                 ('preload', 'no_preload')):
       result = one_round(key == 'preload')
       print(key, result, flush=True)
       rounds[key].append(result)
   results = {
-      'date': started.date().isoformat(), 'repeats': args.repeats,
+      'date': started.date().isoformat(), 'repeats': repeats,
       'machine': f'{platform.system()} {platform.machine()}, '
                  f'{os.cpu_count()} cores',
       'seconds': round((datetime.datetime.now() - started).total_seconds()),
@@ -135,7 +141,7 @@ def main() -> None:
       **{key: summary(value) for key, value in rounds.items()}}
   with open(OUT, 'w') as f:
     json.dump(results, f, indent=1)
-  write_section(results)
+  return results
 
 
 def write_section(results: dict) -> None:

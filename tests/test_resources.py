@@ -251,3 +251,25 @@ def test_each_target_says_which_values_it_ignores(tmp_path, capsys):
   err = capsys.readouterr().err
   assert ('note: vertex ignores these with_resources values: StatisticsGen '
           '(queue); infer_schema (queue)') in err, err
+
+
+def test_a_name_matching_two_nodes_but_for_case_is_refused():
+  from fluent_pipeline.dsl import plan as plan_
+  chain = PipelineDef('s', root='/tmp/r').with_resources('TRAINER', cpu=2)
+  with pytest.raises(PipelineDefinitionError) as raised:
+    plan_.resources_by_node(chain._plan, {'train': ['Trainer']},
+                            ['Trainer', 'trainer'])
+  assert 'Trainer and trainer' in raised.value.problem
+  assert "with_resources('Trainer', ...)" in raised.value.fix
+  exact = PipelineDef('s', root='/tmp/r').with_resources('trainer', cpu=2)
+  assert list(plan_.resources_by_node(
+      exact._plan, {'train': ['Trainer']}, ['Trainer', 'trainer'])) == [
+          'trainer']
+
+
+def test_pod_labels_are_valid_kubernetes_label_values():
+  from fluent_pipeline.orchestration.airflow_dag import label_value
+  assert label_value('taxi_') == 'taxi'
+  assert label_value('-a.b_') == 'a.b'
+  assert label_value('x' * 70 + '_') == 'x' * 63
+  assert label_value('ü-pipe') == 'pipe'

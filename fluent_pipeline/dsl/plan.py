@@ -263,6 +263,11 @@ def resources_by_node(plan: 'Plan', nodes_by_call: Mapping[str, Iterable[str]],
       ids = [step]
     else:
       ids = [n for n in node_ids if n.lower() == step.lower()]
+      if len(ids) > 1:
+        raise PipelineDefinitionError(
+            f'{RESOURCES_CALL}({step!r})', f'{step!r} names the nodes '
+            f'{" and ".join(ids)}, which differ only in case',
+            fix=f'name one exactly: {RESOURCES_CALL}({ids[0]!r}, ...)')
     if not ids:
       import difflib
       names = sorted(set(calls) | set(node_ids))

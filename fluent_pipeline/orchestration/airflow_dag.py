@@ -160,6 +160,14 @@ def dag_from_ir(ir: Union[str, pipeline_pb2.Pipeline], *,
   return the_dag
 
 
+def label_value(text: str) -> str:
+  """`text` as a Kubernetes label value: at most 63 characters of
+  [A-Za-z0-9._-], beginning and ending with a letter or digit."""
+  import re
+  value = re.sub(r'[^A-Za-z0-9._-]', '-', text)[:63]
+  return re.sub(r'^[^A-Za-z0-9]+|[^A-Za-z0-9]+$', '', value)
+
+
 class NodeOperator(BaseOperator):
   """Runs one node of a compiled TFX pipeline through TFX's Launcher, in
   the pipeline run of its DAG run (run_id_of)."""
@@ -226,7 +234,7 @@ def pod_task(node: str, dag_id: str, kubernetes: Mapping[str, Any],
                  '--logical-date', '{{ logical_date.isoformat() }}'],
       container_resources=k8s.V1ResourceRequirements(
           requests=requests or None, limits=limits or None),
-      labels={'fluent-pipeline': dag_id[:63]}, get_logs=True,
+      labels={'fluent-pipeline': label_value(dag_id)}, get_logs=True,
       **airflow_settings(resources), **kwargs)
 
 

@@ -8,6 +8,7 @@ imported in (logging, its database), so every Airflow command runs in a
 child process with its own AIRFLOW_HOME.
 """
 
+import contextlib
 import getpass
 import os
 import pathlib
@@ -158,11 +159,15 @@ def mariadb_tool(name: str) -> str:
   return path
 
 
-@pytest.fixture(scope='module')
-def mariadb():
-  """A throwaway MariaDB server on loopback with a database 'mlmd' for
-  ML Metadata (user 'tfx', password 'secret'): with_mysql_ml_metadata's
-  arguments."""
+MLMD_SQL = ("CREATE DATABASE mlmd; CREATE USER 'tfx'@'127.0.0.1' IDENTIFIED "
+            "BY 'secret'; GRANT ALL ON mlmd.* TO 'tfx'@'127.0.0.1';")
+
+
+@contextlib.contextmanager
+def mariadb_server(sql: str = MLMD_SQL):
+  """A throwaway MariaDB server on loopback, set up with `sql` (as root):
+  by default a database 'mlmd' for ML Metadata (user 'tfx', password
+  'secret'); yields with_mysql_ml_metadata's arguments for it."""
   datadir = tempfile.mkdtemp(prefix='fluent-mariadb-')
   user = getpass.getuser()
   subprocess.run(
@@ -182,15 +187,20 @@ def mariadb():
     _wait(lambda: subprocess.run(client + ['-e', 'SELECT 1'],
                                  capture_output=True).returncode == 0,
           'MariaDB', pathlib.Path(datadir, 'err.log'), server)
-    subprocess.run(client + ['-e', (
-        "CREATE DATABASE mlmd; CREATE USER 'tfx'@'127.0.0.1' IDENTIFIED BY "
-        "'secret'; GRANT ALL ON mlmd.* TO 'tfx'@'127.0.0.1';")], check=True)
+    subprocess.run(client + ['-e', sql], check=True)
     yield dict(host='127.0.0.1', port=port, database='mlmd', user='tfx',
                password='secret')
   finally:
     server.terminate()
     server.wait(timeout=60)
     shutil.rmtree(datadir, ignore_errors=True)
+
+
+@pytest.fixture(scope='module')
+def mariadb():
+  """mariadb_server() for a test module."""
+  with mariadb_server() as connection:
+    yield connection
 
 
 # -------------------------------------------------------- Airflow commands

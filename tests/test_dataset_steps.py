@@ -262,25 +262,30 @@ def test_the_configuration_records_batch_and_from_run_rebuilds_it(base):
   assert params(after['StratifiedSample'])['key_fn']
 
 
+def _load_exported(path):
+  """The PipelineDef of an exported pipeline file, its functions module
+  forgotten afterwards (the next export writes another)."""
+  from fluent_pipeline.project import pipeline_file
+  saved = list(sys.path)
+  try:
+    return pipeline_file.load(path).build({})
+  finally:
+    sys.path[:] = saved
+    sys.modules.pop('reshape_functions', None)
+
+
 def test_export_writes_a_batch_step_as_source(base, tmp_path):
-  from fluent_pipeline.project import pipeline_file as _pipeline_file
   pdef = base.filter_examples(long_trips, batch=True).generate_statistics()
   path = pdef.export(tmp_path / 'project')
   assert '.filter_examples(long_trips, batch=True)' in open(path).read()
   functions = (tmp_path / 'project' / 'reshape_functions.py').read_text()
   assert 'def long_trips(df):' in functions
-  saved = list(sys.path)
-  try:
-    exported = _pipeline_file.load(path).build({})
-  finally:
-    sys.path[:] = saved
-    sys.modules.pop('reshape_functions', None)
+  exported = _load_exported(path)
   assert params(compiled(exported)[0]['FilterExamples']) == params(
       compiled(pdef)[0]['FilterExamples'])
 
 
 def test_export_writes_the_dataset_steps_as_source(base, tmp_path):
-  from fluent_pipeline.project import pipeline_file as _pipeline_file
   pdef = (base.filter_examples(long_trip)
           .stratified_sample('company', fraction=0.5, splits=['train'])
           .generate_statistics())
@@ -291,12 +296,7 @@ def test_export_writes_the_dataset_steps_as_source(base, tmp_path):
       text
   functions = (tmp_path / 'project' / 'reshape_functions.py').read_text()
   assert 'def long_trip(features):' in functions
-  saved = list(sys.path)
-  try:
-    exported = _pipeline_file.load(path).build({})
-  finally:
-    sys.path[:] = saved
-    sys.modules.pop('reshape_functions', None)
+  exported = _load_exported(path)
   before, after = compiled(pdef)[0], compiled(exported)[0]
   for node in ('FilterExamples', 'StratifiedSample'):
     assert params(after[node]) == params(before[node]), node

@@ -4,16 +4,12 @@ MariaDB comes from Debian's packages (`.ci/run` installs mariadb-server when
 it is missing); the server gets a fresh data directory and a free port.
 """
 
-import getpass
 import json
 import os
-import shutil
-import socket
 import subprocess
-import tempfile
-import time
 
 import pytest
+import servers
 
 from fluent_pipeline import PipelineDef, PipelineDefinitionError, read_run
 
@@ -21,57 +17,15 @@ PLANTED_PASSWORD = 'Planted-Pw-7f3a9c'
 PLANTED_KEY = 'Planted-Key-5e1d04'
 
 
-def _free_port() -> int:
-  with socket.socket() as s:
-    s.bind(('127.0.0.1', 0))
-    return s.getsockname()[1]
-
-
-def _tool(name: str) -> str:
-  path = shutil.which(name) or os.path.join('/usr/sbin', name)
-  if not os.path.exists(path):
-    pytest.fail(f'{name} not found: install Debian\'s mariadb-server '
-                '(apt-get install mariadb-server; .ci/run does it)')
-  return path
-
-
 @pytest.fixture(scope='module')
 def mariadb():
-  datadir = tempfile.mkdtemp(prefix='fluent-mariadb-')
-  user = getpass.getuser()
-  subprocess.run(
-      [_tool('mariadb-install-db'), '--no-defaults',
-       f'--datadir={datadir}/data', f'--user={user}',
-       '--auth-root-authentication-method=normal', '--skip-test-db'],
-      check=True, capture_output=True)
-  port = _free_port()
-  server = subprocess.Popen(
-      [_tool('mariadbd'), '--no-defaults', f'--datadir={datadir}/data',
-       f'--user={user}', '--bind-address=127.0.0.1', f'--port={port}',
-       f'--socket={datadir}/sock', f'--pid-file={datadir}/pid',
-       f'--log-error={datadir}/err.log'])
-  client = [_tool('mariadb'), '--no-defaults', '-h127.0.0.1', f'-P{port}',
-            '-uroot']
-  try:
-    deadline = time.monotonic() + 60
-    while subprocess.run(client + ['-e', 'SELECT 1'],
-                         capture_output=True).returncode != 0:
-      if server.poll() is not None or time.monotonic() > deadline:
-        with open(f'{datadir}/err.log') as f:
-          pytest.fail(f'MariaDB did not start:\n{f.read()[-2000:]}')
-      time.sleep(0.2)
-    subprocess.run(client + ['-e', (
-        "CREATE DATABASE mlmd; CREATE USER 'tfx'@'127.0.0.1' IDENTIFIED BY "
-        "'secret'; GRANT ALL ON mlmd.* TO 'tfx'@'127.0.0.1'; "
-        "CREATE DATABASE planted; CREATE USER 'planted'@'127.0.0.1' "
-        f"IDENTIFIED BY '{PLANTED_PASSWORD}'; "
-        "GRANT ALL ON planted.* TO 'planted'@'127.0.0.1';")], check=True)
-    yield dict(host='127.0.0.1', port=port, database='mlmd', user='tfx',
-               password='secret')
-  finally:
-    server.terminate()
-    server.wait(timeout=60)
-    shutil.rmtree(datadir, ignore_errors=True)
+  """The shared MariaDB server, with a second database whose password
+  must appear in no file the project writes."""
+  with servers.mariadb_server(servers.MLMD_SQL + (
+      "CREATE DATABASE planted; CREATE USER 'planted'@'127.0.0.1' "
+      f"IDENTIFIED BY '{PLANTED_PASSWORD}'; "
+      "GRANT ALL ON planted.* TO 'planted'@'127.0.0.1';")) as connection:
+    yield connection
 
 
 @pytest.mark.e2e
@@ -93,7 +47,7 @@ def test_runs_are_recorded_cached_and_read_back_on_mariadb(
       first.component('SchemaGen').outputs
   # The store is really MariaDB: ML Metadata's tables are in `mlmd`.
   tables = subprocess.run(
-      [_tool('mariadb'), '--no-defaults', '-h127.0.0.1',
+      [servers.mariadb_tool('mariadb'), '--no-defaults', '-h127.0.0.1',
        f'-P{mariadb["port"]}', '-utfx', '-psecret', '-N', '-e',
        'SELECT COUNT(*) FROM mlmd.Execution'],
       capture_output=True, text=True, check=True).stdout.strip()
@@ -143,7 +97,7 @@ def test_no_secret_reaches_a_file_the_store_or_what_is_printed(
   with open(first.log_path) as f:
     assert 'password: "***"' in f.read()  # TFX logged the config, masked
   dump = subprocess.run(
-      [_tool('mariadb-dump'), '--no-defaults', '-h127.0.0.1',
+      [servers.mariadb_tool('mariadb-dump'), '--no-defaults', '-h127.0.0.1',
        f'-P{mariadb["port"]}', '-uplanted', f'-p{PLANTED_PASSWORD}',
        'planted'], capture_output=True, check=True).stdout
   assert b'PipelineConfiguration' in dump and len(dump) > 10000

@@ -188,6 +188,31 @@ def write_file(outputs: List[str], index: int, count: int,
   return counts
 
 
+class WritePiece(beam.DoFn):
+  """Writes one part of an input file's examples to one gzip TFRecord file
+  per output split, each split chosen by TFX's hash rule (write_file). A
+  reader says how a part is encoded (`encoded`)."""
+
+  def __init__(self, source: Any):
+    self._source = source  # the reader's: outputs, buckets
+    self._counter = beam.metrics.Metrics.counter(
+        write_split.METRICS_NAMESPACE, 'num_instances')
+
+  def encoded(self, piece: Piece, *side: Any
+              ) -> Tuple[Iterator[Tuple[pa.Array, pa.Array]],
+                         Optional[Callable[[List[bytes]], None]]]:
+    """The part's (examples, split keys) per block, and the check of its
+    partition keys (None: write_file's own)."""
+    raise NotImplementedError
+
+  def process(self, piece, *side):  # unannotated: Beam checks hints
+    blocks, check_keys = self.encoded(piece, *side)
+    counts = write_file(self._source.outputs, piece.index, piece.count,
+                        blocks, self._source.buckets, check_keys)
+    self._counter.inc(sum(counts))
+    yield piece.path, counts
+
+
 class ColumnarExecutor(BaseExampleGenExecutor):
   """BaseExampleGenExecutor.Do, with the splits written a part of a file at
   a time instead of record by record (WriteSplit). A subclass names itself

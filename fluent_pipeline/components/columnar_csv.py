@@ -43,7 +43,6 @@ import apache_beam as beam
 import pyarrow as pa
 import tensorflow as tf
 from tfx import types
-from tfx.components.example_gen import write_split
 from tfx.components.example_gen.component import FileBasedExampleGen
 from tfx.dsl.components.base import executor_spec
 from tfx.dsl.io import fileio
@@ -170,23 +169,13 @@ def _check_partition_feature(name: str, columns, path: str) -> None:
 # --- writing ----------------------------------------------------------------
 
 
-class _WritePiece(beam.DoFn):
-  """Writes one part of an input file's examples to one gzip TFRecord file
-  per output split, each split chosen by TFX's hash rule."""
+class _WritePiece(_columnar_io.WritePiece):
+  """A CSV part's examples, typed by the input split's column types."""
 
-  def __init__(self, source: _Source):
-    self._source = source
-    self._counter = beam.metrics.Metrics.counter(
-        write_split.METRICS_NAMESPACE, 'num_instances')
-
-  def process(self, piece: _columnar_io.Piece, column_types: List[int]):
+  def encoded(self, piece: _columnar_io.Piece, column_types: List[int]):
     source = self._source
-    counts = _columnar_io.write_file(
-        source.outputs, piece.index, piece.count,
-        _encoded_blocks(piece.path, source.header, column_types,
-                        source.partition_feature, piece.part), source.buckets)
-    self._counter.inc(sum(counts))
-    yield piece.path, counts
+    return _encoded_blocks(piece.path, source.header, column_types,
+                           source.partition_feature, piece.part), None
 
 
 # --- the Beam pipeline ------------------------------------------------------

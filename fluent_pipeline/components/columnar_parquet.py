@@ -38,7 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from tfx import types
-from tfx.components.example_gen import utils, write_split
+from tfx.components.example_gen import utils
 from tfx.components.example_gen.custom_executors import parquet_executor
 from tfx.dsl.io import fileio
 from tfx.proto import example_gen_pb2
@@ -278,24 +278,13 @@ def _check_keys(keys: List[bytes], name: str, path: str) -> None:
 # --- writing ----------------------------------------------------------------
 
 
-class _WritePiece(beam.DoFn):
-  """Writes one part of an input file's examples to one gzip TFRecord file
-  per output split, each split chosen by TFX's hash rule."""
+class _WritePiece(_columnar_io.WritePiece):
+  """A Parquet part's examples, its partition keys checked as TFX does."""
 
-  def __init__(self, source: _Source):
-    self._source = source
-    self._counter = beam.metrics.Metrics.counter(
-        write_split.METRICS_NAMESPACE, 'num_instances')
-
-  def process(self, piece: _columnar_io.Piece):
+  def encoded(self, piece: _columnar_io.Piece):
     source, path = self._source, piece.path
-    counts = _columnar_io.write_file(
-        source.outputs, piece.index, piece.count,
-        _encoded_batches(path, source.partition_feature, piece.part),
-        source.buckets,
-        lambda keys: _check_keys(keys, source.partition_feature, path))
-    self._counter.inc(sum(counts))
-    yield path, counts
+    return (_encoded_batches(path, source.partition_feature, piece.part),
+            lambda keys: _check_keys(keys, source.partition_feature, path))
 
 
 # --- the Beam pipeline ------------------------------------------------------
